@@ -1,0 +1,96 @@
+"""Every ``OSCAR_RECOVERY_*`` setting, with its default, in one place.
+
+Settings are read lazily on each access, so ``override_settings`` keeps working::
+
+    from oscar_recovery import app_settings
+    app_settings.ABANDON_AFTER   # -> datetime.timedelta
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+
+PREFIX = "OSCAR_RECOVERY_"
+
+
+def _as_timedelta(value: Any) -> timedelta:
+    # Owners may write a number of seconds or a timedelta.
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+
+
+class AppSettings:
+    def _setting(self, name: str, default: Any) -> Any:
+        return getattr(settings, PREFIX + name, default)
+
+    @property
+    def CAPTURE_ENABLED(self) -> bool:
+        """Master switch for abandonment capture. Off: no journey is created or updated."""
+        return bool(self._setting("CAPTURE_ENABLED", True))
+
+    @property
+    def ABANDON_AFTER(self) -> timedelta:
+        """Inactivity after which the sweep marks an active journey abandoned."""
+        return _as_timedelta(self._setting("ABANDON_AFTER", timedelta(minutes=30)))
+
+    @property
+    def EXPIRE_AFTER(self) -> timedelta:
+        """Inactivity after which an abandoned journey is expired: no longer worth recovering."""
+        return _as_timedelta(self._setting("EXPIRE_AFTER", timedelta(days=30)))
+
+    @property
+    def SWEEP_BATCH_SIZE(self) -> int:
+        """Journeys locked and processed per database round trip by the sweep."""
+        return int(self._setting("SWEEP_BATCH_SIZE", 1000))
+
+    @property
+    def SWEEP_MAX_BATCHES(self) -> int:
+        """Upper bound on batches per sweep run, so one run never holds a worker for long;
+        the next run picks up what is left."""
+        return int(self._setting("SWEEP_MAX_BATCHES", 100))
+
+    @property
+    def CONTACT_STAFF(self) -> bool:
+        """Whether journeys of staff users may be contacted (by default they are only recorded)."""
+        return bool(self._setting("CONTACT_STAFF", False))
+
+    @property
+    def CHECKOUT_STEPS(self) -> dict[str, str]:
+        """Maps checkout URL names (with namespace) to the step they represent. Shops with
+        a custom checkout add their own URL names here."""
+        return self._setting(
+            "CHECKOUT_STEPS",
+            {
+                "checkout:index": "gateway",
+                "checkout:shipping-address": "shipping_address",
+                "checkout:user-address-update": "shipping_address",
+                "checkout:shipping-method": "shipping_method",
+                "checkout:payment-method": "payment",
+                "checkout:payment-details": "payment",
+                "checkout:preview": "preview",
+            },
+        )
+
+    @property
+    def VISITOR_COOKIE_NAME(self) -> str:
+        """First-party cookie that carries the signed visitor id."""
+        return self._setting("VISITOR_COOKIE_NAME", "oscar_recovery_visitor")
+
+    @property
+    def VISITOR_COOKIE_AGE(self) -> timedelta:
+        return _as_timedelta(self._setting("VISITOR_COOKIE_AGE", timedelta(days=365)))
+
+    @property
+    def ADAPTER(self) -> str:
+        """Dotted path of the adapter class: the single customisation seam."""
+        return self._setting("ADAPTER", "oscar_recovery.adapter.RecoveryAdapter")
+
+
+_app_settings = AppSettings()
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: module attributes resolve on the settings object at access time.
+    return getattr(_app_settings, name)

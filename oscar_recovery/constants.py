@@ -1,0 +1,76 @@
+"""Names shared by models, code, admin and docs."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class JourneyStatus(models.TextChoices):
+    #: The shopper is (or may still be) shopping.
+    ACTIVE = "active", _("Active")
+    #: No activity for ``OSCAR_RECOVERY_ABANDON_AFTER``: a candidate for recovery.
+    ABANDONED = "abandoned", _("Abandoned")
+    #: Ended in an order after the shopper clicked a recovery link (attributed).
+    RECOVERED = "recovered", _("Recovered")
+    #: Ended in an order without a recovery click: the shopper came back on their own.
+    CONVERTED = "converted", _("Converted")
+    #: Abandoned for longer than ``OSCAR_RECOVERY_EXPIRE_AFTER``: no longer pursued.
+    EXPIRED = "expired", _("Expired")
+    #: A guest basket merged into another journey on login; see ``merged_into``.
+    MERGED = "merged", _("Merged")
+
+    @classmethod
+    def open_statuses(cls) -> tuple[str, ...]:
+        """Statuses a journey can leave again through shopper activity."""
+        return (cls.ACTIVE, cls.ABANDONED, cls.EXPIRED)
+
+    @classmethod
+    def ended_statuses(cls) -> tuple[str, ...]:
+        return (cls.RECOVERED, cls.CONVERTED, cls.MERGED)
+
+
+class CheckoutStep(models.IntegerChoices):
+    """How far through checkout a journey got; ordered, so ``>=`` means "reached"."""
+
+    BASKET = 10, _("Basket")
+    GATEWAY = 20, _("Checkout gateway / email")
+    SHIPPING_ADDRESS = 30, _("Shipping address")
+    SHIPPING_METHOD = 40, _("Shipping method")
+    PAYMENT = 50, _("Payment")
+    PREVIEW = 60, _("Order preview")
+
+    @property
+    def slug(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_slug(cls, slug: str) -> "CheckoutStep":
+        return cls[slug.upper()]
+
+    @property
+    def reached_at_field(self) -> str:
+        """Name of the journey field holding when this step was first reached."""
+        return f"{self.slug}_reached_at"
+
+
+class EmailSource(models.TextChoices):
+    #: The logged-in shopper's account email.
+    ACCOUNT = "account", _("Customer account")
+    #: Given as a guest at Oscar's checkout gateway (``start_checkout``).
+    CHECKOUT = "checkout", _("Checkout gateway")
+    #: Captured on site (prompts, forms) through ``oscar_recovery.capture.capture_email``.
+    CAPTURED = "captured", _("Captured on site")
+    #: Taken from the order placed for the basket.
+    ORDER = "order", _("Order")
+
+
+class JourneyEventKind(models.TextChoices):
+    """Entries of a journey's timeline that its timestamps alone cannot tell."""
+
+    EMAIL_CAPTURED = "email_captured", _("Email captured")
+    MERGED_IN = "merged_in", _("Guest basket merged in")
+    MOVED_ON_LOGIN = "moved_on_login", _("Continued after login")
+    BASKET_FROZEN = "basket_frozen", _("Payment submitted (basket frozen)")
+    BASKET_THAWED = "basket_thawed", _("Payment failed (basket thawed)")
+    ABANDONED = "abandoned", _("Abandoned")
+    EXPIRED = "expired", _("Expired")
+    ORDER_PLACED = "order_placed", _("Order placed")

@@ -1,0 +1,22 @@
+"""Signals this app sends. Receivers must not raise: they run inside the sweep and capture.
+
+Each is sent with ``sender=CartJourney``.
+"""
+
+from django.dispatch import Signal
+
+#: A sweep batch marked journeys abandoned; sent after the batch committed.
+#: provides args: journey_ids (list[int])
+journeys_abandoned = Signal()
+
+#: A sweep batch expired abandoned journeys; sent after the batch committed.
+#: provides args: journey_ids (list[int])
+journeys_expired = Signal()
+
+#: A journey ended in an order (status converted, or recovered once attribution says so).
+#: provides args: journey (CartJourney), order (Order)
+journey_ended = Signal()
+
+#: An email was attached to a journey for the first time or changed.
+#: provides args: journey (CartJourney), email (str), source (EmailSource)
+email_captured = Signal()

@@ -1,0 +1,211 @@
+"""Settings of the sandbox: a small django-oscar 4.2 shop with oscar-recovery installed, for
+trying the app by hand on http://127.0.0.1:8000/ . It needs nothing but Python: SQLite holds
+the data, every email the shop sends lands in the outbox at /outbox/ instead of a mail server,
+Celery tasks run eagerly in the web process instead of on a broker, and a thread inside
+``runserver`` runs the recovery sweep every minute instead of a scheduler. ``SANDBOX_*``
+environment variables switch these to the real thing. Nothing here is fit for production:
+DEBUG is on, the secret key is public and the outbox is open to anyone.
+"""
+
+import os
+from decimal import Decimal
+from importlib.util import find_spec
+from pathlib import Path
+
+from oscar.defaults import *  # noqa: F403
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+DEBUG = _env_flag("SANDBOX_DEBUG", True)
+SECRET_KEY = os.environ.get(
+    "SANDBOX_SECRET_KEY", "sandbox-insecure-key-only-for-local-demos-never-deploy-this-1234"
+)
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"] + [
+    host for host in os.environ.get("SANDBOX_ALLOWED_HOSTS", "").split(",") if host
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": BASE_DIR / "db.sqlite3",
+        # Requests and the sweep thread write concurrently: taking the write lock up front
+        # and waiting for it avoids SQLite's "database is locked" on lock upgrades.
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+    }
+}
+# Oscar's migrations use AutoField; saying so silences models.W042 for its apps.
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "django.contrib.flatpages",
+    # Before Oscar so that the app's templates can override Oscar's.
+    "oscar_recovery",
+    "oscar.config.Shop",
+    "oscar.apps.analytics.apps.AnalyticsConfig",
+    "sandbox.apps.checkout.apps.CheckoutConfig",  # fork: fake card payment
+    "oscar.apps.address.apps.AddressConfig",
+    "sandbox.apps.shipping.apps.ShippingConfig",  # fork: fixed prices, free over a threshold
+    "oscar.apps.catalogue.apps.CatalogueConfig",
+    "oscar.apps.catalogue.reviews.apps.CatalogueReviewsConfig",
+    "oscar.apps.communication.apps.CommunicationConfig",
+    "oscar.apps.partner.apps.PartnerConfig",
+    "oscar.apps.basket.apps.BasketConfig",
+    "oscar.apps.payment.apps.PaymentConfig",
+    "oscar.apps.offer.apps.OfferConfig",
+    "oscar.apps.order.apps.OrderConfig",
+    "oscar.apps.customer.apps.CustomerConfig",
+    "oscar.apps.search.apps.SearchConfig",
+    "oscar.apps.voucher.apps.VoucherConfig",
+    "oscar.apps.wishlists.apps.WishlistsConfig",
+    "oscar.apps.dashboard.apps.DashboardConfig",
+    "oscar.apps.dashboard.reports.apps.ReportsDashboardConfig",
+    "oscar.apps.dashboard.users.apps.UsersDashboardConfig",
+    "oscar.apps.dashboard.orders.apps.OrdersDashboardConfig",
+    "oscar.apps.dashboard.catalogue.apps.CatalogueDashboardConfig",
+    "oscar.apps.dashboard.offers.apps.OffersDashboardConfig",
+    "oscar.apps.dashboard.partners.apps.PartnersDashboardConfig",
+    "oscar.apps.dashboard.pages.apps.PagesDashboardConfig",
+    "oscar.apps.dashboard.ranges.apps.RangesDashboardConfig",
+    "oscar.apps.dashboard.reviews.apps.ReviewsDashboardConfig",
+    "oscar.apps.dashboard.vouchers.apps.VouchersDashboardConfig",
+    "oscar.apps.dashboard.communications.apps.CommunicationsDashboardConfig",
+    "oscar.apps.dashboard.shipping.apps.ShippingDashboardConfig",
+    # 3rd-party apps that Oscar depends on
+    "widget_tweaks",
+    "haystack",
+    "treebeard",
+    "sorl.thumbnail",
+    "django_tables2",
+    "anymail",
+    "sandbox.demo.apps.DemoConfig",
+]
+
+# The shipping fork keeps Oscar's models unchanged, so it uses Oscar's migrations as they are
+# rather than a copy that would drift on upgrades.
+MIGRATION_MODULES = {"shipping": "oscar.apps.shipping.migrations"}
+
+SITE_ID = 1
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "oscar.apps.basket.middleware.BasketMiddleware",
+    "django.contrib.flatpages.middleware.FlatpageFallbackMiddleware",
+]
+if find_spec("whitenoise"):
+    # Optional (the ``sandbox`` extra installs it): serves static files with DEBUG off too,
+    # straight from the finders so no collectstatic is needed.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    WHITENOISE_USE_FINDERS = True
+
+ROOT_URLCONF = "sandbox.urls"
+WSGI_APPLICATION = "sandbox.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # Project templates come first so they override Oscar's (checkout payment pages).
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "oscar.apps.search.context_processors.search_form",
+                "oscar.apps.checkout.context_processors.checkout",
+                "oscar.apps.communication.notifications.context_processors.notifications",
+                "oscar.core.context_processors.metadata",
+            ],
+        },
+    },
+]
+
+AUTHENTICATION_BACKENDS = [
+    "oscar.apps.customer.auth_backends.EmailBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Like Haystack's simple backend (no search server, no index) but it honours the filters that
+# Oscar's catalogue and category pages use; the simple backend leaves those pages empty.
+HAYSTACK_CONNECTIONS = {"default": {"ENGINE": "sandbox.demo.search.InMemoryEngine"}}
+# There is no index to keep up to date on every save.
+HAYSTACK_SIGNAL_PROCESSOR = "haystack.signals.BaseSignalProcessor"
+
+LANGUAGE_CODE = "en-gb"
+LANGUAGES = [("en-gb", "English"), ("de", "Deutsch"), ("fr", "Français")]
+TIME_ZONE = "Europe/London"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "static_collected"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = BASE_DIR / "media"
+
+# Oscar
+OSCAR_SHOP_NAME = "Recovery Sandbox"
+OSCAR_SHOP_TAGLINE = "oscar-recovery demo shop"
+OSCAR_DEFAULT_CURRENCY = "GBP"
+OSCAR_ALLOW_ANON_CHECKOUT = True
+OSCAR_FROM_EMAIL = DEFAULT_FROM_EMAIL = "Recovery Sandbox <shop@example.com>"
+OSCAR_INITIAL_ORDER_STATUS = OSCAR_INITIAL_LINE_STATUS = "Pending"
+OSCAR_ORDER_STATUS_PIPELINE = {
+    "Pending": ("Being processed", "Cancelled"),
+    "Being processed": ("Complete", "Cancelled"),
+    "Complete": (),
+    "Cancelled": (),
+}
+
+# Baskets whose total (incl. tax) reaches this ship free (sandbox.apps.shipping.repository).
+SANDBOX_FREE_SHIPPING_THRESHOLD = Decimal(
+    os.environ.get("SANDBOX_FREE_SHIPPING_THRESHOLD", "50.00")
+)
+
+# Email: stored and shown at /outbox/ unless a real backend is named.
+EMAIL_BACKEND = os.environ.get("SANDBOX_EMAIL_BACKEND", "sandbox.demo.mail.OutboxBackend")
+
+# Celery: no broker means tasks run inline, right where they are queued.
+SANDBOX_CELERY_BROKER_URL = os.environ.get("SANDBOX_CELERY_BROKER_URL", "")
+if SANDBOX_CELERY_BROKER_URL:
+    CELERY_BROKER_URL = SANDBOX_CELERY_BROKER_URL
+else:
+    CELERY_TASK_ALWAYS_EAGER = True
+    CELERY_TASK_EAGER_PROPAGATES = True
+    # Nothing is ever published in eager mode; this keeps Celery from dialling a local AMQP.
+    CELERY_BROKER_URL = "memory://"
+
+# Seconds between two runs of ``recovery_sweep`` inside runserver; 0 turns the thread off.
+SANDBOX_SWEEP_SECONDS = int(os.environ.get("SANDBOX_SWEEP_SECONDS", "60"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        name: {"handlers": ["console"], "level": "INFO", "propagate": False}
+        for name in ("sandbox", "oscar_recovery", "oscar.checkout")
+    },
+}
