@@ -57,6 +57,9 @@ class CartJourney(models.Model):
     )
     currency = models.CharField(_("currency"), max_length=12, blank=True)
     vouchers = models.JSONField(_("voucher codes"), default=list, blank=True)
+    basket_frozen = models.BooleanField(
+        _("basket frozen"), default=False, help_text=_("Payment submitted and not yet failed.")
+    )
 
     # How far
     furthest_step = models.PositiveSmallIntegerField(
@@ -158,7 +161,9 @@ class CartJourneyEvent(models.Model):
         verbose_name = _("journey event")
         verbose_name_plural = _("journey events")
         ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["journey", "created_at"], name="recovery_event_journey_idx")]
+        indexes = [
+            models.Index(fields=["journey", "created_at"], name="recovery_event_journey_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} @ {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,166 @@
+"""Read-only views of cart journeys for staff. Journeys are facts about shoppers: nothing
+here edits them."""
+
+from decimal import Decimal
+
+from django.contrib import admin
+from django.db.models import Q
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from .models import CartJourney, CartJourneyEvent
+
+
+class HasEmailFilter(admin.SimpleListFilter):
+    title = _("has email")
+    parameter_name = "has_email"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(email="")
+        if self.value() == "no":
+            return queryset.filter(email="")
+        return queryset
+
+
+class ValueFilter(admin.SimpleListFilter):
+    title = _("basket value")
+    parameter_name = "value"
+    BANDS = [("0-25", 0, 25), ("25-50", 25, 50), ("50-100", 50, 100), ("100-250", 100, 250)]
+
+    def lookups(self, request, model_admin):
+        return [(key, f"{low}-{high}") for key, low, high in self.BANDS] + [
+            ("250+", _("250 and more"))
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "250+":
+            return queryset.filter(total__gte=Decimal(250))
+        for key, low, high in self.BANDS:
+            if self.value() == key:
+                return queryset.filter(Q(total__gte=low) & Q(total__lt=high))
+        return queryset
+
+
+class CartJourneyEventInline(admin.TabularInline):
+    model = CartJourneyEvent
+    fields = ["created_at", "kind", "data"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CartJourney)
+class CartJourneyAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "email",
+        "user",
+        "status",
+        "furthest_step",
+        "num_items",
+        "total",
+        "currency",
+        "last_activity_at",
+        "is_bot",
+    ]
+    list_filter = [
+        "status",
+        "furthest_step",
+        HasEmailFilter,
+        ValueFilter,
+        "is_staff",
+        "is_bot",
+        "email_source",
+    ]
+    search_fields = ["email", "user__email", "order__number"]
+    date_hierarchy = "created_at"
+    list_select_related = ["user"]
+    show_full_result_count = False  # counting a million rows on every page view is slow
+    inlines = [CartJourneyEventInline]
+    fieldsets = [
+        (
+            _("Who"),
+            {
+                "fields": [
+                    "user",
+                    "email",
+                    "email_source",
+                    "email_captured_at",
+                    "visitor_id",
+                    "language",
+                    "is_staff",
+                    "is_bot",
+                ]
+            },
+        ),
+        (
+            _("What"),
+            {"fields": ["basket", "lines_table", "num_items", "total", "currency", "vouchers"]},
+        ),
+        (_("How far"), {"fields": ["furthest_step", "funnel_table", "basket_frozen"]}),
+        (
+            _("When"),
+            {
+                "fields": [
+                    "status",
+                    "created_at",
+                    "last_activity_at",
+                    "abandoned_at",
+                    "expired_at",
+                    "ended_at",
+                    "merged_into",
+                    "order",
+                ]
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields] + ["lines_table", "funnel_table"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("lines"))
+    def lines_table(self, obj):
+        if not obj.lines:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (line["title"], line["quantity"], line["unit_price"], line["line_total"])
+                for line in obj.lines
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            _("Product"),
+            _("Quantity"),
+            _("Unit price"),
+            _("Line total"),
+            rows,
+        )
+
+    @admin.display(description=_("funnel"))
+    def funnel_table(self, obj):
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td></tr>",
+            ((step.label, reached or "—") for step, reached in obj.funnel()),
+        )
+        return format_html("<table><tbody>{}</tbody></table>", rows)
