@@ -57,7 +57,6 @@ class _BasketChanges:
     lines: bool = False
     vouchers: bool = False
     email: tuple[str, str] | None = None
-    frozen: bool | None = None
 
 
 @dataclass
@@ -194,8 +193,6 @@ def _write_changes(change: _BasketChanges, scope: CaptureScope, now) -> None:
             )
         elif change.email:
             journeys.attach_email(basket.id, *change.email, now=now)
-    if change.frozen is not None:
-        journeys.record_basket_frozen(basket.id, change.frozen, now=now)
 
 
 def _note(basket, **what) -> None:
@@ -257,10 +254,10 @@ def basket_saved(basket, created: bool) -> None:
             _guarded(journeys.merge_baskets, basket.id, master)
         else:
             scope.merges.append((basket.id, master))
-    elif basket.status == Basket.FROZEN:
-        _note(basket, frozen=True)
-    elif basket.status == Basket.OPEN:
-        _note(basket, frozen=False)
+    elif basket.status in (Basket.FROZEN, Basket.OPEN):
+        # Written at once, not at the end of the request: the order that may follow a
+        # freeze ends the journey, and its timeline must show the payment attempt first.
+        _guarded(journeys.record_basket_frozen, basket.id, basket.status == Basket.FROZEN)
 
 
 @never_raises
