@@ -185,7 +185,7 @@ def _write_changes(change: _BasketChanges, scope: CaptureScope, now) -> None:
         if basket.status == Basket.OPEN:
             journeys.save_basket(
                 basket,
-                snapshot=take_snapshot(basket.id) if change.lines else None,
+                snapshot=take_snapshot(basket) if change.lines else None,
                 vouchers=voucher_codes(basket) if change.vouchers else None,
                 shopper=scope.shopper(basket),
                 email=change.email,
@@ -319,7 +319,7 @@ def capture_email(request: HttpRequest, email: str, source: str = EmailSource.CA
     scope = CaptureScope(request=request)
     journeys.save_basket(
         basket,
-        snapshot=take_snapshot(basket.id),
+        snapshot=take_snapshot(basket),
         vouchers=None,
         shopper=scope.shopper(basket),
         email=(email, source),

@@ -28,17 +28,25 @@ class BasketSnapshot:
         }
 
 
-def take_snapshot(basket_id: int) -> BasketSnapshot:
-    """Read the basket's lines in one query.
+def take_snapshot(basket) -> BasketSnapshot:
+    """The basket's lines as plain data: from the lines Oscar already loaded in this request
+    when it has them (it reloads them to apply offers after every change), else one query.
 
     Prices are the unit prices Oscar stored on each line when it was added (tax included
     where the strategy knew it), before discounts: the value of what the shopper chose.
     """
-    rows = (
-        Line.objects.filter(basket_id=basket_id)
+    # Oscar's own per-request cache of the basket's lines, filled by Basket.all_lines().
+    cached = getattr(basket, "_lines", None)
+    if cached is not None:
+        return snapshot_of(sorted(cached, key=lambda line: line.pk))
+    return snapshot_of(
+        Line.objects.filter(basket_id=basket.id)
         .select_related("product", "product__parent")
         .order_by("pk")
     )
+
+
+def snapshot_of(rows) -> BasketSnapshot:
     lines = []
     total = Decimal("0.00")
     num_items = 0
