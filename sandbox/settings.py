@@ -8,6 +8,7 @@ DEBUG is on, the secret key is public and the outbox is open to anyone.
 """
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from importlib.util import find_spec
 from pathlib import Path
@@ -169,6 +170,11 @@ OSCAR_SHOP_NAME = "Recovery Sandbox"
 OSCAR_SHOP_TAGLINE = "oscar-recovery demo shop"
 OSCAR_DEFAULT_CURRENCY = "GBP"
 OSCAR_ALLOW_ANON_CHECKOUT = True
+
+# Short, so a person trying the sandbox sees baskets marked abandoned within minutes.
+OSCAR_RECOVERY_ABANDON_AFTER = timedelta(
+    minutes=int(os.environ.get("SANDBOX_ABANDON_MINUTES", "2"))
+)
 OSCAR_FROM_EMAIL = DEFAULT_FROM_EMAIL = "Recovery Sandbox <shop@example.com>"
 OSCAR_INITIAL_ORDER_STATUS = OSCAR_INITIAL_LINE_STATUS = "Pending"
 OSCAR_ORDER_STATUS_PIPELINE = {
