@@ -1,0 +1,55 @@
+"""The app as a project sees it: migrations, system checks, settings."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from oscar_recovery import app_settings
+from oscar_recovery.adapter import RecoveryAdapter
+from oscar_recovery.checks import check_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_migrations_match_the_models():
+    call_command("makemigrations", "oscar_recovery", "--check", "--dry-run", stdout=StringIO())
+
+
+def test_default_configuration_passes_the_system_checks():
+    assert check_settings(None) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error_id"),
+    [
+        ({"OSCAR_RECOVERY_ADAPTER": "nowhere.Adapter"}, "oscar_recovery.E001"),
+        ({"OSCAR_RECOVERY_ABANDON_AFTER": 0}, "oscar_recovery.E002"),
+        ({"OSCAR_RECOVERY_EXPIRE_AFTER": timedelta(minutes=5)}, "oscar_recovery.E003"),
+    ],
+)
+def test_misconfiguration_is_reported(settings, overrides, error_id):
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    assert error_id in [problem.id for problem in check_settings(None)]
+
+
+def test_settings_are_read_lazily_and_accept_seconds(settings):
+    assert timedelta(minutes=30) == app_settings.ABANDON_AFTER
+    settings.OSCAR_RECOVERY_ABANDON_AFTER = 600
+    assert timedelta(minutes=10) == app_settings.ABANDON_AFTER
+
+
+def test_a_custom_adapter_is_used(settings, shopper, product):
+    from oscar_recovery.models import CartJourney
+    from tests.journeys import add_to_basket
+
+    settings.OSCAR_RECOVERY_ADAPTER = "tests.test_project.EveryoneIsABot"
+    add_to_basket(shopper, product)
+    assert CartJourney.objects.get().is_bot
+
+
+class EveryoneIsABot(RecoveryAdapter):
+    def is_bot(self, user_agent: str) -> bool:
+        return True
