@@ -185,7 +185,9 @@ def _write_changes(change: _BasketChanges, scope: CaptureScope, now) -> None:
         if basket.status == Basket.OPEN:
             journeys.save_basket(
                 basket,
-                snapshot=take_snapshot(basket) if change.lines else None,
+                # An email alone may be the first thing we hear of a basket (the app was
+                # installed mid-visit): its journey must not start with no lines.
+                snapshot=take_snapshot(basket) if change.lines or change.email else None,
                 vouchers=voucher_codes(basket) if change.vouchers else None,
                 shopper=scope.shopper(basket),
                 email=change.email,

@@ -43,84 +43,91 @@ def _claim_batch(from_status: str, cutoff: datetime, batch_size: int) -> list[in
     return list(queryset.order_by().values_list("pk", flat=True)[:batch_size])
 
 
-def _transition(
-    from_status: str,
-    to_status: str,
-    cutoff: datetime,
-    event_kind: str,
-    timestamp_field: str,
-    now: datetime,
-    batch_size: int,
-) -> list[int]:
+@dataclass(frozen=True)
+class Transition:
+    """One stage of the sweep: journeys quiet for ``quiet_setting`` move on."""
+
+    from_status: str
+    to_status: str
+    quiet_setting: str  # name in app_settings, read at run time
+    event_kind: str
+    timestamp_field: str
+    signal: object
+    counter: str  # SweepResult field to add to
+
+
+ABANDON = Transition(
+    JourneyStatus.ACTIVE,
+    JourneyStatus.ABANDONED,
+    "ABANDON_AFTER",
+    JourneyEventKind.ABANDONED,
+    "abandoned_at",
+    signals.journeys_abandoned,
+    "abandoned",
+)
+EXPIRE = Transition(
+    JourneyStatus.ABANDONED,
+    JourneyStatus.EXPIRED,
+    "EXPIRE_AFTER",
+    JourneyEventKind.EXPIRED,
+    "expired_at",
+    signals.journeys_expired,
+    "expired",
+)
+
+
+def _transition_batch(stage: Transition, cutoff: datetime, now: datetime, size: int) -> list[int]:
     with transaction.atomic():
-        ids = _claim_batch(from_status, cutoff, batch_size)
+        ids = _claim_batch(stage.from_status, cutoff, size)
         if not ids:
             return []
         # The WHERE repeats the claim's conditions: a shopper who came back between the
         # claim and now (SQLite has no row locks) stays active.
         CartJourney.objects.filter(
-            pk__in=ids, status=from_status, last_activity_at__lt=cutoff
-        ).update(status=to_status, **{timestamp_field: now})
+            pk__in=ids, status=stage.from_status, last_activity_at__lt=cutoff
+        ).update(status=stage.to_status, **{stage.timestamp_field: now})
         ids = list(
-            CartJourney.objects.filter(pk__in=ids, status=to_status, **{timestamp_field: now})
+            CartJourney.objects.filter(
+                pk__in=ids, status=stage.to_status, **{stage.timestamp_field: now}
+            )
             .order_by("pk")
             .values_list("pk", flat=True)
         )
         CartJourneyEvent.objects.bulk_create(
-            [CartJourneyEvent(journey_id=pk, kind=event_kind, created_at=now) for pk in ids]
+            [CartJourneyEvent(journey_id=pk, kind=stage.event_kind, created_at=now) for pk in ids]
         )
     return ids
 
 
-def mark_abandoned(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
-    return _run_stage(
-        JourneyStatus.ACTIVE,
-        JourneyStatus.ABANDONED,
-        app_settings.ABANDON_AFTER,
-        JourneyEventKind.ABANDONED,
-        "abandoned_at",
-        signals.journeys_abandoned,
-        "abandoned",
-        now,
-        result,
-    )
-
-
-def expire_stale(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
-    return _run_stage(
-        JourneyStatus.ABANDONED,
-        JourneyStatus.EXPIRED,
-        app_settings.EXPIRE_AFTER,
-        JourneyEventKind.EXPIRED,
-        "expired_at",
-        signals.journeys_expired,
-        "expired",
-        now,
-        result,
-    )
-
-
-def _run_stage(
-    from_status, to_status, after, event_kind, timestamp_field, signal, counter, now, result
+def run_transition(
+    stage: Transition, now: datetime | None = None, result: SweepResult | None = None
 ) -> SweepResult:
+    """Move every due journey through ``stage``, batch by batch, and announce each batch."""
     now = now or timezone.now()
     result = result or SweepResult()
+    cutoff = now - getattr(app_settings, stage.quiet_setting)
     batch_size = app_settings.SWEEP_BATCH_SIZE
     for _ in range(app_settings.SWEEP_MAX_BATCHES):
-        ids = _transition(
-            from_status, to_status, now - after, event_kind, timestamp_field, now, batch_size
-        )
+        ids = _transition_batch(stage, cutoff, now, batch_size)
         if not ids:
             break
         result.batches += 1
-        setattr(result, counter, getattr(result, counter) + len(ids))
-        for receiver, response in signal.send_robust(sender=CartJourney, journey_ids=ids):
+        setattr(result, stage.counter, getattr(result, stage.counter) + len(ids))
+        for receiver, response in stage.signal.send_robust(sender=CartJourney, journey_ids=ids):
             if isinstance(response, Exception):
-                logger.error("%s receiver %r failed: %r", counter, receiver, response)
+                logger.error("%s receiver %r failed: %r", stage.counter, receiver, response)
                 result.errors.append(repr(response))
         if len(ids) < batch_size:
             break
     return result
+
+
+def mark_abandoned(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
+    return run_transition(ABANDON, now, result)
+
+
+def expire_stale(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
+    return run_transition(EXPIRE, now, result)
 
 
 def run_sweep(now: datetime | None = None) -> SweepResult:
