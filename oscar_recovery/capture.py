@@ -176,7 +176,7 @@ def _guarded(func: Callable, *args, **kwargs) -> None:
         logger.exception("oscar_recovery capture failed in %s", func.__name__)
 
 
-_TRACKED_BASKET_STATUSES = ("Open", "Frozen")
+_TRACKED_BASKET_STATUSES = (Basket.OPEN, Basket.FROZEN)
 
 
 def _write_changes(change: _BasketChanges, scope: CaptureScope, now) -> None:

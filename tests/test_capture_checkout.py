@@ -206,13 +206,27 @@ def test_a_failing_capture_never_breaks_the_shop(shopper, product, country, monk
 
 
 def test_a_database_error_inside_capture_does_not_poison_the_shops_transaction(
-    shopper, product, settings
+    shopper, product, monkeypatch
 ):
-    """With ATOMIC_REQUESTS the shop's view runs in a transaction; capture's own failing
-    query must roll back only its savepoint."""
+    """Each test runs inside a transaction, as a shop's view does with ATOMIC_REQUESTS:
+    capture's failing query must roll back only its own savepoint."""
     from django.db import connection
 
+    from oscar_recovery import journeys
+
+    def failing_query(*args, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+
+    monkeypatch.setattr(journeys, "save_basket", failing_query)
+    add_to_basket(shopper, product)
+
+    assert shopper.get(reverse("basket:summary")).status_code == 200
+    assert Order.objects.count() == 0  # the connection still answers queries
+    assert not CartJourney.objects.exists()
+
+
+def test_a_misconfigured_step_mapping_never_breaks_a_page(shopper, product, settings):
     settings.OSCAR_RECOVERY_CHECKOUT_STEPS = {"basket:summary": "not-a-step"}
     add_to_basket(shopper, product)
     assert shopper.get(reverse("basket:summary")).status_code == 200
-    assert connection.is_usable()
