@@ -29,6 +29,7 @@ from oscar.core.loading import get_model
 from . import app_settings, journeys
 from .adapter import get_adapter
 from .constants import CheckoutStep, EmailSource
+from .models import CartJourney
 from .snapshot import take_snapshot, voucher_codes
 from .visitor import read_visitor_id
 
@@ -307,7 +308,9 @@ def order_placed(order) -> None:
 # -- public API ---------------------------------------------------------------------------
 
 
-def capture_email(request: HttpRequest, email: str, source: str = EmailSource.CAPTURED):
+def capture_email(
+    request: HttpRequest, email: str, source: str = EmailSource.CAPTURED
+) -> CartJourney:
     """Attach an email the shopper gave us on site to their cart journey, making it
     recoverable. Creates the (empty) basket and its journey when the shopper has none yet, so
     nothing they gave is lost. Raises ``ValidationError`` for an invalid address; returns the
@@ -326,6 +329,4 @@ def capture_email(request: HttpRequest, email: str, source: str = EmailSource.CA
         shopper=scope.shopper(basket),
         email=(email, source),
     )
-    from .models import CartJourney
-
     return CartJourney.objects.get(basket_id=basket.id)
