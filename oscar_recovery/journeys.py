@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +18,6 @@ from .models import CartJourney, CartJourneyEvent
 from .snapshot import BasketSnapshot
 
 Basket = get_model("basket", "Basket")
-logger = logging.getLogger(__name__)
 
 
 @dataclass

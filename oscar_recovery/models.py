@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import app_settings
 from .constants import CheckoutStep, EmailSource, JourneyEventKind, JourneyStatus
 
 
@@ -133,8 +134,6 @@ class CartJourney(models.Model):
     @property
     def is_contactable(self) -> bool:
         """Whether recovery may contact this shopper at all (not whether it should now)."""
-        from . import app_settings
-
         if not self.email or self.is_bot:
             return False
         return app_settings.CONTACT_STAFF or not self.is_staff
