@@ -8,7 +8,8 @@ from django.db.models import Q
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from .models import CartJourney, CartJourneyEvent
+from .models import CartJourney, CartJourneyEvent, SuppressedAddress
+from .suppression import all_hashes
 
 
 class HasEmailFilter(admin.SimpleListFilter):
@@ -164,3 +165,28 @@ class CartJourneyAdmin(admin.ModelAdmin):
             ((step.label, reached or "—") for step, reached in obj.funnel()),
         )
         return format_html("<table><tbody>{}</tbody></table>", rows)
+
+
+@admin.register(SuppressedAddress)
+class SuppressedAddressAdmin(admin.ModelAdmin):
+    """Staff can check whether an address is suppressed by searching for it; the list
+    itself holds only hashes."""
+
+    list_display = ["email_hash", "reason", "created_at"]
+    list_filter = ["reason"]
+    search_fields = ["email_hash"]
+    search_help_text = _("Search by full email address.")
+
+    def get_search_results(self, request, queryset, search_term):
+        if "@" in search_term:
+            return queryset.filter(email_hash__in=all_hashes(search_term)), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -74,3 +74,11 @@ class JourneyEventKind(models.TextChoices):
     ABANDONED = "abandoned", _("Abandoned")
     EXPIRED = "expired", _("Expired")
     ORDER_PLACED = "order_placed", _("Order placed")
+
+
+class SuppressionReason(models.TextChoices):
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    BOUNCED = "bounced", _("Hard bounce")
+    COMPLAINED = "complained", _("Spam complaint")
+    ERASED = "erased", _("Data erased on request")
+    STAFF = "staff", _("Added by staff")

@@ -9,7 +9,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import app_settings
-from .constants import CheckoutStep, EmailSource, JourneyEventKind, JourneyStatus
+from .constants import (
+    CheckoutStep,
+    EmailSource,
+    JourneyEventKind,
+    JourneyStatus,
+    SuppressionReason,
+)
 
 
 class CartJourney(models.Model):
@@ -166,3 +172,19 @@ class CartJourneyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SuppressedAddress(models.Model):
+    """An address we must never email again. Only a keyed hash of the address is kept, so
+    the list can outlive every other record of the shopper (see ``suppression.py``)."""
+
+    email_hash = models.CharField(_("email hash"), max_length=64, unique=True)
+    reason = models.CharField(_("reason"), max_length=16, choices=SuppressionReason.choices)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("suppressed address")
+        verbose_name_plural = _("suppressed addresses")
+
+    def __str__(self) -> str:
+        return f"{self.email_hash[:12]}… ({self.get_reason_display()})"
