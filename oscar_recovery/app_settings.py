@@ -83,6 +83,11 @@ class AppSettings:
         return _as_timedelta(self._setting("VISITOR_COOKIE_AGE", timedelta(days=365)))
 
     @property
+    def RESTORE_LINK_MAX_AGE(self) -> timedelta:
+        """How long a restore link in an email keeps working."""
+        return _as_timedelta(self._setting("RESTORE_LINK_MAX_AGE", timedelta(days=14)))
+
+    @property
     def ADAPTER(self) -> str:
         """Dotted path of the adapter class: the single customisation seam."""
         return self._setting("ADAPTER", "oscar_recovery.adapter.RecoveryAdapter")

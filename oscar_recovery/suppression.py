@@ -57,6 +57,14 @@ def suppress(email: str, reason: str = SuppressionReason.UNSUBSCRIBED) -> Suppre
         return SuppressedAddress.objects.get(email_hash=email_hash(email))
 
 
+def suppress_hash(hashed: str, reason: str = SuppressionReason.UNSUBSCRIBED) -> None:
+    """Suppress by hash alone, for an unsubscribe link that outlived the journey it came
+    from. Idempotent."""
+    SuppressedAddress.objects.bulk_create(
+        [SuppressedAddress(email_hash=hashed, reason=reason)], ignore_conflicts=True
+    )
+
+
 def unsuppress(email: str) -> int:
     """Remove an address (a shopper who explicitly opted in again). Returns rows removed."""
     deleted, _ = SuppressedAddress.objects.filter(email_hash__in=all_hashes(email)).delete()
