@@ -1,10 +1,12 @@
 """Shopper-facing URLs of the app, mounted by the project with
-``path("recovery/", include("oscar_recovery.urls"))``.
+``path("recovery/", include("oscar_recovery.urls"))``."""
 
-Restore links, unsubscribe and prompt endpoints live here as they are built, so a project
-that includes this module once never has to change its URLconf again.
-"""
+from django.urls import path
+
+from .views import UnsubscribeView
 
 app_name = "oscar_recovery"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("unsubscribe/<str:token>/", UnsubscribeView.as_view(), name="unsubscribe"),
+]
