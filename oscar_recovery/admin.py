@@ -8,8 +8,30 @@ from django.db.models import Q
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from .models import CartJourney, CartJourneyEvent, SuppressedAddress
+from .models import (
+    Campaign,
+    CampaignEnrolment,
+    CampaignStep,
+    CartJourney,
+    CartJourneyEvent,
+    RecoveryMessage,
+    StepVariant,
+    SuppressedAddress,
+)
 from .suppression import all_hashes
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: staff look, nobody edits."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class HasEmailFilter(admin.SimpleListFilter):
@@ -58,7 +80,7 @@ class CartJourneyEventInline(admin.TabularInline):
 
 
 @admin.register(CartJourney)
-class CartJourneyAdmin(admin.ModelAdmin):
+class CartJourneyAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "email",
@@ -126,15 +148,6 @@ class CartJourneyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields] + ["lines_table", "funnel_table"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description=_("lines"))
     def lines_table(self, obj):
         if not obj.lines:
@@ -168,7 +181,7 @@ class CartJourneyAdmin(admin.ModelAdmin):
 
 
 @admin.register(SuppressedAddress)
-class SuppressedAddressAdmin(admin.ModelAdmin):
+class SuppressedAddressAdmin(ReadOnlyAdmin):
     """Staff can check whether an address is suppressed by searching for it; the list
     itself holds only hashes."""
 
@@ -182,11 +195,61 @@ class SuppressedAddressAdmin(admin.ModelAdmin):
             return queryset.filter(email_hash__in=all_hashes(search_term)), False
         return super().get_search_results(request, queryset, search_term)
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+class CampaignStepInline(admin.StackedInline):
+    model = CampaignStep
+    extra = 0
+    show_change_link = True
+    fields = ["position", "delay", "subject", "preheader", "incentive", "incentive_value"]
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_active", "trigger", "priority", "holdout_percent"]
+    list_filter = ["is_active", "trigger"]
+    search_fields = ["name"]
+    inlines = [CampaignStepInline]
+    fieldsets = [
+        (None, {"fields": ["name", "is_active", "trigger", "priority"]}),
+        (
+            _("Audience"),
+            {
+                "fields": [
+                    "min_basket_value",
+                    "max_basket_value",
+                    "min_step",
+                    "customer_type",
+                    "value_tier",
+                    "exclude_staff",
+                    "holdout_percent",
+                ]
+            },
+        ),
+    ]
+
+
+class StepVariantInline(admin.StackedInline):
+    model = StepVariant
+    extra = 0
+
+
+@admin.register(CampaignStep)
+class CampaignStepAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "campaign", "position", "delay", "incentive"]
+    list_filter = ["campaign"]
+    inlines = [StepVariantInline]
+
+
+@admin.register(CampaignEnrolment)
+class CampaignEnrolmentAdmin(ReadOnlyAdmin):
+    list_display = ["journey", "campaign", "is_holdout", "status", "next_send_at"]
+    list_filter = ["status", "is_holdout", "campaign"]
+    list_select_related = ["journey", "campaign"]
+
+
+@admin.register(RecoveryMessage)
+class RecoveryMessageAdmin(ReadOnlyAdmin):
+    list_display = ["journey", "step", "variant", "status", "skip_reason", "sent_at"]
+    list_filter = ["status", "skip_reason", "step__campaign"]
+    search_fields = ["to_email", "esp_message_id"]
+    list_select_related = ["journey", "step__campaign", "variant"]

@@ -82,3 +82,52 @@ class SuppressionReason(models.TextChoices):
     COMPLAINED = "complained", _("Spam complaint")
     ERASED = "erased", _("Data erased on request")
     STAFF = "staff", _("Added by staff")
+
+
+class CampaignTrigger(models.TextChoices):
+    #: Any basket with lines that went quiet.
+    BASKET_ABANDONED = "basket_abandoned", _("Basket abandoned")
+    #: Only baskets whose shopper got past the checkout email step.
+    CHECKOUT_ABANDONED = "checkout_abandoned", _("Checkout abandoned after the email step")
+
+
+class CustomerType(models.TextChoices):
+    ANY = "any", _("Any customer")
+    NEW = "new", _("New customers (no earlier order)")
+    RETURNING = "returning", _("Returning customers")
+
+
+class ValueTier(models.TextChoices):
+    """Customer lifetime value tiers; thresholds are ``OSCAR_RECOVERY_VALUE_TIERS``."""
+
+    ANY = "any", _("Any value")
+    LOW = "low", _("Low lifetime value")
+    MEDIUM = "medium", _("Medium lifetime value")
+    HIGH = "high", _("High lifetime value")
+
+
+class Incentive(models.TextChoices):
+    NONE = "none", _("No incentive")
+    PERCENTAGE = "percentage", _("Percentage off")
+    FIXED = "fixed", _("Fixed amount off")
+    FREE_SHIPPING = "free_shipping", _("Free shipping")
+
+
+class EnrolmentStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+    COMPLETED = "completed", _("Completed")
+    STOPPED = "stopped", _("Stopped")
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    OPENED = "opened", _("Opened")
+    CLICKED = "clicked", _("Clicked")
+    BOUNCED = "bounced", _("Bounced")
+    COMPLAINED = "complained", _("Complained")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped")
