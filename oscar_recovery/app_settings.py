@@ -88,6 +88,11 @@ class AppSettings:
         return _as_timedelta(self._setting("RESTORE_LINK_MAX_AGE", timedelta(days=14)))
 
     @property
+    def ADDRESS_COOLDOWN(self) -> timedelta:
+        """Least time between two recovery emails to one address, across campaigns."""
+        return _as_timedelta(self._setting("ADDRESS_COOLDOWN", timedelta(hours=20)))
+
+    @property
     def ADAPTER(self) -> str:
         """Dotted path of the adapter class: the single customisation seam."""
         return self._setting("ADAPTER", "oscar_recovery.adapter.RecoveryAdapter")

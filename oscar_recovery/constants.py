@@ -131,3 +131,18 @@ class MessageStatus(models.TextChoices):
     COMPLAINED = "complained", _("Complained")
     FAILED = "failed", _("Failed")
     SKIPPED = "skipped", _("Skipped")
+
+
+class SkipReason(models.TextChoices):
+    """Why a due message was not sent; recorded on the message."""
+
+    ORDER_PLACED = "order_placed", _("An order was placed since the journey began")
+    JOURNEY_ENDED = "journey_ended", _("The journey has ended")
+    NO_EMAIL = "no_email", _("No email address")
+    SUPPRESSED = "suppressed", _("Address unsubscribed, bounced or complained")
+    BOT = "bot", _("Bot")
+    STAFF = "staff", _("Staff")
+    BASKET_EMPTY = "basket_empty", _("Nothing left in the basket that can be bought")
+    COOLDOWN = "cooldown", _("Another recovery email went to this address recently")
+    NEWER_JOURNEY = "newer_journey", _("A newer journey exists for this address")
+    ENROLMENT_STOPPED = "enrolment_stopped", _("Enrolment paused or stopped")
