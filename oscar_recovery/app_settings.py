@@ -93,6 +93,11 @@ class AppSettings:
         return _as_timedelta(self._setting("ADDRESS_COOLDOWN", timedelta(hours=20)))
 
     @property
+    def VALUE_TIERS(self) -> dict[str, float]:
+        """Lifetime spend (in the shop's currency) from which a customer is in a tier."""
+        return self._setting("VALUE_TIERS", {"medium": 100, "high": 500})
+
+    @property
     def ADAPTER(self) -> str:
         """Dotted path of the adapter class: the single customisation seam."""
         return self._setting("ADAPTER", "oscar_recovery.adapter.RecoveryAdapter")

@@ -10,8 +10,9 @@ from oscar.apps.checkout.signals import pre_payment, start_checkout
 from oscar.apps.order.signals import order_placed
 from oscar.core.loading import get_model
 
-from . import capture
+from . import capture, enrolment, signals
 from .constants import CheckoutStep, EmailSource
+from .models import CartJourney
 from .visitor import ensure_visitor_cookie
 
 Basket = get_model("basket", "Basket")
@@ -95,3 +96,8 @@ def on_order_placed(sender, order, user=None, **kwargs):
 @receiver(product_viewed, dispatch_uid="oscar_recovery.product_viewed")
 def on_product_viewed(sender, product, user, request, response, **kwargs):
     capture.never_raises(ensure_visitor_cookie)(request, response)
+
+
+@receiver(signals.journeys_abandoned, sender=CartJourney, dispatch_uid="oscar_recovery.enrol")
+def on_journeys_abandoned(sender, journey_ids, **kwargs):
+    enrolment.enrol_journeys(journey_ids)
