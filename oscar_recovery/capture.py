@@ -12,11 +12,10 @@ Nothing here may break the shop: every entry point swallows and logs its own err
 from __future__ import annotations
 
 import contextvars
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.validators import validate_email
 from django.db import connections, transaction
@@ -31,25 +30,11 @@ from .adapter import get_adapter
 from .constants import CheckoutStep, EmailSource
 from .models import CartJourney
 from .snapshot import take_snapshot, voucher_codes
+from .utils import never_raises
 from .visitor import read_visitor_id
 
 Basket = get_model("basket", "Basket")
 logger = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def never_raises(func: F) -> F:
-    """Capture failures are logged, never raised into the shop's request."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except Exception:
-            logger.exception("oscar_recovery capture failed in %s", func.__name__)
-            return None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @dataclass

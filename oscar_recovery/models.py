@@ -396,3 +396,22 @@ class RecoveryMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step} to journey {self.journey_id} ({self.get_status_display()})"
+
+
+class TrackingEvent(models.Model):
+    """An ESP tracking event already applied: ESPs retry webhooks, so each is applied once."""
+
+    event_key = models.CharField(_("event key"), max_length=64, unique=True)
+    message = models.ForeignKey(
+        RecoveryMessage, on_delete=models.CASCADE, related_name="tracking_events", null=True
+    )
+    event_type = models.CharField(_("event type"), max_length=32)
+    esp_name = models.CharField(_("ESP"), max_length=64, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("tracking event")
+        verbose_name_plural = _("tracking events")
+
+    def __str__(self) -> str:
+        return f"{self.event_type} for message {self.message_id}"

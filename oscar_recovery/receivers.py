@@ -1,6 +1,7 @@
 """Connects capture to Oscar's and Django's signals. Thin by design: each receiver hands
 what the signal carries to :mod:`oscar_recovery.capture`, which never raises."""
 
+from anymail.signals import tracking
 from django.core.signals import request_finished, request_started
 from django.db.models.signals import m2m_changed, post_delete, post_init, post_save
 from django.dispatch import receiver
@@ -11,8 +12,10 @@ from oscar.apps.order.signals import order_placed
 from oscar.core.loading import get_model
 
 from . import capture, enrolment, signals
+from . import tracking as tracking_events
 from .constants import CheckoutStep, EmailSource
 from .models import CartJourney
+from .utils import never_raises
 from .visitor import ensure_visitor_cookie
 
 Basket = get_model("basket", "Basket")
@@ -95,9 +98,16 @@ def on_order_placed(sender, order, user=None, **kwargs):
 
 @receiver(product_viewed, dispatch_uid="oscar_recovery.product_viewed")
 def on_product_viewed(sender, product, user, request, response, **kwargs):
-    capture.never_raises(ensure_visitor_cookie)(request, response)
+    never_raises(ensure_visitor_cookie)(request, response)
 
 
 @receiver(signals.journeys_abandoned, sender=CartJourney, dispatch_uid="oscar_recovery.enrol")
 def on_journeys_abandoned(sender, journey_ids, **kwargs):
     enrolment.enrol_journeys(journey_ids)
+
+
+@receiver(tracking, dispatch_uid="oscar_recovery.tracking")
+def on_tracking_event(sender, event, esp_name, **kwargs):
+    # A receiver that raises makes anymail answer 400 and the ESP retry the whole batch;
+    # one bad event must not do that, so failures are logged instead.
+    never_raises(tracking_events.apply_tracking_event)(event, esp_name)
