@@ -146,3 +146,5 @@ class SkipReason(models.TextChoices):
     COOLDOWN = "cooldown", _("Another recovery email went to this address recently")
     NEWER_JOURNEY = "newer_journey", _("A newer journey exists for this address")
     ENROLMENT_STOPPED = "enrolment_stopped", _("Enrolment paused or stopped")
+    #: Not a failure: holdout journeys are tracked step by step but never emailed.
+    HOLDOUT = "holdout", _("Holdout (measures lift, never emailed)")
