@@ -12,7 +12,6 @@ Nothing here may break the shop: every entry point swallows and logs its own err
 from __future__ import annotations
 
 import contextvars
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +33,6 @@ from .utils import never_raises
 from .visitor import read_visitor_id
 
 Basket = get_model("basket", "Basket")
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -155,11 +153,7 @@ def _flush(scope: CaptureScope) -> None:
 def _guarded(func: Callable, *args, **kwargs) -> None:
     # Each write stands alone: one failing must not stop the others, nor poison an
     # enclosing transaction (hence the savepoint).
-    try:
-        with transaction.atomic():
-            func(*args, **kwargs)
-    except Exception:
-        logger.exception("oscar_recovery capture failed in %s", func.__name__)
+    never_raises(transaction.atomic(func))(*args, **kwargs)
 
 
 _TRACKED_BASKET_STATUSES = (Basket.OPEN, Basket.FROZEN)
@@ -192,11 +186,8 @@ def _note(basket, **what) -> None:
     if immediate:
         scope = CaptureScope()
     change = scope.changes_for(basket)
-    for name, value in what.items():
-        if name in ("lines", "vouchers"):
-            setattr(change, name, getattr(change, name) or value)
-        else:
-            setattr(change, name, value)
+    for name, value in what.items():  # flags are only ever raised, never lowered
+        setattr(change, name, value)
     if immediate:
         _guarded(_write_changes, change, scope, timezone.now())
 

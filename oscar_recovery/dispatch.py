@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from . import app_settings
 from .constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
 from .models import CampaignEnrolment, RecoveryMessage
+from .utils import skip_locked
 
 
 def dispatch_due(now: datetime | None = None) -> list[int]:
@@ -25,35 +26,28 @@ def dispatch_due(now: datetime | None = None) -> list[int]:
     created: list[int] = []
     batch_size = app_settings.SWEEP_BATCH_SIZE
     for _ in range(app_settings.SWEEP_MAX_BATCHES):
-        batch = _dispatch_batch(now, batch_size)
-        created.extend(batch.created)
-        if batch.claimed < batch_size:
+        claimed, new_ids = _dispatch_batch(now, batch_size)
+        created.extend(new_ids)
+        if claimed < batch_size:
             break
     return created
 
 
-class _Batch:
-    def __init__(self) -> None:
-        self.claimed = 0
-        self.created: list[int] = []
-
-
-def _dispatch_batch(now: datetime, size: int) -> _Batch:
-    batch = _Batch()
+def _dispatch_batch(now: datetime, size: int) -> tuple[int, list[int]]:
+    """Dispatch one batch; returns how many enrolments it claimed and the new message ids."""
+    claimed, created = 0, []
     with transaction.atomic():
         due = CampaignEnrolment.objects.filter(
             status=EnrolmentStatus.ACTIVE,
             next_send_at__lte=now,
             journey__status=JourneyStatus.ABANDONED,
         ).select_related("journey", "next_step")
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True, of=("self",))
-        for enrolment in due.order_by("next_send_at")[:size]:
-            batch.claimed += 1
+        for enrolment in skip_locked(due, of=("self",)).order_by("next_send_at")[:size]:
+            claimed += 1
             message_id = _dispatch_one(enrolment, now)
             if message_id is not None:
-                batch.created.append(message_id)
-    return batch
+                created.append(message_id)
+    return claimed, created
 
 
 def _dispatch_one(enrolment: CampaignEnrolment, now: datetime) -> int | None:

@@ -12,12 +12,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from . import app_settings, signals
 from .constants import JourneyEventKind, JourneyStatus
 from .models import CartJourney, CartJourneyEvent
+from .utils import skip_locked
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +39,7 @@ def _claim_batch(from_status: str, cutoff: datetime, batch_size: int) -> list[in
     if from_status == JourneyStatus.ACTIVE:
         # An empty basket (a captured email with nothing in it yet) is not abandoned.
         queryset = queryset.filter(num_items__gt=0)
-    if connection.features.has_select_for_update_skip_locked:
-        queryset = queryset.select_for_update(skip_locked=True)
-    return list(queryset.order_by().values_list("pk", flat=True)[:batch_size])
+    return list(skip_locked(queryset).order_by().values_list("pk", flat=True)[:batch_size])
 
 
 @dataclass(frozen=True)

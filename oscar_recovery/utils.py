@@ -23,3 +23,13 @@ def never_raises(func: F) -> F:
             return None
 
     return wrapper  # type: ignore[return-value]
+
+
+def skip_locked(queryset, **kwargs):
+    """Lock the rows a worker claims, skipping those another worker holds (PostgreSQL).
+    SQLite has no row locks; there the database serialises writing transactions."""
+    from django.db import connections
+
+    if connections[queryset.db].features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True, **kwargs)
+    return queryset
