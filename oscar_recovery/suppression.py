@@ -11,7 +11,6 @@ import hashlib
 import hmac
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 
 from .constants import SuppressionReason
 from .models import SuppressedAddress
@@ -50,11 +49,8 @@ def suppress(email: str, reason: str = SuppressionReason.UNSUBSCRIBED) -> Suppre
     existing = SuppressedAddress.objects.filter(email_hash__in=all_hashes(email)).first()
     if existing is not None:
         return existing
-    try:
-        with transaction.atomic():
-            return SuppressedAddress.objects.create(email_hash=email_hash(email), reason=reason)
-    except IntegrityError:  # suppressed at the same moment by another request
-        return SuppressedAddress.objects.get(email_hash=email_hash(email))
+    suppress_hash(email_hash(email), reason)
+    return SuppressedAddress.objects.get(email_hash=email_hash(email))
 
 
 def suppress_hash(hashed: str, reason: str = SuppressionReason.UNSUBSCRIBED) -> None:
