@@ -73,6 +73,7 @@ class JourneyEventKind(models.TextChoices):
     BASKET_THAWED = "basket_thawed", _("Payment failed (basket thawed)")
     ABANDONED = "abandoned", _("Abandoned")
     EXPIRED = "expired", _("Expired")
+    RESTORED = "restored", _("Basket restored from a recovery email")
     ORDER_PLACED = "order_placed", _("Order placed")
 
 

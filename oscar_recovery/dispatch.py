@@ -18,6 +18,7 @@ from . import app_settings
 from .constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
 from .models import CampaignEnrolment, RecoveryMessage
 from .utils import skip_locked
+from .variants import choose_variant
 
 
 def dispatch_due(now: datetime | None = None) -> list[int]:
@@ -61,7 +62,12 @@ def _dispatch_one(enrolment: CampaignEnrolment, now: datetime) -> int | None:
         enrolment.next_send_at = due_at
         enrolment.save(update_fields=["next_send_at"])
         return None
-    defaults = {"to_email": journey.email, "created_at": now}
+    defaults = {
+        "to_email": journey.email,
+        "created_at": now,
+        # Holdout journeys get a variant too, so each arm's holdout can be compared.
+        "variant": choose_variant(step, journey.pk),
+    }
     if enrolment.is_holdout:
         defaults.update(status=MessageStatus.SKIPPED, skip_reason=SkipReason.HOLDOUT)
     message, created = RecoveryMessage.objects.get_or_create(

@@ -31,7 +31,11 @@ def why_not_send(message: RecoveryMessage, now) -> SkipReason | None:
     if journey.status in JourneyStatus.ended_statuses():
         return SkipReason.JOURNEY_ENDED
     enrolment = getattr(journey, "enrolment", None)
-    if enrolment is not None and enrolment.status != EnrolmentStatus.ACTIVE:
+    # A completed enrolment has dispatched its last step, which may still be going out.
+    if enrolment is not None and enrolment.status in (
+        EnrolmentStatus.STOPPED,
+        EnrolmentStatus.PAUSED,
+    ):
         return SkipReason.ENROLMENT_STOPPED
     if not journey.email:
         return SkipReason.NO_EMAIL

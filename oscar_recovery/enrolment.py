@@ -8,7 +8,6 @@ draw is a hash of campaign and journey, so it is the same however often it is as
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,6 +20,7 @@ from oscar.core.loading import get_model
 from . import app_settings
 from .constants import CampaignTrigger, CheckoutStep, CustomerType, JourneyStatus, ValueTier
 from .models import Campaign, CampaignEnrolment, CartJourney
+from .utils import percentile
 
 Order = get_model("order", "Order")
 
@@ -41,8 +41,7 @@ class CustomerHistory:
 
 
 def in_holdout(campaign: Campaign, journey: CartJourney) -> bool:
-    digest = hashlib.sha256(f"holdout:{campaign.pk}:{journey.pk}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") % 100 < campaign.holdout_percent
+    return percentile("holdout", campaign.pk, journey.pk) < campaign.holdout_percent
 
 
 def matches(campaign: Campaign, journey: CartJourney, history: CustomerHistory) -> bool:

@@ -116,6 +116,19 @@ class CartJourney(models.Model):
         related_name="recovery_journeys",
         verbose_name=_("order"),
     )
+    order_total = models.DecimalField(
+        _("order total"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    #: The recovery email whose link was clicked before the order: the order's revenue is
+    #: credited to its campaign, step and variant. Empty for converted journeys.
+    attributed_message = models.ForeignKey(
+        "RecoveryMessage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("attributed to"),
+    )
 
     class Meta:
         verbose_name = _("cart journey")
@@ -272,6 +285,17 @@ class CampaignStep(models.Model):
         _("incentive value"), max_digits=12, decimal_places=2, null=True, blank=True
     )
     incentive_valid_for = models.DurationField(_("voucher valid for"), default=timedelta(days=7))
+    #: The Oscar offer behind this step's vouchers (one per sent message); kept in step with
+    #: the incentive by :mod:`oscar_recovery.vouchers`.
+    offer = models.ForeignKey(
+        "offer.ConditionalOffer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("voucher offer"),
+    )
 
     class Meta:
         verbose_name = _("campaign step")
@@ -372,6 +396,9 @@ class RecoveryMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     voucher_code = models.CharField(_("voucher code"), max_length=128, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    #: When a send task was last handed to the broker; the sweep hands over again messages
+    #: left queued for long (the broker was down, the task was lost).
+    enqueued_at = models.DateTimeField(_("enqueued at"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
@@ -392,6 +419,12 @@ class RecoveryMessage(models.Model):
                 name="recovery_message_esp_id_idx",
             ),
             models.Index(fields=["to_email", "sent_at"], name="recovery_message_cooldown_idx"),
+            # The sweep's look for messages stuck queued or sending.
+            models.Index(
+                fields=["status", "claimed_at"],
+                condition=Q(status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]),
+                name="recovery_message_pending_idx",
+            ),
         ]
 
     def __str__(self) -> str:

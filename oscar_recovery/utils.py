@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -33,3 +34,11 @@ def skip_locked(queryset, **kwargs):
     if connections[queryset.db].features.has_select_for_update_skip_locked:
         return queryset.select_for_update(skip_locked=True, **kwargs)
     return queryset
+
+
+def percentile(*parts: object) -> int:
+    """A stable number in 0..99 for the given key: the same journey always lands in the same
+    holdout group and A/B variant, across processes and restarts (unlike ``hash()``)."""
+    key = ":".join(str(part) for part in parts)
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 100

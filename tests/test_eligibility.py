@@ -68,6 +68,12 @@ def test_a_paused_enrolment_stops_the_send(step):
     assert reason(message) == SkipReason.ENROLMENT_STOPPED
 
 
+def test_the_last_step_of_a_completed_enrolment_still_goes_out(step):
+    message = due_message(step)
+    CampaignEnrolment.objects.update(status=EnrolmentStatus.COMPLETED)
+    assert reason(message) is None
+
+
 def test_an_unsubscribed_address_is_never_emailed(step):
     message = due_message(step, email="Shopper@Example.com")
     suppress("shopper@example.com")
