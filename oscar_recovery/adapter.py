@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from decimal import Decimal
+from urllib.parse import urljoin
 
 from crawlerdetect import CrawlerDetect
+from django.contrib.sites.models import Site
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest
 from django.utils import translation
 from django.utils.module_loading import import_string
@@ -13,6 +18,7 @@ from django.utils.module_loading import import_string
 from . import app_settings
 from .constants import CheckoutStep
 
+logger = logging.getLogger(__name__)
 _crawler_detect = CrawlerDetect()
 
 
@@ -37,6 +43,77 @@ class RecoveryAdapter:
         """Which checkout step a resolved URL name (``namespace:name``) represents."""
         slug = app_settings.CHECKOUT_STEPS.get(url_name)
         return CheckoutStep.from_slug(slug) if slug else None
+
+    # Emails
+
+    def site_url(self) -> str:
+        """Scheme and host that links in emails start with."""
+        configured = app_settings.SITE_URL
+        if configured:
+            return configured.rstrip("/")
+        return f"https://{Site.objects.get_current().domain}"
+
+    def absolute_url(self, path: str) -> str:
+        return urljoin(self.site_url() + "/", path)
+
+    def free_shipping_threshold(self, journey) -> Decimal | None:
+        """Basket total from which this shopper's delivery is free, or None. Shops whose
+        threshold depends on the destination or the customer override this."""
+        threshold = app_settings.FREE_SHIPPING_THRESHOLD
+        return None if threshold is None else Decimal(str(threshold))
+
+    def recommended_product_ids(self, journey, product_ids: list[int], limit: int) -> list[int]:
+        """Ids of products to suggest alongside these (the journey's lines), best first.
+
+        The default is Oscar's curated *recommended products* of the basket's products, by
+        ranking. Emails drop those not for sale and, below the free-shipping threshold, put
+        first the ones that close the gap.
+        """
+        from oscar.core.loading import get_model
+
+        ProductRecommendation = get_model("catalogue", "ProductRecommendation")
+        ranked = (
+            ProductRecommendation.objects.filter(primary_id__in=product_ids)
+            .exclude(recommendation_id__in=product_ids)
+            .order_by("-ranking", "pk")
+            .values_list("recommendation_id", flat=True)
+        )
+        return list(dict.fromkeys(ranked))[:limit]  # first occurrence keeps the rank
+
+    def load_products(self, ids) -> dict:
+        """Public products by id, with what pricing and images need loaded up front: an
+        email shows up to a dozen products, and a query per product would dominate it."""
+        from oscar.core.loading import get_model
+
+        Product = get_model("catalogue", "Product")
+        products = (
+            Product.objects.filter(is_public=True)
+            .select_related("product_class")
+            .prefetch_related("stockrecords", "images")
+            .in_bulk(ids)
+        )
+        # Variants take their class and images from their parent; most baskets have none.
+        children = [product for product in products.values() if product.parent_id]
+        if children:
+            prefetch_related_objects(children, "parent__product_class", "parent__images")
+        return products
+
+    def product_image_url(self, product) -> str:
+        """An absolute URL of a small image of the product for emails, or "". Email
+        clients download every image, so a thumbnail rather than the original upload."""
+        image = product.primary_image()
+        if isinstance(image, dict):  # Oscar's stand-in for a product without images
+            return ""
+        try:
+            from oscar.core.thumbnails import get_thumbnailer
+
+            thumbnail = get_thumbnailer().generate_thumbnail(
+                image.original, size="160x160", upscale=False
+            )
+            return self.absolute_url(thumbnail.url)
+        except Exception:  # a missing file or thumbnail backend must not stop the email
+            logger.warning("No thumbnail for product %s", product.pk, exc_info=True)
+            return self.absolute_url(image.original.url)
 
 
 def get_adapter() -> RecoveryAdapter:

@@ -98,6 +98,63 @@ class AppSettings:
         return self._setting("VALUE_TIERS", {"medium": 100, "high": 500})
 
     @property
+    def ATTRIBUTION_WINDOW(self) -> timedelta:
+        """An order within this time of a click on a recovery email counts as recovered."""
+        return _as_timedelta(self._setting("ATTRIBUTION_WINDOW", timedelta(days=5)))
+
+    @property
+    def FROM_EMAIL(self) -> str | None:
+        """Sender of recovery emails; ``None`` means Django's ``DEFAULT_FROM_EMAIL``."""
+        return self._setting("FROM_EMAIL", None)
+
+    @property
+    def SITE_URL(self) -> str | None:
+        """Scheme and host for links in emails (``https://shop.example``); ``None`` builds
+        them from the current ``Site`` over https."""
+        return self._setting("SITE_URL", None)
+
+    @property
+    def POSTAL_ADDRESS(self) -> str:
+        """The shop's postal address, printed in every email's footer (CAN-SPAM and similar
+        laws require one)."""
+        return self._setting("POSTAL_ADDRESS", "")
+
+    @property
+    def FREE_SHIPPING_THRESHOLD(self) -> Any:
+        """Basket total from which shipping is free (``Decimal`` or number), or ``None``.
+        Below it, emails show the gap and recommendations that close it."""
+        return self._setting("FREE_SHIPPING_THRESHOLD", None)
+
+    @property
+    def RECOMMENDATIONS_LIMIT(self) -> int:
+        """Most products recommended in one email."""
+        return int(self._setting("RECOMMENDATIONS_LIMIT", 4))
+
+    @property
+    def SEND_MAX_RETRIES(self) -> int:
+        """Attempts at a message after transient ESP or network errors (with backoff)."""
+        return int(self._setting("SEND_MAX_RETRIES", 5))
+
+    @property
+    def SENDING_STALE_AFTER(self) -> timedelta:
+        """A message still "sending" this long after its claim belonged to a worker that
+        died mid-send. Whether the ESP took it is unknown, so it is marked failed, never
+        sent again: a lost email is better than a duplicate."""
+        return _as_timedelta(self._setting("SENDING_STALE_AFTER", timedelta(minutes=15)))
+
+    @property
+    def QUEUED_STALE_AFTER(self) -> timedelta:
+        """A queued message untouched this long (the broker was down, the task was lost) is
+        queued again by the sweep."""
+        return _as_timedelta(self._setting("QUEUED_STALE_AFTER", timedelta(minutes=10)))
+
+    @property
+    def RESTORE_RATE_LIMIT(self) -> tuple[int, timedelta]:
+        """Restore-link requests allowed per client address, and the window they count in."""
+        count, window = self._setting("RESTORE_RATE_LIMIT", (30, timedelta(hours=1)))
+        return int(count), _as_timedelta(window)
+
+    @property
     def ADAPTER(self) -> str:
         """Dotted path of the adapter class: the single customisation seam."""
         return self._setting("ADAPTER", "oscar_recovery.adapter.RecoveryAdapter")

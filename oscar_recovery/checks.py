@@ -1,5 +1,7 @@
 """System checks: configuration mistakes an owner should hear about at start-up."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.utils.module_loading import import_string
@@ -35,6 +37,30 @@ def check_settings(app_configs, **kwargs):
             Warning(
                 "Oscar's BasketMiddleware is not in MIDDLEWARE: no basket, nothing to recover.",
                 id="oscar_recovery.W001",
+            )
+        )
+    if not app_settings.POSTAL_ADDRESS:
+        problems.append(
+            Warning(
+                "OSCAR_RECOVERY_POSTAL_ADDRESS is empty: recovery emails are marketing email, "
+                "and laws such as CAN-SPAM require the sender's postal address in each one.",
+                id="oscar_recovery.W002",
+            )
+        )
+    site_url = app_settings.SITE_URL
+    if site_url and not site_url.startswith(("https://", "http://")):
+        problems.append(
+            Error(
+                f"OSCAR_RECOVERY_SITE_URL {site_url!r} must start with https:// (or http://).",
+                id="oscar_recovery.E004",
+            )
+        )
+    if timedelta(minutes=1) >= app_settings.SENDING_STALE_AFTER:
+        problems.append(
+            Error(
+                "OSCAR_RECOVERY_SENDING_STALE_AFTER must exceed a minute: a slow ESP call "
+                "would otherwise be taken for a dead worker and its email marked failed.",
+                id="oscar_recovery.E005",
             )
         )
     return problems

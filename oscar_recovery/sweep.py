@@ -15,7 +15,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from . import app_settings, signals
+from . import app_settings, dispatch, sending, signals
 from .constants import JourneyEventKind, JourneyStatus
 from .models import CartJourney, CartJourneyEvent
 from .utils import skip_locked
@@ -28,10 +28,30 @@ class SweepResult:
     abandoned: int = 0
     expired: int = 0
     batches: int = 0
+    #: Recovery messages created for due campaign steps and handed to Celery.
+    dispatched: int = 0
+    #: Queued messages whose task never ran, handed over again.
+    requeued: int = 0
+    #: Messages whose worker died mid-send, marked failed (never resent).
+    interrupted: int = 0
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return f"{self.abandoned} abandoned, {self.expired} expired in {self.batches} batch(es)"
+        return (
+            f"{self.abandoned} abandoned, {self.expired} expired in {self.batches} batch(es); "
+            f"{self.dispatched} emails dispatched, {self.requeued} requeued, "
+            f"{self.interrupted} interrupted"
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "abandoned": self.abandoned,
+            "expired": self.expired,
+            "batches": self.batches,
+            "dispatched": self.dispatched,
+            "requeued": self.requeued,
+            "interrupted": self.interrupted,
+        }
 
 
 def _claim_batch(from_status: str, cutoff: datetime, batch_size: int) -> list[int]:
@@ -133,6 +153,20 @@ def run_sweep(now: datetime | None = None) -> SweepResult:
     """One full sweep. Safe to run from several workers at once."""
     now = now or timezone.now()
     result = SweepResult()
-    mark_abandoned(now, result)
+    mark_abandoned(now, result)  # enrols the newly abandoned (journeys_abandoned receiver)
     expire_stale(now, result)
+    send_due(now, result)
+    return result
+
+
+def send_due(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
+    """The email half of the sweep: due steps become messages handed to Celery; messages
+    stuck queued are handed over again and those stuck sending are marked failed."""
+    now = now or timezone.now()
+    result = result or SweepResult()
+    result.interrupted += sending.fail_interrupted(now)
+    result.requeued += len(sending.requeue_stale(now))
+    new_ids = dispatch.dispatch_due(now)
+    sending.enqueue(new_ids, now)
+    result.dispatched += len(new_ids)
     return result

@@ -33,6 +33,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="Redis is unreachable"))
 
 
+@pytest.fixture(autouse=True)
+def celery_eager(request):
+    """Tasks run in the calling process, as in the sandbox, except in the integration tier
+    where a real worker takes them from Redis."""
+    from tests.celery_app import app
+
+    if "integration" in request.keywords:
+        yield app
+        return
+    app.set_current()
+    app.conf.task_always_eager = True
+    try:
+        yield app
+    finally:
+        app.conf.task_always_eager = False
+
+
 @pytest.fixture
 def shopper(db) -> Client:
     """A browser-like anonymous client (bots are recorded differently)."""

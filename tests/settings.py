@@ -117,10 +117,18 @@ USE_TZ = True
 STATIC_URL = "/static/"
 MEDIA_ROOT = "/tmp/oscar_recovery_test_media"
 EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+ANYMAIL = {"WEBHOOK_SECRET": "esp:webhook-secret"}
+OSCAR_RECOVERY_POSTAL_ADDRESS = "Test Shop Ltd, 1 High Street, London"
+if os.environ.get("OSCAR_RECOVERY_TEST_EMAIL_DIR"):
+    # The integration tier's worker process: the test reads what it sent from files.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = os.environ["OSCAR_RECOVERY_TEST_EMAIL_DIR"]
 OSCAR_ALLOW_ANON_CHECKOUT = True
 OSCAR_DEFAULT_CURRENCY = "GBP"
 
 CELERY_BROKER_URL = os.environ.get("OSCAR_RECOVERY_REDIS_URL", "redis://127.0.0.1:6379/15")
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CELERY_TASK_ALWAYS_EAGER = False
+# The integration tier's worker consumes a queue of its own, so parallel runs never meet.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("OSCAR_RECOVERY_CELERY_QUEUE", "celery")
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"  # what Oscar's own models use

@@ -27,6 +27,9 @@ def test_default_configuration_passes_the_system_checks():
         ({"OSCAR_RECOVERY_ADAPTER": "nowhere.Adapter"}, "oscar_recovery.E001"),
         ({"OSCAR_RECOVERY_ABANDON_AFTER": 0}, "oscar_recovery.E002"),
         ({"OSCAR_RECOVERY_EXPIRE_AFTER": timedelta(minutes=5)}, "oscar_recovery.E003"),
+        ({"OSCAR_RECOVERY_POSTAL_ADDRESS": ""}, "oscar_recovery.W002"),
+        ({"OSCAR_RECOVERY_SITE_URL": "shop.example"}, "oscar_recovery.E004"),
+        ({"OSCAR_RECOVERY_SENDING_STALE_AFTER": 30}, "oscar_recovery.E005"),
     ],
 )
 def test_misconfiguration_is_reported(settings, overrides, error_id):

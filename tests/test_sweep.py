@@ -133,4 +133,11 @@ def test_sweep_task_runs_the_sweep():
     from oscar_recovery.tasks import sweep
 
     make_journey(quiet_for=timedelta(hours=1))
-    assert sweep.apply().get() == {"abandoned": 1, "expired": 0, "batches": 1}
+    assert sweep.apply().get() == {
+        "abandoned": 1,
+        "expired": 0,
+        "batches": 1,
+        "dispatched": 0,
+        "requeued": 0,
+        "interrupted": 0,
+    }
