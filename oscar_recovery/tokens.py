@@ -1,8 +1,9 @@
 """Signed tokens for the links in recovery emails. They carry ids and opaque hashes only,
 never an address, and they never log anyone in.
 
-- A **restore token** names a journey and is bound to the state of its basket: once the
-  basket is merged, submitted or frozen, or the journey has ended, the link is used up.
+- A **restore token** names a journey (and the email that carried it) and is bound to the
+  state of its basket: once the basket is merged, submitted or frozen, or the journey has
+  ended, the link is used up.
 - An **unsubscribe token** names an address by its suppression hash, and never expires
   (an opt-out must keep working long after the email was sent).
 """
@@ -10,6 +11,7 @@ never an address, and they never log anyone in.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from django.core import signing
 from django.utils.crypto import constant_time_compare
@@ -17,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import app_settings
 from .constants import JourneyStatus
-from .models import CartJourney
+from .models import CartJourney, RecoveryMessage
 from .suppression import email_hash
 
 _RESTORE_SALT = "oscar_recovery.restore"
@@ -59,12 +61,24 @@ def _basket_state(journey: CartJourney) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
-def restore_token(journey: CartJourney) -> str:
-    return signing.dumps({"j": journey.pk, "s": _basket_state(journey)}, salt=_RESTORE_SALT)
+@dataclass(frozen=True)
+class RestoreLink:
+    """What a valid restore token names: the journey, and the email it came in, if any."""
+
+    journey: CartJourney
+    message_id: int | None = None
 
 
-def check_restore_token(token: str) -> CartJourney:
-    """The journey a restore token names, or :class:`InvalidLink`."""
+def restore_token(journey: CartJourney, message: RecoveryMessage | None = None) -> str:
+    """A restore token for ``journey``; naming ``message`` lets its click be recorded."""
+    payload = {"j": journey.pk, "s": _basket_state(journey)}
+    if message is not None:
+        payload["m"] = message.pk
+    return signing.dumps(payload, salt=_RESTORE_SALT)
+
+
+def check_restore_token(token: str) -> RestoreLink:
+    """The journey (and message) a restore token names, or :class:`InvalidLink`."""
     max_age = app_settings.RESTORE_LINK_MAX_AGE
     try:
         payload = signing.loads(token, salt=_RESTORE_SALT, max_age=max_age)
@@ -74,10 +88,13 @@ def check_restore_token(token: str) -> CartJourney:
         raise InvalidLink(InvalidLink.TAMPERED) from exc
     if not isinstance(payload, dict) or not isinstance(payload.get("j"), int):
         raise InvalidLink(InvalidLink.TAMPERED)
+    message_id = payload.get("m")
+    if message_id is not None and not isinstance(message_id, int):
+        raise InvalidLink(InvalidLink.TAMPERED)
     journey = CartJourney.objects.select_related("basket").filter(pk=payload["j"]).first()
     if journey is None or not constant_time_compare(str(payload.get("s")), _basket_state(journey)):
         raise InvalidLink(InvalidLink.USED_UP)
-    return journey
+    return RestoreLink(journey=journey, message_id=message_id)
 
 
 def unsubscribe_token(email: str) -> str:

@@ -3,10 +3,11 @@
 
 from django.urls import path
 
-from .views import UnsubscribeView
+from .views import RestoreView, UnsubscribeView
 
 app_name = "oscar_recovery"
 
 urlpatterns = [
+    path("restore/<str:token>/", RestoreView.as_view(), name="restore"),
     path("unsubscribe/<str:token>/", UnsubscribeView.as_view(), name="unsubscribe"),
 ]

@@ -1,17 +1,22 @@
-"""Shopper-facing views. Thin: validation and business rules live in tokens/suppression."""
+"""Shopper-facing views. Thin: validation and business rules live in tokens, suppression
+and restore."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from . import restore
+from .adapter import get_adapter
 from .constants import SuppressionReason
 from .suppression import suppress_hash
-from .tokens import InvalidLink, check_unsubscribe_token
+from .tokens import InvalidLink, check_restore_token, check_unsubscribe_token
+from .utils import logger
 
 
 @method_decorator([csrf_exempt, never_cache], name="dispatch")
@@ -47,5 +52,70 @@ class UnsubscribeView(View):
             {"token": token, "error": error, "done": done},
             status=status,
         )
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+@method_decorator(never_cache, name="dispatch")
+class RestoreView(View):
+    """The "return to your basket" link of recovery emails.
+
+    Restores the basket (see :mod:`oscar_recovery.restore`) and answers 303 with a clean
+    URL, so the token stays out of history, bookmarks and Referer headers. A link that
+    cannot be honoured gets a friendly page: 400 tampered, 410 expired or used up, 429 over
+    the rate limit. Nothing here may answer 500: an unexpected failure is logged and the
+    shopper still lands on their basket.
+    """
+
+    template_name = "oscar_recovery/restore_invalid.html"
+    http_method_names = ["get", "head", "options"]
+    STATUS = {InvalidLink.TAMPERED: 400, InvalidLink.EXPIRED: 410, InvalidLink.USED_UP: 410}
+    RATE_LIMITED = _("You have opened too many basket links. Please try again in a few minutes.")
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        # Before the signature is checked: the limit is what makes guessing tokens useless.
+        retry_after = restore.throttle(request.META.get("REMOTE_ADDR", ""))
+        if retry_after is not None:
+            response = self.invalid(request, self.RATE_LIMITED, status=429)
+            response["Retry-After"] = str(retry_after)
+            return response
+        try:
+            link = check_restore_token(token)
+            if self.is_click(request):
+                self.guarded(restore.record_click, link.message_id, link.journey)
+            outcome = restore.restore_basket(request, link)
+        except InvalidLink as exc:
+            return self.invalid(request, exc.message, status=self.STATUS[exc.reason])
+        except Exception:
+            logger.exception("oscar_recovery: restoring a basket failed")
+            return self.redirect(restore.basket_url())
+        response = self.redirect(outcome.redirect_to)
+        if outcome.cookie_basket_id is not None:
+            restore.set_basket_cookie(request, response, outcome.cookie_basket_id)
+        return response
+
+    @staticmethod
+    def is_click(request: HttpRequest) -> bool:
+        # Link scanners and mail-client previews fetch every link; they are no click.
+        user_agent = request.META.get("HTTP_USER_AGENT", "")
+        return request.method == "GET" and not get_adapter().is_bot(user_agent)
+
+    @staticmethod
+    def guarded(func, *args) -> None:
+        # Tracking must never stand between the shopper and their basket.
+        try:
+            func(*args)
+        except Exception:
+            logger.exception("oscar_recovery: %s failed", func.__name__)
+
+    @staticmethod
+    def redirect(url: str) -> HttpResponse:
+        response = HttpResponseRedirect(url, status=303)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    def invalid(self, request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+        response = render(request, self.template_name, {"message": message}, status=status)
+        # The page's own URL carries the token: keep it out of Referer headers.
         response["Referrer-Policy"] = "no-referrer"
         return response

@@ -7,9 +7,11 @@ from django.core import signing
 from oscar.test.factories import BasketFactory
 
 from oscar_recovery.constants import JourneyStatus
+from oscar_recovery.models import Campaign, CampaignStep, RecoveryMessage
 from oscar_recovery.suppression import email_hash
 from oscar_recovery.tokens import (
     InvalidLink,
+    RestoreLink,
     check_restore_token,
     check_unsubscribe_token,
     restore_token,
@@ -27,6 +29,17 @@ def journey():
     )
 
 
+@pytest.fixture
+def message(journey):
+    step = CampaignStep.objects.create(
+        campaign=Campaign.objects.create(name="Default"),
+        position=1,
+        delay=timedelta(hours=1),
+        subject="Still thinking?",
+    )
+    return RecoveryMessage.objects.create(journey=journey, step=step)
+
+
 def reason(token: str) -> str:
     with pytest.raises(InvalidLink) as caught:
         check_restore_token(token)
@@ -34,20 +47,32 @@ def reason(token: str) -> str:
 
 
 def test_a_restore_token_names_its_journey(journey):
-    assert check_restore_token(restore_token(journey)) == journey
+    assert check_restore_token(restore_token(journey)) == RestoreLink(journey, message_id=None)
 
 
-def test_a_restore_token_carries_only_ids_and_a_state_hash(journey):
+def test_a_restore_token_names_the_email_it_was_sent_in(journey, message):
+    link = check_restore_token(restore_token(journey, message))
+    assert link == RestoreLink(journey, message_id=message.pk)
+
+
+def test_a_restore_token_carries_only_ids_and_a_state_hash(journey, message):
     payload = signing.loads(restore_token(journey), salt="oscar_recovery.restore")
     assert payload == {"j": journey.pk, "s": payload["s"]}
     assert len(payload["s"]) == 16
+    payload = signing.loads(restore_token(journey, message), salt="oscar_recovery.restore")
+    assert payload == {"j": journey.pk, "s": payload["s"], "m": message.pk}
+
+
+def test_a_signed_token_with_a_malformed_message_id_is_refused(journey):
+    token = signing.dumps({"j": journey.pk, "s": "x", "m": "1"}, salt="oscar_recovery.restore")
+    assert reason(token) == InvalidLink.TAMPERED
 
 
 def test_a_shopper_coming_back_does_not_kill_the_link(journey):
     token = restore_token(journey)
     journey.status = JourneyStatus.ACTIVE
     journey.save()
-    assert check_restore_token(token) == journey
+    assert check_restore_token(token).journey == journey
 
 
 @pytest.mark.parametrize("basket_status", ["Merged", "Submitted", "Frozen"])
