@@ -11,7 +11,7 @@ from oscar.apps.checkout.signals import pre_payment, start_checkout
 from oscar.apps.order.signals import order_placed
 from oscar.core.loading import get_model
 
-from . import capture, dispatch, enrolment, signals
+from . import attribution, capture, dispatch, enrolment, signals
 from . import tracking as tracking_events
 from .constants import CheckoutStep, EmailSource
 from .models import CartJourney
@@ -116,3 +116,4 @@ def on_tracking_event(sender, event, esp_name, **kwargs):
 @receiver(signals.journey_ended, sender=CartJourney, dispatch_uid="oscar_recovery.stop")
 def on_journey_ended(sender, journey, order, **kwargs):
     never_raises(dispatch.stop_enrolment)(journey.pk, "order_placed")
+    never_raises(attribution.attribute_order)(journey, order)

@@ -6,5 +6,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("recovery/", include("oscar_recovery.urls")),
+    path("anymail/", include("oscar_recovery.webhooks")),
     path("", include(apps.get_app_config("oscar").urls[0])),
 ]
