@@ -188,6 +188,17 @@ OSCAR_ORDER_STATUS_PIPELINE = {
 SANDBOX_FREE_SHIPPING_THRESHOLD = Decimal(
     os.environ.get("SANDBOX_FREE_SHIPPING_THRESHOLD", "50.00")
 )
+# Recovery emails show the gap to free delivery and products that close it.
+OSCAR_RECOVERY_FREE_SHIPPING_THRESHOLD = SANDBOX_FREE_SHIPPING_THRESHOLD
+OSCAR_RECOVERY_SITE_URL = os.environ.get("SANDBOX_SITE_URL", "http://127.0.0.1:8000")
+OSCAR_RECOVERY_POSTAL_ADDRESS = "Recovery Sandbox Ltd\n1 Example Street\nLondon EC1A 1AA"
+# The demo campaign's emails follow each other within minutes (sandbox_demo_data), so the
+# per-address pause between recovery emails is off; production keeps the 20 h default.
+OSCAR_RECOVERY_ADDRESS_COOLDOWN = timedelta(0)
+# Minutes after abandonment of the demo campaign's three emails (instead of 1 h, 24 h, 72 h).
+SANDBOX_STEP_MINUTES = [
+    int(m) for m in os.environ.get("SANDBOX_STEP_MINUTES", "1,5,15").split(",") if m.strip()
+]
 
 # Email: stored and shown at /outbox/ unless a real backend is named.
 EMAIL_BACKEND = os.environ.get("SANDBOX_EMAIL_BACKEND", "sandbox.demo.mail.OutboxBackend")

@@ -11,6 +11,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("outbox/", include("sandbox.demo.urls")),
     path("recovery/", include("oscar_recovery.urls")),
+    path("anymail/", include("oscar_recovery.webhooks")),
 ]
 
 if settings.DEBUG:

@@ -71,13 +71,17 @@ def test_two_sweeps_racing_process_each_journey_exactly_once(settings):
 
 
 @pytest.fixture
-def celery_worker_process():
-    """A real ``celery worker`` process on Redis, using this test run's PostgreSQL database."""
+def celery_worker_process(tmp_path):
+    """A real ``celery worker`` process on Redis, using this test run's PostgreSQL database.
+    Its emails are written as files to ``tmp_path / "mail"``."""
     from tests.celery_app import app
 
     app.set_current()  # this process enqueues through the same broker and result backend
     queue = f"oscar_recovery_test_{uuid.uuid4().hex[:8]}"
+    app.conf.task_default_queue = queue  # tasks the app enqueues go to this worker only
     env = {
+        "OSCAR_RECOVERY_CELERY_QUEUE": queue,
+        "OSCAR_RECOVERY_TEST_EMAIL_DIR": str(tmp_path / "mail"),
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "OSCAR_RECOVERY_TEST_DB": "postgres",
@@ -111,6 +115,7 @@ def celery_worker_process():
     try:
         yield queue, worker
     finally:
+        app.conf.task_default_queue = "celery"
         worker.terminate()
         try:
             worker.wait(20)
@@ -132,10 +137,82 @@ def test_a_sweep_enqueued_by_the_app_is_executed_by_a_real_worker(celery_worker_
         print(worker.stdout.read())
         raise
 
-    assert outcome == {"abandoned": 1, "expired": 0, "batches": 1}
+    assert outcome["abandoned"] == 1 and outcome["batches"] == 1
     journey.refresh_from_db()
     assert journey.status == JourneyStatus.ABANDONED
     deadline = time.monotonic() + 5
     while async_result.state != "SUCCESS" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert async_result.state == "SUCCESS"
+
+
+def wait_for(condition, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_the_recovery_story_through_a_real_worker(celery_worker_process, tmp_path, country):
+    """The end-to-end story of tests/test_recovery_flow.py, with every send task going
+    through Redis to a separate worker process writing to PostgreSQL."""
+    import email
+    import email.policy
+    import re
+    from urllib.parse import urlsplit
+
+    import time_machine
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import timezone
+    from oscar.test import factories
+
+    from oscar_recovery.constants import MessageStatus
+    from oscar_recovery.defaults import install_defaults
+    from oscar_recovery.models import Campaign, RecoveryMessage
+    from tests.conftest import BROWSER_UA
+    from tests.journeys import add_to_basket, guest_gateway, place_order, shipping_address
+
+    _queue, worker = celery_worker_process
+    campaign = install_defaults(activate=True)
+    Campaign.objects.filter(pk=campaign.pk).update(holdout_percent=0)
+    product = factories.create_product(title="Winter coat", price="40.00", num_in_stock=10)
+    shopper = Client(HTTP_USER_AGENT=BROWSER_UA)
+    add_to_basket(shopper, product)
+    guest_gateway(shopper, "guest@example.com")
+    start = timezone.now()
+
+    with time_machine.travel(start + timedelta(hours=1), tick=False):
+        run_sweep()
+    with time_machine.travel(start + timedelta(hours=2, minutes=1), tick=False):
+        assert run_sweep().dispatched == 1
+    sent = wait_for(lambda: RecoveryMessage.objects.filter(status=MessageStatus.SENT).exists())
+    if not sent:
+        worker.terminate()
+        print(worker.stdout.read())
+    assert sent
+    mail_files = list((tmp_path / "mail").glob("*.log"))
+    assert len(mail_files) == 1
+    # Parse rather than grep: Django 6 may pick quoted-printable or base64 for the body.
+    sent_email = email.message_from_string(
+        mail_files[0].read_text(), policy=email.policy.default
+    )
+    assert sent_email["To"] == "guest@example.com"
+    assert sent_email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = sent_email.get_body(preferencelist=("plain",)).get_content()
+    url = re.search(r"https?://\S+/recovery/restore/[^/\s]+/", text).group(0)
+
+    browser = Client(HTTP_USER_AGENT=BROWSER_UA)
+    assert browser.get(urlsplit(url).path).status_code == 303
+    assert "Winter coat" in browser.get(reverse("basket:summary")).content.decode()
+    guest_gateway(browser, "guest@example.com")
+    shipping_address(browser, country)
+    place_order(browser)
+
+    with time_machine.travel(start + timedelta(days=4), tick=False):
+        assert run_sweep().dispatched == 0
+    assert RecoveryMessage.objects.count() == 1
+    journey = CartJourney.objects.get()
+    assert journey.status == JourneyStatus.RECOVERED

@@ -6,6 +6,7 @@ nothing (and never resets stock levels that orders have used up).
 
 import os
 import textwrap
+from datetime import timedelta
 from decimal import Decimal
 from io import BytesIO
 
@@ -20,6 +21,8 @@ from django.db import transaction
 from oscar.apps.catalogue.categories import create_from_breadcrumbs
 from oscar.core.loading import get_model
 from PIL import Image, ImageDraw, ImageFont
+
+from oscar_recovery.defaults import install_defaults
 
 Country = get_model("address", "Country")
 Partner = get_model("partner", "Partner")
@@ -131,6 +134,7 @@ class Command(BaseCommand):
             new_countries = self.create_countries()
             new_products, new_images = self.create_catalogue()
             new_users = self.create_users()
+            campaign = self.create_campaign()
         self.copy_missing_image_placeholder()
 
         self.stdout.write(
@@ -145,10 +149,26 @@ class Command(BaseCommand):
             "  Dashboard, admin:   admin@example.com (username admin), password admin"
         )
         self.stdout.write("  Customer:           customer@example.com, password customer")
+        minutes = ", ".join(str(step.delay.total_seconds() / 60) for step in campaign.steps.all())
+        self.stdout.write(
+            f"  Recovery emails:    {campaign.name}, active, {minutes} minutes after abandonment "
+            "(10% voucher in the last)"
+        )
         self.stdout.write(
             f"  Free delivery from: £{settings.SANDBOX_FREE_SHIPPING_THRESHOLD}; "
             "test card 4000 0000 0000 0002 is declined"
         )
+
+    def create_campaign(self):
+        """The default campaign, active, with a voucher on the last email and delays short
+        enough to watch the whole sequence arrive at /outbox/."""
+        campaign = install_defaults(activate=True, discount=Decimal("10"))
+        steps = campaign.steps.order_by("position")
+        for step, minutes in zip(steps, settings.SANDBOX_STEP_MINUTES, strict=False):
+            if step.delay != timedelta(minutes=minutes):
+                step.delay = timedelta(minutes=minutes)
+                step.save(update_fields=["delay"])
+        return campaign
 
     def create_countries(self) -> int:
         created = 0

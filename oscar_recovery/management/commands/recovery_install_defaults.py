@@ -1,0 +1,37 @@
+from decimal import Decimal, InvalidOperation
+
+from django.core.management.base import BaseCommand, CommandError
+
+from oscar_recovery.defaults import install_defaults
+
+
+def _percentage(value: str) -> Decimal:
+    try:
+        percent = Decimal(value)
+    except InvalidOperation as exc:
+        raise CommandError(f"--discount must be a number, not {value!r}") from exc
+    if not 0 < percent <= 100:
+        raise CommandError("--discount must be a percentage above 0 and at most 100")
+    return percent
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the recommended abandoned-basket campaign (emails after 1 h, 24 h and 72 h). "
+        "It stays inactive unless --activate is given; running it again changes nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--activate", action="store_true", help="Switch the campaign on.")
+        parser.add_argument(
+            "--discount",
+            type=_percentage,
+            default=None,
+            metavar="PERCENT",
+            help="Add a unique single-use percentage voucher to the last email.",
+        )
+
+    def handle(self, *args, activate, discount, **options):
+        campaign = install_defaults(activate=activate, discount=discount)
+        state = "active" if campaign.is_active else "inactive (use --activate to switch it on)"
+        self.stdout.write(f"{campaign.name}: {campaign.steps.count()} emails, {state}")
