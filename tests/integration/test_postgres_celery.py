@@ -196,9 +196,7 @@ def test_the_recovery_story_through_a_real_worker(celery_worker_process, tmp_pat
     mail_files = list((tmp_path / "mail").glob("*.log"))
     assert len(mail_files) == 1
     # Parse rather than grep: Django 6 may pick quoted-printable or base64 for the body.
-    sent_email = email.message_from_string(
-        mail_files[0].read_text(), policy=email.policy.default
-    )
+    sent_email = email.message_from_string(mail_files[0].read_text(), policy=email.policy.default)
     assert sent_email["To"] == "guest@example.com"
     assert sent_email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text = sent_email.get_body(preferencelist=("plain",)).get_content()
