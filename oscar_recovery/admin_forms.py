@@ -87,7 +87,23 @@ def _check_template(value: str) -> str:
     return value
 
 
-class CampaignStepForm(forms.ModelForm):
+class TemplateFieldsMixin:
+    """Every form that takes a step's templates checks they compile in the sandbox."""
+
+    def clean_subject(self) -> str:
+        return _check_template(self.cleaned_data["subject"])
+
+    def clean_preheader(self) -> str:
+        return _check_template(self.cleaned_data["preheader"])
+
+    def clean_body_html(self) -> str:
+        return _check_template(self.cleaned_data["body_html"])
+
+    def clean_body_text(self) -> str:
+        return _check_template(self.cleaned_data["body_text"])
+
+
+class CampaignStepForm(TemplateFieldsMixin, forms.ModelForm):
     """A step: its templates compile in the sandbox and its incentive makes sense."""
 
     class Meta:
@@ -110,18 +126,6 @@ class CampaignStepForm(forms.ModelForm):
             "body_html": _STEP_BODY_HELP,
             "body_text": _STEP_BODY_HELP,
         }
-
-    def clean_subject(self) -> str:
-        return _check_template(self.cleaned_data["subject"])
-
-    def clean_preheader(self) -> str:
-        return _check_template(self.cleaned_data["preheader"])
-
-    def clean_body_html(self) -> str:
-        return _check_template(self.cleaned_data["body_html"])
-
-    def clean_body_text(self) -> str:
-        return _check_template(self.cleaned_data["body_text"])
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -147,7 +151,7 @@ class CampaignStepForm(forms.ModelForm):
             self.add_error(field if field in self.fields else None, errors)
 
 
-class StepVariantForm(forms.ModelForm):
+class StepVariantForm(TemplateFieldsMixin, forms.ModelForm):
     """A variant: templates compile; the label is the variant's name in reports."""
 
     class Meta:
@@ -174,18 +178,6 @@ class StepVariantForm(forms.ModelForm):
                 params={"label": CONTROL_LABEL},
             )
         return label
-
-    def clean_subject(self) -> str:
-        return _check_template(self.cleaned_data["subject"])
-
-    def clean_preheader(self) -> str:
-        return _check_template(self.cleaned_data["preheader"])
-
-    def clean_body_html(self) -> str:
-        return _check_template(self.cleaned_data["body_html"])
-
-    def clean_body_text(self) -> str:
-        return _check_template(self.cleaned_data["body_text"])
 
 
 class StepVariantFormSet(BaseInlineFormSet):
@@ -226,7 +218,7 @@ class StepVariantFormSet(BaseInlineFormSet):
             )
 
 
-class PreviewDraftForm(forms.Form):
+class PreviewDraftForm(TemplateFieldsMixin, forms.Form):
     """Edited templates to preview (or send as a test) without saving them."""
 
     subject = forms.CharField(label=_("Subject"), max_length=200)
@@ -249,18 +241,6 @@ class PreviewDraftForm(forms.Form):
         # Templates are edited as written: stripping would change what the owner sees.
         for field in self.fields.values():
             field.strip = False
-
-    def clean_subject(self) -> str:
-        return _check_template(self.cleaned_data["subject"])
-
-    def clean_preheader(self) -> str:
-        return _check_template(self.cleaned_data["preheader"])
-
-    def clean_body_html(self) -> str:
-        return _check_template(self.cleaned_data["body_html"])
-
-    def clean_body_text(self) -> str:
-        return _check_template(self.cleaned_data["body_text"])
 
     def error_summary(self) -> str:
         """All errors in one line, shown in place of the preview."""
