@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from . import app_settings
 
@@ -17,33 +18,36 @@ def check_settings(app_configs, **kwargs):
     except ImportError as exc:
         problems.append(
             Error(
-                f"OSCAR_RECOVERY_ADAPTER {app_settings.ADAPTER!r} cannot be imported: {exc}",
+                _("OSCAR_RECOVERY_ADAPTER %(adapter)r cannot be imported: %(error)s")
+                % {"adapter": app_settings.ADAPTER, "error": exc},
                 id="oscar_recovery.E001",
             )
         )
     if app_settings.ABANDON_AFTER.total_seconds() <= 0:
         problems.append(
-            Error("OSCAR_RECOVERY_ABANDON_AFTER must be positive.", id="oscar_recovery.E002")
+            Error(_("OSCAR_RECOVERY_ABANDON_AFTER must be positive."), id="oscar_recovery.E002")
         )
     if app_settings.EXPIRE_AFTER <= app_settings.ABANDON_AFTER:
         problems.append(
             Error(
-                "OSCAR_RECOVERY_EXPIRE_AFTER must be longer than OSCAR_RECOVERY_ABANDON_AFTER.",
+                _("OSCAR_RECOVERY_EXPIRE_AFTER must be longer than OSCAR_RECOVERY_ABANDON_AFTER."),
                 id="oscar_recovery.E003",
             )
         )
     if "oscar.apps.basket.middleware.BasketMiddleware" not in settings.MIDDLEWARE:
         problems.append(
             Warning(
-                "Oscar's BasketMiddleware is not in MIDDLEWARE: no basket, nothing to recover.",
+                _("Oscar's BasketMiddleware is not in MIDDLEWARE: no basket, nothing to recover."),
                 id="oscar_recovery.W001",
             )
         )
     if not app_settings.POSTAL_ADDRESS:
         problems.append(
             Warning(
-                "OSCAR_RECOVERY_POSTAL_ADDRESS is empty: recovery emails are marketing email, "
-                "and laws such as CAN-SPAM require the sender's postal address in each one.",
+                _(
+                    "OSCAR_RECOVERY_POSTAL_ADDRESS is empty: recovery emails are marketing email, "
+                    "and laws such as CAN-SPAM require the sender's postal address in each one."
+                ),
                 id="oscar_recovery.W002",
             )
         )
@@ -51,15 +55,18 @@ def check_settings(app_configs, **kwargs):
     if site_url and not site_url.startswith(("https://", "http://")):
         problems.append(
             Error(
-                f"OSCAR_RECOVERY_SITE_URL {site_url!r} must start with https:// (or http://).",
+                _("OSCAR_RECOVERY_SITE_URL %(url)r must start with https:// (or http://).")
+                % {"url": site_url},
                 id="oscar_recovery.E004",
             )
         )
     if timedelta(minutes=1) >= app_settings.SENDING_STALE_AFTER:
         problems.append(
             Error(
-                "OSCAR_RECOVERY_SENDING_STALE_AFTER must exceed a minute: a slow ESP call "
-                "would otherwise be taken for a dead worker and its email marked failed.",
+                _(
+                    "OSCAR_RECOVERY_SENDING_STALE_AFTER must exceed a minute: a slow ESP call "
+                    "would otherwise be taken for a dead worker and its email marked failed."
+                ),
                 id="oscar_recovery.E005",
             )
         )

@@ -151,7 +151,9 @@ class CartJourney(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = self.email or (f"user #{self.user_id}" if self.user_id else _("anonymous"))
+        who = self.email or (
+            _("user #%(id)s") % {"id": self.user_id} if self.user_id else _("anonymous")
+        )
         return f"#{self.pk} {who} ({self.get_status_display()})"
 
     @property
@@ -353,7 +355,12 @@ class CampaignEnrolment(models.Model):
     stop_reason = models.CharField(_("stop reason"), max_length=64, blank=True)
     enrolled_at = models.DateTimeField(_("enrolled at"), default=timezone.now)
     next_step = models.ForeignKey(
-        CampaignStep, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        CampaignStep,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("next step"),
     )
     next_send_at = models.DateTimeField(_("next send at"), null=True, blank=True)
 
@@ -384,7 +391,12 @@ class RecoveryMessage(models.Model):
         CampaignStep, on_delete=models.PROTECT, related_name="messages", verbose_name=_("step")
     )
     variant = models.ForeignKey(
-        StepVariant, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+        StepVariant,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("variant"),
     )
     status = models.CharField(
         _("status"), max_length=16, choices=MessageStatus.choices, default=MessageStatus.QUEUED
@@ -428,7 +440,11 @@ class RecoveryMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.step} to journey {self.journey_id} ({self.get_status_display()})"
+        return _("%(step)s to journey %(journey)s (%(status)s)") % {
+            "step": self.step,
+            "journey": self.journey_id,
+            "status": self.get_status_display(),
+        }
 
 
 class TrackingEvent(models.Model):
@@ -436,7 +452,11 @@ class TrackingEvent(models.Model):
 
     event_key = models.CharField(_("event key"), max_length=64, unique=True)
     message = models.ForeignKey(
-        RecoveryMessage, on_delete=models.CASCADE, related_name="tracking_events", null=True
+        RecoveryMessage,
+        on_delete=models.CASCADE,
+        related_name="tracking_events",
+        null=True,
+        verbose_name=_("message"),
     )
     event_type = models.CharField(_("event type"), max_length=32)
     esp_name = models.CharField(_("ESP"), max_length=64, blank=True)
@@ -447,4 +467,7 @@ class TrackingEvent(models.Model):
         verbose_name_plural = _("tracking events")
 
     def __str__(self) -> str:
-        return f"{self.event_type} for message {self.message_id}"
+        return _("%(event)s for message %(message)s") % {
+            "event": self.event_type,
+            "message": self.message_id,
+        }

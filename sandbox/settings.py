@@ -156,6 +156,8 @@ HAYSTACK_SIGNAL_PROCESSOR = "haystack.signals.BaseSignalProcessor"
 
 LANGUAGE_CODE = "en-gb"
 LANGUAGES = [("en-gb", "English"), ("de", "Deutsch"), ("fr", "Français")]
+# The languages oscar_recovery ships translations for.
+LANGUAGES += [("ar", "العربية"), ("fa", "فارسی"), ("ko", "한국어"), ("ro", "Română")]
 TIME_ZONE = "Europe/London"
 USE_I18N = True
 USE_TZ = True

@@ -113,6 +113,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 HAYSTACK_CONNECTIONS = {"default": {"ENGINE": "haystack.backends.simple_backend.SimpleEngine"}}
 LANGUAGE_CODE = "en-gb"
 LANGUAGES = [("en-gb", "English"), ("de", "Deutsch"), ("ar", "العربية")]
+# The other languages oscar_recovery ships translations for.
+LANGUAGES += [("fa", "فارسی"), ("ko", "한국어"), ("ro", "Română")]
 USE_TZ = True
 STATIC_URL = "/static/"
 MEDIA_ROOT = "/tmp/oscar_recovery_test_media"

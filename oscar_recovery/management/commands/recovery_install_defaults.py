@@ -1,6 +1,8 @@
 from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from oscar_recovery.defaults import install_defaults
 
@@ -9,29 +11,46 @@ def _percentage(value: str) -> Decimal:
     try:
         percent = Decimal(value)
     except InvalidOperation as exc:
-        raise CommandError(f"--discount must be a number, not {value!r}") from exc
+        raise CommandError(
+            _("--discount must be a number, not %(value)r") % {"value": value}
+        ) from exc
     if not 0 < percent <= 100:
-        raise CommandError("--discount must be a percentage above 0 and at most 100")
+        raise CommandError(_("--discount must be a percentage above 0 and at most 100"))
     return percent
 
 
 class Command(BaseCommand):
-    help = (
-        "Create the recommended abandoned-basket campaign (emails after 1 h, 24 h and 72 h). "
-        "It stays inactive unless --activate is given; running it again changes nothing."
-    )
+    @property
+    def help(self) -> str:
+        # A property: argparse needs a real str, in the language active when help is shown.
+        return _(
+            "Create the recommended abandoned-basket campaign (emails after 1 h, 24 h and 72 h). "
+            "It stays inactive unless --activate is given; running it again changes nothing."
+        )
 
     def add_arguments(self, parser):
-        parser.add_argument("--activate", action="store_true", help="Switch the campaign on.")
+        parser.add_argument("--activate", action="store_true", help=_("Switch the campaign on."))
         parser.add_argument(
             "--discount",
             type=_percentage,
             default=None,
             metavar="PERCENT",
-            help="Add a unique single-use percentage voucher to the last email.",
+            help=_("Add a unique single-use percentage voucher to the last email."),
         )
 
     def handle(self, *args, activate, discount, **options):
         campaign = install_defaults(activate=activate, discount=discount)
-        state = "active" if campaign.is_active else "inactive (use --activate to switch it on)"
-        self.stdout.write(f"{campaign.name}: {campaign.steps.count()} emails, {state}")
+        count = campaign.steps.count()
+        if campaign.is_active:
+            summary = ngettext(
+                "%(campaign)s: %(count)d email, active",
+                "%(campaign)s: %(count)d emails, active",
+                count,
+            )
+        else:
+            summary = ngettext(
+                "%(campaign)s: %(count)d email, inactive (use --activate to switch it on)",
+                "%(campaign)s: %(count)d emails, inactive (use --activate to switch it on)",
+                count,
+            )
+        self.stdout.write(summary % {"campaign": campaign.name, "count": count})

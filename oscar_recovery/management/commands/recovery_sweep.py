@@ -1,13 +1,45 @@
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from oscar_recovery.sweep import run_sweep
 
 
 class Command(BaseCommand):
-    help = "Mark quiet cart journeys abandoned and expire stale ones (what the Celery task does)."
+    @property
+    def help(self) -> str:
+        # A property: argparse needs a real str, in the language active when help is shown.
+        return _(
+            "Mark quiet cart journeys abandoned and expire stale ones (what the Celery task does)."
+        )
 
     def handle(self, *args, **options):
         result = run_sweep()
-        self.stdout.write(str(result))
+        self.stdout.write(summary(result))
         for error in result.errors:
             self.stderr.write(error)
+
+
+def summary(result) -> str:
+    """The sweep's figures for the person who ran it, in their language (``str(result)``
+    stays English for logs)."""
+    return " ".join(
+        [
+            ngettext(
+                "%(abandoned)d abandoned, %(expired)d expired in %(count)d batch;",
+                "%(abandoned)d abandoned, %(expired)d expired in %(count)d batches;",
+                result.batches,
+            )
+            % {"abandoned": result.abandoned, "expired": result.expired, "count": result.batches},
+            ngettext(
+                "%(count)d email dispatched, %(requeued)d requeued, %(interrupted)d interrupted",
+                "%(count)d emails dispatched, %(requeued)d requeued, %(interrupted)d interrupted",
+                result.dispatched,
+            )
+            % {
+                "count": result.dispatched,
+                "requeued": result.requeued,
+                "interrupted": result.interrupted,
+            },
+        ]
+    )
