@@ -256,10 +256,11 @@ def emit(
     *,
     endpoints: Iterable[WebhookEndpoint] | None = None,
     now: datetime | None = None,
+    publish: bool = True,
 ) -> list[int]:
     """Record one event's deliveries and hand them to Celery when the transaction commits.
     Returns the new deliveries' ids (none when no endpoint wants the event)."""
-    return emit_many(event, [build], endpoints=endpoints, now=now)
+    return emit_many(event, [build], endpoints=endpoints, now=now, publish=publish)
 
 
 def emit_many(
@@ -357,12 +358,26 @@ def contact_captured(journey: CartJourney, source: str) -> None:
     )
 
 
-def email_sent(message: RecoveryMessage) -> None:
-    journey = message.journey
-    emit_on_commit(
-        WebhookEvent.EMAIL_SENT,
-        lambda personal: journey_event_data(journey, personal, email=message_data(message)),
-    )
+def email_sent(message_id: int) -> None:
+    """``email.sent``, read back after commit: the sending code saved the outcome with an
+    UPDATE, so the instance it holds is stale."""
+
+    def build_and_emit() -> None:
+        message = (
+            RecoveryMessage.objects.select_related("journey__user", "step__campaign", "variant")
+            .filter(pk=message_id)
+            .first()
+        )
+        if message is None:
+            return
+        emit(
+            WebhookEvent.EMAIL_SENT,
+            lambda personal: journey_event_data(
+                message.journey, personal, email=message_data(message)
+            ),
+        )
+
+    transaction.on_commit(never_raises(build_and_emit))
 
 
 def journey_ended(journey_id: int) -> None:
@@ -452,9 +467,9 @@ def retry_delay(retries: int, retry_after: float | None = None) -> float:
     endpoint asked for with ``Retry-After``, at most ``WEBHOOK_BACKOFF_MAX``."""
     ceiling = app_settings.WEBHOOK_BACKOFF_MAX.total_seconds()
     delay = get_exponential_backoff_interval(
-        factor=app_settings.WEBHOOK_BACKOFF.total_seconds(),
+        factor=max(1, round(app_settings.WEBHOOK_BACKOFF.total_seconds())),
         retries=retries,
-        maximum=ceiling,
+        maximum=max(1, round(ceiling)),
         full_jitter=True,
     )
     if retry_after is not None:

@@ -140,7 +140,7 @@ def on_email_captured_webhooks(sender, journey, source, **kwargs):
 
 @receiver(signals.email_sent, sender=CartJourney, dispatch_uid="oscar_recovery.wh_sent")
 def on_email_sent_webhooks(sender, message, **kwargs):
-    never_raises(outgoing_webhooks.email_sent)(message)
+    never_raises(outgoing_webhooks.email_sent)(message.pk)
 
 
 @receiver(signals.journey_ended, sender=CartJourney, dispatch_uid="oscar_recovery.wh_recovered")

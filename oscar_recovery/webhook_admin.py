@@ -19,6 +19,12 @@ SUBSCRIBABLE_EVENTS = [choice for choice in WebhookEvent.choices if choice[0] !=
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(
+        label=_("URL"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=WebhookEndpoint._meta.get_field("url").help_text,
+    )
     events = forms.MultipleChoiceField(
         label=_("events"),
         choices=SUBSCRIBABLE_EVENTS,
