@@ -194,6 +194,11 @@ class AppSettings:
         return _as_timedelta(self._setting("WEBHOOK_BACKOFF_MAX", timedelta(hours=6)))
 
     @property
+    def WEBHOOK_LOG_RETENTION(self) -> timedelta:
+        """How long finished webhook deliveries and their attempts stay in the log."""
+        return _as_timedelta(self._setting("WEBHOOK_LOG_RETENTION", timedelta(days=30)))
+
+    @property
     def WEBHOOK_ALLOW_PRIVATE_ADDRESSES(self) -> bool:
         """Whether webhook URLs may point at loopback, private or link-local addresses. Off:
         a staff account cannot turn webhooks into requests against the shop's own network."""

@@ -31,7 +31,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import NoReverseMatch
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -312,6 +312,14 @@ def emit_on_commit(event: str, build: DataBuilder) -> None:
 
 
 def enqueue(delivery_ids: list[int]) -> None:
+    """Hand deliveries to Celery once the transaction commits. A broker that is down only
+    delays them: :func:`requeue_stale` hands them over again."""
+    if not delivery_ids:
+        return
+    WebhookDelivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.PENDING).update(
+        next_attempt_at=timezone.now()
+    )
+
     def publish() -> None:
         from .tasks import deliver_webhook
 
@@ -323,6 +331,40 @@ def enqueue(delivery_ids: list[int]) -> None:
                 return
 
     transaction.on_commit(publish)
+
+
+def requeue_stale(now: datetime | None = None) -> list[int]:
+    """Deliveries whose task was lost (broker down, worker gone with its queue): pending or
+    retrying, and due longer than ``OSCAR_RECOVERY_QUEUED_STALE_AFTER`` ago."""
+    now = now or timezone.now()
+    cutoff = now - app_settings.QUEUED_STALE_AFTER
+    stale = list(
+        WebhookDelivery.objects.filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING])
+        .filter(
+            Q(next_attempt_at__lt=cutoff) | Q(next_attempt_at__isnull=True, created_at__lt=cutoff)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[: app_settings.SWEEP_BATCH_SIZE]
+    )
+    if stale:
+        # Back to pending: the retried task starts a fresh retry budget.
+        WebhookDelivery.objects.filter(pk__in=stale).update(status=DeliveryStatus.PENDING)
+        enqueue(stale)
+    return stale
+
+
+def purge_log(now: datetime | None = None) -> int:
+    """Delete finished deliveries (and their attempts) older than
+    ``OSCAR_RECOVERY_WEBHOOK_LOG_RETENTION``; returns how many deliveries went."""
+    now = now or timezone.now()
+    old = WebhookDelivery.objects.filter(
+        status__in=[DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED],
+        created_at__lt=now - app_settings.WEBHOOK_LOG_RETENTION,
+    )
+    ids = list(old.values_list("pk", flat=True)[:10_000])
+    WebhookAttempt.objects.filter(delivery_id__in=ids).delete()
+    deleted, _ = WebhookDelivery.objects.filter(pk__in=ids).delete()
+    return len(ids) if deleted else 0
 
 
 def queue_abandoned(journey_ids: list[int]) -> None:

@@ -24,3 +24,10 @@ BEAT_SCHEDULE["oscar-recovery-weekly-summary"] = {
     # A summary that could not go out within a day is skipped, not sent late twice.
     "options": {"expires": 24 * 3600},
 }
+
+# Webhook deliveries whose task was lost are handed over again; old log entries go.
+BEAT_SCHEDULE["oscar-recovery-webhooks-housekeeping"] = {
+    "task": "oscar_recovery.webhooks_housekeeping",
+    "schedule": timedelta(minutes=5),
+    "options": {"expires": 300},
+}

@@ -54,3 +54,12 @@ def alert_abandoned(journey_ids: list[int]) -> int:
 @shared_task(name="oscar_recovery.weekly_summary")
 def weekly_summary() -> bool:
     return alerts.send_weekly_summary()
+
+
+@shared_task(name="oscar_recovery.webhooks_housekeeping")
+def webhooks_housekeeping() -> dict:
+    """Hand lost deliveries to Celery again and trim the delivery log."""
+    return {
+        "requeued": len(outgoing_webhooks.requeue_stale()),
+        "purged": outgoing_webhooks.purge_log(),
+    }

@@ -293,3 +293,18 @@ def test_the_weekly_summary_runs_from_beat_through_the_task(weeks, staff):
         assert task.delay().get() is True
     [email] = staff_emails()
     assert "Abandoned baskets: 4" in email.body
+
+
+@pytest.mark.parametrize(
+    "name, value, check_id",
+    [
+        ("OSCAR_RECOVERY_ALERT_MIN_BASKET_VALUE", "lots", "oscar_recovery.E006"),
+        ("OSCAR_RECOVERY_ALERT_RECIPIENTS", "sales@shop.example", "oscar_recovery.E007"),
+        ("OSCAR_RECOVERY_WEBHOOK_TIMEOUT", 0, "oscar_recovery.E008"),
+    ],
+)
+def test_misconfiguration_is_reported_at_start_up(settings, name, value, check_id):
+    from oscar_recovery.checks import check_alert_and_webhook_settings
+
+    setattr(settings, name, value)
+    assert [problem.id for problem in check_alert_and_webhook_settings(None)] == [check_id]

@@ -624,3 +624,56 @@ def test_an_order_without_a_click_is_not_a_recovery(shopper, product, country, s
         shipping_address(shopper, country)
         place_order(shopper)
     assert server.received == []
+
+
+# Housekeeping
+
+
+def test_a_delivery_whose_task_was_lost_is_handed_over_again(server, committed):
+    make_endpoint(server)
+    [lost] = emit(WebhookEvent.TEST, lambda personal: {}, publish=False)  # broker was down
+    [fresh] = emit(WebhookEvent.TEST, lambda personal: {}, publish=False)
+    WebhookDelivery.objects.filter(pk=lost).update(
+        created_at=timezone.now() - timedelta(minutes=30)
+    )
+    WebhookDelivery.objects.filter(pk=fresh).update(next_attempt_at=timezone.now())
+
+    with committed():
+        assert outgoing_webhooks.requeue_stale() == [lost]
+
+    assert WebhookDelivery.objects.get(pk=lost).status == DeliveryStatus.SUCCEEDED
+    assert WebhookDelivery.objects.get(pk=fresh).status == DeliveryStatus.PENDING
+    assert len(server.received) == 1
+
+
+def test_old_finished_deliveries_are_purged_from_the_log(server, settings, emit_now):
+    settings.OSCAR_RECOVERY_WEBHOOK_LOG_RETENTION = timedelta(days=30)
+    make_endpoint(server)
+    [old] = emit_now(WebhookEvent.TEST, lambda personal: {})
+    [recent] = emit_now(WebhookEvent.TEST, lambda personal: {})
+    [unfinished] = emit(WebhookEvent.TEST, lambda personal: {}, publish=False)
+    WebhookDelivery.objects.filter(pk__in=[old, unfinished]).update(
+        created_at=timezone.now() - timedelta(days=31)
+    )
+    assert outgoing_webhooks.purge_log() == 1
+    assert set(WebhookDelivery.objects.values_list("pk", flat=True)) == {recent, unfinished}
+    from oscar_recovery.models import WebhookAttempt
+
+    assert not WebhookAttempt.objects.filter(delivery_id=old).exists()
+
+
+def test_the_admin_delivers_a_failed_delivery_again(staff_client, server, committed):
+    make_endpoint(server)
+    server.replies(Reply(400, "bad"))
+    with committed():
+        [delivery_id] = emit(WebhookEvent.TEST, lambda personal: {})
+    assert WebhookDelivery.objects.get(pk=delivery_id).status == DeliveryStatus.FAILED
+
+    with committed():
+        staff_client.post(
+            reverse("admin:oscar_recovery_webhookdelivery_changelist"),
+            {"action": "redeliver", "_selected_action": [delivery_id]},
+        )
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    assert delivery.status == DeliveryStatus.SUCCEEDED
+    assert list(delivery.attempt_log.values_list("number", "status_code")) == [(1, 400), (2, 200)]
