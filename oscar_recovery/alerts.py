@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch
 from django.utils import timezone, translation
@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from . import app_settings
 from .adapter import get_adapter
-from .constants import CheckoutStep, JourneyStatus
+from .constants import CheckoutStep, JourneyEventKind, JourneyStatus
 from .models import CartJourney, RecoveryMessage
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ def queue_abandoned_alerts(journey_ids: list[int]) -> None:
 
 
 def journeys_to_alert(journey_ids: list[int]):
-    """Abandoned journeys at or above the threshold; bots and staff's own baskets are noise."""
+    """Abandoned journeys at or above the threshold, on their first abandonment only (a
+    shopper who comes back and leaves again is no news); bots and staff's own baskets are
+    noise."""
     threshold = alert_threshold()
     if threshold is None:
         return CartJourney.objects.none()
@@ -63,6 +65,8 @@ def journeys_to_alert(journey_ids: list[int]):
             is_bot=False,
             is_staff=False,
         )
+        .annotate(abandonments=Count("events", filter=Q(events__kind=JourneyEventKind.ABANDONED)))
+        .filter(abandonments__lte=1)
         .select_related("user")
         .order_by("pk")
     )

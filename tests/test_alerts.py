@@ -308,3 +308,15 @@ def test_misconfiguration_is_reported_at_start_up(settings, name, value, check_i
 
     setattr(settings, name, value)
     assert [problem.id for problem in check_alert_and_webhook_settings(None)] == [check_id]
+
+
+def test_a_basket_alerts_once_even_when_abandoned_again(staff, settings, committed):
+    settings.OSCAR_RECOVERY_ALERT_MIN_BASKET_VALUE = 100
+    journey = make_journey(quiet_for=timedelta(hours=1), total=Decimal("300.00"))
+    sweep(committed)
+    # The shopper comes back, then leaves again.
+    CartJourney.objects.filter(pk=journey.pk).update(
+        status=JourneyStatus.ACTIVE, last_activity_at=timezone.now() - timedelta(hours=1)
+    )
+    assert sweep(committed).abandoned == 1
+    assert len(staff_emails()) == 1
