@@ -584,11 +584,11 @@ def deliver(delivery_id: int, retries: int = 0) -> str:
         return delivery.status if delivery else ""
     endpoint = delivery.endpoint
     now = timezone.now()
-    if not endpoint.is_active:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
-        return DeliveryStatus.FAILED
     started = time.monotonic()
-    answer = post(endpoint, delivery, encode_body(delivery.payload))
+    if endpoint.is_active or delivery.event == WebhookEvent.TEST:  # test before switching on
+        answer = post(endpoint, delivery, encode_body(delivery.payload))
+    else:
+        answer = Answer(AttemptOutcome.PERMANENT, error="The endpoint was deactivated.")
     duration_ms = int((time.monotonic() - started) * 1000)
     number = delivery.attempts + 1
     WebhookAttempt.objects.create(

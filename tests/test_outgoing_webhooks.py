@@ -677,3 +677,46 @@ def test_the_admin_delivers_a_failed_delivery_again(staff_client, server, commit
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
     assert delivery.status == DeliveryStatus.SUCCEEDED
     assert list(delivery.attempt_log.values_list("number", "status_code")) == [(1, 400), (2, 200)]
+
+
+def test_without_endpoints_an_event_costs_the_shop_one_query(product, committed):
+    """The endpoint lookup after commit is all a shop without webhooks pays."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from oscar_recovery import signals
+    from oscar_recovery.models import CartJourney as Journey
+    from oscar_recovery.receivers import on_email_captured_webhooks
+    from tests.conftest import BROWSER_UA
+
+    def gateway_queries() -> int:
+        client = Client(HTTP_USER_AGENT=BROWSER_UA)
+        add_to_basket(client, product)
+        with CaptureQueriesContext(connection) as queries, committed():
+            guest_gateway(client, "guest@example.com")
+        return sum(not q["sql"].startswith(("SAVEPOINT", "RELEASE")) for q in queries)
+
+    gateway_queries()  # warm-up: what Oscar creates on a first checkout
+    with_webhooks = gateway_queries()
+    signals.email_captured.disconnect(sender=Journey, dispatch_uid="oscar_recovery.wh_contact")
+    try:
+        without = gateway_queries()
+    finally:
+        signals.email_captured.connect(
+            on_email_captured_webhooks, sender=Journey, dispatch_uid="oscar_recovery.wh_contact"
+        )
+    assert with_webhooks - without == 1
+
+
+def test_a_deactivated_endpoint_gets_nothing_more_but_can_be_tested(server, emit_now):
+    endpoint = make_endpoint(server)
+    [pending] = emit(WebhookEvent.EMAIL_SENT, lambda personal: {}, publish=False)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
+
+    assert deliver(pending) == DeliveryStatus.FAILED
+    assert "deactivated" in WebhookDelivery.objects.get(pk=pending).attempt_log.get().error
+    assert server.received == []
+
+    endpoint.refresh_from_db()
+    assert outgoing_webhooks.send_test(endpoint).status == DeliveryStatus.SUCCEEDED
+    assert server.events() == ["test"]
