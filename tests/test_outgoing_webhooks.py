@@ -243,7 +243,8 @@ def test_a_transient_failure_schedules_the_next_attempt_with_backoff(server, set
     assert abs((delivery.next_attempt_at - expected).total_seconds()) < 2
 
 
-def test_retry_after_of_a_429_is_honoured(server, emit_now):
+def test_retry_after_of_a_429_is_honoured(server, emit_now, settings):
+    settings.OSCAR_RECOVERY_WEBHOOK_BACKOFF_MAX = 3600
     make_endpoint(server)
     server.replies(Reply(429, "slow down", {"Retry-After": "120"}))
     [delivery_id] = emit_now(WebhookEvent.TEST, lambda personal: {}, publish=False)
@@ -677,6 +678,10 @@ def test_the_admin_delivers_a_failed_delivery_again(staff_client, server, commit
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
     assert delivery.status == DeliveryStatus.SUCCEEDED
     assert list(delivery.attempt_log.values_list("number", "status_code")) == [(1, 400), (2, 200)]
+    listing = staff_client.get(reverse("admin:oscar_recovery_webhookdelivery_changelist"))
+    assert listing.status_code == 200 and b"Succeeded" in listing.content
+    endpoints = staff_client.get(reverse("admin:oscar_recovery_webhookendpoint_changelist"))
+    assert endpoints.status_code == 200 and b"Recovery email sent" in endpoints.content
 
 
 def test_without_endpoints_an_event_costs_the_shop_one_query(product, committed):
