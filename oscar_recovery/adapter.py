@@ -115,6 +115,40 @@ class RecoveryAdapter:
             logger.warning("No thumbnail for product %s", product.pk, exc_info=True)
             return self.absolute_url(image.original.url)
 
+    # Staff
+
+    def staff_journey_url(self, journey) -> str:
+        """Absolute URL where staff see a journey, linked from alerts and webhook payloads.
+        The default is its Django admin page; raises ``NoReverseMatch`` without the admin."""
+        from django.urls import reverse
+
+        return self.absolute_url(
+            reverse("admin:oscar_recovery_cartjourney_change", args=[journey.pk])
+        )
+
+    def staff_overview_url(self) -> str:
+        """Absolute URL of the staff's overview of recovery, linked from the weekly summary."""
+        from django.urls import reverse
+
+        return self.absolute_url(reverse("admin:oscar_recovery_cartjourney_changelist"))
+
+    def staff_alert_recipients(self) -> list[str]:
+        """Who gets staff alerts and the weekly summary: ``OSCAR_RECOVERY_ALERT_RECIPIENTS``,
+        else every active staff user with an email address."""
+        configured = app_settings.ALERT_RECIPIENTS
+        if configured is not None:
+            return list(configured)
+        from django.contrib.auth import get_user_model
+
+        emails = (
+            get_user_model()
+            .objects.filter(is_staff=True, is_active=True)
+            .exclude(email="")
+            .order_by("email")
+            .values_list("email", flat=True)
+        )
+        return list(dict.fromkeys(emails))
+
 
 def get_adapter() -> RecoveryAdapter:
     return import_string(app_settings.ADAPTER)()

@@ -453,3 +453,7 @@ class RecoveryMessageAdmin(ReadOnlyAdmin):
     list_filter = ["status", "skip_reason", "step__campaign"]
     search_fields = ["to_email", "esp_message_id"]
     list_select_related = ["journey", "step__campaign", "variant"]
+
+
+# Outgoing webhooks: endpoints and the delivery log.
+from . import webhook_admin  # noqa: E402, F401

@@ -154,6 +154,56 @@ class AppSettings:
         count, window = self._setting("RESTORE_RATE_LIMIT", (30, timedelta(hours=1)))
         return int(count), _as_timedelta(window)
 
+    # Staff alerts and outgoing webhooks
+
+    @property
+    def ALERT_MIN_BASKET_VALUE(self) -> Any:
+        """Staff get an email for each abandoned basket worth at least this much (in its own
+        currency; ``Decimal`` or number). ``None``, the default, sends no such alerts."""
+        return self._setting("ALERT_MIN_BASKET_VALUE", None)
+
+    @property
+    def ALERT_RECIPIENTS(self) -> list[str] | None:
+        """Addresses that get staff alerts and the weekly summary. ``None``: every active
+        staff user with an email address."""
+        return self._setting("ALERT_RECIPIENTS", None)
+
+    @property
+    def WEEKLY_SUMMARY_ENABLED(self) -> bool:
+        """Whether the weekly beat task emails the summary (last 7 days vs the 7 before)."""
+        return bool(self._setting("WEEKLY_SUMMARY_ENABLED", True))
+
+    @property
+    def WEBHOOK_TIMEOUT(self) -> float:
+        """Seconds to wait for a webhook endpoint to connect, and again to answer."""
+        return float(self._setting("WEBHOOK_TIMEOUT", 10))
+
+    @property
+    def WEBHOOK_MAX_RETRIES(self) -> int:
+        """Retries of a webhook delivery after transient failures (network, 5xx, 408, 429)."""
+        return int(self._setting("WEBHOOK_MAX_RETRIES", 10))
+
+    @property
+    def WEBHOOK_BACKOFF(self) -> timedelta:
+        """First retry delay of a webhook delivery; it doubles with each retry (with jitter)."""
+        return _as_timedelta(self._setting("WEBHOOK_BACKOFF", timedelta(minutes=1)))
+
+    @property
+    def WEBHOOK_BACKOFF_MAX(self) -> timedelta:
+        """Longest wait between two attempts of a webhook delivery."""
+        return _as_timedelta(self._setting("WEBHOOK_BACKOFF_MAX", timedelta(hours=6)))
+
+    @property
+    def WEBHOOK_LOG_RETENTION(self) -> timedelta:
+        """How long finished webhook deliveries and their attempts stay in the log."""
+        return _as_timedelta(self._setting("WEBHOOK_LOG_RETENTION", timedelta(days=30)))
+
+    @property
+    def WEBHOOK_ALLOW_PRIVATE_ADDRESSES(self) -> bool:
+        """Whether webhook URLs may point at loopback, private or link-local addresses. Off:
+        a staff account cannot turn webhooks into requests against the shop's own network."""
+        return bool(self._setting("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False))
+
     @property
     def ADAPTER(self) -> str:
         """Dotted path of the adapter class: the single customisation seam."""

@@ -71,3 +71,36 @@ def check_settings(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@register()
+def check_alert_and_webhook_settings(app_configs, **kwargs):
+    from decimal import Decimal, InvalidOperation
+
+    problems = []
+    threshold = app_settings.ALERT_MIN_BASKET_VALUE
+    if threshold is not None:
+        try:
+            Decimal(str(threshold))
+        except InvalidOperation:
+            problems.append(
+                Error(
+                    f"OSCAR_RECOVERY_ALERT_MIN_BASKET_VALUE {threshold!r} is not a number.",
+                    id="oscar_recovery.E006",
+                )
+            )
+    recipients = app_settings.ALERT_RECIPIENTS
+    if recipients is not None and (
+        isinstance(recipients, str) or not all(isinstance(r, str) for r in recipients)
+    ):
+        problems.append(
+            Error(
+                "OSCAR_RECOVERY_ALERT_RECIPIENTS must be a list of email addresses.",
+                id="oscar_recovery.E007",
+            )
+        )
+    if app_settings.WEBHOOK_TIMEOUT <= 0:
+        problems.append(
+            Error("OSCAR_RECOVERY_WEBHOOK_TIMEOUT must be positive.", id="oscar_recovery.E008")
+        )
+    return problems

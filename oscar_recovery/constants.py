@@ -149,3 +149,29 @@ class SkipReason(models.TextChoices):
     ENROLMENT_STOPPED = "enrolment_stopped", _("Enrolment paused or stopped")
     #: Not a failure: holdout journeys are tracked step by step but never emailed.
     HOLDOUT = "holdout", _("Holdout (measures lift, never emailed)")
+
+
+class WebhookEvent(models.TextChoices):
+    """Events outgoing webhooks announce; the value is the payload's ``type``."""
+
+    BASKET_ABANDONED = "basket.abandoned", _("Basket abandoned")
+    CONTACT_CAPTURED = "contact.captured", _("Contact captured")
+    EMAIL_SENT = "email.sent", _("Recovery email sent")
+    BASKET_RECOVERED = "basket.recovered", _("Basket recovered")
+    UNSUBSCRIBED = "contact.unsubscribed", _("Unsubscribed")
+    #: Sent only by the admin's "send test" action, to every endpoint it is used on.
+    TEST = "test", _("Test")
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    #: A transient failure (network, 5xx, 429); another attempt is scheduled.
+    RETRYING = "retrying", _("Retrying")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class AttemptOutcome(models.TextChoices):
+    SUCCESS = "success", _("Success (2xx)")
+    TRANSIENT = "transient", _("Transient failure (network error, 5xx, 408, 429)")
+    PERMANENT = "permanent", _("Permanent failure (other status)")

@@ -11,7 +11,7 @@ from oscar.apps.checkout.signals import pre_payment, start_checkout
 from oscar.apps.order.signals import order_placed
 from oscar.core.loading import get_model
 
-from . import attribution, capture, dispatch, enrolment, signals
+from . import alerts, attribution, capture, dispatch, enrolment, outgoing_webhooks, signals
 from . import tracking as tracking_events
 from .constants import CheckoutStep, EmailSource
 from .models import CartJourney
@@ -117,3 +117,37 @@ def on_tracking_event(sender, event, esp_name, **kwargs):
 def on_journey_ended(sender, journey, order, **kwargs):
     never_raises(dispatch.stop_enrolment)(journey.pk, "order_placed")
     never_raises(attribution.attribute_order)(journey, order)
+
+
+# Staff alerts and outgoing webhooks: each receiver queues work, guarded, so neither the
+# sweep nor a shop request can fail because of them.
+
+
+@receiver(signals.journeys_abandoned, sender=CartJourney, dispatch_uid="oscar_recovery.alerts")
+def on_journeys_abandoned_alert(sender, journey_ids, **kwargs):
+    never_raises(alerts.queue_abandoned_alerts)(journey_ids)
+
+
+@receiver(signals.journeys_abandoned, sender=CartJourney, dispatch_uid="oscar_recovery.wh_abandon")
+def on_journeys_abandoned_webhooks(sender, journey_ids, **kwargs):
+    never_raises(outgoing_webhooks.queue_abandoned)(journey_ids)
+
+
+@receiver(signals.email_captured, sender=CartJourney, dispatch_uid="oscar_recovery.wh_contact")
+def on_email_captured_webhooks(sender, journey, source, **kwargs):
+    never_raises(outgoing_webhooks.contact_captured)(journey, source)
+
+
+@receiver(signals.email_sent, sender=CartJourney, dispatch_uid="oscar_recovery.wh_sent")
+def on_email_sent_webhooks(sender, message, **kwargs):
+    never_raises(outgoing_webhooks.email_sent)(message.pk)
+
+
+@receiver(signals.journey_ended, sender=CartJourney, dispatch_uid="oscar_recovery.wh_recovered")
+def on_journey_ended_webhooks(sender, journey, order, **kwargs):
+    never_raises(outgoing_webhooks.journey_ended)(journey.pk)
+
+
+@receiver(signals.unsubscribed, sender=CartJourney, dispatch_uid="oscar_recovery.wh_unsub")
+def on_unsubscribed_webhooks(sender, email_hash, reason, **kwargs):
+    never_raises(outgoing_webhooks.unsubscribed)(email_hash, reason)

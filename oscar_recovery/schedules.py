@@ -6,6 +6,8 @@ CELERY_BEAT_SCHEDULE = {**BEAT_SCHEDULE}
 
 from datetime import timedelta
 
+from celery.schedules import crontab
+
 BEAT_SCHEDULE = {
     "oscar-recovery-sweep": {
         "task": "oscar_recovery.sweep",
@@ -13,4 +15,19 @@ BEAT_SCHEDULE = {
         # A sweep that could not start within a minute is replaced by the next one.
         "options": {"expires": 60},
     },
+}
+
+# The weekly summary email to staff, Monday morning (the worker's timezone, CELERY_TIMEZONE).
+BEAT_SCHEDULE["oscar-recovery-weekly-summary"] = {
+    "task": "oscar_recovery.weekly_summary",
+    "schedule": crontab(minute=0, hour=7, day_of_week=1),
+    # A summary that could not go out within a day is skipped, not sent late twice.
+    "options": {"expires": 24 * 3600},
+}
+
+# Webhook deliveries whose task was lost are handed over again; old log entries go.
+BEAT_SCHEDULE["oscar-recovery-webhooks-housekeeping"] = {
+    "task": "oscar_recovery.webhooks_housekeeping",
+    "schedule": timedelta(minutes=5),
+    "options": {"expires": 300},
 }

@@ -25,11 +25,11 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import app_settings
+from . import app_settings, signals
 from .constants import MessageStatus, SkipReason
 from .eligibility import why_not_send
 from .emails import compose, load_email_products
-from .models import RecoveryMessage
+from .models import CartJourney, RecoveryMessage
 from .vouchers import issue_voucher
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,15 @@ def send_message(message_id: int, now: datetime | None = None) -> str:
         esp_message_id=_esp_message_id(email),
         error="",
     )
+    _announce_sent(message)
     return MessageStatus.SENT
+
+
+def _announce_sent(message: RecoveryMessage) -> None:
+    # The email is gone: a failing receiver must not make the task look failed and retry.
+    for receiver, response in signals.email_sent.send_robust(sender=CartJourney, message=message):
+        if isinstance(response, Exception):
+            logger.error("email_sent receiver %r failed: %r", receiver, response)
 
 
 def _esp_message_id(email) -> str:

@@ -20,3 +20,12 @@ journey_ended = Signal()
 #: An email was attached to a journey for the first time or changed.
 #: provides args: journey (CartJourney), email (str), source (EmailSource)
 email_captured = Signal()
+
+#: A recovery email was accepted by the email backend (ESP); sent after the message is saved.
+#: provides args: message (RecoveryMessage)
+email_sent = Signal()
+
+#: An address was added to the suppression list through an unsubscribe link (not sent
+#: again when the same link is used twice). Only the keyed hash of the address is known.
+#: provides args: email_hash (str), reason (SuppressionReason)
+unsubscribed = Signal()

@@ -3,7 +3,7 @@
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
-from . import app_settings, sending
+from . import alerts, app_settings, outgoing_webhooks, sending
 from . import sweep as sweep_service
 
 
@@ -25,3 +25,41 @@ def send_message(self, message_id: int) -> str:
         raise self.retry(
             exc=exc, countdown=countdown, max_retries=app_settings.SEND_MAX_RETRIES
         ) from exc
+
+
+# Staff alerts and outgoing webhooks
+
+
+@shared_task(name="oscar_recovery.deliver_webhook", bind=True, acks_late=True)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """One attempt at a webhook delivery; transient failures retry with backoff."""
+    try:
+        return outgoing_webhooks.deliver(delivery_id, retries=self.request.retries)
+    except outgoing_webhooks.TransientDeliveryError as exc:
+        raise self.retry(
+            exc=exc, countdown=exc.countdown, max_retries=app_settings.WEBHOOK_MAX_RETRIES
+        ) from exc
+
+
+@shared_task(name="oscar_recovery.webhooks_basket_abandoned")
+def webhooks_basket_abandoned(journey_ids: list[int]) -> int:
+    return len(outgoing_webhooks.emit_abandoned(journey_ids))
+
+
+@shared_task(name="oscar_recovery.alert_abandoned")
+def alert_abandoned(journey_ids: list[int]) -> int:
+    return alerts.send_abandoned_alerts(journey_ids)
+
+
+@shared_task(name="oscar_recovery.weekly_summary")
+def weekly_summary() -> bool:
+    return alerts.send_weekly_summary()
+
+
+@shared_task(name="oscar_recovery.webhooks_housekeeping")
+def webhooks_housekeeping() -> dict:
+    """Hand lost deliveries to Celery again and trim the delivery log."""
+    return {
+        "requeued": len(outgoing_webhooks.requeue_stale()),
+        "purged": outgoing_webhooks.purge_log(),
+    }

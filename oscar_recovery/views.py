@@ -11,9 +11,10 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from . import restore
+from . import restore, signals
 from .adapter import get_adapter
 from .constants import SuppressionReason
+from .models import CartJourney, SuppressedAddress
 from .suppression import suppress_hash
 from .tokens import InvalidLink, check_restore_token, check_unsubscribe_token
 from .utils import logger
@@ -42,7 +43,13 @@ class UnsubscribeView(View):
             hashed = check_unsubscribe_token(token)
         except InvalidLink as exc:
             return self.render(request, token, error=exc, status=400)
+        newly = not SuppressedAddress.objects.filter(email_hash=hashed).exists()
         suppress_hash(hashed, SuppressionReason.UNSUBSCRIBED)
+        if newly:
+            # The shopper is unsubscribed whatever a receiver does.
+            signals.unsubscribed.send_robust(
+                sender=CartJourney, email_hash=hashed, reason=SuppressionReason.UNSUBSCRIBED
+            )
         return self.render(request, token, done=True)
 
     def render(self, request, token, *, error=None, done=False, status=200) -> HttpResponse:

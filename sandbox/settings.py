@@ -228,3 +228,12 @@ LOGGING = {
         for name in ("sandbox", "oscar_recovery", "oscar.checkout")
     },
 }
+
+# Staff alerts and webhooks: an alert email (see /outbox/) for baskets from £100, and
+# webhooks to a receiver on this machine allowed. Without a broker, tasks run inline, so
+# webhook retries are few and short here.
+OSCAR_RECOVERY_ALERT_MIN_BASKET_VALUE = Decimal("100.00")
+OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+if not SANDBOX_CELERY_BROKER_URL:
+    OSCAR_RECOVERY_WEBHOOK_TIMEOUT = 3
+    OSCAR_RECOVERY_WEBHOOK_MAX_RETRIES = 1

@@ -134,3 +134,9 @@ CELERY_TASK_ALWAYS_EAGER = False
 # The integration tier's worker consumes a queue of its own, so parallel runs never meet.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("OSCAR_RECOVERY_CELERY_QUEUE", "celery")
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"  # what Oscar's own models use
+
+# Outgoing webhooks: tests post to a server on localhost, and retries come quickly (also in
+# the integration tier's worker process).
+OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+OSCAR_RECOVERY_WEBHOOK_BACKOFF = 1
+OSCAR_RECOVERY_WEBHOOK_BACKOFF_MAX = 2
