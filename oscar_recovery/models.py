@@ -14,12 +14,14 @@ from . import app_settings
 from .constants import (
     CampaignTrigger,
     CheckoutStep,
+    ConsentSource,
     CustomerType,
     EmailSource,
     EnrolmentStatus,
     Incentive,
     JourneyEventKind,
     JourneyStatus,
+    LawfulBasis,
     MessageStatus,
     SuppressionReason,
     ValueTier,
@@ -130,6 +132,23 @@ class CartJourney(models.Model):
         verbose_name=_("attributed to"),
     )
 
+    # Consent: the shopper's latest decision about reminders, with the exact words they saw
+    # (see :mod:`oscar_recovery.consent`). Empty: never asked.
+    consent_basis = models.CharField(
+        _("lawful basis"), max_length=16, choices=LawfulBasis.choices, blank=True
+    )
+    consent_text = models.TextField(_("consent text shown"), blank=True)
+    consent_given = models.BooleanField(
+        _("consent given"),
+        null=True,
+        blank=True,
+        help_text=_("Yes: agreed or did not opt out. No: said no thanks. Empty: never asked."),
+    )
+    consent_at = models.DateTimeField(_("consent decided at"), null=True, blank=True)
+    consent_source = models.CharField(
+        _("consent source"), max_length=16, choices=ConsentSource.choices, blank=True
+    )
+
     class Meta:
         verbose_name = _("cart journey")
         verbose_name_plural = _("cart journeys")
@@ -148,6 +167,8 @@ class CartJourney(models.Model):
                 name="recovery_journey_abandon_idx",
             ),
             models.Index(fields=["status", "created_at"], name="recovery_journey_status_idx"),
+            # The retention purge walks journeys by age, whatever their status.
+            models.Index(fields=["last_activity_at"], name="recovery_journey_activity_idx"),
         ]
 
     def __str__(self) -> str:

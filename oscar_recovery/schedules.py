@@ -13,4 +13,10 @@ BEAT_SCHEDULE = {
         # A sweep that could not start within a minute is replaced by the next one.
         "options": {"expires": 60},
     },
+    # Retention: small batches every hour keep each run and every lock short.
+    "oscar-recovery-purge": {
+        "task": "oscar_recovery.purge",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3600},
+    },
 }

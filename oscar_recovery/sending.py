@@ -16,7 +16,6 @@ template) mark it failed with the error. Skips are recorded with their reason.
 
 from __future__ import annotations
 
-import logging
 import smtplib
 from datetime import datetime
 
@@ -30,9 +29,10 @@ from .constants import MessageStatus, SkipReason
 from .eligibility import why_not_send
 from .emails import compose, load_email_products
 from .models import RecoveryMessage
+from .utils import get_logger
 from .vouchers import issue_voucher
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Why a message left "sending" without a known outcome.
 INTERRUPTED = "interrupted: the worker stopped mid-send; not resent, to avoid a duplicate"

@@ -20,3 +20,9 @@ journey_ended = Signal()
 #: An email was attached to a journey for the first time or changed.
 #: provides args: journey (CartJourney), email (str), source (EmailSource)
 email_captured = Signal()
+
+#: Everything recovery held about an address was erased
+#: (:func:`oscar_recovery.privacy.erase_email`); sent after the transaction.
+#: For shops that log data requests or erase elsewhere too.
+#: provides args: email_hash (str, the suppression hash), erasure (privacy.Erasure)
+personal_data_erased = Signal()

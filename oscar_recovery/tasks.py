@@ -25,3 +25,11 @@ def send_message(self, message_id: int) -> str:
         raise self.retry(
             exc=exc, countdown=countdown, max_retries=app_settings.SEND_MAX_RETRIES
         ) from exc
+
+
+@shared_task(name="oscar_recovery.purge", ignore_result=False)
+def purge() -> dict:
+    """Retention: delete recovery data older than ``OSCAR_RECOVERY_RETENTION``."""
+    from . import retention
+
+    return retention.purge_expired().as_dict()
