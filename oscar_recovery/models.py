@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -169,6 +170,9 @@ class CartJourney(models.Model):
             models.Index(fields=["status", "created_at"], name="recovery_journey_status_idx"),
             # The retention purge walks journeys by age, whatever their status.
             models.Index(fields=["last_activity_at"], name="recovery_journey_activity_idx"),
+            # Addresses are matched case-insensitively (``email__iexact`` is UPPER() = UPPER()
+            # on PostgreSQL): consent, newest-journey and data-request look-ups.
+            models.Index(Upper("email"), name="recovery_journey_email_ci_idx"),
         ]
 
     def __str__(self) -> str:

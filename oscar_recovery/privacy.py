@@ -48,9 +48,18 @@ EXPORT_FORMAT = 1
 
 
 def journeys_of(email: str) -> models.QuerySet:
-    """Journeys of an address: its own email, or a user account with that email."""
+    """Journeys of an address: its own email, or a user account with that email, and the
+    anonymous journeys of the same browser (before the address was given, they are the
+    same shopper's baskets)."""
     email = email.strip()
-    return CartJourney.objects.filter(Q(email__iexact=email) | Q(user__email__iexact=email))
+    identified = Q(email__iexact=email) | Q(user__email__iexact=email)
+    visitors = (
+        CartJourney.objects.filter(identified)
+        .exclude(visitor_id="")
+        .values_list("visitor_id", flat=True)
+    )
+    anonymous = Q(visitor_id__in=visitors, email="", user__isnull=True)
+    return CartJourney.objects.filter(identified | anonymous)
 
 
 def messages_of(email: str) -> models.QuerySet:

@@ -29,7 +29,7 @@ from .constants import MessageStatus, SkipReason
 from .eligibility import why_not_send
 from .emails import compose, load_email_products
 from .models import RecoveryMessage
-from .utils import get_logger
+from .utils import get_logger, redact
 from .vouchers import issue_voucher
 
 logger = get_logger(__name__)
@@ -112,7 +112,8 @@ def _esp_message_id(email) -> str:
 
 
 def _failed_attempt(message: RecoveryMessage, exc: Exception) -> str:
-    error = f"{type(exc).__name__}: {_describe(exc)}"[:2000]
+    # ESPs and SMTP servers quote the recipient; the address is on the journey already.
+    error = redact(f"{type(exc).__name__}: {_describe(exc)}")[:2000]
     if is_transient(exc) and message.attempts < app_settings.SEND_MAX_RETRIES:
         logger.warning("Recovery message %s will be retried: %s", message.pk, error)
         # The task's retry is this message's next hand-over.

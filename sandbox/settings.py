@@ -226,3 +226,6 @@ LOGGING = {
         for name in ("sandbox", "oscar_recovery", "oscar.checkout")
     },
 }
+
+# Privacy (issue 7): the sandbox is a UK shop; the gateway template shows the notice.
+OSCAR_RECOVERY_LAWFUL_BASIS = os.environ.get("SANDBOX_LAWFUL_BASIS", "soft_opt_in")

@@ -142,6 +142,14 @@ def test_erase_leaves_nothing_but_the_hash(emailed):
     assert privacy.erase_email(ADDRESS).journeys == 0  # idempotent
 
 
+def test_anonymous_journeys_of_the_same_browser_go_with_the_address(emailed):
+    before = make_journey(quiet_for=timedelta(days=9), email="", visitor_id=emailed.visitor_id)
+    stranger = make_journey(quiet_for=timedelta(days=9), email="", visitor_id="someone-else")
+    assert before.pk in [j["id"] for j in privacy.export_email(ADDRESS)["journeys"]]
+    privacy.erase_email(ADDRESS)
+    assert list(CartJourney.objects.all()) == [stranger]
+
+
 def test_erase_keeps_used_vouchers(emailed):
     code = RecoveryMessage.objects.exclude(voucher_code="").first().voucher_code
     Voucher.objects.filter(code=code).update(num_orders=1)
