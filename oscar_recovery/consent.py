@@ -216,15 +216,11 @@ def record_refusal(
 
 def record_decision(journey: CartJourney, decision: Decision, *, at=None) -> CartJourney:
     """Record what a form (:func:`decision_from_form`) says."""
-    record = record_refusal if decision.is_refusal else record_consent
-    kwargs = {"given": decision.given} if record is record_consent else {}
-    return record(
-        journey,
-        text=decision.notice.text_shown,
-        source=decision.source,
-        basis=decision.notice.basis,
-        at=at,
-        **kwargs,
+    shown, basis = decision.notice.text_shown, decision.notice.basis
+    if decision.is_refusal:
+        return record_refusal(journey, text=shown, source=decision.source, basis=basis, at=at)
+    return record_consent(
+        journey, text=shown, given=decision.given, source=decision.source, basis=basis, at=at
     )
 
 
@@ -234,6 +230,10 @@ def record_for_basket(basket_id: int, decision: Decision, *, at=None) -> CartJou
     if journey is None:
         return None
     return record_decision(journey, decision, at=at)
+
+
+#: The journey fields that hold a consent decision, carried over when journeys merge.
+FIELDS = ("consent_basis", "consent_text", "consent_given", "consent_at", "consent_source")
 
 
 def email_attached(journey: CartJourney, email: str) -> None:

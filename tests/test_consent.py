@@ -289,3 +289,31 @@ def test_retention_shorter_than_expiry_is_an_error(settings):
     settings.OSCAR_RECOVERY_LAWFUL_BASIS = "consent"
     settings.OSCAR_RECOVERY_RETENTION = timedelta(days=7)
     assert "oscar_recovery.E007" in [p.id for p in check_privacy_settings(None)]
+
+
+def test_a_guests_no_thanks_goes_along_when_the_basket_merges_on_login(
+    db, product, other_product, customer
+):
+    from django.test import Client
+
+    from tests.conftest import BROWSER_UA
+    from tests.journeys import add_to_basket as add
+    from tests.test_capture_identity import login
+
+    earlier_device = Client(HTTP_USER_AGENT=BROWSER_UA)
+    earlier_device.force_login(customer)
+    add(earlier_device, other_product)
+    customers = CartJourney.objects.get()
+
+    guest_browser = Client(HTTP_USER_AGENT=BROWSER_UA)
+    add(guest_browser, product)
+    guest = CartJourney.objects.exclude(pk=customers.pk).get()
+    consent.record_refusal(guest, text="No thanks", source=ConsentSource.PROMPT)
+
+    login(guest_browser, customer)
+
+    customers.refresh_from_db()
+    assert CartJourney.objects.get(pk=guest.pk).status == JourneyStatus.MERGED
+    assert customers.consent_given is False and customers.consent_text == "No thanks"
+    assert consent.why_not_contact(customers) == SkipReason.CONSENT_REFUSED
+    assert is_suppressed("customer@example.com")
