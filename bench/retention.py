@@ -1,6 +1,6 @@
 """The retention purge on 1,000,000 rows in PostgreSQL, in batches, without long locks.
 
-    .venv/bin/python -m bench.retention [--rows 1000000] [--batch 500]
+    .venv/bin/python -m bench.retention [--rows 1000000] [--batch 200]
 
 Seeds journeys with their events, messages and tracking events (about 1,000,000 rows in
 all, half older than the window) with bulk SQL, runs the purge as the Celery task would,
@@ -137,7 +137,7 @@ def counts(before=None) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=200)
     args = parser.parse_args()
     ensure_database()
     import django

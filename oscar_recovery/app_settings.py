@@ -205,7 +205,7 @@ class AppSettings:
     def PURGE_BATCH_SIZE(self) -> int:
         """Journeys deleted per transaction by the retention purge: small batches keep
         every lock short."""
-        return int(self._setting("PURGE_BATCH_SIZE", 500))
+        return int(self._setting("PURGE_BATCH_SIZE", 200))
 
     @property
     def PURGE_MAX_BATCHES(self) -> int:

@@ -253,7 +253,7 @@ def test_the_purge_runs_from_beat_and_the_command(settings):
     make_journey(quiet_for=timedelta(days=200))
     out = StringIO()
     call_command("recovery_purge", stdout=out)
-    assert out.getvalue().startswith("1 journeys")
+    assert out.getvalue().startswith("Purged 1 journeys")
 
 
 # -- no personal data in logs, ESP metadata or URLs ---------------------------------------
