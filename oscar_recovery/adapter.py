@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from decimal import Decimal
 from urllib.parse import urljoin
@@ -17,8 +16,9 @@ from django.utils.module_loading import import_string
 
 from . import app_settings
 from .constants import CheckoutStep
+from .utils import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 _crawler_detect = CrawlerDetect()
 
 
@@ -148,6 +148,23 @@ class RecoveryAdapter:
             .values_list("email", flat=True)
         )
         return list(dict.fromkeys(emails))
+
+    # Privacy
+
+    def has_prior_consent(self, journey) -> bool:
+        """Whether the shop holds this shopper's consent to reminder emails itself (say a
+        marketing opt-in on the account), for ``OSCAR_RECOVERY_LAWFUL_BASIS = "consent"``.
+        The default trusts only consent recorded through :mod:`oscar_recovery.consent`."""
+        return False
+
+    def export_personal_data(self, email: str) -> dict:
+        """Extra data the shop keeps about ``email`` alongside recovery, merged into
+        :func:`oscar_recovery.privacy.export_email` under ``"shop"``."""
+        return {}
+
+    def erase_personal_data(self, email: str) -> None:
+        """Erase the shop's own extra data about ``email``; called inside
+        :func:`oscar_recovery.privacy.erase_email`'s transaction."""
 
 
 def get_adapter() -> RecoveryAdapter:

@@ -455,5 +455,75 @@ class RecoveryMessageAdmin(ReadOnlyAdmin):
     list_select_related = ["journey", "step__campaign", "variant"]
 
 
+# -- Data rights: export and erase by email address (issue 7) -----------------------------
+
+
+def _addresses(queryset) -> list[str]:
+    """The distinct addresses of the selected journeys (their own or their account's)."""
+    found: dict[str, str] = {}
+    for email, account in queryset.values_list("email", "user__email"):
+        for address in (email, account):
+            if address:
+                found.setdefault(address.strip().lower(), address.strip())
+    return sorted(found.values(), key=str.lower)
+
+
+@admin.action(description=_("Export all recovery data of the selected addresses"))
+def export_personal_data(modeladmin, request, queryset):
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    from .privacy import export_email
+
+    data = [export_email(address) for address in _addresses(queryset)]
+    response = HttpResponse(
+        json.dumps(data, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="recovery-data-export.json"'
+    return response
+
+
+@admin.action(
+    description=_("Erase all recovery data of the selected addresses"), permissions=["erase"]
+)
+def erase_personal_data(modeladmin, request, queryset):
+    from .privacy import erase_email
+
+    addresses = _addresses(queryset)
+    if request.POST.get("confirm") != "yes":
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": _("Erase recovery data"),
+            "opts": modeladmin.model._meta,
+            "addresses": addresses,
+            "queryset": queryset,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/oscar_recovery/cartjourney/erase_confirmation.html", context
+        )
+    for address in addresses:
+        erase_email(address)
+    messages.success(
+        request,
+        _("Erased the recovery data of %(count)d address(es); they will not be emailed again.")
+        % {"count": len(addresses)},
+    )
+    return None
+
+
+def _has_erase_permission(self, request) -> bool:
+    # Erasing is deleting: it needs the delete permission a read-only admin never grants.
+    return request.user.has_perm("oscar_recovery.delete_cartjourney")
+
+
+CartJourneyAdmin.actions = [*CartJourneyAdmin.actions, export_personal_data, erase_personal_data]
+CartJourneyAdmin.has_erase_permission = _has_erase_permission
+CartJourneyAdmin.export_personal_data = export_personal_data
+CartJourneyAdmin.erase_personal_data = erase_personal_data
+
+
 # Outgoing webhooks: endpoints and the delivery log.
 from . import webhook_admin  # noqa: E402, F401

@@ -8,7 +8,6 @@ test emails are rendered for a detached copy of the journey (see :func:`detached
 from __future__ import annotations
 
 import copy
-import logging
 from dataclasses import dataclass
 from email.utils import make_msgid
 
@@ -25,10 +24,11 @@ from . import app_settings
 from .emails import RenderedEmail, preview, sample_journey, unsubscribe_url
 from .models import CampaignStep, CartJourney, StepVariant
 from .templating import TemplateError, validate_template
+from .utils import get_logger
 from .variants import CONTROL_LABEL, StepContent, content_for
 from .vouchers import validate_incentive
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: The fields of a step or variant that are templates, compiled in the sandbox.
 TEMPLATE_FIELDS = ("subject", "preheader", "body_html", "body_text")

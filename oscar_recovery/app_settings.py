@@ -209,6 +209,59 @@ class AppSettings:
         """Dotted path of the adapter class: the single customisation seam."""
         return self._setting("ADAPTER", "oscar_recovery.adapter.RecoveryAdapter")
 
+    # -- Privacy: lawful basis, consent, tracking, retention (issue 7) ----------------------
+
+    @property
+    def LAWFUL_BASIS(self) -> str:
+        """Why recovery email may be sent: ``soft_opt_in`` (default), ``consent`` or
+        ``us_canspam``; see README "Privacy and consent" for what each means for the shop."""
+        return str(self._setting("LAWFUL_BASIS", "soft_opt_in"))
+
+    @property
+    def LAWFUL_BASIS_IS_SET(self) -> bool:
+        """Whether the owner chose a lawful basis (the system check asks them to)."""
+        return hasattr(settings, PREFIX + "LAWFUL_BASIS")
+
+    @property
+    def CONSENT_TEXT(self) -> Any:
+        """What the shopper reads where their email is captured: the notice (soft opt-in,
+        CAN-SPAM) or the checkbox label (consent). ``None``: the translated default for the
+        basis. A string is shown as written; a ``gettext_lazy`` string is translated."""
+        return self._setting("CONSENT_TEXT", None)
+
+    @property
+    def OPT_OUT_TEXT(self) -> Any:
+        """Label of the opt-out checkbox under the notice (soft opt-in, CAN-SPAM). ``None``:
+        the translated default."""
+        return self._setting("OPT_OUT_TEXT", None)
+
+    @property
+    def TRACK_OPENS(self) -> bool | None:
+        """Open tracking per email (django-anymail ``track_opens``). Off by default: a pixel
+        that tells when a person read an email needs consent in the EU. Click tracking is
+        always off: the restore link records clicks itself. ``None`` sets neither flag, for
+        ESPs that cannot set tracking per message (Amazon SES, Brevo, Mailtrap); turn it off
+        in the ESP's account instead."""
+        value = self._setting("TRACK_OPENS", False)
+        return None if value is None else bool(value)
+
+    @property
+    def RETENTION(self) -> timedelta:
+        """Journeys (with their events, messages and tracking events) untouched this long
+        are purged; the suppression list is kept."""
+        return _as_timedelta(self._setting("RETENTION", timedelta(days=90)))
+
+    @property
+    def PURGE_BATCH_SIZE(self) -> int:
+        """Journeys deleted per transaction by the retention purge: small batches keep
+        every lock short."""
+        return int(self._setting("PURGE_BATCH_SIZE", 200))
+
+    @property
+    def PURGE_MAX_BATCHES(self) -> int:
+        """Upper bound on batches per purge run; the next run continues."""
+        return int(self._setting("PURGE_MAX_BATCHES", 2000))
+
 
 _app_settings = AppSettings()
 

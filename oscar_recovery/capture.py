@@ -24,7 +24,7 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 from oscar.core.loading import get_model
 
-from . import app_settings, journeys
+from . import app_settings, consent, journeys
 from .adapter import get_adapter
 from .constants import CheckoutStep, EmailSource
 from .models import CartJourney
@@ -41,6 +41,8 @@ class _BasketChanges:
     lines: bool = False
     vouchers: bool = False
     email: tuple[str, str] | None = None
+    #: A consent decision the request's form carried (:class:`oscar_recovery.consent.Decision`).
+    consent: Any = None
 
 
 @dataclass
@@ -161,6 +163,14 @@ _TRACKED_BASKET_STATUSES = (Basket.OPEN, Basket.FROZEN)
 
 def _write_changes(change: _BasketChanges, scope: CaptureScope, now) -> None:
     basket = change.basket
+    _write_basket_changes(change, scope, now)
+    if change.consent is not None:
+        # After the email: the decision then covers the address it was given with.
+        consent.record_for_basket(basket.id, change.consent, at=now)
+
+
+def _write_basket_changes(change: _BasketChanges, scope: CaptureScope, now) -> None:
+    basket = change.basket
     if change.lines or change.vouchers or change.email:
         if basket.status == Basket.OPEN:
             journeys.save_basket(
@@ -217,6 +227,12 @@ def vouchers_changed(basket) -> None:
 @never_raises
 def email_given(basket, email: str, source: str) -> None:
     _note(basket, email=(email, source))
+
+
+@never_raises
+def consent_decided(basket, decision) -> None:
+    """A form showed our consent notice; its answer is written with the request's changes."""
+    _note(basket, consent=decision)
 
 
 @never_raises

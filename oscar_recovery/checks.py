@@ -104,3 +104,46 @@ def check_alert_and_webhook_settings(app_configs, **kwargs):
             Error("OSCAR_RECOVERY_WEBHOOK_TIMEOUT must be positive.", id="oscar_recovery.E008")
         )
     return problems
+
+
+@register()
+def check_privacy_settings(app_configs, **kwargs):
+    """Lawful basis and retention: the owner's decisions, not ours to guess."""
+    from django.utils.translation import gettext as translate
+
+    from .constants import LawfulBasis
+
+    problems = []
+    if not app_settings.LAWFUL_BASIS_IS_SET:
+        problems.append(
+            Warning(
+                translate(
+                    "OSCAR_RECOVERY_LAWFUL_BASIS is not set: recovery emails go out under the "
+                    "soft opt-in. Choose the basis that fits where your shoppers live."
+                ),
+                hint=translate(
+                    "Set it to 'soft_opt_in' (UK), 'consent' (Germany, France and most of the "
+                    "EU) or 'us_canspam' (US); the README explains each."
+                ),
+                id="oscar_recovery.W003",
+            )
+        )
+    elif app_settings.LAWFUL_BASIS not in LawfulBasis.values:
+        problems.append(
+            Error(
+                translate("OSCAR_RECOVERY_LAWFUL_BASIS %(basis)r is not one of %(choices)s.")
+                % {"basis": app_settings.LAWFUL_BASIS, "choices": ", ".join(LawfulBasis.values)},
+                id="oscar_recovery.E009",
+            )
+        )
+    if app_settings.RETENTION <= app_settings.EXPIRE_AFTER:
+        problems.append(
+            Error(
+                translate(
+                    "OSCAR_RECOVERY_RETENTION must be longer than OSCAR_RECOVERY_EXPIRE_AFTER: "
+                    "journeys would be deleted while still pursued."
+                ),
+                id="oscar_recovery.E010",
+            )
+        )
+    return problems

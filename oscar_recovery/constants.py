@@ -75,6 +75,7 @@ class JourneyEventKind(models.TextChoices):
     EXPIRED = "expired", _("Expired")
     RESTORED = "restored", _("Basket restored from a recovery email")
     ORDER_PLACED = "order_placed", _("Order placed")
+    CONSENT_RECORDED = "consent_recorded", _("Consent to reminders given or refused")
 
 
 class SuppressionReason(models.TextChoices):
@@ -83,6 +84,7 @@ class SuppressionReason(models.TextChoices):
     COMPLAINED = "complained", _("Spam complaint")
     ERASED = "erased", _("Data erased on request")
     STAFF = "staff", _("Added by staff")
+    DECLINED = "declined", _("Said no thanks to reminders")
 
 
 class CampaignTrigger(models.TextChoices):
@@ -149,6 +151,37 @@ class SkipReason(models.TextChoices):
     ENROLMENT_STOPPED = "enrolment_stopped", _("Enrolment paused or stopped")
     #: Not a failure: holdout journeys are tracked step by step but never emailed.
     HOLDOUT = "holdout", _("Holdout (measures lift, never emailed)")
+    #: Lawful basis ``consent``: no consent recorded for this shopper.
+    NO_CONSENT = "no_consent", _("No recorded consent (lawful basis: consent)")
+    #: The shopper said "no thanks" to reminders where their email was captured.
+    CONSENT_REFUSED = "consent_refused", _("The shopper said no thanks to reminders")
+    #: Lawful basis ``soft_opt_in``: captured outside checkout without the notice shown.
+    NO_NOTICE = "no_notice", _("Captured on site without the soft opt-in notice")
+
+
+# -- Privacy: lawful basis and consent (issue 7) -------------------------------------------
+
+
+class LawfulBasis(models.TextChoices):
+    """Why the shop may send a recovery email at all; ``OSCAR_RECOVERY_LAWFUL_BASIS``."""
+
+    #: Told at capture that a reminder may follow, with an opt-out there and in every email
+    #: (UK PECR soft opt-in). Emails captured outside checkout need the notice recorded.
+    SOFT_OPT_IN = "soft_opt_in", _("Soft opt-in (notice and opt-out at capture)")
+    #: No email without a recorded, unticked-by-default consent (Germany, France, ...).
+    CONSENT = "consent", _("Prior consent")
+    #: Email allowed, every opt-out honoured (US CAN-SPAM).
+    US_CANSPAM = "us_canspam", _("CAN-SPAM (opt-out)")
+
+
+class ConsentSource(models.TextChoices):
+    """Where the shopper saw the consent text and decided."""
+
+    CHECKOUT = "checkout", _("Checkout gateway")
+    PROMPT = "prompt", _("On-site prompt")
+    ACCOUNT = "account", _("Customer account")
+    STAFF = "staff", _("Recorded by staff")
+    OTHER = "other", _("Other")
 
 
 class WebhookEvent(models.TextChoices):

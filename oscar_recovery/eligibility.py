@@ -8,6 +8,7 @@ from django.db.models import Q
 from oscar.core.loading import get_model
 
 from . import app_settings
+from .consent import why_not_contact
 from .constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
 from .models import CartJourney, RecoveryMessage
 from .suppression import is_suppressed
@@ -49,6 +50,9 @@ def why_not_send(message: RecoveryMessage, now) -> SkipReason | None:
         return SkipReason.ORDER_PLACED
     if is_suppressed(journey.email):
         return SkipReason.SUPPRESSED
+    lawful = why_not_contact(journey)
+    if lawful is not None:
+        return lawful
     if newer_journey_exists(journey):
         return SkipReason.NEWER_JOURNEY
     if recently_emailed(journey.email, now, exclude=message.pk):

@@ -268,6 +268,12 @@ def compose(
         "step": str(step.position),
         "variant": content.label,
     }
+    track_opens = app_settings.TRACK_OPENS
+    if track_opens is not None:
+        # Per message, so an ESP account that tracks by default does not here. Clicks are
+        # recorded by our own restore link; an ESP's redirect would only leak the link.
+        email.track_opens = track_opens
+        email.track_clicks = False
     return email
 
 

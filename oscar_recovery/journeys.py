@@ -13,6 +13,8 @@ from oscar.core.loading import get_model
 
 from . import signals
 from .adapter import get_adapter
+from .consent import FIELDS as consent_fields
+from .consent import email_attached
 from .constants import CheckoutStep, EmailSource, JourneyEventKind, JourneyStatus
 from .models import CartJourney, CartJourneyEvent
 from .snapshot import BasketSnapshot
@@ -203,6 +205,12 @@ def _take_over(continuing: CartJourney, guest: CartJourney) -> None:
         continuing.email_source = guest.email_source
         continuing.email_captured_at = guest.email_captured_at
     continuing.created_at = min(continuing.created_at, guest.created_at)
+    # The shopper's latest word on reminders (a "no thanks" given as a guest) goes along.
+    if guest.consent_at and (not continuing.consent_at or guest.consent_at > continuing.consent_at):
+        for name in consent_fields:
+            setattr(continuing, name, getattr(guest, name))
+        if continuing.email:
+            email_attached(continuing, continuing.email)
 
 
 def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, URLValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +17,7 @@ from .constants import (
     AttemptOutcome,
     CampaignTrigger,
     CheckoutStep,
+    ConsentSource,
     CustomerType,
     DeliveryStatus,
     EmailSource,
@@ -23,6 +25,7 @@ from .constants import (
     Incentive,
     JourneyEventKind,
     JourneyStatus,
+    LawfulBasis,
     MessageStatus,
     SuppressionReason,
     ValueTier,
@@ -134,6 +137,23 @@ class CartJourney(models.Model):
         verbose_name=_("attributed to"),
     )
 
+    # Consent: the shopper's latest decision about reminders, with the exact words they saw
+    # (see :mod:`oscar_recovery.consent`). Empty: never asked.
+    consent_basis = models.CharField(
+        _("lawful basis"), max_length=16, choices=LawfulBasis.choices, blank=True
+    )
+    consent_text = models.TextField(_("consent text shown"), blank=True)
+    consent_given = models.BooleanField(
+        _("consent given"),
+        null=True,
+        blank=True,
+        help_text=_("Yes: agreed or did not opt out. No: said no thanks. Empty: never asked."),
+    )
+    consent_at = models.DateTimeField(_("consent decided at"), null=True, blank=True)
+    consent_source = models.CharField(
+        _("consent source"), max_length=16, choices=ConsentSource.choices, blank=True
+    )
+
     class Meta:
         verbose_name = _("cart journey")
         verbose_name_plural = _("cart journeys")
@@ -152,6 +172,11 @@ class CartJourney(models.Model):
                 name="recovery_journey_abandon_idx",
             ),
             models.Index(fields=["status", "created_at"], name="recovery_journey_status_idx"),
+            # The retention purge walks journeys by age, whatever their status.
+            models.Index(fields=["last_activity_at"], name="recovery_journey_activity_idx"),
+            # Addresses are matched case-insensitively (``email__iexact`` is UPPER() = UPPER()
+            # on PostgreSQL): consent, newest-journey and data-request look-ups.
+            models.Index(Upper("email"), name="recovery_journey_email_ci_idx"),
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,7 @@ from oscar.apps.checkout.signals import pre_payment, start_checkout
 from oscar.apps.order.signals import order_placed
 from oscar.core.loading import get_model
 
-from . import alerts, attribution, capture, dispatch, enrolment, outgoing_webhooks, signals
+from . import alerts, attribution, capture, consent, dispatch, enrolment, outgoing_webhooks, signals
 from . import tracking as tracking_events
 from .constants import CheckoutStep, EmailSource
 from .models import CartJourney
@@ -80,6 +80,10 @@ def on_start_checkout(sender, request, email=None, **kwargs):
         capture.email_given(basket, email, EmailSource.CHECKOUT)
     elif request.user.is_authenticated and request.user.email:
         capture.email_given(basket, request.user.email, EmailSource.ACCOUNT)
+    if request.method == "POST":
+        decision = never_raises(consent.decision_from_form)(request.POST)
+        if decision is not None:
+            capture.consent_decided(basket, decision)
 
 
 @receiver(pre_payment, dispatch_uid="oscar_recovery.pre_payment")
@@ -151,3 +155,9 @@ def on_journey_ended_webhooks(sender, journey, order, **kwargs):
 @receiver(signals.unsubscribed, sender=CartJourney, dispatch_uid="oscar_recovery.wh_unsub")
 def on_unsubscribed_webhooks(sender, email_hash, reason, **kwargs):
     never_raises(outgoing_webhooks.unsubscribed)(email_hash, reason)
+
+
+@receiver(signals.email_captured, sender=CartJourney, dispatch_uid="oscar_recovery.consent_email")
+def on_email_captured(sender, journey, email, **kwargs):
+    # A "no thanks" said before the address was known covers it from now on.
+    never_raises(consent.email_attached)(journey, email)

@@ -15,6 +15,12 @@ BEAT_SCHEDULE = {
         # A sweep that could not start within a minute is replaced by the next one.
         "options": {"expires": 60},
     },
+    # Retention: small batches every hour keep each run and every lock short.
+    "oscar-recovery-purge": {
+        "task": "oscar_recovery.purge",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3600},
+    },
 }
 
 # The weekly summary email to staff, Monday morning (the worker's timezone, CELERY_TIMEZONE).

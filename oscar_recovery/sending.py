@@ -16,7 +16,6 @@ template) mark it failed with the error. Skips are recorded with their reason.
 
 from __future__ import annotations
 
-import logging
 import smtplib
 from datetime import datetime
 
@@ -30,9 +29,10 @@ from .constants import MessageStatus, SkipReason
 from .eligibility import why_not_send
 from .emails import compose, load_email_products
 from .models import CartJourney, RecoveryMessage
+from .utils import get_logger, redact
 from .vouchers import issue_voucher
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Why a message left "sending" without a known outcome.
 INTERRUPTED = "interrupted: the worker stopped mid-send; not resent, to avoid a duplicate"
@@ -120,7 +120,8 @@ def _esp_message_id(email) -> str:
 
 
 def _failed_attempt(message: RecoveryMessage, exc: Exception) -> str:
-    error = f"{type(exc).__name__}: {_describe(exc)}"[:2000]
+    # ESPs and SMTP servers quote the recipient; the address is on the journey already.
+    error = redact(f"{type(exc).__name__}: {_describe(exc)}")[:2000]
     if is_transient(exc) and message.attempts < app_settings.SEND_MAX_RETRIES:
         logger.warning("Recovery message %s will be retried: %s", message.pk, error)
         # The task's retry is this message's next hand-over.

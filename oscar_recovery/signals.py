@@ -29,3 +29,10 @@ email_sent = Signal()
 #: again when the same link is used twice). Only the keyed hash of the address is known.
 #: provides args: email_hash (str), reason (SuppressionReason)
 unsubscribed = Signal()
+
+
+#: Everything recovery held about an address was erased
+#: (:func:`oscar_recovery.privacy.erase_email`); sent after the transaction.
+#: For shops that log data requests or erase elsewhere too.
+#: provides args: email_hash (str, the suppression hash), erasure (privacy.Erasure)
+personal_data_erased = Signal()

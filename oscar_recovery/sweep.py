@@ -8,7 +8,6 @@ On SQLite, transactions are serialised by the database itself.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,9 +17,9 @@ from django.utils import timezone
 from . import app_settings, dispatch, sending, signals
 from .constants import JourneyEventKind, JourneyStatus
 from .models import CartJourney, CartJourneyEvent
-from .utils import skip_locked
+from .utils import get_logger, skip_locked
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass

@@ -63,3 +63,11 @@ def webhooks_housekeeping() -> dict:
         "requeued": len(outgoing_webhooks.requeue_stale()),
         "purged": outgoing_webhooks.purge_log(),
     }
+
+
+@shared_task(name="oscar_recovery.purge", ignore_result=False)
+def purge() -> dict:
+    """Retention: delete recovery data older than ``OSCAR_RECOVERY_RETENTION``."""
+    from . import retention
+
+    return retention.purge_expired().as_dict()

@@ -5,11 +5,52 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-logger = logging.getLogger("oscar_recovery")
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: What an email address looks like inside free text (an ESP's error, a traceback).
+_EMAIL_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+REDACTED_EMAIL = "<email>"
+
+
+def redact(text: str) -> str:
+    """``text`` with every email address replaced by ``<email>``."""
+    return _EMAIL_IN_TEXT.sub(REDACTED_EMAIL, text)
+
+
+class PersonalDataFilter(logging.Filter):
+    """Keeps email addresses out of our log records: ESP errors, SMTP refusals and
+    tracebacks quote the recipient, and logs are kept and shipped far longer and further
+    than the retention window allows. Redacts the message and the formatted traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _EMAIL_IN_TEXT.search(message):
+            record.msg, record.args = redact(message), ()
+        if record.exc_info and record.exc_info[1] is not None:
+            text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            if _EMAIL_IN_TEXT.search(text):
+                # Handlers that read exc_info themselves must not see the original.
+                record.exc_info, record.exc_text = None, redact(text)
+        return True
+
+
+_FILTER = PersonalDataFilter()
+
+
+def get_logger(name: str) -> logging.Logger:
+    """A logger of this app, with personal data filtered out of what it records."""
+    log = logging.getLogger(name)
+    if _FILTER not in log.filters:
+        log.addFilter(_FILTER)
+    return log
+
+
+logger = get_logger("oscar_recovery")
 
 
 def never_raises(func: F) -> F:

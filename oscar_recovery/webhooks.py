@@ -11,13 +11,13 @@ Mount them instead of ``anymail.urls``::
 
 from __future__ import annotations
 
-import logging
-
 from anymail import urls as anymail_urls
 from django.http import HttpResponseBadRequest
 from django.urls import URLPattern
 
-logger = logging.getLogger(__name__)
+from .utils import get_logger
+
+logger = get_logger(__name__)
 
 #: What a parser raises on a payload that is not what the ESP documents.
 PARSE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError)

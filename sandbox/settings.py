@@ -237,3 +237,7 @@ OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
 if not SANDBOX_CELERY_BROKER_URL:
     OSCAR_RECOVERY_WEBHOOK_TIMEOUT = 3
     OSCAR_RECOVERY_WEBHOOK_MAX_RETRIES = 1
+
+
+# Privacy (issue 7): the sandbox is a UK shop; the gateway template shows the notice.
+OSCAR_RECOVERY_LAWFUL_BASIS = os.environ.get("SANDBOX_LAWFUL_BASIS", "soft_opt_in")

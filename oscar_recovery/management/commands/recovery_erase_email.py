@@ -1,0 +1,38 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+from oscar_recovery.privacy import erase_email
+
+
+class Command(BaseCommand):
+    @property
+    def help(self) -> str:
+        return _(
+            "Erase everything oscar-recovery holds about an email address; only its "
+            "suppression hash is kept, so it is never emailed again."
+        )
+
+    def add_arguments(self, parser):
+        parser.add_argument("email")
+        parser.add_argument("--yes", action="store_true", help=_("Do not ask for confirmation."))
+
+    def handle(self, *args, email, yes=False, **options):
+        try:
+            validate_email(email.strip())
+        except ValidationError as exc:
+            raise CommandError(_("Not an email address.")) from exc
+        if not yes:
+            answer = input(_("Erase all recovery data of this address? Type 'yes' to continue: "))
+            if answer.strip().lower() != "yes":
+                raise CommandError(_("Nothing erased."))
+        erasure = erase_email(email)
+        self.stdout.write(
+            _(
+                "Erased %(journeys)d journeys, %(events)d events, %(enrolments)d enrolments, "
+                "%(messages)d messages, %(tracking_events)d tracking events and %(vouchers)d "
+                "unused vouchers; the address stays suppressed."
+            )
+            % erasure.as_dict()
+        )
