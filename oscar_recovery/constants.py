@@ -90,6 +90,8 @@ class CampaignTrigger(models.TextChoices):
     BASKET_ABANDONED = "basket_abandoned", _("Basket abandoned")
     #: Only baskets whose shopper got past the checkout email step.
     CHECKOUT_ABANDONED = "checkout_abandoned", _("Checkout abandoned after the email step")
+    #: An identified shopper viewed products, added nothing to a basket and went quiet.
+    BROWSE_ABANDONED = "browse_abandoned", _("Browsing abandoned (viewed, added nothing)")
 
 
 class CustomerType(models.TextChoices):
@@ -149,3 +151,21 @@ class SkipReason(models.TextChoices):
     ENROLMENT_STOPPED = "enrolment_stopped", _("Enrolment paused or stopped")
     #: Not a failure: holdout journeys are tracked step by step but never emailed.
     HOLDOUT = "holdout", _("Holdout (measures lift, never emailed)")
+    #: Browse abandonment: the shopper started a basket, whose own journey takes over.
+    BASKET_STARTED = "basket_started", _("The shopper started a basket since browsing")
+    NOTHING_VIEWED = "nothing_viewed", _("Nothing viewed is still for sale")
+
+
+# -- Recommendations and browse abandonment ------------------------------------------------
+
+
+class RecommendationReason(models.TextChoices):
+    """Why a product was recommended: stored nowhere, shown in email previews and the
+    dashboard. The values are stable names other code and templates may rely on."""
+
+    BOUGHT_TOGETHER = "bought_together", _("Often bought together")
+    CURATED = "curated", _("Recommended by the shop")
+    VIEWED = "viewed", _("Viewed but not bought")
+    CATEGORY_BESTSELLER = "category_bestseller", _("Bestseller in the same category")
+    BESTSELLER = "bestseller", _("Bestseller")
+    FREE_SHIPPING = "free_shipping", _("Closes the free-shipping gap")

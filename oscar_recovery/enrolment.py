@@ -45,6 +45,11 @@ def in_holdout(campaign: Campaign, journey: CartJourney) -> bool:
 
 
 def matches(campaign: Campaign, journey: CartJourney, history: CustomerHistory) -> bool:
+    # Browse campaigns are for journeys without lines, the others for baskets: one visit,
+    # one kind of email.
+    browsing = campaign.trigger == CampaignTrigger.BROWSE_ABANDONED
+    if browsing != (journey.num_items == 0) or (browsing and not journey.num_viewed):
+        return False
     if campaign.trigger == CampaignTrigger.CHECKOUT_ABANDONED and (
         journey.furthest_step < CheckoutStep.GATEWAY
     ):

@@ -38,12 +38,14 @@ def save_basket(
     shopper: Shopper,
     now: datetime | None = None,
     email: tuple[str, str] | None = None,
+    viewed: list[int] | None = None,
 ) -> None:
     """Create or update the journey of an open basket in one ``INSERT .. ON CONFLICT`` query.
 
     Only what is known is written on update: ``snapshot``/``vouchers`` None leaves them be,
     and the first visitor id and bot verdict stick. An explicit ``email`` (address, source)
-    goes through :func:`attach_email`. A journey linked to an open basket is never ended
+    goes through :func:`attach_email`. ``viewed`` (product ids, most recent first) replaces
+    the journey's browsing history when given. A journey linked to an open basket is never ended
     (ending detaches open baskets), so activity can always set it back to active.
     """
     now = now or timezone.now()
@@ -69,6 +71,9 @@ def save_basket(
     if vouchers is not None:
         journey.vouchers = vouchers
         update_fields.append("vouchers")
+    if viewed is not None:
+        journey.viewed, journey.num_viewed = viewed, len(viewed)
+        update_fields += ["viewed", "num_viewed"]
     if journey.user_id:
         update_fields.append("user")
     if user is not None:

@@ -11,7 +11,7 @@ from oscar.apps.checkout.signals import pre_payment, start_checkout
 from oscar.apps.order.signals import order_placed
 from oscar.core.loading import get_model
 
-from . import attribution, capture, dispatch, enrolment, signals
+from . import attribution, browse, capture, cooccurrence, dispatch, enrolment, signals
 from . import tracking as tracking_events
 from .constants import CheckoutStep, EmailSource
 from .models import CartJourney
@@ -117,3 +117,14 @@ def on_tracking_event(sender, event, esp_name, **kwargs):
 def on_journey_ended(sender, journey, order, **kwargs):
     never_raises(dispatch.stop_enrolment)(journey.pk, "order_placed")
     never_raises(attribution.attribute_order)(journey, order)
+
+
+# -- Recommendations and browse abandonment ------------------------------------------------
+
+
+@receiver(order_placed, dispatch_uid="oscar_recovery.recommendations_order")
+def on_order_placed_recommendations(sender, order, user=None, **kwargs):
+    # The order's pairs are counted by a Celery task after the checkout's transaction
+    # commits: nothing of it can slow or fail the checkout.
+    never_raises(cooccurrence.schedule_order)(order)
+    never_raises(browse.end_with_order)(order)
