@@ -192,10 +192,22 @@ class AppSettings:
         return int(self._setting("BOUGHT_TOGETHER_PER_PRODUCT", 50))
 
     @property
+    def BOUGHT_TOGETHER_MIN_ORDERS(self) -> int:
+        """Orders two products must share before they count as bought together: one
+        shared order is chance. Sparser products get same-category bestsellers instead."""
+        return max(1, int(self._setting("BOUGHT_TOGETHER_MIN_ORDERS", 2)))
+
+    @property
     def BOUGHT_TOGETHER_WINDOW(self) -> timedelta | None:
         """Orders the bought-together table learns from (``None``: all of them)."""
         value = self._setting("BOUGHT_TOGETHER_WINDOW", timedelta(days=365))
         return None if value is None else _as_timedelta(value)
+
+    @property
+    def BUILD_WORK_MEM(self) -> str:
+        """PostgreSQL ``work_mem`` for the recommendation tables' build transaction only
+        (empty: the server's): pairing a year of orders sorts millions of rows."""
+        return str(self._setting("BUILD_WORK_MEM", "256MB") or "")
 
     @property
     def BESTSELLERS_WINDOW(self) -> timedelta:

@@ -8,6 +8,8 @@ language, and the :class:`~django.core.mail.EmailMultiAlternatives` with its hea
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +25,7 @@ from oscar.templatetags.currency_filters import currency as oscar_currency
 
 from . import app_settings
 from .adapter import RecoveryAdapter, get_adapter
+from .constants import CampaignTrigger, RecommendationReason
 from .models import CampaignStep, CartJourney, RecoveryMessage
 from .templating import default_source, inline_css, render_html, render_line, render_text
 from .tokens import restore_token, unsubscribe_token
@@ -72,6 +75,8 @@ class RenderedEmail:
     preheader: str
     html: str
     text: str
+    #: Previews only: each recommendation's title, reason and its label, for the owner.
+    recommendations: tuple[tuple[str, str, str], ...] = ()
 
 
 def _price_of(purchase_info) -> Decimal | None:
@@ -249,8 +254,6 @@ def _line_context(line: PricedLine, adapter: RecoveryAdapter) -> dict:
 def _recommendation_context(
     line: PricedLine, reasons: dict[int, str], adapter: RecoveryAdapter
 ) -> dict:
-    from .constants import RecommendationReason
-
     reason = reasons.get(line.product.pk, "")
     context = _line_context(line, adapter)
     context["reason"] = reason
@@ -334,10 +337,19 @@ def preview(
     """How a step looks for a journey, without sending or storing anything (admin preview).
     No voucher is minted: the incentive block shows a sample code."""
     content = content or content_for(step, None)
+    if step.campaign.trigger == CampaignTrigger.BROWSE_ABANDONED and not journey.viewed:
+        # A basket (or the sample) stands in for what a browsing shopper viewed.
+        journey = copy.copy(journey)
+        journey.viewed = [line["product_id"] for line in journey.lines if line.get("product_id")]
+        journey.lines, journey.num_items = [], 0
     products = load_email_products(journey)
     with translation.override(language_of(journey)):
         context = build_context(journey, step, content, products, voucher=_SampleVoucher(step))
-        return render_email(content, context)
+        rendered = render_email(content, context)
+    reasons = tuple(
+        (item["title"], item["reason"], item["reason_label"]) for item in context["recommendations"]
+    )
+    return dataclasses.replace(rendered, recommendations=reasons)
 
 
 def sample_journey(email: str, language: str = "", size: int = 3) -> CartJourney:

@@ -460,11 +460,20 @@ class BoughtTogether(models.Model):
     is one indexed query. Both directions are stored. Product ids are not constrained: the
     table is rebuilt from orders, and lookups only return products that still exist."""
 
+    # The unique (product, other) index serves lookups; no other index slows the build.
     product = models.ForeignKey(
-        "catalogue.Product", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        "catalogue.Product",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     other = models.ForeignKey(
-        "catalogue.Product", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        "catalogue.Product",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     orders = models.PositiveIntegerField(_("orders together"), default=0)
 

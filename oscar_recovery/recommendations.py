@@ -201,7 +201,9 @@ def bought_together(product_ids: Sequence[int], limit: int) -> list[int]:
     if not product_ids:
         return []
     rows = (
-        BoughtTogether.objects.filter(product_id__in=product_ids)
+        BoughtTogether.objects.filter(
+            product_id__in=product_ids, orders__gte=app_settings.BOUGHT_TOGETHER_MIN_ORDERS
+        )
         .values("other_id")
         .annotate(together=Sum("orders"))
         .order_by("-together", "other_id")
