@@ -456,3 +456,79 @@ def test_the_basket_page_can_show_them(only, shopper, settings):
     html = render_tag(page.wsgi_request)
 
     assert "Wool hat" in html
+
+
+# -- emails and their preview -------------------------------------------------------------
+
+
+@pytest.fixture
+def basket_step():
+    from oscar_recovery.models import Campaign, CampaignStep
+
+    campaign = Campaign.objects.create(name="Baskets", is_active=True)
+    return CampaignStep.objects.create(
+        campaign=campaign, position=1, delay=timedelta(hours=1), subject="Hello"
+    )
+
+
+def test_emails_use_the_service_and_carry_each_reason(only, basket_step, shopper):
+    from oscar_recovery.emails import build_context, load_email_products
+    from oscar_recovery.variants import content_for
+
+    only("curated", "bought_together")
+    coat, hat, scarf = make("Coat", "40.00"), make("Wool hat", "12.50"), make("Scarf")
+    ProductRecommendation.objects.create(primary=coat, recommendation=hat)
+    order(coat, scarf)
+    cooccurrence.rebuild()
+    add_to_basket(shopper, coat)
+    journey = CartJourney.objects.get(status="active")  # orders left their own, ended
+
+    products = load_email_products(journey)
+    context = build_context(journey, basket_step, content_for(basket_step, None), products)
+
+    assert [(r["title"], r["reason"], r["reason_label"]) for r in context["recommendations"]] == [
+        ("Wool hat", Reason.CURATED, "Recommended by the shop"),
+        ("Scarf", Reason.BOUGHT_TOGETHER, "Often bought together"),
+    ]
+
+
+def test_the_admin_preview_shows_why_each_product_was_recommended(
+    only, basket_step, shopper, admin_client
+):
+    only("bought_together")
+    coat, scarf = make("Coat", "40.00"), make("Cashmere scarf")
+    order(coat, scarf)
+    cooccurrence.rebuild()
+    add_to_basket(shopper, coat)
+    journey = CartJourney.objects.get(status="active")  # orders left their own, ended
+
+    url = reverse("admin:oscar_recovery_campaignstep_preview", args=[basket_step.pk])
+    response = admin_client.get(f"{url}?journey={journey.pk}")
+
+    assert response.status_code == 200
+    assert response.context["result"].email.recommendations == (
+        ("Cashmere scarf", Reason.BOUGHT_TOGETHER, "Often bought together"),
+    )
+    html = response.content.decode()
+    assert 'id="preview-recommendations"' in html and "Often bought together" in html
+
+
+def test_a_browse_step_previews_a_basket_as_the_products_viewed(only, shopper):
+    from oscar_recovery.constants import CampaignTrigger
+    from oscar_recovery.emails import preview
+    from oscar_recovery.models import Campaign, CampaignStep
+
+    only("curated")
+    coat, hat = make("Winter coat", "40.00"), make("Wool hat", "12.50")
+    ProductRecommendation.objects.create(primary=coat, recommendation=hat)
+    campaign = Campaign.objects.create(name="Browse", trigger=CampaignTrigger.BROWSE_ABANDONED)
+    step = CampaignStep.objects.create(
+        campaign=campaign, position=1, delay=timedelta(hours=1), subject="Still interested?"
+    )
+    add_to_basket(shopper, coat)
+
+    rendered = preview(step, CartJourney.objects.get())
+
+    assert "Still interested?" in rendered.text and "Winter coat" in rendered.text
+    assert "/recovery/restore/" not in rendered.text
+    assert rendered.recommendations == (("Wool hat", Reason.CURATED, "Recommended by the shop"),)
