@@ -271,3 +271,33 @@ def test_the_cookie_is_read_defensively():
 
 def test_nothing_to_do_without_views():
     assert abandon_browsing() == []
+
+
+def test_the_default_browse_campaign_installs_once_with_two_emails():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("recovery_install_defaults", "--browse", stdout=out)
+    call_command("recovery_install_defaults", "--browse", "--activate", stdout=out)
+
+    campaign = Campaign.objects.get(trigger=CampaignTrigger.BROWSE_ABANDONED)
+    assert campaign.is_active and campaign.steps.count() == 2
+    assert "Browse abandonment (default): 2 emails, active" in out.getvalue()
+
+
+def test_the_default_browse_email_renders_in_the_shoppers_language(
+    signed_in, product, sweep_at
+):
+    from oscar_recovery.defaults import install_browse_defaults
+
+    campaign = install_browse_defaults(activate=True)
+    Campaign.objects.filter(pk=campaign.pk).update(holdout_percent=0)
+    view(signed_in, product)
+    sweep_at(timedelta(hours=2))
+    sweep_at(timedelta(hours=4, minutes=5))
+
+    (email,) = recovery_emails()
+    assert email.subject == "Still interested in what you saw?"
+    assert "Winter coat" in email.body

@@ -2,7 +2,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 
-from oscar_recovery.defaults import install_defaults
+from oscar_recovery.defaults import install_browse_defaults, install_defaults
 
 
 def _percentage(value: str) -> Decimal:
@@ -30,8 +30,16 @@ class Command(BaseCommand):
             metavar="PERCENT",
             help="Add a unique single-use percentage voucher to the last email.",
         )
+        parser.add_argument(
+            "--browse",
+            action="store_true",
+            help="Also create the browse-abandonment campaign (emails after 2 h and 48 h).",
+        )
 
-    def handle(self, *args, activate, discount, **options):
-        campaign = install_defaults(activate=activate, discount=discount)
-        state = "active" if campaign.is_active else "inactive (use --activate to switch it on)"
-        self.stdout.write(f"{campaign.name}: {campaign.steps.count()} emails, {state}")
+    def handle(self, *args, activate, discount, browse=False, **options):
+        campaigns = [install_defaults(activate=activate, discount=discount)]
+        if browse:
+            campaigns.append(install_browse_defaults(activate=activate))
+        for campaign in campaigns:
+            state = "active" if campaign.is_active else "inactive (use --activate to switch it on)"
+            self.stdout.write(f"{campaign.name}: {campaign.steps.count()} emails, {state}")
