@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from oscar.core.loading import get_model
 
-from . import signals
+from . import app_settings, signals
 from .adapter import get_adapter
 from .constants import CheckoutStep, EmailSource, JourneyEventKind, JourneyStatus
 from .models import CartJourney, CartJourneyEvent
@@ -208,6 +208,11 @@ def _take_over(continuing: CartJourney, guest: CartJourney) -> None:
         continuing.email_source = guest.email_source
         continuing.email_captured_at = guest.email_captured_at
     continuing.created_at = min(continuing.created_at, guest.created_at)
+    # What the guest viewed is what this browser viewed, newest first.
+    if guest.viewed:
+        viewed = list(dict.fromkeys([*guest.viewed, *continuing.viewed]))
+        viewed = viewed[: app_settings.BROWSE_VIEWED_LIMIT]
+        continuing.viewed, continuing.num_viewed = viewed, len(viewed)
 
 
 def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:

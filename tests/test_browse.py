@@ -287,9 +287,7 @@ def test_the_default_browse_campaign_installs_once_with_two_emails():
     assert "Browse abandonment (default): 2 emails, active" in out.getvalue()
 
 
-def test_the_default_browse_email_renders_in_the_shoppers_language(
-    signed_in, product, sweep_at
-):
+def test_the_default_browse_email_renders_in_the_shoppers_language(signed_in, product, sweep_at):
     from oscar_recovery.defaults import install_browse_defaults
 
     campaign = install_browse_defaults(activate=True)
@@ -301,3 +299,18 @@ def test_the_default_browse_email_renders_in_the_shoppers_language(
     (email,) = recovery_emails()
     assert email.subject == "Still interested in what you saw?"
     assert "Winter coat" in email.body
+
+
+def test_a_guests_viewed_products_follow_the_basket_into_the_account_on_login():
+    from oscar_recovery.journeys import merge_baskets
+
+    guest_basket, account_basket = Basket.objects.create(), Basket.objects.create()
+    make_journey(quiet_for=timedelta(minutes=1), basket=guest_basket, viewed=[3, 1], num_viewed=2)
+    continuing = make_journey(
+        quiet_for=timedelta(minutes=5), basket=account_basket, viewed=[1, 2], num_viewed=2
+    )
+
+    merge_baskets(guest_basket.id, account_basket)
+
+    continuing.refresh_from_db()
+    assert (continuing.viewed, continuing.num_viewed) == ([3, 1, 2], 3)
