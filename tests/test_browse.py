@@ -16,7 +16,7 @@ from oscar.core.loading import get_class, get_model
 from oscar.test import factories
 
 from oscar_recovery.browse import abandon_browsing, viewed_from_cookie
-from oscar_recovery.capture import capture_email
+from oscar_recovery.capture import capture_email, lines_changed
 from oscar_recovery.constants import (
     CampaignTrigger,
     EmailSource,
@@ -314,3 +314,35 @@ def test_a_guests_viewed_products_follow_the_basket_into_the_account_on_login():
 
     continuing.refresh_from_db()
     assert (continuing.viewed, continuing.num_viewed) == ([3, 1, 2], 3)
+
+
+def test_a_guest_who_fills_the_basket_after_browsing_moves_to_the_basket_campaign(
+    browse_campaign, basket_campaign, product, other_product, sweep_at, start
+):
+    from django.test import Client
+
+    guest = Client(HTTP_USER_AGENT=BROWSER_UA)
+    view(guest, product)
+    request = RequestFactory(HTTP_USER_AGENT=BROWSER_UA).get("/")
+    request.COOKIES["oscar_history"] = guest.cookies["oscar_history"].value  # Oscar's cookie
+    request.user = AnonymousUser()
+    request.basket = Basket()
+    request.basket.strategy = Selector().strategy(request=request)
+    journey = capture_email(request, "guest@example.com")
+    sweep_at(timedelta(hours=1))
+    journey.refresh_from_db()
+    assert journey.enrolment.campaign == browse_campaign
+
+    # Back the next day: the same journey gets a line, then goes quiet again.
+    with time_machine.travel(start + timedelta(days=1), tick=False):
+        basket = Basket.objects.get(pk=journey.basket_id)
+        basket.strategy = request.basket.strategy
+        basket.add_product(other_product)
+        lines_changed(basket)  # what the basket_addition receiver does after Oscar's view
+    sweep_at(timedelta(days=1, hours=1))
+
+    journey.refresh_from_db()
+    assert journey.num_items == 1 and journey.enrolment.campaign == basket_campaign
+    sweep_at(timedelta(days=1, hours=2, minutes=5))
+    (email,) = recovery_emails()  # the basket email; the browse one never went out
+    assert "/recovery/restore/" in email.body and "Wool hat" in email.body
