@@ -346,3 +346,18 @@ def test_a_guest_who_fills_the_basket_after_browsing_moves_to_the_basket_campaig
     sweep_at(timedelta(days=1, hours=2, minutes=5))
     (email,) = recovery_emails()  # the basket email; the browse one never went out
     assert "/recovery/restore/" in email.body and "Wool hat" in email.body
+
+
+def test_only_the_lookback_windows_views_are_read(settings, customer, product, other_product):
+    from oscar_recovery.browse import recent_views
+
+    old = UserProductView.objects.create(user=customer, product=product)
+    UserProductView.objects.filter(pk=old.pk).update(
+        date_created=timezone.now() - timedelta(days=3)
+    )
+    new = UserProductView.objects.create(user=customer, product=other_product)
+
+    since = timezone.now() - timedelta(days=1)
+    assert list(recent_views(since)) == [new]
+    # Bounded by the primary key (an index), not a scan of every view ever recorded.
+    assert f'"id" > {old.pk}' in str(recent_views(since).query)
