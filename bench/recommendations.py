@@ -139,7 +139,7 @@ def main() -> None:
 
     from oscar_recovery import cooccurrence
     from oscar_recovery.models import BoughtTogether
-    from oscar_recovery.recommendations import bought_together
+    from oscar_recovery.recommendations import bought_together, bought_together_query
 
     OrderLine = get_model("order", "Line")
 
@@ -188,7 +188,7 @@ def main() -> None:
         f" median {median:.2f} ms, p95 {p95:.2f} ms (goal median < 5 ms: {median / 5:.2f} of it)"
     )
     print(f"  last basket's suggestions: {found[:5]}...")
-    query = BoughtTogether.objects.filter(product_id__in=baskets[0]).values("other_id")
+    query = bought_together_query(baskets[0])[:12]
     for line in query.explain().splitlines():
         print("  plan:", line.strip())
 

@@ -200,16 +200,21 @@ def bought_together(product_ids: Sequence[int], limit: int) -> list[int]:
     """Products most often in the same orders as any of ``product_ids``."""
     if not product_ids:
         return []
-    rows = (
+    return list(bought_together_query(product_ids)[:limit])
+
+
+def bought_together_query(product_ids: Sequence[int]):
+    """The lookup: one query on the (product, other) index, partners summed over the
+    basket's products."""
+    return (
         BoughtTogether.objects.filter(
             product_id__in=product_ids, orders__gte=app_settings.BOUGHT_TOGETHER_MIN_ORDERS
         )
         .values("other_id")
         .annotate(together=Sum("orders"))
         .order_by("-together", "other_id")
-        .values_list("other_id", flat=True)[:limit]
+        .values_list("other_id", flat=True)
     )
-    return list(rows)
 
 
 def curated(product_ids: Sequence[int], limit: int) -> list[int]:
