@@ -62,23 +62,38 @@ class RecoveryAdapter:
         threshold = app_settings.FREE_SHIPPING_THRESHOLD
         return None if threshold is None else Decimal(str(threshold))
 
-    def recommended_product_ids(self, journey, product_ids: list[int], limit: int) -> list[int]:
-        """Ids of products to suggest alongside these (the journey's lines), best first.
+    def recommendations(
+        self,
+        journey,
+        product_ids: list[int],
+        limit: int,
+        *,
+        gap: Decimal | None = None,
+        exclude: list[int] | tuple = (),
+        strategy=None,
+    ) -> list:
+        """Products to suggest alongside ``product_ids`` (the journey's lines, or for a
+        browse journey what was viewed), best first, each with its reason: a list of
+        :class:`oscar_recovery.recommendations.Recommendation`. Override to plug in
+        another recommender."""
+        from .recommendations import recommend
 
-        The default is Oscar's curated *recommended products* of the basket's products, by
-        ranking. Emails drop those not for sale and, below the free-shipping threshold, put
-        first the ones that close the gap.
-        """
-        from oscar.core.loading import get_model
-
-        ProductRecommendation = get_model("catalogue", "ProductRecommendation")
-        ranked = (
-            ProductRecommendation.objects.filter(primary_id__in=product_ids)
-            .exclude(recommendation_id__in=product_ids)
-            .order_by("-ranking", "pk")
-            .values_list("recommendation_id", flat=True)
+        return recommend(
+            product_ids,
+            limit=limit,
+            user=journey.user if journey.user_id else None,
+            email=journey.email,
+            viewed=journey.viewed,
+            exclude=exclude,
+            gap=gap,
+            strategy=strategy,
+            loader=self.load_products,
         )
-        return list(dict.fromkeys(ranked))[:limit]  # first occurrence keeps the rank
+
+    def recommended_product_ids(self, journey, product_ids: list[int], limit: int) -> list[int]:
+        """Ids of products to suggest alongside these, best first (see
+        :meth:`recommendations`)."""
+        return [item.product_id for item in self.recommendations(journey, product_ids, limit)]
 
     def load_products(self, ids) -> dict:
         """Public products by id, with what pricing and images need loaded up front: an

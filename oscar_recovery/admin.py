@@ -149,7 +149,17 @@ class CartJourneyAdmin(ReadOnlyAdmin):
         ),
         (
             _("What"),
-            {"fields": ["basket", "lines_table", "num_items", "total", "currency", "vouchers"]},
+            {
+                "fields": [
+                    "basket",
+                    "lines_table",
+                    "num_items",
+                    "total",
+                    "currency",
+                    "vouchers",
+                    "viewed",
+                ]
+            },
         ),
         (_("How far"), {"fields": ["furthest_step", "funnel_table", "basket_frozen"]}),
         (

@@ -262,6 +262,72 @@ class AppSettings:
         """Upper bound on batches per purge run; the next run continues."""
         return int(self._setting("PURGE_MAX_BATCHES", 2000))
 
+    # Recommendations and browse abandonment
+
+    @property
+    def RECOMMENDATION_WEIGHTS(self) -> dict[str, float]:
+        """Weight of each recommendation source (keys: ``RecommendationReason`` values);
+        0 switches a source off. A product's score is the sum over the sources that
+        suggest it of weight / (1 + its rank there)."""
+        weights = {
+            "bought_together": 1.0,
+            "curated": 1.2,
+            "viewed": 0.8,
+            "category_bestseller": 0.5,
+            "bestseller": 0.2,
+        }
+        weights.update(self._setting("RECOMMENDATION_WEIGHTS", {}))
+        return {name: float(value) for name, value in weights.items()}
+
+    @property
+    def RECOMMENDATIONS_EXCLUDE_PURCHASED(self) -> bool:
+        """Never recommend what the customer (account or email) already ordered."""
+        return bool(self._setting("RECOMMENDATIONS_EXCLUDE_PURCHASED", True))
+
+    @property
+    def RECOMMENDATIONS_PER_CATEGORY(self) -> int:
+        """Most recommendations from one category while others are available (diversity)."""
+        return int(self._setting("RECOMMENDATIONS_PER_CATEGORY", 2))
+
+    @property
+    def BOUGHT_TOGETHER_PER_PRODUCT(self) -> int:
+        """Partners kept per product by the full build of the bought-together table."""
+        return int(self._setting("BOUGHT_TOGETHER_PER_PRODUCT", 50))
+
+    @property
+    def BOUGHT_TOGETHER_MIN_ORDERS(self) -> int:
+        """Orders two products must share before they count as bought together: one
+        shared order is chance. Sparser products get same-category bestsellers instead."""
+        return max(1, int(self._setting("BOUGHT_TOGETHER_MIN_ORDERS", 2)))
+
+    @property
+    def BOUGHT_TOGETHER_WINDOW(self) -> timedelta | None:
+        """Orders the bought-together table learns from (``None``: all of them)."""
+        value = self._setting("BOUGHT_TOGETHER_WINDOW", timedelta(days=365))
+        return None if value is None else _as_timedelta(value)
+
+    @property
+    def BUILD_WORK_MEM(self) -> str:
+        """PostgreSQL ``work_mem`` for the recommendation tables' build transaction only
+        (empty: the server's): pairing a year of orders sorts millions of rows."""
+        return str(self._setting("BUILD_WORK_MEM", "256MB") or "")
+
+    @property
+    def BESTSELLERS_WINDOW(self) -> timedelta:
+        """The recent window bestsellers (overall and per category) are counted over."""
+        return _as_timedelta(self._setting("BESTSELLERS_WINDOW", timedelta(days=30)))
+
+    @property
+    def BROWSE_LOOKBACK(self) -> timedelta:
+        """How far back the sweep looks for signed-in shoppers who viewed products and
+        went quiet without adding any (browse abandonment)."""
+        return _as_timedelta(self._setting("BROWSE_LOOKBACK", timedelta(days=1)))
+
+    @property
+    def BROWSE_VIEWED_LIMIT(self) -> int:
+        """Viewed products a browse journey keeps (most recent first)."""
+        return int(self._setting("BROWSE_VIEWED_LIMIT", 12))
+
 
 _app_settings = AppSettings()
 

@@ -68,6 +68,13 @@ class CaptureScope:
             entry.basket = basket
         return entry
 
+    def viewed(self) -> list[int] | None:
+        """Oscar's recently-viewed cookie, read when a journey is written (browse history
+        costs no write of its own)."""
+        from .browse import viewed_from_cookie
+
+        return viewed_from_cookie(self.request.COOKIES if self.request else self.cookies)
+
     def shopper(self, basket=None) -> journeys.Shopper:
         request = self.request
         user = getattr(request, "user", None) if request is not None else None
@@ -182,6 +189,7 @@ def _write_basket_changes(change: _BasketChanges, scope: CaptureScope, now) -> N
                 shopper=scope.shopper(basket),
                 email=change.email,
                 now=now,
+                viewed=scope.viewed(),
             )
         elif change.email:
             journeys.attach_email(basket.id, *change.email, now=now)
@@ -320,5 +328,6 @@ def capture_email(
         vouchers=None,
         shopper=scope.shopper(basket),
         email=(email, source),
+        viewed=scope.viewed(),
     )
     return CartJourney.objects.get(basket_id=basket.id)

@@ -92,6 +92,8 @@ class CampaignTrigger(models.TextChoices):
     BASKET_ABANDONED = "basket_abandoned", _("Basket abandoned")
     #: Only baskets whose shopper got past the checkout email step.
     CHECKOUT_ABANDONED = "checkout_abandoned", _("Checkout abandoned after the email step")
+    #: An identified shopper viewed products, added nothing to a basket and went quiet.
+    BROWSE_ABANDONED = "browse_abandoned", _("Browsing abandoned (viewed, added nothing)")
 
 
 class CustomerType(models.TextChoices):
@@ -157,6 +159,9 @@ class SkipReason(models.TextChoices):
     CONSENT_REFUSED = "consent_refused", _("The shopper said no thanks to reminders")
     #: Lawful basis ``soft_opt_in``: captured outside checkout without the notice shown.
     NO_NOTICE = "no_notice", _("Captured on site without the soft opt-in notice")
+    #: Browse abandonment: the shopper started a basket, whose own journey takes over.
+    BASKET_STARTED = "basket_started", _("The shopper started a basket since browsing")
+    NOTHING_VIEWED = "nothing_viewed", _("Nothing viewed is still for sale")
 
 
 # -- Privacy: lawful basis and consent (issue 7) -------------------------------------------
@@ -208,3 +213,18 @@ class AttemptOutcome(models.TextChoices):
     SUCCESS = "success", _("Success (2xx)")
     TRANSIENT = "transient", _("Transient failure (network error, 5xx, 408, 429)")
     PERMANENT = "permanent", _("Permanent failure (other status)")
+
+
+# -- Recommendations and browse abandonment ------------------------------------------------
+
+
+class RecommendationReason(models.TextChoices):
+    """Why a product was recommended: stored nowhere, shown in email previews and the
+    dashboard. The values are stable names other code and templates may rely on."""
+
+    BOUGHT_TOGETHER = "bought_together", _("Often bought together")
+    CURATED = "curated", _("Recommended by the shop")
+    VIEWED = "viewed", _("Viewed but not bought")
+    CATEGORY_BESTSELLER = "category_bestseller", _("Bestseller in the same category")
+    BESTSELLER = "bestseller", _("Bestseller")
+    FREE_SHIPPING = "free_shipping", _("Closes the free-shipping gap")

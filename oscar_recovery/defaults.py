@@ -87,3 +87,50 @@ def install_defaults(*, activate: bool = False, discount: Decimal | None = None)
             campaign.is_active = True
             campaign.save(update_fields=["is_active", "updated_at"])
     return campaign
+
+
+# -- Browse abandonment ----------------------------------------------------------------
+
+BROWSE_CAMPAIGN_NAME = "Browse abandonment (default)"
+
+#: Two emails at most: a shopper who only looked tolerates less than one who left a basket.
+BROWSE_STEPS = (
+    DefaultStep(
+        timedelta(hours=2),
+        gettext_noop("Still interested in what you saw?"),
+        gettext_noop("The products you looked at, and a few more you might like."),
+    ),
+    DefaultStep(
+        timedelta(hours=48),
+        gettext_noop("Take another look"),
+        gettext_noop("Picked for you from what you viewed."),
+    ),
+)
+
+
+def install_browse_defaults(*, activate: bool = False) -> Campaign:
+    """Create the default browse-abandonment campaign if it is missing (as
+    :func:`install_defaults`: an existing one is left alone, ``activate`` switches it on)."""
+    with transaction.atomic():
+        campaign, created = Campaign.objects.get_or_create(
+            name=BROWSE_CAMPAIGN_NAME,
+            defaults={
+                "trigger": CampaignTrigger.BROWSE_ABANDONED,
+                "is_active": activate,
+                "exclude_staff": True,
+                "holdout_percent": 10,
+            },
+        )
+        if created:
+            for position, step in enumerate(BROWSE_STEPS, start=1):
+                CampaignStep.objects.create(
+                    campaign=campaign,
+                    position=position,
+                    delay=step.delay,
+                    subject=_translated(step.subject),
+                    preheader=_translated(step.preheader),
+                )
+        elif activate and not campaign.is_active:
+            campaign.is_active = True
+            campaign.save(update_fields=["is_active", "updated_at"])
+    return campaign

@@ -9,7 +9,7 @@ from oscar.core.loading import get_model
 
 from . import app_settings
 from .consent import why_not_contact
-from .constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
+from .constants import CampaignTrigger, EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
 from .models import CartJourney, RecoveryMessage
 from .suppression import is_suppressed
 
@@ -44,7 +44,12 @@ def why_not_send(message: RecoveryMessage, now) -> SkipReason | None:
         return SkipReason.BOT
     if journey.is_staff and not app_settings.CONTACT_STAFF:
         return SkipReason.STAFF
-    if journey.num_items == 0:
+    if message.step.campaign.trigger == CampaignTrigger.BROWSE_ABANDONED:
+        if journey.num_items:
+            return SkipReason.BASKET_STARTED
+        if not journey.num_viewed:
+            return SkipReason.NOTHING_VIEWED
+    elif journey.num_items == 0:
         return SkipReason.BASKET_EMPTY
     if order_placed_since(journey):
         return SkipReason.ORDER_PLACED

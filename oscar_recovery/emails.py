@@ -8,8 +8,10 @@ language, and the :class:`~django.core.mail.EmailMultiAlternatives` with its hea
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from email.utils import make_msgid
@@ -23,6 +25,7 @@ from oscar.templatetags.currency_filters import currency as oscar_currency
 
 from . import app_settings
 from .adapter import RecoveryAdapter, get_adapter
+from .constants import CampaignTrigger, RecommendationReason
 from .models import CampaignStep, CartJourney, RecoveryMessage
 from .templating import default_source, inline_css, render_html, render_line, render_text
 from .tokens import restore_token, unsubscribe_token
@@ -72,6 +75,8 @@ class RenderedEmail:
     preheader: str
     html: str
     text: str
+    #: Previews only: each recommendation's title, reason and its label, for the owner.
+    recommendations: tuple[tuple[str, str, str], ...] = ()
 
 
 def _price_of(purchase_info) -> Decimal | None:
@@ -83,26 +88,34 @@ def _price_of(purchase_info) -> Decimal | None:
 
 @dataclass(frozen=True)
 class EmailProducts:
-    """The products an email shows, loaded together (one set of queries for both)."""
+    """The products an email shows, loaded together."""
 
     #: The journey's lines still for sale, at today's prices.
     lines: list[PricedLine]
-    #: Recommended products for sale, in the recommendation source's order.
+    #: Recommended products for sale, best first (the recommendation service's order).
     candidates: list[PricedLine]
+    #: Why each candidate was recommended, by product id (``RecommendationReason``).
+    reasons: dict[int, str] = field(default_factory=dict)
+    #: Browse abandonment: the products the shopper viewed that are still for sale.
+    viewed: list[PricedLine] = field(default_factory=list)
+
+    @property
+    def is_browse(self) -> bool:
+        return not self.lines and bool(self.viewed)
 
 
 def load_email_products(journey: CartJourney) -> EmailProducts:
     """The journey's lines that can still be bought, and the recommendations that can be.
 
     Products deleted, hidden or out of stock since the basket was left are dropped: an email
-    must not push what cannot be ordered. Quantities are capped at what is available.
+    must not push what cannot be ordered. Quantities are capped at what is available. A
+    journey without lines (browse abandonment) shows the viewed products still for sale,
+    less those the customer bought since.
     """
     adapter = get_adapter()
     line_ids = [line["product_id"] for line in journey.lines if line.get("product_id")]
-    limit = app_settings.RECOMMENDATIONS_LIMIT
-    # More candidates than shown: some may be unavailable, and the gap reorders them.
-    candidate_ids = adapter.recommended_product_ids(journey, line_ids, limit * 3) if limit else []
-    products = adapter.load_products([*line_ids, *candidate_ids])
+    viewed_ids = [] if line_ids else browse_product_ids(journey)
+    products = adapter.load_products([*line_ids, *viewed_ids])
     strategy = Selector().strategy(user=journey.user)
     lines = []
     for line in journey.lines:
@@ -110,13 +123,44 @@ def load_email_products(journey: CartJourney) -> EmailProducts:
         priced = _priced(strategy, product, int(line.get("quantity") or 1))
         if priced is not None:
             lines.append(priced)
-    in_basket = set(line_ids)
-    candidates = [
+    viewed = [
         priced
-        for pk in candidate_ids
-        if pk not in in_basket and (priced := _priced(strategy, products.get(pk), 1)) is not None
+        for pk in viewed_ids
+        if (priced := _priced(strategy, products.get(pk), 1)) is not None
     ]
-    return EmailProducts(lines, candidates)
+    limit = app_settings.RECOMMENDATIONS_LIMIT
+    if not limit:
+        return EmailProducts(lines, [], {}, viewed)
+    gap = free_shipping_gap(journey, lines, adapter)
+    recommended = adapter.recommendations(
+        journey, line_ids or viewed_ids, limit, gap=gap, exclude=viewed_ids, strategy=strategy
+    )
+    candidates = [PricedLine(item.product, 1, item.price, item.currency) for item in recommended]
+    reasons = {item.product_id: str(item.reason) for item in recommended}
+    return EmailProducts(lines, candidates, reasons, viewed)
+
+
+def browse_product_ids(journey: CartJourney) -> list[int]:
+    """The viewed products a browse email may show: most recent first, never one the
+    customer has bought (the journey may predate the order)."""
+    from .recommendations import purchased_product_ids
+
+    ids = [int(pk) for pk in journey.viewed][: app_settings.BROWSE_VIEWED_LIMIT]
+    if not ids:
+        return []
+    bought = purchased_product_ids(journey.user if journey.user_id else None, journey.email)
+    return [pk for pk in ids if pk not in bought]
+
+
+def free_shipping_gap(
+    journey: CartJourney, lines: list[PricedLine], adapter: RecoveryAdapter
+) -> Decimal | None:
+    """What the lines lack for free delivery, or None (no threshold, reached, no lines)."""
+    threshold = adapter.free_shipping_threshold(journey)
+    total = sum((line.line_price for line in lines), Decimal("0.00"))
+    if threshold is None or not lines or total >= threshold:
+        return None
+    return threshold - total
 
 
 def _priced(strategy, product, quantity: int) -> PricedLine | None:
@@ -131,15 +175,6 @@ def _priced(strategy, product, quantity: int) -> PricedLine | None:
         if not info.availability.is_purchase_permitted(quantity)[0]:
             return None
     return PricedLine(product, quantity, unit_price, info.price.currency)
-
-
-def recommendations(candidates: list[PricedLine], gap: Decimal | None) -> list[PricedLine]:
-    """The recommendations to show; with a free-shipping gap, those whose price closes it
-    come first, cheapest first (the smallest extra spend that makes delivery free)."""
-    if gap is not None:
-        closes = sorted((c for c in candidates if c.unit_price >= gap), key=lambda c: c.unit_price)
-        candidates = closes + [c for c in candidates if c.unit_price < gap]
-    return candidates[: app_settings.RECOMMENDATIONS_LIMIT]
 
 
 def build_context(
@@ -157,7 +192,8 @@ def build_context(
     currency = lines[0].currency if lines else journey.currency or settings.OSCAR_DEFAULT_CURRENCY
     total = sum((line.line_price for line in lines), Decimal("0.00"))
     threshold = adapter.free_shipping_threshold(journey)
-    gap = threshold - total if threshold is not None and total < threshold else None
+    gap = free_shipping_gap(journey, lines, adapter)
+    viewed = [_line_context(line, adapter) for line in products.viewed]
     rtl = translation.get_language_bidi()
     context = {
         "language": translation.get_language(),
@@ -173,14 +209,22 @@ def build_context(
         "lines": [_line_context(line, adapter) for line in lines],
         "num_items": sum(line.quantity for line in lines),
         "total": format_currency(total, currency),
-        "restore_url": adapter.absolute_url(
-            reverse("oscar_recovery:restore", args=[restore_token(journey, message)])
+        "restore_url": (
+            # A browse email has no basket to restore: its button leads back to the products.
+            (viewed[0]["url"] if viewed else adapter.absolute_url("/"))
+            if products.is_browse
+            else adapter.absolute_url(
+                reverse("oscar_recovery:restore", args=[restore_token(journey, message)])
+            )
         ),
+        "browse": products.is_browse,
+        "viewed": viewed,
         "unsubscribe_url": unsubscribe_url(journey.email, adapter),
         "incentive": _incentive_context(step, voucher, currency),
         "free_shipping": None,
         "recommendations": [
-            _line_context(line, adapter) for line in recommendations(products.candidates, gap)
+            _recommendation_context(line, products.reasons, adapter)
+            for line in products.candidates[: app_settings.RECOMMENDATIONS_LIMIT]
         ],
         "step": {"position": step.position},
     }
@@ -205,6 +249,16 @@ def _line_context(line: PricedLine, adapter: RecoveryAdapter) -> dict:
         "image_url": adapter.product_image_url(product),
         "url": adapter.absolute_url(product.get_absolute_url()),
     }
+
+
+def _recommendation_context(
+    line: PricedLine, reasons: dict[int, str], adapter: RecoveryAdapter
+) -> dict:
+    reason = reasons.get(line.product.pk, "")
+    context = _line_context(line, adapter)
+    context["reason"] = reason
+    context["reason_label"] = str(RecommendationReason(reason).label) if reason else ""
+    return context
 
 
 def _incentive_context(step: CampaignStep, voucher, currency: str) -> dict | None:
@@ -289,10 +343,19 @@ def preview(
     """How a step looks for a journey, without sending or storing anything (admin preview).
     No voucher is minted: the incentive block shows a sample code."""
     content = content or content_for(step, None)
+    if step.campaign.trigger == CampaignTrigger.BROWSE_ABANDONED and not journey.viewed:
+        # A basket (or the sample) stands in for what a browsing shopper viewed.
+        journey = copy.copy(journey)
+        journey.viewed = [line["product_id"] for line in journey.lines if line.get("product_id")]
+        journey.lines, journey.num_items = [], 0
     products = load_email_products(journey)
     with translation.override(language_of(journey)):
         context = build_context(journey, step, content, products, voucher=_SampleVoucher(step))
-        return render_email(content, context)
+        rendered = render_email(content, context)
+    reasons = tuple(
+        (item["title"], item["reason"], item["reason_label"]) for item in context["recommendations"]
+    )
+    return dataclasses.replace(rendered, recommendations=reasons)
 
 
 def sample_journey(email: str, language: str = "", size: int = 3) -> CartJourney:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from oscar.core.loading import get_model
 
@@ -45,6 +45,11 @@ def in_holdout(campaign: Campaign, journey: CartJourney) -> bool:
 
 
 def matches(campaign: Campaign, journey: CartJourney, history: CustomerHistory) -> bool:
+    # Browse campaigns are for journeys without lines, the others for baskets: one visit,
+    # one kind of email.
+    browsing = campaign.trigger == CampaignTrigger.BROWSE_ABANDONED
+    if browsing != (journey.num_items == 0) or (browsing and not journey.num_viewed):
+        return False
     if campaign.trigger == CampaignTrigger.CHECKOUT_ABANDONED and (
         journey.furthest_step < CheckoutStep.GATEWAY
     ):
@@ -104,9 +109,14 @@ def enrol_journeys(journey_ids: list[int], now=None) -> list[CampaignEnrolment]:
     if not campaigns:
         return []
     journeys = list(
-        CartJourney.objects.filter(
-            pk__in=journey_ids, status=JourneyStatus.ABANDONED, enrolment__isnull=True
-        ).exclude(is_bot=True)
+        CartJourney.objects.filter(pk__in=journey_ids, status=JourneyStatus.ABANDONED)
+        .filter(
+            # A browsing shopper who has since filled a basket leaves the browse campaign
+            # for a basket one: the basket is what is worth recovering now.
+            Q(enrolment__isnull=True)
+            | Q(num_items__gt=0, enrolment__campaign__trigger=CampaignTrigger.BROWSE_ABANDONED)
+        )
+        .exclude(is_bot=True)
     )
     histories = customer_histories(journeys)
     enrolled = []
@@ -118,6 +128,9 @@ def enrol_journeys(journey_ids: list[int], now=None) -> list[CampaignEnrolment]:
         abandoned_at = journey.abandoned_at or now
         try:
             with transaction.atomic():
+                CampaignEnrolment.objects.filter(
+                    journey=journey, campaign__trigger=CampaignTrigger.BROWSE_ABANDONED
+                ).delete()
                 enrolled.append(
                     CampaignEnrolment.objects.create(
                         journey=journey,

@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from oscar.core.loading import get_model
 
-from . import signals
+from . import app_settings, signals
 from .adapter import get_adapter
 from .consent import FIELDS as consent_fields
 from .consent import email_attached
@@ -40,12 +40,14 @@ def save_basket(
     shopper: Shopper,
     now: datetime | None = None,
     email: tuple[str, str] | None = None,
+    viewed: list[int] | None = None,
 ) -> None:
     """Create or update the journey of an open basket in one ``INSERT .. ON CONFLICT`` query.
 
     Only what is known is written on update: ``snapshot``/``vouchers`` None leaves them be,
     and the first visitor id and bot verdict stick. An explicit ``email`` (address, source)
-    goes through :func:`attach_email`. A journey linked to an open basket is never ended
+    goes through :func:`attach_email`. ``viewed`` (product ids, most recent first) replaces
+    the journey's browsing history when given. A journey linked to an open basket is never ended
     (ending detaches open baskets), so activity can always set it back to active.
     """
     now = now or timezone.now()
@@ -71,6 +73,9 @@ def save_basket(
     if vouchers is not None:
         journey.vouchers = vouchers
         update_fields.append("vouchers")
+    if viewed is not None:
+        journey.viewed, journey.num_viewed = viewed, len(viewed)
+        update_fields += ["viewed", "num_viewed"]
     if journey.user_id:
         update_fields.append("user")
     if user is not None:
@@ -211,6 +216,11 @@ def _take_over(continuing: CartJourney, guest: CartJourney) -> None:
             setattr(continuing, name, getattr(guest, name))
         if continuing.email:
             email_attached(continuing, continuing.email)
+    # What the guest viewed is what this browser viewed, newest first.
+    if guest.viewed:
+        viewed = list(dict.fromkeys([*guest.viewed, *continuing.viewed]))
+        viewed = viewed[: app_settings.BROWSE_VIEWED_LIMIT]
+        continuing.viewed, continuing.num_viewed = viewed, len(viewed)
 
 
 def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:

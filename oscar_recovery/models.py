@@ -82,6 +82,10 @@ class CartJourney(models.Model):
     basket_frozen = models.BooleanField(
         _("basket frozen"), default=False, help_text=_("Payment submitted and not yet failed.")
     )
+    #: Products the shopper viewed, most recent first (ids): Oscar's recently-viewed cookie
+    #: for guests, read when the journey is written; ``UserProductView`` for accounts.
+    viewed = models.JSONField(_("viewed products"), default=list, blank=True)
+    num_viewed = models.PositiveIntegerField(_("number of viewed products"), default=0)
 
     # How far
     furthest_step = models.PositiveSmallIntegerField(
@@ -607,3 +611,59 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.number} {self.get_outcome_display()}"
+
+
+class BoughtTogether(models.Model):
+    """How many orders contained both ``product`` and ``other``: the bought-together
+    recommendations, precomputed (see :mod:`oscar_recovery.cooccurrence`) so that a lookup
+    is one indexed query. Both directions are stored. Product ids are not constrained: the
+    table is rebuilt from orders, and lookups only return products that still exist."""
+
+    # The unique (product, other) index serves lookups; no other index slows the build.
+    product = models.ForeignKey(
+        "catalogue.Product",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    other = models.ForeignKey(
+        "catalogue.Product",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    orders = models.PositiveIntegerField(_("orders together"), default=0)
+
+    class Meta:
+        verbose_name = _("bought-together pair")
+        verbose_name_plural = _("bought-together pairs")
+        constraints = [
+            models.UniqueConstraint(fields=["product", "other"], name="recovery_bought_together")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} + {self.other_id}: {self.orders}"
+
+
+class ProductSales(models.Model):
+    """Orders per product over ``OSCAR_RECOVERY_BESTSELLERS_WINDOW``: the bestsellers,
+    rebuilt with the bought-together table and bumped as orders arrive."""
+
+    product = models.OneToOneField(
+        "catalogue.Product",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        primary_key=True,
+    )
+    orders = models.PositiveIntegerField(_("orders"), default=0)
+
+    class Meta:
+        verbose_name = _("product sales")
+        verbose_name_plural = _("product sales")
+        indexes = [models.Index(fields=["-orders", "product"], name="recovery_sales_rank_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.orders}"

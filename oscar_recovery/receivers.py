@@ -11,7 +11,18 @@ from oscar.apps.checkout.signals import pre_payment, start_checkout
 from oscar.apps.order.signals import order_placed
 from oscar.core.loading import get_model
 
-from . import alerts, attribution, capture, consent, dispatch, enrolment, outgoing_webhooks, signals
+from . import (
+    alerts,
+    attribution,
+    browse,
+    capture,
+    consent,
+    cooccurrence,
+    dispatch,
+    enrolment,
+    outgoing_webhooks,
+    signals,
+)
 from . import tracking as tracking_events
 from .constants import CheckoutStep, EmailSource
 from .models import CartJourney
@@ -161,3 +172,14 @@ def on_unsubscribed_webhooks(sender, email_hash, reason, **kwargs):
 def on_email_captured(sender, journey, email, **kwargs):
     # A "no thanks" said before the address was known covers it from now on.
     never_raises(consent.email_attached)(journey, email)
+
+
+# -- Recommendations and browse abandonment ------------------------------------------------
+
+
+@receiver(order_placed, dispatch_uid="oscar_recovery.recommendations_order")
+def on_order_placed_recommendations(sender, order, user=None, **kwargs):
+    # The order's pairs are counted by a Celery task after the checkout's transaction
+    # commits: nothing of it can slow or fail the checkout.
+    never_raises(cooccurrence.schedule_order)(order)
+    never_raises(browse.end_with_order)(order)

@@ -21,6 +21,12 @@ BEAT_SCHEDULE = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 3600},
     },
+    # Recommendations: the full rebuild trims and forgets what incremental updates add.
+    "oscar-recovery-build-recommendations": {
+        "task": "oscar_recovery.build_recommendations",
+        "schedule": crontab(hour=3, minute=17),
+        "options": {"expires": 3600},
+    },
 }
 
 # The weekly summary email to staff, Monday morning (the worker's timezone, CELERY_TIMEZONE).

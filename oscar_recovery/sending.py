@@ -25,7 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from . import app_settings, signals
-from .constants import MessageStatus, SkipReason
+from .constants import CampaignTrigger, MessageStatus, SkipReason
 from .eligibility import why_not_send
 from .emails import compose, load_email_products
 from .models import CartJourney, RecoveryMessage
@@ -80,7 +80,11 @@ def send_message(message_id: int, now: datetime | None = None) -> str:
     reason = why_not_send(message, now)
     products = load_email_products(message.journey) if reason is None else None
     if reason is None and not products.lines:
-        reason = SkipReason.BASKET_EMPTY
+        browsing = message.step.campaign.trigger == CampaignTrigger.BROWSE_ABANDONED
+        if not browsing:
+            reason = SkipReason.BASKET_EMPTY
+        elif not products.viewed:
+            reason = SkipReason.NOTHING_VIEWED
     if reason is not None:
         _finish(message, MessageStatus.SKIPPED, skip_reason=reason)
         return MessageStatus.SKIPPED

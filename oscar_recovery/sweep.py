@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from . import app_settings, dispatch, sending, signals
+from . import app_settings, browse, dispatch, sending, signals
 from .constants import JourneyEventKind, JourneyStatus
 from .models import CartJourney, CartJourneyEvent
 from .utils import get_logger, skip_locked
@@ -34,6 +35,8 @@ class SweepResult:
     #: Messages whose worker died mid-send, marked failed (never resent).
     interrupted: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Browse journeys opened for signed-in shoppers who viewed products and went quiet.
+    browse_abandoned: int = 0
 
     def __str__(self) -> str:
         return (
@@ -50,14 +53,16 @@ class SweepResult:
             "dispatched": self.dispatched,
             "requeued": self.requeued,
             "interrupted": self.interrupted,
+            "browse_abandoned": self.browse_abandoned,
         }
 
 
 def _claim_batch(from_status: str, cutoff: datetime, batch_size: int) -> list[int]:
     queryset = CartJourney.objects.filter(status=from_status, last_activity_at__lt=cutoff)
     if from_status == JourneyStatus.ACTIVE:
-        # An empty basket (a captured email with nothing in it yet) is not abandoned.
-        queryset = queryset.filter(num_items__gt=0)
+        # An empty basket (a captured email with nothing in it yet) is not abandoned,
+        # unless its shopper viewed products: then it is browse abandonment.
+        queryset = queryset.filter(Q(num_items__gt=0) | (Q(num_viewed__gt=0) & ~Q(email="")))
     return list(skip_locked(queryset).order_by().values_list("pk", flat=True)[:batch_size])
 
 
@@ -153,6 +158,11 @@ def run_sweep(now: datetime | None = None) -> SweepResult:
     now = now or timezone.now()
     result = SweepResult()
     mark_abandoned(now, result)  # enrols the newly abandoned (journeys_abandoned receiver)
+    try:
+        result.browse_abandoned += len(browse.abandon_browsing(now))
+    except Exception as exc:  # browse abandonment must not hold up the basket emails
+        logger.exception("Browse abandonment failed")
+        result.errors.append(repr(exc))
     expire_stale(now, result)
     send_due(now, result)
     return result

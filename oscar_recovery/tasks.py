@@ -71,3 +71,20 @@ def purge() -> dict:
     from . import retention
 
     return retention.purge_expired().as_dict()
+
+
+@shared_task(name="oscar_recovery.build_recommendations", ignore_result=False)
+def build_recommendations() -> dict:
+    """Rebuild the bought-together and bestseller tables (nightly, see ``schedules``)."""
+    from . import cooccurrence
+
+    result = cooccurrence.rebuild()
+    return {"pairs": result.pairs, "products": result.products}
+
+
+@shared_task(name="oscar_recovery.add_order_to_recommendations")
+def add_order_to_recommendations(order_id: int) -> int:
+    """Count one new order's products in the bought-together and bestseller tables."""
+    from . import cooccurrence
+
+    return cooccurrence.add_order(order_id)

@@ -140,4 +140,5 @@ def test_sweep_task_runs_the_sweep():
         "dispatched": 0,
         "requeued": 0,
         "interrupted": 0,
+        "browse_abandoned": 0,
     }

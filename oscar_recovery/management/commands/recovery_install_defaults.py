@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from oscar_recovery.defaults import install_defaults
+from oscar_recovery.defaults import install_browse_defaults, install_defaults
 
 
 def _percentage(value: str) -> Decimal:
@@ -37,20 +37,28 @@ class Command(BaseCommand):
             metavar="PERCENT",
             help=_("Add a unique single-use percentage voucher to the last email."),
         )
+        parser.add_argument(
+            "--browse",
+            action="store_true",
+            help=_("Also create the browse-abandonment campaign (emails after 2 h and 48 h)."),
+        )
 
-    def handle(self, *args, activate, discount, **options):
-        campaign = install_defaults(activate=activate, discount=discount)
-        count = campaign.steps.count()
-        if campaign.is_active:
-            summary = ngettext(
-                "%(campaign)s: %(count)d email, active",
-                "%(campaign)s: %(count)d emails, active",
-                count,
-            )
-        else:
-            summary = ngettext(
-                "%(campaign)s: %(count)d email, inactive (use --activate to switch it on)",
-                "%(campaign)s: %(count)d emails, inactive (use --activate to switch it on)",
-                count,
-            )
-        self.stdout.write(summary % {"campaign": campaign.name, "count": count})
+    def handle(self, *args, activate, discount, browse=False, **options):
+        campaigns = [install_defaults(activate=activate, discount=discount)]
+        if browse:
+            campaigns.append(install_browse_defaults(activate=activate))
+        for campaign in campaigns:
+            count = campaign.steps.count()
+            if campaign.is_active:
+                summary = ngettext(
+                    "%(campaign)s: %(count)d email, active",
+                    "%(campaign)s: %(count)d emails, active",
+                    count,
+                )
+            else:
+                summary = ngettext(
+                    "%(campaign)s: %(count)d email, inactive (use --activate to switch it on)",
+                    "%(campaign)s: %(count)d emails, inactive (use --activate to switch it on)",
+                    count,
+                )
+            self.stdout.write(summary % {"campaign": campaign.name, "count": count})

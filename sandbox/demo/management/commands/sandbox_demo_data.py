@@ -22,7 +22,8 @@ from oscar.apps.catalogue.categories import create_from_breadcrumbs
 from oscar.core.loading import get_model
 from PIL import Image, ImageDraw, ImageFont
 
-from oscar_recovery.defaults import install_defaults
+from oscar_recovery.cooccurrence import rebuild as rebuild_recommendations
+from oscar_recovery.defaults import install_browse_defaults, install_defaults
 
 Country = get_model("address", "Country")
 Partner = get_model("partner", "Partner")
@@ -135,6 +136,9 @@ class Command(BaseCommand):
             new_products, new_images = self.create_catalogue()
             new_users = self.create_users()
             campaign = self.create_campaign()
+            browse_campaign = self.create_browse_campaign()
+        # The basket page's recommendations learn from the orders placed in the sandbox.
+        rebuild_recommendations()
         self.copy_missing_image_placeholder()
 
         self.stdout.write(
@@ -155,6 +159,9 @@ class Command(BaseCommand):
             "(10% voucher in the last)"
         )
         self.stdout.write(
+            f"  Browse emails:      {browse_campaign.name}, active (sign in, view, add nothing)"
+        )
+        self.stdout.write(
             f"  Free delivery from: £{settings.SANDBOX_FREE_SHIPPING_THRESHOLD}; "
             "test card 4000 0000 0000 0002 is declined"
         )
@@ -165,6 +172,17 @@ class Command(BaseCommand):
         campaign = install_defaults(activate=True, discount=Decimal("10"))
         steps = campaign.steps.order_by("position")
         for step, minutes in zip(steps, settings.SANDBOX_STEP_MINUTES, strict=False):
+            if step.delay != timedelta(minutes=minutes):
+                step.delay = timedelta(minutes=minutes)
+                step.save(update_fields=["delay"])
+        return campaign
+
+    def create_browse_campaign(self):
+        """The default browse-abandonment campaign, active, with the same short delays: sign
+        in as the customer, look at a few products, add nothing, and wait."""
+        campaign = install_browse_defaults(activate=True)
+        steps = campaign.steps.order_by("position")
+        for step, minutes in zip(steps, settings.SANDBOX_STEP_MINUTES[1:], strict=False):
             if step.delay != timedelta(minutes=minutes):
                 step.delay = timedelta(minutes=minutes)
                 step.save(update_fields=["delay"])

@@ -1,0 +1,57 @@
+"""Template tags for shop pages. ``{% load recovery %}``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+
+from ..utils import never_raises
+
+register = template.Library()
+
+
+@register.inclusion_tag("oscar_recovery/recommendations.html", takes_context=True)
+def recovery_recommendations(context, limit: int | None = None, basket=None) -> dict:
+    """Products to suggest next to the shopper's basket, each with the reason it was picked
+    (the same service as the emails). ``{% recovery_recommendations limit=4 %}``; the
+    basket defaults to the request's. Renders nothing when there is nothing to suggest or
+    anything goes wrong: a suggestion is never worth a broken basket page."""
+    items = _recommendations(context, limit, basket) or []
+    return {"recommendations": items, "request": context.get("request")}
+
+
+@never_raises
+def _recommendations(context, limit: int | None, basket) -> list:
+    from .. import app_settings
+    from ..adapter import get_adapter
+    from ..browse import viewed_from_cookie
+    from ..recommendations import recommend
+
+    request = context.get("request")
+    basket = basket or getattr(request, "basket", None)
+    if basket is None:
+        return []
+    user = getattr(request, "user", None)
+    if user is not None and not user.is_authenticated:
+        user = None
+    adapter = get_adapter()
+    product_ids = (
+        [line.product_id for line in basket.all_lines() if line.product_id] if basket.id else []
+    )
+    gap = None
+    threshold = adapter.free_shipping_threshold(None)
+    if threshold is not None and product_ids:
+        total = basket.total_incl_tax if basket.is_tax_known else basket.total_excl_tax
+        if total is not None and Decimal(total) < threshold:
+            gap = threshold - Decimal(total)
+    return recommend(
+        product_ids,
+        limit=limit or app_settings.RECOMMENDATIONS_LIMIT,
+        user=user,
+        email=getattr(user, "email", "") or "",
+        viewed=viewed_from_cookie(request.COOKIES) or [] if request is not None else [],
+        gap=gap,
+        strategy=getattr(basket, "strategy", None) if basket.has_strategy else None,
+        loader=adapter.load_products,
+    )
