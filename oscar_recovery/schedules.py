@@ -13,4 +13,10 @@ BEAT_SCHEDULE = {
         # A sweep that could not start within a minute is replaced by the next one.
         "options": {"expires": 60},
     },
+    # The dashboard's daily figures; the overview shows when they were computed.
+    "oscar-recovery-aggregate-stats": {
+        "task": "oscar_recovery.aggregate_stats",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 15 * 60},
+    },
 }

@@ -25,3 +25,11 @@ def send_message(self, message_id: int) -> str:
         raise self.retry(
             exc=exc, countdown=countdown, max_retries=app_settings.SEND_MAX_RETRIES
         ) from exc
+
+
+@shared_task(name="oscar_recovery.aggregate_stats")
+def aggregate_stats() -> dict:
+    """Recompute the dashboard's daily figures of the last few days."""
+    from . import aggregation
+
+    return vars(aggregation.recompute_recent())
