@@ -41,6 +41,16 @@ SUMMED_FIELDS = (
     "recovered_revenue",
 )
 _DECIMAL_FIELDS = {"abandoned_value", "recovered_revenue"}
+CENT = Decimal("0.01")
+
+
+def money(value: Any) -> Decimal:
+    # SQLite sums decimals as floats; amounts are shown and exported to the cent.
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
+def _total(name: str, value: Any) -> Any:
+    return money(value) if name in _DECIMAL_FIELDS else value or 0
 
 
 @dataclass(frozen=True)
@@ -69,10 +79,7 @@ class Period:
 
 def _sums(queryset) -> dict[str, Any]:
     totals = queryset.aggregate(**{name: Sum(name) for name in SUMMED_FIELDS})
-    return {
-        name: (value or (Decimal("0.00") if name in _DECIMAL_FIELDS else 0))
-        for name, value in totals.items()
-    }
+    return {name: _total(name, value) for name, value in totals.items()}
 
 
 def _in(period: Period):
@@ -127,7 +134,7 @@ def derived(figures: dict[str, Any]) -> dict[str, Any]:
         "recovery_rate": stats.rate(figures["recovered_orders"], figures["abandoned"]),
         "order_rate_per_email": stats.rate(figures["recovered_orders"], sent),
         "revenue_per_email": (
-            (figures["recovered_revenue"] / sent).quantize(Decimal("0.01")) if sent else None
+            (figures["recovered_revenue"] / sent).quantize(CENT) if sent else None
         ),
     }
 
@@ -243,10 +250,7 @@ def _grouped(period: Period | None, group_by: str, condition: Q) -> dict[Any, di
     grouped = {}
     for entry in queryset.values(group_by).annotate(**{name: Sum(name) for name in SUMMED_FIELDS}):
         key = entry.pop(group_by)
-        figures = {
-            name: entry[name] or (Decimal("0.00") if name in _DECIMAL_FIELDS else 0)
-            for name in SUMMED_FIELDS
-        }
+        figures = {name: _total(name, entry[name]) for name in SUMMED_FIELDS}
         figures.update(derived(figures))
         grouped[key] = figures
     return grouped
@@ -347,7 +351,7 @@ def ab_results(sample_size: int | None = None) -> list[list[VariantResult]]:
                 sent=entry["sent"] or 0,
                 clicked=entry["clicked"] or 0,
                 recovered_orders=entry["recovered_orders"] or 0,
-                recovered_revenue=entry["recovered_revenue"] or Decimal("0.00"),
+                recovered_revenue=money(entry["recovered_revenue"]),
             )
             if label != CONTROL_LABEL:
                 for outcome, outcome_label in AB_OUTCOMES:
@@ -381,7 +385,11 @@ def top_products(period: Period, limit: int = 50) -> list[ProductRow]:
     sums = {"baskets": Sum("baskets"), "quantity": Sum("quantity"), "value": Sum("value")}
     rows = [
         ProductRow(
-            entry["product_id"], entry["title"], entry["baskets"], entry["quantity"], entry["value"]
+            entry["product_id"],
+            entry["title"],
+            entry["baskets"],
+            entry["quantity"],
+            money(entry["value"]),
         )
         for entry in queryset.filter(product_id__isnull=False)
         .values("product_id")
@@ -389,7 +397,7 @@ def top_products(period: Period, limit: int = 50) -> list[ProductRow]:
         .order_by("-baskets", "-value")[:limit]
     ]
     rows += [
-        ProductRow(None, entry["title"], entry["baskets"], entry["quantity"], entry["value"])
+        ProductRow(None, entry["title"], entry["baskets"], entry["quantity"], money(entry["value"]))
         for entry in queryset.filter(product_id__isnull=True)
         .values("title")
         .annotate(**sums)

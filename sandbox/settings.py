@@ -226,3 +226,9 @@ LOGGING = {
         for name in ("sandbox", "oscar_recovery", "oscar.checkout")
     },
 }
+
+# Recovery dashboard (Dashboard > Cart recovery)
+from oscar_recovery.dashboard.navigation import RECOVERY_NAVIGATION  # noqa: E402
+
+INSTALLED_APPS += ["oscar_recovery.dashboard.apps.RecoveryDashboardConfig"]
+OSCAR_DASHBOARD_NAVIGATION = [*OSCAR_DASHBOARD_NAVIGATION, RECOVERY_NAVIGATION]  # noqa: F405

@@ -132,3 +132,9 @@ CELERY_TASK_ALWAYS_EAGER = False
 # The integration tier's worker consumes a queue of its own, so parallel runs never meet.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("OSCAR_RECOVERY_CELERY_QUEUE", "celery")
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"  # what Oscar's own models use
+
+# Recovery dashboard (issue 6a)
+from oscar_recovery.dashboard.navigation import RECOVERY_NAVIGATION  # noqa: E402
+
+INSTALLED_APPS += ["oscar_recovery.dashboard.apps.RecoveryDashboardConfig"]
+OSCAR_DASHBOARD_NAVIGATION = [*OSCAR_DASHBOARD_NAVIGATION, RECOVERY_NAVIGATION]  # noqa: F405

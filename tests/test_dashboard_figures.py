@@ -121,9 +121,10 @@ def test_recompute_is_idempotent_and_follows_changes(scenario):
     first = list(DailyStat.objects.order_by("day", "key").values())
     aggregation.recompute(date(2026, 2, 1), date(2026, 3, 31))
     again = list(DailyStat.objects.order_by("day", "key").values())
-    strip = lambda rows: [
-        {k: v for k, v in r.items() if k not in ("id", "computed_at")} for r in rows
-    ]  # noqa: E731
+
+    def strip(rows):
+        return [{k: v for k, v in r.items() if k not in ("id", "computed_at")} for r in rows]
+
     assert strip(first) == strip(again)
     # A late click on J2's email: a recompute of its send day picks it up.
     RecoveryMessage.objects.filter(journey=scenario.journeys[2]).update(
