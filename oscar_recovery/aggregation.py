@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -179,11 +179,25 @@ def recompute(first: date, last: date | None = None) -> RecomputeResult:
     for stat in rows.values():
         stat.computed_at = now
     with transaction.atomic():
+        _serialise_writers()
         DailyStat.objects.filter(day__gte=first, day__lte=last).delete()
         DailyStat.objects.bulk_create(rows.values(), batch_size=1000)
         DailyProductStat.objects.filter(day__gte=first, day__lte=last).delete()
         DailyProductStat.objects.bulk_create(products, batch_size=1000)
     return RecomputeResult(days=(last - first).days + 1, rows=len(rows), product_rows=len(products))
+
+
+#: Key of the PostgreSQL advisory lock held while daily figures are replaced.
+_LOCK_KEY = 7_306_201_001
+
+
+def _serialise_writers() -> None:
+    """Overlapping recomputes of the same days take turns (PostgreSQL), instead of the later
+    one failing on the unique (day, key) rows the earlier one is inserting. SQLite already
+    serialises writing transactions."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
 
 
 def _step_row(row, day: date, entry: dict) -> DailyStat:
