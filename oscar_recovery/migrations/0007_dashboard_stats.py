@@ -3,17 +3,13 @@
 import django.db.models.deletion
 import django.utils.timezone
 from decimal import Decimal
-from django.conf import settings
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('basket', '0012_line_code'),
-        ('order', '0021_billingaddress_code_shippingaddress_code'),
         ('oscar_recovery', '0006_message_enqueued_at'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
