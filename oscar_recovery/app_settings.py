@@ -157,9 +157,10 @@ class AppSettings:
     # Dashboard and analytics (issue 6a)
     @property
     def STATS_RECOMPUTE_DAYS(self) -> int:
-        """Days (today included) the periodic aggregation recomputes each run: late clicks,
-        deliveries and orders still change them. At least the attribution window."""
-        return int(self._setting("STATS_RECOMPUTE_DAYS", 7))
+        """Days (today included) the hourly aggregation recomputes: late clicks, deliveries
+        and orders still change them, and an enrolled journey may order until it expires
+        (``EXPIRE_AFTER``), so keep it above that."""
+        return int(self._setting("STATS_RECOMPUTE_DAYS", 35))
 
     @property
     def AB_SAMPLE_SIZE(self) -> int:

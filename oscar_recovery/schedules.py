@@ -13,10 +13,17 @@ BEAT_SCHEDULE = {
         # A sweep that could not start within a minute is replaced by the next one.
         "options": {"expires": 60},
     },
-    # The dashboard's daily figures; the overview shows when they were computed.
+    # The dashboard's daily figures: today and yesterday often, the days that late orders
+    # and clicks still change hourly. The overview shows when they were computed.
     "oscar-recovery-aggregate-stats": {
         "task": "oscar_recovery.aggregate_stats",
         "schedule": timedelta(minutes=15),
+        "kwargs": {"days": 2},
         "options": {"expires": 15 * 60},
+    },
+    "oscar-recovery-aggregate-stats-window": {
+        "task": "oscar_recovery.aggregate_stats",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 60 * 60},
     },
 }

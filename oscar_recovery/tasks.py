@@ -28,8 +28,9 @@ def send_message(self, message_id: int) -> str:
 
 
 @shared_task(name="oscar_recovery.aggregate_stats")
-def aggregate_stats() -> dict:
-    """Recompute the dashboard's daily figures of the last few days."""
+def aggregate_stats(days: int | None = None) -> dict:
+    """Recompute the dashboard's daily figures of the last ``days`` days (default
+    ``OSCAR_RECOVERY_STATS_RECOMPUTE_DAYS``)."""
     from . import aggregation
 
-    return vars(aggregation.recompute_recent())
+    return vars(aggregation.recompute_recent(days=days))

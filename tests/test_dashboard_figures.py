@@ -1,5 +1,6 @@
 """Every dashboard figure against journeys and orders counted by hand (dashboard_scenario)."""
 
+import io
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -144,9 +145,10 @@ def test_backfill_command_and_task(scenario):
     DailyStat.objects.all().delete()
     call_command("recovery_aggregate", "--all")
     assert reports.overview(sc.PERIOD).current["abandoned"] == 5
-    # The periodic task recomputes recent days only (today here: nothing in the scenario).
-    result = aggregate_stats.delay().get()
-    assert result["days"] == 7
+    # The periodic task recomputes recent days only (nothing of the scenario's).
+    assert aggregate_stats.delay().get()["days"] == 35
+    assert aggregate_stats.delay(days=2).get()["days"] == 2
+    assert reports.overview(sc.PERIOD).current["abandoned"] == 5
 
 
 def test_backfill_command_rejects_a_reversed_range(db):
@@ -154,6 +156,11 @@ def test_backfill_command_rejects_a_reversed_range(db):
 
     with pytest.raises(CommandError):
         call_command("recovery_aggregate", "--from", "2026-03-10", "--to", "2026-03-01")
+    with pytest.raises(CommandError):
+        call_command("recovery_aggregate", "--days", "0")
+    out = io.StringIO()
+    call_command("recovery_aggregate", "--days", "3", stdout=out)
+    assert "Recomputed 3 day(s)" in out.getvalue()
 
 
 def test_lift_with_enough_data_has_a_confidence_interval(db):

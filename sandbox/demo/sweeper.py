@@ -27,9 +27,9 @@ def _sweep_forever(interval: int) -> None:
     stop = threading.Event()  # never set: the daemon thread dies with the server
     while not stop.wait(interval):
         # The sweep, then the dashboard's recent daily figures (Celery beat runs both).
-        for command in ("recovery_sweep", "recovery_aggregate"):
+        for command, *options in (("recovery_sweep",), ("recovery_aggregate", "--days", "2")):
             try:
-                call_command(command)
+                call_command(command, *options)
             except Exception:
                 # A failed run must not kill the thread: the next run may well succeed.
                 logger.exception("%s failed", command)

@@ -10,7 +10,7 @@ from oscar_recovery import aggregation
 class Command(BaseCommand):
     help = (
         "Recompute the dashboard's daily figures: the recent days (what the Celery task "
-        "does), a range (--from/--to), or everything since the first journey (--all). "
+        "does; --days), a range (--from/--to), or everything since the first journey (--all). "
         "Safe to rerun: each day is replaced as a whole."
     )
 
@@ -19,10 +19,15 @@ class Command(BaseCommand):
         parser.add_argument("--to", dest="last", type=date.fromisoformat, help="YYYY-MM-DD")
         parser.add_argument("--all", action="store_true", help="since the first journey")
         parser.add_argument(
+            "--days",
+            type=int,
+            help="the last DAYS days (default OSCAR_RECOVERY_STATS_RECOMPUTE_DAYS)",
+        )
+        parser.add_argument(
             "--chunk-days", type=int, default=31, help="days recomputed per transaction"
         )
 
-    def handle(self, *args, first=None, last=None, all=False, chunk_days=31, **options):
+    def handle(self, *args, first=None, last=None, all=False, days=None, chunk_days=31, **options):
         today = aggregation.local_today()
         if all:
             earliest = aggregation.reporting_journeys().aggregate(first=Min("created_at"))["first"]
@@ -31,7 +36,9 @@ class Command(BaseCommand):
                 return
             first = min(first or today, timezone.localdate(earliest))
         if first is None:
-            result = aggregation.recompute_recent(today)
+            if days is not None and days < 1:
+                raise CommandError("--days must be at least 1")
+            result = aggregation.recompute_recent(today, days)
             self.stdout.write(f"Recomputed {result.days} day(s): {result.rows} rows.")
             return
         last = last or today
