@@ -186,3 +186,19 @@ def stop_enrolment_by_staff(enrolment_id: int) -> CampaignEnrolment:
 
 
 STAFF_STOP_REASON = "staff"
+
+
+def allowed_actions(enrolment: CampaignEnrolment) -> list[str]:
+    """The staff actions that apply to the enrolment now (the dashboard shows only these)."""
+    if enrolment.status == EnrolmentStatus.PAUSED:
+        return ["resume", "stop"]
+    if enrolment.status != EnrolmentStatus.ACTIVE:
+        return []
+    actions = ["pause", "stop"]
+    if (
+        enrolment.next_step_id
+        and not enrolment.is_holdout
+        and enrolment.journey.status == JourneyStatus.ABANDONED
+    ):
+        actions.insert(0, "send_now")
+    return actions

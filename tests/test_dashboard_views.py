@@ -86,7 +86,7 @@ def test_overview_shows_the_figures(scenario, staff_client):
     assert figures["Baskets abandoned"] == (5, 1)
     assert figures["Recovered orders"] == (1, 0)
     html = response.content.decode()
-    assert "5 days" in html  # the attribution window
+    assert "within 5\xa0days before ordering" in html  # the attribution window
     assert "data-not-enough-data" in html
     assert 'id="recovery-chart-config"' in html
     assert "chart-4.6.1.umd.min.js" in html
@@ -240,10 +240,15 @@ def test_pause_resume_and_stop(scenario):
     enrolment.next_step = scenario.step2
     enrolment.save()
 
+    def offered():
+        return list(client.get(url("recovery-basket-detail", j9.pk)).context["actions"])
+
+    assert offered() == ["send_now", "pause", "stop"]
     response = post_action(client, j9.pk, "pause")
     assert response.status_code == 303
     enrolment.refresh_from_db()
     assert enrolment.status == EnrolmentStatus.PAUSED
+    assert offered() == ["resume", "stop"]
 
     post_action(client, j9.pk, "pause")  # already paused: an error message, nothing changes
     page = client.get(url("recovery-basket-detail", j9.pk))
@@ -258,6 +263,7 @@ def test_pause_resume_and_stop(scenario):
     post_action(client, j9.pk, "stop")
     enrolment.refresh_from_db()
     assert (enrolment.status, enrolment.stop_reason) == (EnrolmentStatus.STOPPED, "staff")
+    assert offered() == []
     assert post_action(client, j9.pk, "bogus").status_code == 400
 
 

@@ -403,10 +403,16 @@ class BasketDetailView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         journey = self.object
+        enrolment = getattr(journey, "enrolment", None)
+        allowed = dispatch.allowed_actions(enrolment) if enrolment else []
         context.update(
             timeline=journey_timeline(journey),
-            enrolment=getattr(journey, "enrolment", None),
-            actions=BasketActionView.ACTIONS,
+            enrolment=enrolment,
+            actions={
+                name: label
+                for name, (label, _service) in BasketActionView.ACTIONS.items()
+                if name in allowed
+            },
         )
         return context
 

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from django import template
 from django.template.defaultfilters import floatformat
+from django.utils.timesince import timesince
 
 register = template.Library()
 #: Shown for a rate without a denominator (an en dash).
@@ -34,6 +37,8 @@ def points(value, digits: int = 1) -> str:
     return f"{sign}{floatformat(float(value) * 100, digits)} pp"
 
 
-@register.simple_tag
-def change(overview, name: str):
-    return overview.change(name)
+@register.filter
+def duration(value: timedelta) -> str:
+    """A timedelta in words ("5 days", "1 day, 12 hours")."""
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    return timesince(start, start + value)

@@ -18,10 +18,10 @@
                     datasets: [
                         {label: config.daily.abandonedLabel, data: config.daily.abandoned,
                          borderColor: "#dc3545", backgroundColor: "rgba(220,53,69,0.15)",
-                         fill: true, tension: 0.2},
+                         fill: true, cubicInterpolationMode: "monotone"},
                         {label: config.daily.recoveredLabel, data: config.daily.recovered,
                          borderColor: "#28a745", backgroundColor: "rgba(40,167,69,0.15)",
-                         fill: true, tension: 0.2}
+                         fill: true, cubicInterpolationMode: "monotone"}
                     ]
                 },
                 options: {responsive: true, animation: false, interaction: {mode: "index", intersect: false},
