@@ -143,6 +143,16 @@ def test_csv_export_of_every_table(scenario, staff_client):
     # Abandoned journeys of all time, bots and merged baskets left out: J1 J2 J3 J5 J8 J9 J10.
     assert len(baskets) == 1 + 7
     assert staff_client.get(url("recovery-overview"), {"export": "nope"}).status_code == 404
+    j1 = scenario.journeys[1]
+    detail = url("recovery-basket-detail", j1.pk)
+    lines = read_csv(staff_client.get(detail, {"export": "lines"}))
+    assert lines[1:] == [
+        ["101", "Winter coat", "", "2", "40.00", "80.00"],
+        ["102", "Wool hat", "", "1", "12.50", "12.50"],
+    ]
+    timeline = read_csv(staff_client.get(detail, {"export": "timeline"}))
+    assert [row[2] for row in timeline[1:]][-1] == f"Order {j1.order.number} placed"
+    assert staff_client.get(detail, {"export": "nope"}).status_code == 404
 
 
 def test_csv_cells_cannot_run_formulas(scenario, staff_client):

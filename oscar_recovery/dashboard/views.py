@@ -400,6 +400,43 @@ class BasketDetailView(DetailView):
             ),
         )
 
+    def get(self, request, *args, **kwargs):
+        export = request.GET.get("export")
+        if not export:
+            return super().get(request, *args, **kwargs)
+        journey = self.get_object()
+        name = f"recovery-basket-{journey.pk}-{export}"
+        if export == "lines":
+            rows = [
+                (
+                    line.get("product_id"),
+                    line.get("title"),
+                    line.get("upc"),
+                    line.get("quantity"),
+                    line.get("unit_price"),
+                    line.get("line_total"),
+                )
+                for line in journey.lines or ()
+            ]
+            header = (
+                _("Product id"),
+                _("Product"),
+                _("UPC"),
+                _("Quantity"),
+                _("Price"),
+                _("Total"),
+            )
+            return csv_export.csv_response(name, header, rows)
+        if export == "timeline":
+            rows = [
+                (entry.at.isoformat(), entry.kind, entry.title, entry.detail)
+                for entry in journey_timeline(journey)
+            ]
+            return csv_export.csv_response(
+                name, (_("When"), _("Kind"), _("What"), _("Detail")), rows
+            )
+        raise Http404(_("No such table."))
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         journey = self.object
