@@ -88,10 +88,16 @@ def test_overview_shows_the_figures(scenario, staff_client):
     html = response.content.decode()
     assert "within 5\xa0days before ordering" in html  # the attribution window
     assert "data-not-enough-data" in html
+    assert "data-no-figures" not in html
     assert 'id="recovery-chart-config"' in html
     assert "chart-4.6.1.umd.min.js" in html
     # Nothing the page runs is inline, and nothing comes from another host.
     assert "googleapis" not in html
+
+
+def test_overview_without_figures_says_how_to_compute_them(staff_client):
+    html = staff_client.get(url("recovery-overview")).content.decode()
+    assert "data-no-figures" in html
 
 
 def test_a_bad_period_is_a_form_error_and_the_default_period_is_shown(scenario, staff_client):

@@ -99,3 +99,17 @@ def test_verdicts_at_the_sample_size():
     assert stats.ab_verdict((40, 200), (20, 200), 200).verdict == stats.Verdict.WORSE
     assert stats.ab_verdict((50, 100), (60, 100), 100).verdict == stats.Verdict.NO_DIFFERENCE
     assert stats.ab_verdict((0, 100), (0, 100), 100).verdict == stats.Verdict.NO_DIFFERENCE
+
+
+def test_system_checks_of_the_dashboard_settings(settings):
+    from oscar_recovery.checks import check_dashboard_settings
+
+    assert check_dashboard_settings(None) == []
+    settings.OSCAR_RECOVERY_STATS_RECOMPUTE_DAYS = 7
+    settings.OSCAR_RECOVERY_AB_SAMPLE_SIZE = 0
+    settings.OSCAR_RECOVERY_LIFT_CONFIDENCE = 95
+    assert [problem.id for problem in check_dashboard_settings(None)] == [
+        "oscar_recovery.W601",
+        "oscar_recovery.E601",
+        "oscar_recovery.E602",
+    ]
