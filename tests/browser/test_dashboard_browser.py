@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 from datetime import date
 
 import pytest
@@ -34,7 +36,7 @@ def _unavailable() -> str | None:
 
 
 @pytest.fixture
-def dashboard_browser(live_server, monkeypatch):
+def dashboard_browser(live_server):
     """A headless chromium page logged in as staff, recording console errors, failed
     requests and requests to other hosts (the dashboard must work offline)."""
     reason = _unavailable()
@@ -48,9 +50,9 @@ def dashboard_browser(live_server, monkeypatch):
     client = Client()
     client.force_login(staff)
     session_cookie = client.cookies["sessionid"].value
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
-    # between page loads are synchronous all the same.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # No database access from here on in this thread: Playwright's sync API runs an event
+    # loop in it, under which Django would open a second connection (and refuse to, without
+    # DJANGO_ALLOW_ASYNC_UNSAFE) that outlives the test. Data is built before, by fixtures.
 
     problems: list[str] = []
     with sync_playwright() as playwright:
@@ -84,13 +86,34 @@ def dashboard_browser(live_server, monkeypatch):
         try:
             yield page, problems
         finally:
+            context.close()
             browser.close()
+            _wait_for_request_threads()
 
 
-def test_overview_and_basket_detail_load_without_console_errors(live_server, dashboard_browser):
-    page, problems = dashboard_browser
+def _wait_for_request_threads(timeout: float = 10.0) -> None:
+    """The live server answers each browser connection in a thread that closes its database
+    connection when the browser hangs up; wait for them, or the test database cannot be
+    dropped at the end of the run ("being accessed by other users")."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any("process_request_thread" in thread.name for thread in threading.enumerate()):
+            return
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def scenario():
     built = sc.build()
     aggregation.recompute(date(2026, 2, 1), date(2026, 3, 31))
+    return built
+
+
+def test_overview_and_basket_detail_load_without_console_errors(
+    scenario, live_server, dashboard_browser
+):
+    page, problems = dashboard_browser
+    built = scenario
 
     response = page.goto(
         f"{live_server.url}/dashboard/recovery/?start=2026-03-01&end=2026-03-07",
