@@ -204,6 +204,30 @@ class AppSettings:
         a staff account cannot turn webhooks into requests against the shop's own network."""
         return bool(self._setting("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False))
 
+    # Dashboard and analytics (issue 6a)
+    @property
+    def STATS_RECOMPUTE_DAYS(self) -> int:
+        """Days (today included) the hourly aggregation recomputes: late clicks, deliveries
+        and orders still change them, and an enrolled journey may order until it expires
+        (``EXPIRE_AFTER``), so keep it above that."""
+        return int(self._setting("STATS_RECOMPUTE_DAYS", 35))
+
+    @property
+    def AB_SAMPLE_SIZE(self) -> int:
+        """Emails per arm an A/B test needs before the dashboard judges it (fixed in advance,
+        so looking every day cannot find noise; ``stats.sample_size_per_arm`` helps choose)."""
+        return int(self._setting("AB_SAMPLE_SIZE", 1000))
+
+    @property
+    def AB_ALPHA(self) -> float:
+        """Significance level of the A/B z-test."""
+        return float(self._setting("AB_ALPHA", 0.05))
+
+    @property
+    def LIFT_CONFIDENCE(self) -> float:
+        """Confidence level of the interval around the lift over the holdout."""
+        return float(self._setting("LIFT_CONFIDENCE", 0.95))
+
     @property
     def ADAPTER(self) -> str:
         """Dotted path of the adapter class: the single customisation seam."""

@@ -147,3 +147,31 @@ def check_privacy_settings(app_configs, **kwargs):
             )
         )
     return problems
+
+
+# Dashboard and analytics (ids 6xx, so other branches' checks keep theirs)
+@register()
+def check_dashboard_settings(app_configs, **kwargs):
+    problems = []
+    if timedelta(days=app_settings.STATS_RECOMPUTE_DAYS) <= app_settings.EXPIRE_AFTER:
+        problems.append(
+            Warning(
+                "OSCAR_RECOVERY_STATS_RECOMPUTE_DAYS does not cover OSCAR_RECOVERY_EXPIRE_AFTER: "
+                "orders placed by journeys enrolled earlier than that never reach the "
+                "dashboard's lift figures (run recovery_aggregate --from to catch up).",
+                id="oscar_recovery.W601",
+            )
+        )
+    if app_settings.AB_SAMPLE_SIZE < 1:
+        problems.append(
+            Error("OSCAR_RECOVERY_AB_SAMPLE_SIZE must be at least 1.", id="oscar_recovery.E601")
+        )
+    if not 0 < app_settings.AB_ALPHA < 1 or not 0 < app_settings.LIFT_CONFIDENCE < 1:
+        problems.append(
+            Error(
+                "OSCAR_RECOVERY_AB_ALPHA and OSCAR_RECOVERY_LIFT_CONFIDENCE must lie between 0 "
+                "and 1.",
+                id="oscar_recovery.E602",
+            )
+        )
+    return problems

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from . import app_settings
 from .constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
@@ -51,14 +52,14 @@ def _dispatch_batch(now: datetime, size: int) -> tuple[int, list[int]]:
     return claimed, created
 
 
-def _dispatch_one(enrolment: CampaignEnrolment, now: datetime) -> int | None:
+def _dispatch_one(enrolment: CampaignEnrolment, now: datetime, force: bool = False) -> int | None:
     journey, step = enrolment.journey, enrolment.next_step
     if step is None:
         _finish(enrolment)
         return None
     # The shopper came back and left again: steps count from the latest abandonment.
     due_at = (journey.abandoned_at or now) + step.delay
-    if due_at > now:
+    if due_at > now and not force:
         enrolment.next_send_at = due_at
         enrolment.save(update_fields=["next_send_at"])
         return None
@@ -97,3 +98,107 @@ def stop_enrolment(journey_id: int, reason: str) -> int:
     return CampaignEnrolment.objects.filter(
         journey_id=journey_id, status__in=(EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED)
     ).update(status=EnrolmentStatus.STOPPED, stop_reason=reason, next_send_at=None)
+
+
+# --- Staff actions (dashboard) ----------------------------------------------------------
+
+
+class EnrolmentActionError(Exception):
+    """A staff action that does not apply to the enrolment as it is now."""
+
+
+def _locked_enrolment(enrolment_id: int) -> CampaignEnrolment:
+    return (
+        CampaignEnrolment.objects.select_for_update(of=("self",))
+        .select_related("journey", "next_step", "next_step__campaign")
+        .get(pk=enrolment_id)
+    )
+
+
+def send_next_step_now(enrolment_id: int, now: datetime | None = None) -> int:
+    """Staff: send the enrolment's next step now instead of at its delay. The email still
+    passes every send-time check (suppression, cooldown, orders since). Returns the id of
+    the new message."""
+    from .sending import enqueue
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        enrolment = _locked_enrolment(enrolment_id)
+        if enrolment.status != EnrolmentStatus.ACTIVE:
+            raise EnrolmentActionError(
+                gettext_lazy("Only an active enrolment can send its next step.")
+            )
+        if enrolment.is_holdout:
+            raise EnrolmentActionError(gettext_lazy("Holdout journeys are never emailed."))
+        if enrolment.next_step is None:
+            raise EnrolmentActionError(gettext_lazy("Every step of the campaign has been sent."))
+        if enrolment.journey.status != JourneyStatus.ABANDONED:
+            raise EnrolmentActionError(
+                gettext_lazy("Only an abandoned basket can be sent a reminder.")
+            )
+        message_id = _dispatch_one(enrolment, now, force=True)
+        if message_id is None:
+            raise EnrolmentActionError(gettext_lazy("This step was already sent to this basket."))
+        enqueue([message_id], now)
+    return message_id
+
+
+def pause_enrolment(enrolment_id: int) -> CampaignEnrolment:
+    """Staff: hold the sequence; nothing is sent until it is resumed."""
+    with transaction.atomic():
+        enrolment = _locked_enrolment(enrolment_id)
+        if enrolment.status != EnrolmentStatus.ACTIVE:
+            raise EnrolmentActionError(gettext_lazy("Only an active enrolment can be paused."))
+        enrolment.status = EnrolmentStatus.PAUSED
+        enrolment.save(update_fields=["status"])
+    return enrolment
+
+
+def resume_enrolment(enrolment_id: int, now: datetime | None = None) -> CampaignEnrolment:
+    """Staff: continue a paused sequence. A step that fell due while paused goes out with
+    the next dispatch; later steps keep their delays from the abandonment."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        enrolment = _locked_enrolment(enrolment_id)
+        if enrolment.status != EnrolmentStatus.PAUSED:
+            raise EnrolmentActionError(gettext_lazy("Only a paused enrolment can be resumed."))
+        enrolment.status = EnrolmentStatus.ACTIVE
+        if enrolment.next_step is None:
+            enrolment.next_send_at = None
+        else:
+            abandoned_at = enrolment.journey.abandoned_at or now
+            enrolment.next_send_at = max(now, abandoned_at + enrolment.next_step.delay)
+        enrolment.save(update_fields=["status", "next_send_at"])
+    return enrolment
+
+
+def stop_enrolment_by_staff(enrolment_id: int) -> CampaignEnrolment:
+    """Staff: end the sequence for good."""
+    with transaction.atomic():
+        enrolment = _locked_enrolment(enrolment_id)
+        if enrolment.status not in (EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED):
+            raise EnrolmentActionError(
+                gettext_lazy("Only an active or paused enrolment can be stopped.")
+            )
+        stop_enrolment(enrolment.journey_id, STAFF_STOP_REASON)
+        enrolment.refresh_from_db()
+    return enrolment
+
+
+STAFF_STOP_REASON = "staff"
+
+
+def allowed_actions(enrolment: CampaignEnrolment) -> list[str]:
+    """The staff actions that apply to the enrolment now (the dashboard shows only these)."""
+    if enrolment.status == EnrolmentStatus.PAUSED:
+        return ["resume", "stop"]
+    if enrolment.status != EnrolmentStatus.ACTIVE:
+        return []
+    actions = ["pause", "stop"]
+    if (
+        enrolment.next_step_id
+        and not enrolment.is_holdout
+        and enrolment.journey.status == JourneyStatus.ABANDONED
+    ):
+        actions.insert(0, "send_now")
+    return actions

@@ -27,6 +27,19 @@ BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=17),
         "options": {"expires": 3600},
     },
+    # The dashboard's daily figures: today and yesterday often, the days that late orders
+    # and clicks still change hourly. The overview shows when they were computed.
+    "oscar-recovery-aggregate-stats": {
+        "task": "oscar_recovery.aggregate_stats",
+        "schedule": timedelta(minutes=15),
+        "kwargs": {"days": 2},
+        "options": {"expires": 15 * 60},
+    },
+    "oscar-recovery-aggregate-stats-window": {
+        "task": "oscar_recovery.aggregate_stats",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 60 * 60},
+    },
 }
 
 # The weekly summary email to staff, Monday morning (the worker's timezone, CELERY_TIMEZONE).

@@ -88,3 +88,12 @@ def add_order_to_recommendations(order_id: int) -> int:
     from . import cooccurrence
 
     return cooccurrence.add_order(order_id)
+
+
+@shared_task(name="oscar_recovery.aggregate_stats")
+def aggregate_stats(days: int | None = None) -> dict:
+    """Recompute the dashboard's daily figures of the last ``days`` days (default
+    ``OSCAR_RECOVERY_STATS_RECOMPUTE_DAYS``)."""
+    from . import aggregation
+
+    return vars(aggregation.recompute_recent(days=days))

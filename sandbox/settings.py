@@ -241,3 +241,9 @@ if not SANDBOX_CELERY_BROKER_URL:
 
 # Privacy (issue 7): the sandbox is a UK shop; the gateway template shows the notice.
 OSCAR_RECOVERY_LAWFUL_BASIS = os.environ.get("SANDBOX_LAWFUL_BASIS", "soft_opt_in")
+
+# Recovery dashboard (Dashboard > Cart recovery)
+from oscar_recovery.dashboard.navigation import RECOVERY_NAVIGATION  # noqa: E402
+
+INSTALLED_APPS += ["oscar_recovery.dashboard.apps.RecoveryDashboardConfig"]
+OSCAR_DASHBOARD_NAVIGATION = [*OSCAR_DASHBOARD_NAVIGATION, RECOVERY_NAVIGATION]  # noqa: F405

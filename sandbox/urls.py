@@ -19,5 +19,6 @@ if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 urlpatterns += [
+    path("dashboard/recovery/", apps.get_app_config("recovery_dashboard").urls),
     path("", include(apps.get_app_config("oscar").urls[0])),
 ]

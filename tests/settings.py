@@ -140,3 +140,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"  # what Oscar's own models use
 OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
 OSCAR_RECOVERY_WEBHOOK_BACKOFF = 1
 OSCAR_RECOVERY_WEBHOOK_BACKOFF_MAX = 2
+
+# Recovery dashboard (issue 6a)
+from oscar_recovery.dashboard.navigation import RECOVERY_NAVIGATION  # noqa: E402
+
+INSTALLED_APPS += ["oscar_recovery.dashboard.apps.RecoveryDashboardConfig"]
+OSCAR_DASHBOARD_NAVIGATION = [*OSCAR_DASHBOARD_NAVIGATION, RECOVERY_NAVIGATION]  # noqa: F405

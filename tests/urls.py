@@ -7,5 +7,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("recovery/", include("oscar_recovery.urls")),
     path("anymail/", include("oscar_recovery.webhooks")),
+    path("dashboard/recovery/", apps.get_app_config("recovery_dashboard").urls),
     path("", include(apps.get_app_config("oscar").urls[0])),
 ]

@@ -26,11 +26,13 @@ def start_sweeper() -> threading.Thread | None:
 def _sweep_forever(interval: int) -> None:
     stop = threading.Event()  # never set: the daemon thread dies with the server
     while not stop.wait(interval):
-        try:
-            call_command("recovery_sweep")
-        except Exception:
-            # A failed run must not kill the thread: the next run may well succeed.
-            logger.exception("recovery_sweep failed")
-        finally:
-            # This thread's connection would otherwise stay open (and stale) between runs.
-            close_old_connections()
+        # The sweep, then the dashboard's recent daily figures (Celery beat runs both).
+        for command, *options in (("recovery_sweep",), ("recovery_aggregate", "--days", "2")):
+            try:
+                call_command(command, *options)
+            except Exception:
+                # A failed run must not kill the thread: the next run may well succeed.
+                logger.exception("%s failed", command)
+            finally:
+                # This thread's connection would otherwise stay open (and stale) between runs.
+                close_old_connections()

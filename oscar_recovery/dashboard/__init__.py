@@ -1,0 +1,1 @@
+"""The "Cart recovery" section of Oscar's dashboard (reports, baskets, staff actions)."""

@@ -1,0 +1,43 @@
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from oscar.core.application import OscarDashboardConfig
+
+
+class RecoveryDashboardConfig(OscarDashboardConfig):
+    """Mount with ``path("dashboard/recovery/", apps.get_app_config("recovery_dashboard").urls)``
+    before Oscar's own URLs; every view is for staff only (Oscar's dashboard permissions)."""
+
+    name = "oscar_recovery.dashboard"
+    label = "recovery_dashboard"
+    namespace = "recovery_dashboard"
+    verbose_name = _("Cart recovery dashboard")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    default_permissions = ["is_staff"]
+
+    def ready(self) -> None:
+        # Imported here, like Oscar's own dashboard apps, so that URLs load after models.
+        from . import views
+
+        self.views = views
+
+    def get_urls(self):
+        views = self.views
+        urls = [
+            path("", views.OverviewView.as_view(), name="recovery-overview"),
+            path("campaigns/", views.CampaignsView.as_view(), name="recovery-campaigns"),
+            path("ab-tests/", views.ABTestsView.as_view(), name="recovery-ab-tests"),
+            path("products/", views.ProductsView.as_view(), name="recovery-products"),
+            path("baskets/", views.BasketListView.as_view(), name="recovery-basket-list"),
+            path(
+                "baskets/<int:pk>/",
+                views.BasketDetailView.as_view(),
+                name="recovery-basket-detail",
+            ),
+            path(
+                "baskets/<int:pk>/action/",
+                views.BasketActionView.as_view(),
+                name="recovery-basket-action",
+            ),
+        ]
+        return self.post_process_urls(urls)

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..constants import CheckoutStep, JourneyStatus
+from ..models import Campaign
+from ..reports import Period
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 731
+
+
+def default_period() -> Period:
+    today = timezone.localdate()
+    return Period(today - timedelta(days=DEFAULT_DAYS - 1), today)
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        default = default_period()
+        end = data.get("end") or default.end
+        start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
+        if start > end:
+            raise forms.ValidationError(_("The period must start before it ends."))
+        if (end - start).days + 1 > MAX_DAYS:
+            raise forms.ValidationError(
+                _("Choose a period of at most %(days)s days.") % {"days": MAX_DAYS}
+            )
+        data["period"] = Period(start, end)
+        return data
+
+    @property
+    def period(self) -> Period:
+        """The chosen period, or the default one when the input is invalid."""
+        if self.is_valid():
+            return self.cleaned_data["period"]
+        return default_period()
+
+
+class BasketFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        help_text=_("Email, basket journey #id or order number"),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("Any")), *JourneyStatus.choices]
+    )
+    step = forms.TypedChoiceField(
+        label=_("Furthest step"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", _("Any")), *CheckoutStep.choices],
+    )
+    min_value = forms.DecimalField(label=_("Value from"), required=False, min_value=0)
+    max_value = forms.DecimalField(label=_("Value to"), required=False, min_value=0)
+    campaign = forms.ModelChoiceField(
+        label=_("Campaign"), required=False, queryset=Campaign.objects.all()
+    )
+    date_from = forms.DateField(
+        label=_("Abandoned from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("Abandoned to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("min_value"), data.get("max_value")
+        if low is not None and high is not None and low > high:
+            self.add_error("max_value", _("The upper value is below the lower one."))
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("This date is before the start date."))
+        return data
+
+    def filter(self, queryset):
+        """The journeys matching valid filters (all of them when the form is invalid)."""
+        if not self.is_valid():
+            return queryset
+        data = self.cleaned_data
+        if data["q"]:
+            queryset = queryset.filter(_search(data["q"].strip()))
+        if data["status"]:
+            queryset = queryset.filter(status=data["status"])
+        if data["step"] is not None:
+            queryset = queryset.filter(furthest_step=data["step"])
+        if data["min_value"] is not None:
+            queryset = queryset.filter(total__gte=data["min_value"])
+        if data["max_value"] is not None:
+            queryset = queryset.filter(total__lte=data["max_value"])
+        if data["campaign"]:
+            queryset = queryset.filter(enrolment__campaign=data["campaign"])
+        tz = timezone.get_current_timezone()
+        if data["date_from"]:
+            queryset = queryset.filter(abandoned_at__gte=_start_of(data["date_from"], tz))
+        if data["date_to"]:
+            queryset = queryset.filter(
+                abandoned_at__lt=_start_of(data["date_to"] + timedelta(days=1), tz)
+            )
+        return queryset
+
+
+def _start_of(day, tz):
+    from datetime import datetime, time
+
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def _search(term: str) -> Q:
+    condition = Q(email__icontains=term) | Q(order__number=term)
+    if term.lstrip("#").isdigit():
+        condition |= Q(pk=int(term.lstrip("#")))
+    return condition

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django import template
+from django.template.defaultfilters import floatformat
+from django.utils.timesince import timesince
+
+register = template.Library()
+#: Shown for a rate without a denominator (an en dash).
+NO_VALUE = "\u2013"
+
+
+@register.filter
+def percent(value, digits: int = 1) -> str:
+    """A rate (0..1) as a percentage; a dash when there is no rate (no denominator)."""
+    if value is None or value == "":
+        return NO_VALUE
+    return f"{floatformat(float(value) * 100, digits)} %"
+
+
+@register.filter
+def signed_percent(value, digits: int = 1) -> str:
+    """A change as "+12.5 %" or "-3.0 %"; a dash when there is nothing to compare with."""
+    if value is None:
+        return NO_VALUE
+    sign = "+" if value > 0 else ""
+    return f"{sign}{floatformat(float(value) * 100, digits)} %"
+
+
+@register.filter
+def points(value, digits: int = 1) -> str:
+    """A difference of two rates in percentage points."""
+    if value is None:
+        return NO_VALUE
+    sign = "+" if value > 0 else ""
+    return f"{sign}{floatformat(float(value) * 100, digits)} pp"
+
+
+@register.filter
+def duration(value: timedelta) -> str:
+    """A timedelta in words ("5 days", "1 day, 12 hours")."""
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    return timesince(start, start + value)

@@ -1,0 +1,91 @@
+"""A journey's history in one list, for the basket detail page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils.translation import gettext_lazy as _
+
+from ..constants import CheckoutStep
+from ..models import CartJourney
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    #: "journey", "email", "tracking", "click", "prompt" or "order": the page styles by it.
+    kind: str
+    title: str
+    detail: str = ""
+
+
+def journey_timeline(journey: CartJourney) -> list[Entry]:
+    entries = [Entry(journey.created_at, "journey", str(_("Basket created")))]
+    for step in CheckoutStep:
+        reached = journey.step_reached_at(step)
+        if reached and step != CheckoutStep.BASKET:
+            entries.append(Entry(reached, "journey", str(_("Reached: %s") % step.label)))
+    if journey.email_captured_at:
+        entries.append(
+            Entry(
+                journey.email_captured_at,
+                "journey",
+                str(_("Email known")),
+                journey.get_email_source_display(),
+            )
+        )
+    for event in journey.events.all():
+        detail = ", ".join(f"{key}: {value}" for key, value in sorted(event.data.items()))
+        entries.append(Entry(event.created_at, "journey", event.get_kind_display(), detail))
+    for message in journey.messages.all():
+        label = str(message.step)
+        if message.variant_id:
+            label = f"{label} [{message.variant.label}]"
+        entries.append(
+            Entry(
+                message.created_at,
+                "email",
+                str(_("Email scheduled")),
+                f"{label}: {message.get_status_display()}"
+                + (f" ({message.skip_reason})" if message.skip_reason else "")
+                + (f" - {message.error}" if message.error else ""),
+            )
+        )
+        for field, title, kind in (
+            ("sent_at", _("Email sent"), "email"),
+            ("delivered_at", _("Email delivered"), "email"),
+            ("opened_at", _("Email opened"), "email"),
+            ("clicked_at", _("Email link clicked"), "click"),
+        ):
+            when = getattr(message, field)
+            if when:
+                entries.append(Entry(when, kind, str(title), label))
+        for event in message.tracking_events.all():
+            entries.append(
+                Entry(
+                    event.occurred_at,
+                    "tracking",
+                    str(_("ESP event: %s") % event.event_type),
+                    f"{label} ({event.esp_name})" if event.esp_name else label,
+                )
+            )
+    entries.extend(prompt_timeline(journey))
+    if journey.order_id:
+        order = journey.order
+        entries.append(
+            Entry(
+                order.date_placed,
+                "order",
+                str(_("Order %s placed") % order.number),
+                journey.get_status_display(),
+            )
+        )
+    entries.sort(key=lambda entry: entry.at)
+    return entries
+
+
+def prompt_timeline(journey: CartJourney) -> list[Entry]:
+    """INTEGRATION POINT (issue 5): the journey's on-site prompt events (shown, dismissed,
+    email captured) as ``Entry(at, "prompt", title, detail)``; built on another branch."""
+    return []

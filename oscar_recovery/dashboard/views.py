@@ -1,0 +1,490 @@
+"""Views of the recovery dashboard: thin, over :mod:`oscar_recovery.reports` and the
+enrolment actions in :mod:`oscar_recovery.dispatch`. Access control is Oscar's (the app
+config's ``default_permissions``). Every table offers ``?export=<table>`` as CSV."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+from django.views.generic import DetailView, ListView, TemplateView
+
+from .. import app_settings, dispatch, reports
+from ..aggregation import reporting_journeys
+from ..models import CartJourney, RecoveryMessage
+from . import csv_export
+from .forms import BasketFilterForm, PeriodForm
+from .timeline import journey_timeline
+
+
+def _pct(value) -> str:
+    return "" if value is None else f"{value * 100:.2f}"
+
+
+class PeriodMixin:
+    """A page about a date range chosen with :class:`PeriodForm` (GET)."""
+
+    def get_period_form(self) -> PeriodForm:
+        return PeriodForm(self.request.GET or None)
+
+    def get(self, request, *args, **kwargs):
+        self.period_form = self.get_period_form()
+        self.period = self.period_form.period
+        export = request.GET.get("export")
+        if export:
+            exporter = self.exports().get(export)
+            if exporter is None:
+                raise Http404(_("No such table."))
+            return exporter()
+        return super().get(request, *args, **kwargs)
+
+    def exports(self) -> dict:
+        return {}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(period_form=self.period_form, period=self.period)
+        return context
+
+    def export_name(self, table: str) -> str:
+        return f"recovery-{table}-{self.period.start}-{self.period.end}"
+
+
+class OverviewView(PeriodMixin, TemplateView):
+    template_name = "oscar_recovery/dashboard/overview.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        overview = reports.overview(self.period)
+        funnel = reports.funnel(self.period, overview.current)
+        series = reports.daily_series(self.period)
+        context.update(
+            overview=overview,
+            figures=overview_figures(overview),
+            funnel=funnel,
+            worst_step=reports.worst_step(funnel),
+            chart_config={
+                "daily": {
+                    "labels": series["days"],
+                    "abandoned": series["abandoned"],
+                    "recovered": series["recovered"],
+                    "abandonedLabel": str(_("Abandoned baskets")),
+                    "recoveredLabel": str(_("Recovered orders")),
+                },
+                "funnel": {
+                    "labels": [step.label for step in funnel],
+                    "reached": [step.reached for step in funnel],
+                    "reachedLabel": str(_("Journeys that reached the step")),
+                },
+            },
+        )
+        return context
+
+    def exports(self) -> dict:
+        return {
+            "overview": self.export_overview,
+            "funnel": self.export_funnel,
+            "daily": self.export_daily,
+        }
+
+    def export_overview(self):
+        overview = reports.overview(self.period)
+        rows = [
+            (str(label), _csv_value(current, kind), _csv_value(previous, kind))
+            for label, current, previous, kind in overview_figures(overview)
+        ]
+        header = (
+            _("Figure"),
+            str(overview.period.start) + "/" + str(overview.period.end),
+            str(overview.previous.start) + "/" + str(overview.previous.end),
+        )
+        return csv_export.csv_response(self.export_name("overview"), header, rows)
+
+    def export_funnel(self):
+        funnel = reports.funnel(self.period)
+        rows = [(step.label, step.reached, step.dropped, _pct(step.drop_rate)) for step in funnel]
+        header = (_("Step"), _("Reached"), _("Went no further"), _("Drop-off %"))
+        return csv_export.csv_response(self.export_name("funnel"), header, rows)
+
+    def export_daily(self):
+        series = reports.daily_series(self.period)
+        rows = zip(
+            series["days"],
+            series["abandoned"],
+            series["sent"],
+            series["recovered"],
+            series["revenue"],
+            strict=True,
+        )
+        header = (
+            _("Day"),
+            _("Abandoned"),
+            _("Emails sent"),
+            _("Recovered orders"),
+            _("Recovered revenue"),
+        )
+        return csv_export.csv_response(self.export_name("daily"), header, rows)
+
+
+def _csv_value(value, kind: str):
+    return _pct(value) if kind == "rate" else value
+
+
+def overview_figures(overview: reports.Overview) -> list[tuple]:
+    """(label, this period, previous period, kind) for the overview's table; ``kind`` tells
+    the template how to format the value."""
+    now, then = overview.current, overview.before
+    names = (
+        ("created", _("Baskets created"), "count"),
+        ("abandoned", _("Baskets abandoned"), "count"),
+        ("abandonment_rate", _("Abandonment rate"), "rate"),
+        ("identified_share", _("Abandoned with an email"), "rate"),
+        ("abandoned_value", _("Value of abandoned baskets"), "money"),
+        ("sent", _("Emails sent"), "count"),
+        ("delivered", _("Emails delivered"), "count"),
+        ("clicked", _("Emails clicked"), "count"),
+        ("click_rate", _("Click rate (of sent)"), "rate"),
+        ("recovered_orders", _("Recovered orders"), "count"),
+        ("recovered_revenue", _("Recovered revenue"), "money"),
+        ("recovery_rate", _("Recovery rate (of abandoned)"), "rate"),
+        ("revenue_per_email", _("Revenue per email sent"), "money"),
+    )
+    return [(label, now[name], then[name], kind) for name, label, kind in names]
+
+
+class CampaignsView(PeriodMixin, TemplateView):
+    template_name = "oscar_recovery/dashboard/campaigns.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            campaign_rows=reports.campaign_rows(self.period),
+            step_rows=reports.step_rows(self.period),
+            prompt_rows=reports.prompt_rows(self.period),
+            prompt_columns=reports.PROMPT_COLUMNS,
+        )
+        return context
+
+    def exports(self) -> dict:
+        return {
+            "campaigns": self.export_campaigns,
+            "steps": self.export_steps,
+            "prompts": self.export_prompts,
+        }
+
+    def _email_columns(self, row) -> list:
+        return [
+            row["sent"],
+            row["delivered"],
+            _pct(row["delivery_rate"]),
+            row["clicked"],
+            _pct(row["click_rate"]),
+            row["recovered_orders"],
+            row["recovered_revenue"],
+            row["revenue_per_email"],
+        ]
+
+    _EMAIL_HEADER = (
+        _("Sent"),
+        _("Delivered"),
+        _("Delivery %"),
+        _("Clicked"),
+        _("Click %"),
+        _("Recovered orders"),
+        _("Recovered revenue"),
+        _("Revenue per email"),
+    )
+
+    def export_campaigns(self):
+        rows = []
+        for row in reports.campaign_rows(self.period):
+            lift = row["lift"]
+            rows.append(
+                [
+                    row.label,
+                    row["enrolled"],
+                    row["holdout"],
+                    _pct(lift.emailed_rate),
+                    _pct(lift.holdout_rate),
+                    _pct(lift.interval.estimate) if lift.interval else "",
+                    *self._email_columns(row),
+                ]
+            )
+        header = (
+            _("Campaign"),
+            _("Emailed journeys"),
+            _("Holdout journeys"),
+            _("Emailed order %"),
+            _("Holdout order %"),
+            _("Lift (points)"),
+            *self._EMAIL_HEADER,
+        )
+        return csv_export.csv_response(self.export_name("campaigns"), header, rows)
+
+    def export_steps(self):
+        rows = [
+            [row.label, row["subject"], *self._email_columns(row)]
+            for row in reports.step_rows(self.period)
+        ]
+        header = (_("Step"), _("Subject"), *self._EMAIL_HEADER)
+        return csv_export.csv_response(self.export_name("steps"), header, rows)
+
+    def export_prompts(self):
+        columns = reports.PROMPT_COLUMNS
+        rows = [[row[name] for name, _label in columns] for row in reports.prompt_rows(self.period)]
+        header = [label for _name, label in columns]
+        return csv_export.csv_response(self.export_name("prompts"), header, rows)
+
+
+class ABTestsView(TemplateView):
+    template_name = "oscar_recovery/dashboard/ab_tests.html"
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("export") == "ab-tests":
+            return self.export()
+        if request.GET.get("export"):
+            raise Http404(_("No such table."))
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            groups=reports.ab_results(),
+            sample_size=app_settings.AB_SAMPLE_SIZE,
+            alpha=app_settings.AB_ALPHA,
+        )
+        return context
+
+    def export(self):
+        rows = []
+        for group in reports.ab_results():
+            for result in group:
+                base = [
+                    str(result.step),
+                    result.label,
+                    result.sent,
+                    result.clicked,
+                    result.recovered_orders,
+                    result.recovered_revenue,
+                ]
+                if not result.comparisons:
+                    rows.append([*base, "", "", "", "", ""])
+                for comparison in result.comparisons:
+                    test = comparison.result.test
+                    rows.append(
+                        [
+                            *base,
+                            comparison.outcome,
+                            comparison.result.verdict.value,
+                            f"{test.z:.4f}" if test else "",
+                            f"{test.p_value:.6f}" if test else "",
+                            f"{comparison.result.progress:.4f}",
+                        ]
+                    )
+        header = (
+            _("Step"),
+            _("Variant"),
+            _("Sent"),
+            _("Clicked"),
+            _("Recovered orders"),
+            _("Recovered revenue"),
+            _("Judged on"),
+            _("Verdict"),
+            "z",
+            "p",
+            _("Sample progress"),
+        )
+        return csv_export.csv_response("recovery-ab-tests", header, rows)
+
+
+class ProductsView(PeriodMixin, TemplateView):
+    template_name = "oscar_recovery/dashboard/products.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["products"] = reports.top_products(self.period)
+        return context
+
+    def exports(self) -> dict:
+        return {"products": self.export_products}
+
+    def export_products(self):
+        rows = [
+            (row.product_id, row.title, row.baskets, row.quantity, row.value)
+            for row in reports.top_products(self.period, limit=1000)
+        ]
+        header = (_("Product id"), _("Product"), _("Abandoned baskets"), _("Quantity"), _("Value"))
+        return csv_export.csv_response(self.export_name("products"), header, rows)
+
+
+class BasketListView(ListView):
+    template_name = "oscar_recovery/dashboard/basket_list.html"
+    context_object_name = "journeys"
+    paginate_by = 50
+
+    def get(self, request, *args, **kwargs):
+        self.form = BasketFilterForm(request.GET or None)
+        if request.GET.get("export") == "baskets":
+            return self.export()
+        if request.GET.get("export"):
+            raise Http404(_("No such table."))
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        queryset = reporting_journeys().filter(abandoned_at__isnull=False)
+        return (
+            self.form.filter(queryset)
+            .select_related("enrolment__campaign", "order")
+            .order_by("-abandoned_at", "-pk")
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context.update(form=self.form, query=query.urlencode())
+        return context
+
+    def export(self):
+        journeys = self.get_queryset().iterator(chunk_size=2000)
+        rows = (
+            (
+                journey.pk,
+                journey.email,
+                journey.get_status_display(),
+                journey.get_furthest_step_display(),
+                journey.total,
+                journey.currency,
+                journey.num_items,
+                journey.abandoned_at.isoformat(),
+                getattr(getattr(journey, "enrolment", None), "campaign", "") or "",
+                journey.order.number if journey.order_id else "",
+                journey.order_total,
+            )
+            for journey in journeys
+        )
+        header = (
+            _("Journey"),
+            _("Email"),
+            _("Status"),
+            _("Furthest step"),
+            _("Value"),
+            _("Currency"),
+            _("Items"),
+            _("Abandoned at"),
+            _("Campaign"),
+            _("Order"),
+            _("Order total"),
+        )
+        return csv_export.csv_response("recovery-abandoned-baskets", header, rows, stream=True)
+
+
+class BasketDetailView(DetailView):
+    template_name = "oscar_recovery/dashboard/basket_detail.html"
+    context_object_name = "journey"
+
+    def get_queryset(self):
+        return CartJourney.objects.select_related(
+            "enrolment__campaign", "enrolment__next_step", "order", "user", "merged_into"
+        ).prefetch_related(
+            "events",
+            Prefetch(
+                "messages",
+                queryset=RecoveryMessage.objects.select_related(
+                    "step__campaign", "variant"
+                ).prefetch_related("tracking_events"),
+            ),
+        )
+
+    def get(self, request, *args, **kwargs):
+        export = request.GET.get("export")
+        if not export:
+            return super().get(request, *args, **kwargs)
+        journey = self.get_object()
+        name = f"recovery-basket-{journey.pk}-{export}"
+        if export == "lines":
+            rows = [
+                (
+                    line.get("product_id"),
+                    line.get("title"),
+                    line.get("upc"),
+                    line.get("quantity"),
+                    line.get("unit_price"),
+                    line.get("line_total"),
+                )
+                for line in journey.lines or ()
+            ]
+            header = (
+                _("Product id"),
+                _("Product"),
+                _("UPC"),
+                _("Quantity"),
+                _("Price"),
+                _("Total"),
+            )
+            return csv_export.csv_response(name, header, rows)
+        if export == "timeline":
+            rows = [
+                (entry.at.isoformat(), entry.kind, entry.title, entry.detail)
+                for entry in journey_timeline(journey)
+            ]
+            return csv_export.csv_response(
+                name, (_("When"), _("Kind"), _("What"), _("Detail")), rows
+            )
+        raise Http404(_("No such table."))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        journey = self.object
+        enrolment = getattr(journey, "enrolment", None)
+        allowed = dispatch.allowed_actions(enrolment) if enrolment else []
+        context.update(
+            timeline=journey_timeline(journey),
+            enrolment=enrolment,
+            actions={
+                name: label
+                for name, (label, _service) in BasketActionView.ACTIONS.items()
+                if name in allowed
+            },
+        )
+        return context
+
+
+class BasketActionView(View):
+    """POST-only staff actions on a basket's enrolment (CSRF-protected by Django)."""
+
+    http_method_names = ["post"]
+    ACTIONS = {
+        "send_now": (_("Send the next step now"), dispatch.send_next_step_now),
+        "pause": (_("Pause"), dispatch.pause_enrolment),
+        "resume": (_("Resume"), dispatch.resume_enrolment),
+        "stop": (_("Stop"), dispatch.stop_enrolment_by_staff),
+    }
+    DONE = {
+        "send_now": _("The next email is on its way."),
+        "pause": _("The email sequence is paused."),
+        "resume": _("The email sequence continues."),
+        "stop": _("The email sequence is stopped."),
+    }
+
+    def post(self, request, pk: int):
+        journey = get_object_or_404(CartJourney.objects.select_related("enrolment"), pk=pk)
+        url = reverse("recovery_dashboard:recovery-basket-detail", args=[journey.pk])
+        action = self.ACTIONS.get(request.POST.get("action", ""))
+        if action is None:
+            return HttpResponseBadRequest(_("Unknown action."))
+        enrolment = getattr(journey, "enrolment", None)
+        if enrolment is None:
+            messages.error(request, _("That action does not apply to this basket."))
+            return HttpResponseRedirect(url, status=303)
+        try:
+            action[1](enrolment.pk)
+        except dispatch.EnrolmentActionError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, self.DONE[request.POST["action"]])
+        return HttpResponseRedirect(url, status=303)
