@@ -226,3 +226,13 @@ LOGGING = {
         for name in ("sandbox", "oscar_recovery", "oscar.checkout")
     },
 }
+
+# A strict Content-Security-Policy on every page (sandbox/csp.py: Django 6's own CSP support,
+# or the same for Django 5.2), so the shop shows that the prompts need no inline code.
+from sandbox.csp import CONTEXT_PROCESSOR_PATH, MIDDLEWARE_PATH, STRICT_POLICY  # noqa: E402
+
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, MIDDLEWARE_PATH
+)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(CONTEXT_PROCESSOR_PATH)
+SECURE_CSP = STRICT_POLICY
