@@ -132,3 +132,12 @@ CELERY_TASK_ALWAYS_EAGER = False
 # The integration tier's worker consumes a queue of its own, so parallel runs never meet.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("OSCAR_RECOVERY_CELERY_QUEUE", "celery")
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"  # what Oscar's own models use
+
+# The browser tests (tests/browser) serve the shop under the sandbox's strict CSP: Django 6's
+# CSP support, or the same for Django 5.2 (sandbox/csp.py). A view that sets its own policy
+# keeps it.
+from sandbox.csp import CONTEXT_PROCESSOR_PATH, MIDDLEWARE_PATH, STRICT_POLICY  # noqa: E402
+
+MIDDLEWARE.insert(0, MIDDLEWARE_PATH)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(CONTEXT_PROCESSOR_PATH)
+SECURE_CSP = STRICT_POLICY
