@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -102,16 +103,27 @@ def default_thank_you(has_voucher: bool) -> str:
     return gettext("Thank you! We have saved your basket for you.")
 
 
+def email_error(email: object) -> str | None:
+    """What is wrong with an email given on site, or None."""
+    if not isinstance(email, str) or not email.strip():
+        return gettext("Enter your email address.")
+    email = email.strip()
+    # Django's validator checks the form, not the length the journey can store.
+    if len(email) > CartJourney._meta.get_field("email").max_length:
+        return gettext("Enter a valid email address.")
+    try:
+        validate_email(email)
+    except ValidationError:
+        return gettext("Enter a valid email address.")
+    return None
+
+
 def validate_capture(prompt: Prompt, content: PromptContent, email: object, consent: object):
     """The email, cleaned, or a ``ValidationError`` keyed by field."""
     errors = {}
-    if not isinstance(email, str) or not email.strip():
-        errors["email"] = [gettext("Enter your email address.")]
-    else:
-        try:
-            validate_email(email.strip())
-        except ValidationError:
-            errors["email"] = [gettext("Enter a valid email address.")]
+    message = email_error(email)
+    if message:
+        errors["email"] = [message]
     if not isinstance(consent, bool):
         errors["consent"] = [gettext("Consent must be true or false.")]
     elif prompt.consent_required and content.consent_text and not consent:
@@ -124,12 +136,9 @@ def validate_capture(prompt: Prompt, content: PromptContent, email: object, cons
 def capture_live(request: HttpRequest, email: object) -> CartJourney:
     """The checkout email as it is typed (the switch and lawful basis are checked by the
     caller). Raises ``ValidationError`` for anything but a valid address."""
-    if not isinstance(email, str) or not email.strip():
-        raise ValidationError({"email": [gettext("Enter your email address.")]})
-    try:
-        validate_email(email.strip())
-    except ValidationError:
-        raise ValidationError({"email": [gettext("Enter a valid email address.")]}) from None
+    message = email_error(email)
+    if message:
+        raise ValidationError({"email": [message]})
     return capture.capture_email(request, email.strip(), EmailSource.CAPTURED)
 
 
@@ -338,44 +347,43 @@ def record_offer_used(voucher_code: str, now: datetime | None = None) -> PromptE
 def record_conversion(
     journey: CartJourney, order, now: datetime | None = None
 ) -> list[PromptEvent]:
-    """An order was placed: each prompt shown to the visitor within
-    ``OSCAR_RECOVERY_PROMPTS_ATTRIBUTION_WINDOW`` before it counts a conversion, in the
-    variant the visitor saw. Once per prompt and order."""
+    """An order was placed: each prompt shown to the visitor (or given their email for this
+    basket) within ``OSCAR_RECOVERY_PROMPTS_ATTRIBUTION_WINDOW`` before it counts a
+    conversion, in the variant the visitor saw. Once per prompt and order."""
     now = now or timezone.now()
-    if not journey.visitor_id:
-        return []
-    shown = (
-        PromptEvent.objects.filter(
-            visitor_id=journey.visitor_id,
-            kind=PromptEventKind.SHOWN,
-            created_at__gte=now - app_settings.PROMPTS_ATTRIBUTION_WINDOW,
-            created_at__lte=now,
-        )
+    seen = Q(journey=journey, kind=PromptEventKind.SUBMITTED)
+    if journey.visitor_id:
+        seen |= Q(visitor_id=journey.visitor_id, kind=PromptEventKind.SHOWN)
+    events = (
+        PromptEvent.objects.filter(seen)
+        .filter(created_at__gte=now - app_settings.PROMPTS_ATTRIBUTION_WINDOW, created_at__lte=now)
         .order_by("-created_at")
         .values_list("prompt_id", "variant", "visit_id")
     )
     latest: dict[int, tuple[str, str]] = {}
-    for prompt_id, variant, visit_id in shown:
+    for prompt_id, variant, visit_id in events:
         latest.setdefault(prompt_id, (variant, visit_id))
     if not latest:
         return []
+    number = str(order.number)
     done = set(
         PromptEvent.objects.filter(
-            prompt_id__in=latest, kind=PromptEventKind.CONVERTED, data__order=order.number
+            prompt_id__in=latest, kind=PromptEventKind.CONVERTED, data__order=number
         ).values_list("prompt_id", flat=True)
     )
-    events = [
-        PromptEvent(
-            prompt_id=prompt_id,
-            variant=variant,
-            kind=PromptEventKind.CONVERTED,
-            visitor_id=journey.visitor_id,
-            visit_id=visit_id,
-            journey=journey,
-            created_at=now,
-            data={"order": order.number, "total": str(order.total_incl_tax)},
-        )
-        for prompt_id, (variant, visit_id) in latest.items()
-        if prompt_id not in done
-    ]
-    return PromptEvent.objects.bulk_create(events)
+    return PromptEvent.objects.bulk_create(
+        [
+            PromptEvent(
+                prompt_id=prompt_id,
+                variant=variant,
+                kind=PromptEventKind.CONVERTED,
+                visitor_id=journey.visitor_id,
+                visit_id=visit_id,
+                journey=journey,
+                created_at=now,
+                data={"order": number, "total": str(order.total_incl_tax)},
+            )
+            for prompt_id, (variant, visit_id) in latest.items()
+            if prompt_id not in done
+        ]
+    )
