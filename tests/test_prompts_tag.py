@@ -284,11 +284,8 @@ def test_the_tag_in_a_real_page_with_oscars_middleware(product):
     make_prompt()
     client = Client(HTTP_USER_AGENT=BROWSER_UA)
     add_to_basket(client, product)
-    from django.template import Context, Template  # noqa: PLC0415
 
     request = client.get("/basket/").wsgi_request
-    html = Template("{% load recovery %}{% recovery_prompts %}").render(
-        Context({"request": request})
-    )
+    html = render_tag(request)
     assert config_of(html)["prompts"][0]["kind"] == "exit_intent"
     assert CartJourney.objects.count() == 1
