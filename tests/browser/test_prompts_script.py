@@ -96,7 +96,12 @@ class FakeShop:
         self.page.mouse.move(300, 300)
 
     def event_names(self):
-        self.page.wait_for_timeout(100)  # keepalive beacons are fire-and-forget
+        # Events are fire-and-forget beacons: wait until no new one came for half a second.
+        seen, quiet = -1, 0
+        while quiet < 5:
+            self.page.wait_for_timeout(100)
+            quiet = quiet + 1 if len(self.events) == seen else 0
+            seen = len(self.events)
         return [(e["prompt"], e["event"]) for e in self.events]
 
 
@@ -129,24 +134,24 @@ def test_exit_intent_opens_when_the_pointer_leaves_the_top(make_page):
 
 def test_not_before_the_arming_delay(make_page):
     page = make_page()
-    shop = FakeShop(page, {"prompts": [exit_intent(arm_ms=1500)]})
+    shop = FakeShop(page, {"prompts": [exit_intent(arm_ms=3000)]})
     shop.open()
     leave_through_top(page)
     page.wait_for_timeout(300)
     assert not dialog_open(page)
     page.mouse.move(300, 300)
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(3000)
     leave_through_top(page)
     page.wait_for_selector("dialog.orc-dialog[open]")
 
 
 def test_grazing_the_edge_within_the_grace_period_does_not_fire(make_page):
     page = make_page()
-    shop = FakeShop(page, {"prompts": [exit_intent(grace_ms=400)]})
+    shop = FakeShop(page, {"prompts": [exit_intent(grace_ms=1000)]})
     shop.open()
     leave_through_top(page)
-    page.mouse.move(300, 200)  # back in well within 400 ms
-    page.wait_for_timeout(700)
+    page.mouse.move(300, 200)  # back in well within the second
+    page.wait_for_timeout(1500)
     assert not dialog_open(page)
     assert shop.event_names() == []
 
@@ -279,7 +284,7 @@ def test_email_capture_shows_errors_then_reveals_the_code(make_page):
 
 def test_email_capture_prompt_by_delay_and_by_scroll_depth(make_page):
     page = make_page()
-    capture = {**EXIT, "kind": "email_capture", "trigger": {"delayMs": 400}}
+    capture = {**EXIT, "kind": "email_capture", "trigger": {"delayMs": 3000}}
     FakeShop(page, {"prompts": [capture]}).open()
     assert not dialog_open(page)
     page.wait_for_selector("dialog.orc-dialog[open]")

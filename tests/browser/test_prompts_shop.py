@@ -4,6 +4,7 @@ strict Content-Security-Policy, with the sandbox's base template (which carries
 Every test fails on any console error, uncaught exception or CSP violation (conftest)."""
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ SANDBOX_BASE = Path(__file__).resolve().parents[2] / "sandbox" / "templates" / "
 @pytest.fixture
 def shop(settings, live_server):
     """The test shop with the sandbox's base template and the default prompts switched on,
-    exit intent armed after 1.5 s."""
+    exit intent armed after 3 s."""
     engine = settings.TEMPLATES[0]
     settings.TEMPLATES = [
         {
@@ -49,7 +50,7 @@ def shop(settings, live_server):
         iso_3166_1_a2="GB", defaults={"name": "United Kingdom", "is_shipping_country": True}
     )
     install_default_prompts(activate=True)
-    Prompt.objects.filter(kind="exit_intent").update(arm_after=1500, grace=100)
+    Prompt.objects.filter(kind="exit_intent").update(arm_after=3000, grace=100)
     product = factories.create_product(title="Winter coat", price="40.00", num_in_stock=10)
     yield {"url": live_server.url, "product": product}
     cache.clear()
@@ -59,6 +60,14 @@ SET_HIDDEN = (
     "hidden => { Object.defineProperty(document, 'hidden', {value: hidden, configurable: true});"
     " document.dispatchEvent(new Event('visibilitychange')); }"
 )
+
+
+def wait_until(condition, seconds: float = 5.0) -> None:
+    """Events travel as fire-and-forget beacons: give the server a moment to record them."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the server"
+        time.sleep(0.05)
 
 
 def add_to_basket(page, shop):
@@ -115,7 +124,7 @@ def test_exit_intent_email_makes_the_journey_recoverable_and_the_voucher_works(s
     page.wait_for_timeout(400)
     assert page.locator("dialog[open]").count() == 0
     page.mouse.move(400, 300)
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(3000)
     leave_through_top(page)
     dialog = page.get_by_role("dialog", name="Before you go: free delivery on this order")
     dialog.wait_for()
@@ -134,13 +143,14 @@ def test_exit_intent_email_makes_the_journey_recoverable_and_the_voucher_works(s
     assert journey.email == "ann@example.com"
     assert journey.is_contactable
     prompt = Prompt.objects.get(name__startswith="Exit intent: new")
+    wait_until(lambda: PromptEvent.objects.filter(prompt=prompt, kind="shown").exists())
     assert PromptEvent.objects.filter(prompt=prompt, kind="shown").count() == 1
 
     page.keyboard.press("Escape")
     assert page.locator("dialog[open]").count() == 0
     # Not twice in a visit: the next page does not offer it again.
     page.goto(shop["url"] + "/basket/")
-    page.wait_for_timeout(1600)
+    page.wait_for_timeout(3100)
     leave_through_top(page)
     page.wait_for_timeout(300)
     assert page.locator("dialog[open]").count() == 0
@@ -159,14 +169,14 @@ def test_a_dismissed_exit_intent_stays_away(shop, make_page):
     page = make_page()
     add_to_basket(page, shop)
     page.goto(shop["url"] + "/basket/")
-    page.wait_for_timeout(1600)
+    page.wait_for_timeout(3100)
     page.locator("#voucher_form_link a").focus()
     leave_through_top(page)
     dialog = page.get_by_role("dialog")
     dialog.wait_for()
     dialog.get_by_role("button", name="Close").click()
     assert page.evaluate("document.activeElement.closest('#voucher_form_link') !== null")
-    page.wait_for_timeout(200)
+    wait_until(lambda: PromptEvent.objects.filter(kind="dismissed").exists())
     assert PromptEvent.objects.filter(kind="dismissed").count() == 1
     # A new tab (a new visit for the script's own memory): the shop no longer offers it.
     other = page.context.new_page()

@@ -1,14 +1,13 @@
 /* oscar-recovery on-site prompts: the server decides what this visitor may see (the JSON in
    #oscar-recovery-config), this script decides when. No dependencies; strict-CSP safe. */
 (() => {
-  "use strict";
   const d = document, w = window;
   let cfg, ss, modalOpen = false, typedAt = 0;
   try { cfg = JSON.parse(d.getElementById("oscar-recovery-config").textContent); } catch (e) { return; }
-  try { ss = w.sessionStorage; ss.length; } catch (e) { ss = null; }
+  try { ss = w.sessionStorage; ss.length; } catch (e) { ss = 0; }
   const visit = cfg.visit || "1";
-  const get = (k) => ss && ss.getItem(k);
-  const set = (k) => ss && ss.setItem(k, visit);
+  const get = k => ss && ss.getItem(k);
+  const set = k => ss && ss.setItem(k, visit);
   const $ = (el, sel) => el.querySelector(sel);
   const on = (el, type, fn, opt) => el.addEventListener(type, fn, opt);
   const post = (url, body, keepalive) => fetch(url, {
@@ -16,19 +15,19 @@
     headers: { "Content-Type": "application/json", "X-CSRFToken": cfg.csrf },
     body: JSON.stringify({ ...body, visit: cfg.visit })
   });
-  // A lost statistic must never surface as an error on the shop's page.
+  // A lost statistic must never become an error on the page.
   const track = (p, event) => post(cfg.events, { prompt: p.id, variant: p.variant, event }, true).catch(() => {});
   // Typing in a field, or a <select> whose list is open, must never look like leaving.
-  const isField = (el) => /^(INPUT|SELECT|OPTION|TEXTAREA)$/.test(el && el.tagName);
-  on(d, "keydown", (e) => { if (isField(e.target)) typedAt = Date.now(); }, true);
+  const isField = el => /^(INPUT|SELECT|OPTION|TEXTAREA)$/.test(el?.tagName);
+  on(d, "keydown", e => { if (isField(e.target)) typedAt = Date.now(); }, true);
 
-  const render = (p) => {
-    const tpl = d.getElementById(p.template), el = tpl && tpl.content.firstElementChild;
-    return el && el.cloneNode(true);
+  const render = p => {
+    const tpl = d.getElementById(p.template), el = tpl?.content.firstElementChild;
+    return el?.cloneNode(true);
   };
 
   const wire = (p, el, done) => {
-    on(el, "click", (e) => {
+    on(el, "click", e => {
       const t = e.target.closest("[data-orc-dismiss],[data-orc-cta]");
       if (t) t.hasAttribute("data-orc-cta") ? track(p, "cta") : done();
     });
@@ -42,14 +41,15 @@
       field.setAttribute("aria-invalid", "true");
       field.focus();
     };
-    on(form, "submit", async (e) => {
+    on(form, "submit", async e => {
       e.preventDefault();
-      if (!input.checkValidity()) return fail(input.validationMessage);
+      const bad = $(form, ":invalid"); // the address, or a required consent
+      if (bad) return fail(bad.validationMessage, bad);
       const consent = form.elements.consent;
       btn.disabled = true;
       let r, data;
       try {
-        r = await post(cfg.capture, { prompt: p.id, variant: p.variant, email: input.value.trim(), consent: !!(consent && consent.checked) });
+        r = await post(cfg.capture, { prompt: p.id, variant: p.variant, email: input.value.trim(), consent: !!consent?.checked });
         data = await r.json();
       } catch (x) { return fail(err.dataset.orcFallback); }
       if (!r.ok) {
@@ -69,10 +69,10 @@
     });
   };
 
-  const showModal = (p) => {
+  const showModal = p => {
     if (modalOpen || get("orc:shown") === visit || get("orc:done:" + p.id)) return;
     const dlg = render(p), opener = d.activeElement;
-    if (!dlg || !dlg.showModal) return;
+    if (!dlg?.showModal) return;
     modalOpen = true;
     set("orc:shown");
     d.body.append(dlg);
@@ -81,12 +81,12 @@
     on(dlg, "close", () => {
       if (!dlg.orcDone) track(p, "dismissed");
       dlg.remove();
-      if (opener && opener.focus) opener.focus();
+      opener?.focus?.();
     });
     // Tab wraps inside the dialog instead of escaping to the browser's own controls.
-    on(dlg, "keydown", (e) => {
+    on(dlg, "keydown", e => {
       if (e.key !== "Tab") return;
-      const f = [...dlg.querySelectorAll("a[href],button,input,select,textarea")].filter((x) => !x.disabled && x.getClientRects().length);
+      const f = [...dlg.querySelectorAll("a[href],button,input,select,textarea")].filter(x => !x.disabled && x.getClientRects().length);
       const to = e.shiftKey ? (d.activeElement === f[0] && f[f.length - 1]) : (d.activeElement === f[f.length - 1] && f[0]);
       if (to) { to.focus(); e.preventDefault(); }
     });
@@ -96,7 +96,7 @@
     track(p, "shown");
   };
 
-  const showBanner = (p) => {
+  const showBanner = p => {
     const el = !get("orc:dismissed:" + p.id) && !get("orc:done:" + p.id) && render(p);
     if (!el) return;
     const host = $(d, "main") || d.body;
@@ -111,7 +111,7 @@
   const armExit = (p, t) => {
     let armed = false, grace;
     setTimeout(() => { armed = true; }, t.armMs || 0);
-    on(d, "mouseout", (e) => {
+    on(d, "mouseout", e => {
       if (!armed || e.relatedTarget || e.clientY > 0 || isField(e.target) ||
           d.activeElement.tagName === "SELECT" || Date.now() - typedAt < 1500) return;
       clearTimeout(grace);
@@ -124,7 +124,7 @@
       on(w, "scroll", () => {
         const y = w.scrollY, now = Date.now(), speed = (lastY - y) / Math.max(now - lastT, 1);
         lastY = y; lastT = now;
-        if (armed && speed > 1.5) showModal(p); // px/ms upwards: a flick back to the top
+        if (armed && speed > 1.5) showModal(p); // px/ms up: a flick to the top
       }, { passive: true });
     }
   };
@@ -170,14 +170,14 @@
     }
   });
 
-  // Live capture (only where the shop's lawful basis allows it): a valid address once typed.
+  // Live capture (only where the lawful basis allows it): a valid address once typed.
   const live = cfg.liveCapture, field = live && $(d, live.selector);
   let sent = "", timer;
   if (field) on(field, "input", () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       const v = field.value.trim();
-      if (v && v !== sent && v.indexOf("@") > 0 && field.checkValidity()) {
+      if (v && v !== sent && v.includes("@") && field.checkValidity()) {
         sent = v;
         post(live.endpoint || cfg.capture, { email: v, live: true }, true).catch(() => {});
       }
