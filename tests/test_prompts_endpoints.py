@@ -220,10 +220,16 @@ def test_only_post(browser, exit_prompt):
     assert browser.get(CAPTURE).status_code == 405
 
 
-def test_csrf_is_required(browser, exit_prompt):
-    assert post(browser, EVENTS, event(exit_prompt), csrf=False).status_code == 403
-    assert post(browser, CAPTURE, capture(exit_prompt), csrf=False).status_code == 403
+def test_csrf_is_required_and_refused_in_json(browser, exit_prompt):
+    for url, payload in ((EVENTS, event(exit_prompt)), (CAPTURE, capture(exit_prompt))):
+        response = post(browser, url, payload, csrf=False)
+        assert response.status_code == 403
+        assert response.json()["error"] and "CSRF" in response.json()["reason"]
+    browser.cookies["csrftoken"] = "x" * 32
+    response = post(browser, EVENTS, event(exit_prompt), csrf=False, HTTP_X_CSRFTOKEN="y" * 32)
+    assert response.status_code == 403
     assert not PromptEvent.objects.exists()
+    assert not CartJourney.objects.exists()
 
 
 @override_settings(OSCAR_RECOVERY_PROMPTS_EVENTS_RATE_LIMIT=(3, timedelta(hours=1)))

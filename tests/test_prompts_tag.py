@@ -289,3 +289,22 @@ def test_the_tag_in_a_real_page_with_oscars_middleware(product):
     html = render_tag(request)
     assert config_of(html)["prompts"][0]["kind"] == "exit_intent"
     assert CartJourney.objects.count() == 1
+
+
+def test_an_image_is_rendered_with_its_size_so_nothing_shifts(basket):
+    from io import BytesIO
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.new("RGB", (120, 80), "white").save(buffer, format="PNG")
+    prompt = make_prompt(image=SimpleUploadedFile("offer.png", buffer.getvalue()))
+    assert (prompt.image_width, prompt.image_height) == (120, 80)
+    cache.clear()
+    markup = template_of(render_tag(visitor_request(basket=basket)), prompt.pk)
+    assert re.search(
+        r'<img class="orc-image" src="[^"]*oscar_recovery/prompts/offer[^"]*\.png" alt="" '
+        r'width="120" height="80">',
+        markup,
+    ), markup

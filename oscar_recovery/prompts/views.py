@@ -13,12 +13,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.csrf import csrf_exempt
 
 from .. import app_settings
 from ..adapter import get_adapter
@@ -35,13 +36,29 @@ MAX_BODY = 4096
 PAGE_EVENTS = (*PromptEventKind.page_kinds(), PromptEventKind.SUBMITTED)
 
 
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's own CSRF check, answering with the reason instead of its HTML page, so the
+    script gets a JSON 403 it can act on."""
+
+    def _reject(self, request, reason):
+        return reason
+
+
+def csrf_failure(request: HttpRequest) -> str | None:
+    """Why the request fails Django's CSRF check, or None when it passes."""
+    check = _CsrfCheck(lambda request: None)
+    check.process_request(request)
+    return check.process_view(request, None, (), {})
+
+
 class BadRequest(Exception):
     def __init__(self, errors: dict[str, list[str]]):
         super().__init__(errors)
         self.errors = errors
 
 
-@method_decorator([csrf_protect, never_cache], name="dispatch")
+# Exempt from the middleware only to run the same check here and answer in JSON.
+@method_decorator([csrf_exempt, never_cache], name="dispatch")
 class PromptEndpoint(View):
     http_method_names = ["post", "options"]
     rate_scope = ""
@@ -50,6 +67,15 @@ class PromptEndpoint(View):
         raise NotImplementedError
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        reason = csrf_failure(request)
+        if reason is not None:
+            return JsonResponse(
+                {
+                    "error": gettext("Your session has expired. Please reload the page."),
+                    "reason": reason,
+                },
+                status=403,
+            )
         retry_after = service.throttle(
             self.rate_scope, request.META.get("REMOTE_ADDR", ""), self.rate_limit()
         )
