@@ -38,9 +38,15 @@ def templates_setting(with_tag: bool, engine: dict) -> list[dict]:
         base = base.replace("{% recovery_prompts %}", "")
     options = {
         **engine["OPTIONS"],
+        # Cached, as Django's default loaders are with DEBUG off.
         "loaders": [
-            ("django.template.loaders.locmem.Loader", {"oscar/base.html": base}),
-            "django.template.loaders.app_directories.Loader",
+            (
+                "django.template.loaders.cached.Loader",
+                [
+                    ("django.template.loaders.locmem.Loader", {"oscar/base.html": base}),
+                    "django.template.loaders.app_directories.Loader",
+                ],
+            )
         ],
     }
     return [{**engine, "APP_DIRS": False, "OPTIONS": options}]
