@@ -115,6 +115,16 @@ class RecoveryAdapter:
             logger.warning("No thumbnail for product %s", product.pk, exc_info=True)
             return self.absolute_url(image.original.url)
 
+    # On-site prompts
+
+    def device_class(self, user_agent: str) -> str:
+        """``desktop``, ``mobile`` or ``tablet`` (:class:`~oscar_recovery.constants.DeviceClass`)
+        for a prompt's device rule. The default reads the user agent; shops with client
+        hints or a device-detection service override this."""
+        from .prompts.state import device_class
+
+        return device_class(user_agent)
+
 
 def get_adapter() -> RecoveryAdapter:
     return import_string(app_settings.ADAPTER)()

@@ -12,6 +12,7 @@ from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_model
 from oscar.test import factories
 
+from oscar_recovery.adapter import RecoveryAdapter
 from oscar_recovery.constants import (
     DeviceClass,
     LoginState,
@@ -438,3 +439,15 @@ def test_saving_a_prompt_or_variant_clears_the_cache():
     assert len(eligibility.variants_of(eligibility.active_prompts()[0])) == 1
     prompt.delete()
     assert eligibility.active_prompts() == []
+
+
+class PhonesAdapter(RecoveryAdapter):
+    def device_class(self, user_agent):
+        return DeviceClass.MOBILE
+
+
+def test_shops_decide_the_device_class_through_the_adapter(basket, settings):
+    settings.OSCAR_RECOVERY_ADAPTER = "tests.test_prompts_eligibility.PhonesAdapter"
+    make_prompt(name="Phone", device=DeviceClass.MOBILE)
+    assert shown(visitor_request(basket=basket)) == ["Phone"]
+    assert RecoveryAdapter().device_class(IPAD) == DeviceClass.TABLET

@@ -209,7 +209,7 @@ class Visitor:
 
     @cached_property
     def device(self) -> str:
-        return state.device_class(self.user_agent)
+        return get_adapter().device_class(self.user_agent)
 
     @cached_property
     def path(self) -> str:
