@@ -103,3 +103,20 @@ class ContentSecurityPolicyMiddleware:
 def csp(request) -> dict:
     """Context processor: ``{{ csp_nonce }}`` as on Django 6."""
     return {"csp_nonce": getattr(request, "_csp_nonce", None)}
+
+
+class DashboardPolicyMiddleware:
+    """Oscar's dashboard sizes its charts and widgets with ``style`` attributes, so its pages
+    get the strict policy with style attributes allowed (the prompts never show there). Goes
+    after the CSP middleware: that one keeps a header a response already has."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/dashboard/") and "Content-Security-Policy" not in response:
+            policy = {**settings.SECURE_CSP, "style-src-attr": ["'unsafe-inline'"]}
+            nonce = getattr(request, "_csp_nonce", None)
+            response["Content-Security-Policy"] = build_policy(policy, nonce)
+        return response

@@ -234,5 +234,6 @@ from sandbox.csp import CONTEXT_PROCESSOR_PATH, MIDDLEWARE_PATH, STRICT_POLICY  
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, MIDDLEWARE_PATH
 )
+MIDDLEWARE.append("sandbox.csp.DashboardPolicyMiddleware")
 TEMPLATES[0]["OPTIONS"]["context_processors"].append(CONTEXT_PROCESSOR_PATH)
 SECURE_CSP = STRICT_POLICY
