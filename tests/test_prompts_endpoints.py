@@ -452,3 +452,17 @@ def test_the_visitor_cookie_is_signed(browser, exit_prompt):
     raw = browser.cookies[app_settings.VISITOR_COOKIE_NAME].value
     with pytest.raises(signing.BadSignature):
         signing.get_cookie_signer(salt="other").unsign(raw)
+
+
+def test_an_unexpected_failure_is_logged_and_answered_in_json(
+    browser, exit_prompt, monkeypatch, caplog
+):
+    from oscar_recovery.prompts import service
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(service, "capture_from_prompt", broken)
+    response = post(browser, CAPTURE, capture(exit_prompt))
+    assert response.status_code == 500 and response.json()["error"]
+    assert "prompt endpoint" in caplog.text

@@ -25,6 +25,7 @@ from .. import app_settings
 from ..adapter import get_adapter
 from ..constants import PromptEventKind, PromptKind
 from ..models import Prompt
+from ..utils import logger
 from ..visitor import ensure_visitor_cookie
 from . import eligibility, service, state
 
@@ -92,6 +93,12 @@ class PromptEndpoint(View):
             return self.handle(request, payload)
         except BadRequest as exc:
             return self.bad_request(exc.errors)
+        except Exception:
+            # The page's script shows a message either way; it needs JSON, not a 500 page.
+            logger.exception("oscar_recovery: prompt endpoint %s failed", request.path)
+            return JsonResponse(
+                {"error": gettext("Something went wrong. Please try again later.")}, status=500
+            )
 
     def bad_request(self, errors: dict[str, list[str]]) -> JsonResponse:
         return JsonResponse({"error": next(iter(errors.values()))[0], "errors": errors}, status=400)
