@@ -123,6 +123,7 @@ def test_an_exit_intent_prompt_renders_per_the_contract(basket):
     assert '<input type="checkbox" name="consent" value="1"> Email me offers.' in markup
     assert '<button type="submit" class="orc-cta">Send my code</button>' in markup
     assert 'data-orc-offer hidden aria-live="polite"' in markup
+    assert 'data-orc-fallback="Something went wrong, please try again."' in markup
     assert markup.count("data-orc-dismiss") == 2
     # No inline script or style anywhere: a strict CSP holds.
     assert "style=" not in html and "onclick" not in html
