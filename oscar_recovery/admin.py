@@ -457,6 +457,9 @@ class RecoveryMessageAdmin(ReadOnlyAdmin):
 
 # -- on-site prompts ----------------------------------------------------------------------
 
+from django.db.models import Count  # noqa: E402
+
+from .constants import PromptEventKind  # noqa: E402
 from .models import Prompt, PromptEvent, PromptVariant  # noqa: E402
 from .prompts.forms import PromptForm, PromptVariantForm, PromptVariantFormSet  # noqa: E402
 from .prompts.stats import prompt_statistics  # noqa: E402
@@ -478,10 +481,49 @@ class PromptAdmin(admin.ModelAdmin):
     """Prompts, their A/B variants and their results (the statistics block)."""
 
     form = PromptForm
-    list_display = ["name", "kind", "is_active", "priority", "starts_at", "ends_at", "incentive"]
+    list_display = [
+        "name",
+        "kind",
+        "is_active",
+        "priority",
+        "starts_at",
+        "ends_at",
+        "incentive",
+        "times_shown",
+        "emails_given",
+        "orders",
+    ]
     list_filter = ["is_active", "kind"]
     search_fields = ["name", "headline"]
     inlines = [PromptVariantInline]
+
+    def get_queryset(self, request):
+        # The list's result columns in the same query as the prompts.
+        def count(kind):
+            return Count("events", filter=Q(events__kind=kind))
+
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                shown_count=count(PromptEventKind.SHOWN),
+                submitted_count=count(PromptEventKind.SUBMITTED),
+                converted_count=count(PromptEventKind.CONVERTED),
+            )
+        )
+
+    @admin.display(description=_("shown"), ordering="shown_count")
+    def times_shown(self, obj):
+        return obj.shown_count
+
+    @admin.display(description=_("emails given"), ordering="submitted_count")
+    def emails_given(self, obj):
+        return obj.submitted_count
+
+    @admin.display(description=_("orders"), ordering="converted_count")
+    def orders(self, obj):
+        return obj.converted_count
+
     readonly_fields = ["statistics"]
     fieldsets = [
         (None, {"fields": ["name", "kind", "is_active", "priority", "starts_at", "ends_at"]}),

@@ -280,3 +280,18 @@ def test_a_captured_journey_converts_even_without_the_visitor_cookie(product):
     journey = CartJourney.objects.create(visitor_id="")
     PromptEvent.objects.create(prompt=prompt, kind=PromptEventKind.SUBMITTED, journey=journey)
     assert len(service.record_conversion(journey, factories.create_order())) == 1
+
+
+def test_the_list_shows_each_prompts_results_in_one_query(
+    admin_client, django_assert_max_num_queries
+):
+    for n in range(3):
+        prompt = Prompt.objects.create(
+            name=f"P{n}", kind=PromptKind.EXIT_INTENT, headline="H", cta_label="C"
+        )
+        for kind in (PromptEventKind.SHOWN, PromptEventKind.SHOWN, PromptEventKind.SUBMITTED):
+            PromptEvent.objects.create(prompt=prompt, kind=kind)
+    response = admin_client.get("/admin/oscar_recovery/prompt/")
+    assert response.status_code == 200
+    rows = response.context["cl"].result_list
+    assert [(p.shown_count, p.submitted_count, p.converted_count) for p in rows] == [(2, 1, 0)] * 3
