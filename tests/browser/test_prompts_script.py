@@ -89,8 +89,9 @@ class FakeShop:
         assert request.headers["content-type"] == "application/json"
 
     def open(self):
+        # Waits for the load event. (No wait_for_function here: under the page's CSP its
+        # string predicates may be refused as eval.)
         self.page.goto(f"{ORIGIN}/page/")
-        self.page.wait_for_function("document.readyState === 'complete'")
         # The fixture's tall block, from a stylesheet (the CSP forbids inline style).
         self.page.add_style_tag(url="/static/fixture.css")
         self.page.mouse.move(300, 300)
@@ -257,7 +258,7 @@ def test_email_capture_shows_errors_then_reveals_the_code(make_page):
     # The server refuses it: its message is shown and the field marked and focused again.
     page.fill("#orc-email-12", "ann@blocked.test")
     dialog.get_by_role("button", name="Get my code").click()
-    page.wait_for_function("document.querySelector('.orc-error').textContent.includes('cannot')")
+    dialog.locator(".orc-error", has_text="cannot").wait_for()
     assert error.inner_text() == "We cannot send email to this address."
     assert page.evaluate("document.activeElement.id") == "orc-email-12"
     assert dialog.locator("#orc-email-12").get_attribute("aria-invalid") == "true"
