@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-from django.conf import settings
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
@@ -151,9 +150,7 @@ def render_prompts(request: HttpRequest) -> str:
             "config_id": CONFIG_ID,
             "items": items,
             "csrf_token": config["csrf"],
-            "basket_url": basket_url,
             "gateway_url": reverse(GATEWAY_URL_NAME),
-            "LANGUAGE_CODE": getattr(request, "LANGUAGE_CODE", settings.LANGUAGE_CODE),
         }
     )
 
