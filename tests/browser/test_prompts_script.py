@@ -43,6 +43,7 @@ class FakeShop:
             **config,
         }
         self.dir = dir_
+        self.capture_down = False
         page.route(f"{ORIGIN}/**", self.handle)
 
     def handle(self, route):
@@ -70,6 +71,8 @@ class FakeShop:
             self.check_headers(request)
             self.events.append(request.post_data_json)
             route.fulfill(status=204)
+        elif path == self.config["capture"] and self.capture_down:
+            route.abort("connectionrefused")
         elif path == self.config["capture"]:
             self.check_headers(request)
             data = request.post_data_json
@@ -281,6 +284,26 @@ def test_email_capture_shows_errors_then_reveals_the_code(make_page):
     # Closing after giving the email is not a dismissal.
     page.keyboard.press("Escape")
     assert shop.event_names() == [(12, "shown")]
+
+
+def test_a_network_failure_says_so_and_keeps_the_address(make_page):
+    make_page.expected_errors.append("net::ERR_CONNECTION_REFUSED")
+    page = make_page()
+    shop = FakeShop(page, {"prompts": [exit_intent()]})
+    shop.capture_down = True
+    shop.open()
+    leave_through_top(page)
+    dialog = page.locator("dialog.orc-dialog")
+    dialog.wait_for()
+    page.keyboard.type("ann@example.com")
+    page.keyboard.press("Enter")
+    dialog.locator(".orc-error", has_text="Something went wrong").wait_for()
+    assert page.input_value("#orc-email-12") == "ann@example.com"
+    assert dialog.get_by_role("button", name="Get my code").is_enabled()
+    # Back online: the same form goes through.
+    shop.capture_down = False
+    page.keyboard.press("Enter")
+    dialog.locator("[data-orc-code]", has_text="SAVE-7Q2K").wait_for()
 
 
 def test_email_capture_prompt_by_delay_and_by_scroll_depth(make_page):
