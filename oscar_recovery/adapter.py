@@ -181,6 +181,16 @@ class RecoveryAdapter:
         """Erase the shop's own extra data about ``email``; called inside
         :func:`oscar_recovery.privacy.erase_email`'s transaction."""
 
+    # On-site prompts
+
+    def device_class(self, user_agent: str) -> str:
+        """``desktop``, ``mobile`` or ``tablet`` (:class:`~oscar_recovery.constants.DeviceClass`)
+        for a prompt's device rule. The default reads the user agent; shops with client
+        hints or a device-detection service override this."""
+        from .prompts.state import device_class
+
+        return device_class(user_agent)
+
 
 def get_adapter() -> RecoveryAdapter:
     return import_string(app_settings.ADAPTER)()

@@ -175,3 +175,20 @@ def check_dashboard_settings(app_configs, **kwargs):
             )
         )
     return problems
+
+
+@register()
+def check_prompts(app_configs, **kwargs):
+    """On-site prompts: configuration that makes a prompt pointless."""
+    problems = []
+    if not getattr(settings, "OSCAR_ALLOW_ANON_CHECKOUT", False):
+        problems.append(
+            Warning(
+                "OSCAR_ALLOW_ANON_CHECKOUT is off: shoppers must create an account to buy, "
+                "the second most common reason they abandon a basket. The guest-checkout "
+                "prompt stays hidden until it is on.",
+                hint="Set OSCAR_ALLOW_ANON_CHECKOUT = True in your settings.",
+                id="oscar_recovery.W051",
+            )
+        )
+    return problems

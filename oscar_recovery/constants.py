@@ -228,3 +228,56 @@ class RecommendationReason(models.TextChoices):
     CATEGORY_BESTSELLER = "category_bestseller", _("Bestseller in the same category")
     BESTSELLER = "bestseller", _("Bestseller")
     FREE_SHIPPING = "free_shipping", _("Closes the free-shipping gap")
+
+
+# -- on-site prompts ----------------------------------------------------------------------
+
+
+class PromptKind(models.TextChoices):
+    #: A modal dialog when the pointer leaves through the top of the window (desktop).
+    EXIT_INTENT = "exit_intent", _("Exit intent")
+    #: A modal dialog after a delay or scroll depth, asking for an email.
+    EMAIL_CAPTURE = "email_capture", _("Email capture")
+    #: A banner on the checkout gateway: no account needed, continue as a guest.
+    GUEST_CHECKOUT = "guest_checkout", _("Guest checkout")
+    #: A non-modal banner bringing back the basket or recently viewed items.
+    RETURNING_BANNER = "returning_banner", _("Returning visitor reminder")
+
+    @classmethod
+    def modal_kinds(cls) -> tuple[str, ...]:
+        return (cls.EXIT_INTENT, cls.EMAIL_CAPTURE)
+
+
+class VisitorType(models.TextChoices):
+    ANY = "any", _("Any visitor")
+    NEW = "new", _("New visitors")
+    RETURNING = "returning", _("Returning visitors")
+
+
+class LoginState(models.TextChoices):
+    ANY = "any", _("Guests and logged-in customers")
+    GUEST = "guest", _("Guests only")
+    LOGGED_IN = "logged_in", _("Logged-in customers only")
+
+
+class DeviceClass(models.TextChoices):
+    ANY = "any", _("Any device")
+    DESKTOP = "desktop", _("Desktop")
+    MOBILE = "mobile", _("Mobile phone")
+    TABLET = "tablet", _("Tablet")
+
+
+class PromptEventKind(models.TextChoices):
+    """What happened to a prompt; the first four come from the page, the rest from the shop."""
+
+    SHOWN = "shown", _("Shown")
+    DISMISSED = "dismissed", _("Dismissed")
+    SUBMITTED = "submitted", _("Email submitted")
+    CTA = "cta", _("Call to action clicked")
+    OFFER_USED = "offer_used", _("Offer used")
+    CONVERTED = "converted", _("Converted (order placed)")
+
+    @classmethod
+    def page_kinds(cls) -> tuple[str, ...]:
+        """Events the page may report; the others are recorded by the shop itself."""
+        return (cls.SHOWN, cls.DISMISSED, cls.CTA)

@@ -183,3 +183,37 @@ def on_order_placed_recommendations(sender, order, user=None, **kwargs):
     # commits: nothing of it can slow or fail the checkout.
     never_raises(cooccurrence.schedule_order)(order)
     never_raises(browse.end_with_order)(order)
+
+
+# -- on-site prompts ----------------------------------------------------------------------
+
+from oscar.apps.checkout.signals import post_checkout  # noqa: E402
+
+from .models import Prompt, PromptVariant  # noqa: E402
+from .prompts import eligibility as prompt_eligibility  # noqa: E402
+from .prompts import service as prompt_service  # noqa: E402
+from .prompts import state as prompt_state  # noqa: E402
+
+
+@receiver(post_save, sender=Prompt, dispatch_uid="oscar_recovery.prompt_saved")
+@receiver(post_delete, sender=Prompt, dispatch_uid="oscar_recovery.prompt_deleted")
+@receiver(post_save, sender=PromptVariant, dispatch_uid="oscar_recovery.prompt_variant_saved")
+@receiver(post_delete, sender=PromptVariant, dispatch_uid="oscar_recovery.prompt_variant_deleted")
+def on_prompt_changed(sender, **kwargs):
+    never_raises(prompt_eligibility.clear_cache)()
+
+
+@receiver(voucher_addition, dispatch_uid="oscar_recovery.prompt_offer_used")
+def on_prompt_voucher_added(sender, basket, voucher, **kwargs):
+    never_raises(prompt_service.record_offer_used)(voucher.code)
+
+
+@receiver(signals.journey_ended, sender=CartJourney, dispatch_uid="oscar_recovery.prompt_converted")
+def on_journey_ended_prompts(sender, journey, order, **kwargs):
+    never_raises(prompt_service.record_conversion)(journey, order)
+
+
+@receiver(post_checkout, dispatch_uid="oscar_recovery.prompt_ordered")
+def on_post_checkout(sender, order, request, response, **kwargs):
+    # The order page's response is the one chance to tell the browser: no more prompts.
+    never_raises(prompt_state.mark_ordered)(request, response)

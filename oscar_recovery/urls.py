@@ -3,6 +3,7 @@
 
 from django.urls import path
 
+from .prompts.views import PromptCaptureView, PromptEventView
 from .views import RestoreView, UnsubscribeView
 
 app_name = "oscar_recovery"
@@ -10,4 +11,6 @@ app_name = "oscar_recovery"
 urlpatterns = [
     path("restore/<str:token>/", RestoreView.as_view(), name="restore"),
     path("unsubscribe/<str:token>/", UnsubscribeView.as_view(), name="unsubscribe"),
+    path("prompts/events/", PromptEventView.as_view(), name="prompt-events"),
+    path("prompts/capture/", PromptCaptureView.as_view(), name="prompt-capture"),
 ]

@@ -247,3 +247,14 @@ from oscar_recovery.dashboard.navigation import RECOVERY_NAVIGATION  # noqa: E40
 
 INSTALLED_APPS += ["oscar_recovery.dashboard.apps.RecoveryDashboardConfig"]
 OSCAR_DASHBOARD_NAVIGATION = [*OSCAR_DASHBOARD_NAVIGATION, RECOVERY_NAVIGATION]  # noqa: F405
+
+# A strict Content-Security-Policy on every page (sandbox/csp.py: Django 6's own CSP support,
+# or the same for Django 5.2), so the shop shows that the prompts need no inline code.
+from sandbox.csp import CONTEXT_PROCESSOR_PATH, MIDDLEWARE_PATH, STRICT_POLICY  # noqa: E402
+
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, MIDDLEWARE_PATH
+)
+MIDDLEWARE.append("sandbox.csp.DashboardPolicyMiddleware")
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(CONTEXT_PROCESSOR_PATH)
+SECURE_CSP = STRICT_POLICY

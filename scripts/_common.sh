@@ -39,3 +39,27 @@ except OSError:
     sys.exit(1)
 PY
 }
+
+# ensure_chromium -> Debian's chromium and chromium-driver (the browser tests drive them), installed
+# non-interactively with apt-get when missing, through sudo when not root. Where that cannot
+# happen it says so; the browser tests then skip (or, with CI=true, fail) with the reason.
+ensure_chromium() {
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "No apt-get here: install Chromium yourself for the browser tests (OSCAR_RECOVERY_CHROMIUM=/path/to/chromium)." >&2
+        return 0
+    fi
+    local sudo=()
+    if [ "$(id -u)" != 0 ]; then
+        # A password prompt only where someone can answer it.
+        if [ -t 0 ]; then sudo=(sudo); else sudo=(sudo -n); fi
+    fi
+    echo "Installing Debian's chromium and chromium-driver for the browser tests ..." >&2
+    if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+        && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            chromium chromium-driver >/dev/null; }; then
+        echo "Could not install chromium with apt-get: the browser tests will be skipped (failed with CI=true)." >&2
+    fi
+}

@@ -146,3 +146,12 @@ from oscar_recovery.dashboard.navigation import RECOVERY_NAVIGATION  # noqa: E40
 
 INSTALLED_APPS += ["oscar_recovery.dashboard.apps.RecoveryDashboardConfig"]
 OSCAR_DASHBOARD_NAVIGATION = [*OSCAR_DASHBOARD_NAVIGATION, RECOVERY_NAVIGATION]  # noqa: F405
+
+# The browser tests (tests/browser) serve the shop under the sandbox's strict CSP: Django 6's
+# CSP support, or the same for Django 5.2 (sandbox/csp.py). A view that sets its own policy
+# keeps it.
+from sandbox.csp import CONTEXT_PROCESSOR_PATH, MIDDLEWARE_PATH, STRICT_POLICY  # noqa: E402
+
+MIDDLEWARE.insert(0, MIDDLEWARE_PATH)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(CONTEXT_PROCESSOR_PATH)
+SECURE_CSP = STRICT_POLICY

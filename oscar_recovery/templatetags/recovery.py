@@ -1,11 +1,15 @@
-"""Template tags for shop pages. ``{% load recovery %}``."""
+"""Template tags for shop pages. ``{% load recovery %}``: ``{% recovery_prompts %}`` in the
+shop's base template renders the on-site prompts this visitor is eligible for;
+``{% recovery_recommendations %}`` suggests products next to the basket."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from django import template
+from django.utils.safestring import mark_safe
 
+from ..prompts.render import render_prompts
 from ..utils import never_raises
 
 register = template.Library()
@@ -55,3 +59,14 @@ def _recommendations(context, limit: int | None, basket) -> list:
         strategy=getattr(basket, "strategy", None) if basket.has_strategy else None,
         loader=adapter.load_products,
     )
+
+
+@register.simple_tag(takes_context=True)
+def recovery_prompts(context) -> str:
+    """The prompts for this visitor and page, or nothing. Never raises into the page: a
+    failure is logged and the page renders without prompts."""
+    request = context.get("request")
+    if request is None:
+        return ""
+    # render_prompts returns template output, already escaped.
+    return mark_safe(never_raises(render_prompts)(request) or "")

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from oscar_recovery.cooccurrence import rebuild as rebuild_recommendations
 from oscar_recovery.defaults import install_browse_defaults, install_defaults
+from oscar_recovery.prompts.defaults import install_default_prompts
 
 Country = get_model("address", "Country")
 Partner = get_model("partner", "Partner")
@@ -136,6 +137,7 @@ class Command(BaseCommand):
             new_products, new_images = self.create_catalogue()
             new_users = self.create_users()
             campaign = self.create_campaign()
+            prompts = install_default_prompts(activate=True)
             browse_campaign = self.create_browse_campaign()
         # The basket page's recommendations learn from the orders placed in the sandbox.
         rebuild_recommendations()
@@ -165,6 +167,8 @@ class Command(BaseCommand):
             f"  Free delivery from: £{settings.SANDBOX_FREE_SHIPPING_THRESHOLD}; "
             "test card 4000 0000 0000 0002 is declined"
         )
+        active = ", ".join(prompt.name for prompt in prompts if prompt.is_active)
+        self.stdout.write(f"  On-site prompts:    {active}")
 
     def create_campaign(self):
         """The default campaign, active, with a voucher on the last email and delays short

@@ -1,0 +1,399 @@
+"""What happens when a prompt is used: events recorded, emails captured (with the consent
+wording shown), vouchers revealed, offers used and orders converted. Plain functions: the
+views and receivers only call them."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from oscar.core.loading import get_model
+
+from .. import app_settings, capture, vouchers
+from .. import consent as consent_service
+from ..constants import ConsentSource, EmailSource, Incentive, PromptEventKind
+from ..models import CartJourney, Prompt, PromptEvent
+from ..suppression import email_hash
+from ..utils import logger
+from .eligibility import PromptContent
+
+ConditionalOffer = get_model("offer", "ConditionalOffer")
+Voucher = get_model("voucher", "Voucher")
+
+#: Lawful bases under which the checkout email may be captured as it is typed. Never under
+#: consent: nobody has agreed to anything before they submit.
+LIVE_CAPTURE_BASES = ("soft_opt_in", "us_canspam")
+
+
+def live_capture_allowed() -> bool:
+    return app_settings.PROMPTS_LIVE_CAPTURE and app_settings.LAWFUL_BASIS in LIVE_CAPTURE_BASES
+
+
+# -- rate limit ---------------------------------------------------------------------------
+
+_RATE_KEY = "oscar_recovery:rate:{scope}:{address}:{window}"
+
+
+def throttle(scope: str, address: str, limit: tuple[int, timedelta], now: float | None = None):
+    """Count one request from ``address`` against ``limit`` (count, window). Returns the
+    seconds to wait when over it, else None. Fixed windows in Django's cache; a failing
+    cache lets the request through (as ``restore.throttle`` does)."""
+    count_limit, window = limit
+    seconds = max(window.total_seconds(), 1)
+    now = time.time() if now is None else now
+    window_index = int(now // seconds)
+    key = _RATE_KEY.format(scope=scope, address=address or "unknown", window=window_index)
+    try:
+        count = 1 if cache.add(key, 1, timeout=math.ceil(seconds)) else cache.incr(key)
+    except ValueError:  # expired between add and incr: a new window
+        count = 1
+    except Exception:
+        logger.exception("oscar_recovery: prompt rate limit unavailable")
+        return None
+    if count <= count_limit:
+        return None
+    return max(1, math.ceil((window_index + 1) * seconds - now))
+
+
+# -- events -------------------------------------------------------------------------------
+
+
+def record_event(
+    prompt: Prompt,
+    label: str,
+    kind: str,
+    *,
+    visitor_id: str | None,
+    visit_id: str,
+    now: datetime | None = None,
+) -> PromptEvent:
+    return PromptEvent.objects.create(
+        prompt_id=prompt.pk,
+        variant=label,
+        kind=kind,
+        visitor_id=visitor_id or "",
+        visit_id=visit_id,
+        created_at=now or timezone.now(),
+    )
+
+
+# -- email capture ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Captured:
+    journey: CartJourney
+    message: str
+    voucher_code: str | None
+
+
+def default_thank_you(has_voucher: bool) -> str:
+    if has_voucher:
+        return gettext("Thank you! Here is your code. It is yours alone and works once.")
+    return gettext("Thank you! We have saved your basket for you.")
+
+
+def email_error(email: object) -> str | None:
+    """What is wrong with an email given on site, or None."""
+    if not isinstance(email, str) or not email.strip():
+        return gettext("Enter your email address.")
+    email = email.strip()
+    # Django's validator checks the form, not the length the journey can store.
+    if len(email) > CartJourney._meta.get_field("email").max_length:
+        return gettext("Enter a valid email address.")
+    try:
+        validate_email(email)
+    except ValidationError:
+        return gettext("Enter a valid email address.")
+    return None
+
+
+def validate_capture(prompt: Prompt, content: PromptContent, email: object, consent: object):
+    """The email, cleaned, or a ``ValidationError`` keyed by field."""
+    errors = {}
+    message = email_error(email)
+    if message:
+        errors["email"] = [message]
+    if not isinstance(consent, bool):
+        errors["consent"] = [gettext("Consent must be true or false.")]
+    elif prompt.consent_required and content.consent_text and not consent:
+        errors["consent"] = [gettext("Please tick the box to continue.")]
+    if errors:
+        raise ValidationError(errors)
+    return email.strip()
+
+
+def capture_live(request: HttpRequest, email: object) -> CartJourney:
+    """The checkout email as it is typed (the switch and lawful basis are checked by the
+    caller). Raises ``ValidationError`` for anything but a valid address."""
+    message = email_error(email)
+    if message:
+        raise ValidationError({"email": [message]})
+    return capture.capture_email(request, email.strip(), EmailSource.CAPTURED)
+
+
+def capture_from_prompt(
+    request: HttpRequest,
+    prompt: Prompt,
+    content: PromptContent,
+    email: str,
+    *,
+    consent: bool,
+    visitor_id: str | None,
+    visit_id: str,
+    now: datetime | None = None,
+) -> Captured:
+    """Attach the email to the shopper's cart journey (making it recoverable), record the
+    consent wording this prompt showed and when, and reveal the prompt's voucher. All or
+    nothing: a failure leaves no half-recorded capture."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        journey = capture.capture_email(request, email, EmailSource.CAPTURED)
+        voucher = reveal_voucher(prompt, email, journey, now)
+        event = PromptEvent(
+            prompt_id=prompt.pk,
+            variant=content.label,
+            kind=PromptEventKind.SUBMITTED,
+            visitor_id=visitor_id or "",
+            visit_id=visit_id,
+            journey=journey,
+            voucher_code=voucher.code if voucher else "",
+            created_at=now,
+            data={"email_hash": email_hash(email)},
+        )
+        record_consent(
+            event,
+            journey=journey,
+            email=email,
+            wording=content.consent_text,
+            given=consent,
+            at=now,
+        )
+        event.save()
+    message = content.thank_you or default_thank_you(voucher is not None)
+    return Captured(journey, message, voucher.code if voucher else None)
+
+
+def record_consent(
+    event: PromptEvent,
+    *,
+    journey: CartJourney,
+    email: str,
+    wording: str,
+    given: bool,
+    at: datetime,
+) -> None:
+    """Record what the shopper agreed to when giving ``email``: the exact wording the
+    server rendered for the prompt's variant (never text sent by the page), whether the
+    box was ticked, and when. The one place prompts record consent; kept on the prompt's
+    "submitted" event, next to the journey it made recoverable."""
+    given = bool(wording) and given
+    event.data["consent"] = {
+        "wording": wording,
+        "given": given,
+        "at": at.isoformat(),
+        "language": translation.get_language() or "",
+        "journey": journey.pk,
+    }
+    if wording:
+        # The journey's decision is what send-time eligibility reads under every lawful
+        # basis: a box left unticked means no recovery email, without suppressing anyone.
+        # No wording shown records nothing, so the basis decides alone (no notice, no send
+        # under the soft opt-in or consent).
+        consent_service.record_consent(
+            journey, text=wording, given=given, source=ConsentSource.PROMPT, at=at
+        )
+
+
+# -- vouchers -----------------------------------------------------------------------------
+
+
+def ensure_prompt_offer(prompt: Prompt) -> ConditionalOffer | None:
+    """The Oscar voucher offer behind the prompt's vouchers; made again when the prompt's
+    offer changed, so vouchers already revealed keep their promise (as for campaign steps,
+    see :func:`oscar_recovery.vouchers.ensure_offer`)."""
+    if prompt.incentive == Incentive.NONE:
+        return None
+    vouchers.validate_incentive(
+        prompt.incentive, prompt.incentive_value, prompt.incentive_valid_for
+    )
+    # The prompt has the step's incentive fields, so the step helpers apply as they are.
+    benefit_type, value = vouchers._benefit_for(prompt)
+    with transaction.atomic():
+        offer_id = (
+            Prompt.objects.select_for_update()
+            .filter(pk=prompt.pk)
+            .values_list("offer_id", flat=True)
+            .get()
+        )
+        offer = (
+            ConditionalOffer.objects.select_related("benefit").filter(pk=offer_id).first()
+            if offer_id
+            else None
+        )
+        if offer is None or not vouchers._offer_gives(offer, benefit_type, value):
+            offer = _create_offer(prompt, benefit_type, value)
+            Prompt.objects.filter(pk=prompt.pk).update(offer=offer)
+    prompt.offer = offer
+    return offer
+
+
+def _create_offer(prompt: Prompt, benefit_type: str, value) -> ConditionalOffer:
+    Benefit = get_model("offer", "Benefit")
+    Condition = get_model("offer", "Condition")
+    everything = vouchers._recovery_range()
+    condition = Condition.objects.create(range=everything, type=Condition.COUNT, value=1)
+    benefit = Benefit.objects.create(
+        range=None if benefit_type == Benefit.SHIPPING_PERCENTAGE else everything,
+        type=benefit_type,
+        value=value,
+    )
+    with translation.override(settings.LANGUAGE_CODE):
+        label = vouchers.describe_incentive(prompt, settings.OSCAR_DEFAULT_CURRENCY)
+        # "campaign" is the name _fit shortens when the whole is too long.
+        base = gettext("Recovery prompt: %(campaign)s (%(incentive)s)")
+    return vouchers._create_uniquely_named(
+        lambda name: ConditionalOffer.objects.create(
+            name=name,
+            description=label,
+            offer_type=ConditionalOffer.VOUCHER,
+            condition=condition,
+            benefit=benefit,
+            max_basket_applications=1,
+        ),
+        lambda suffix: vouchers._fit(base, {"campaign": prompt.name, "incentive": label}, suffix),
+    )
+
+
+def reveal_voucher(prompt: Prompt, email: str, journey: CartJourney, now: datetime):
+    """The shopper's own single-use voucher for the prompt's offer, or None without an
+    offer. Giving the same email again reveals the same voucher while it is unused and
+    valid, so resubmitting does not mint a pile of codes."""
+    if prompt.incentive == Incentive.NONE:
+        return None
+    earlier = (
+        PromptEvent.objects.filter(
+            prompt_id=prompt.pk,
+            kind=PromptEventKind.SUBMITTED,
+            data__email_hash=email_hash(email),
+        )
+        .exclude(voucher_code="")
+        .values_list("voucher_code", flat=True)
+        .first()
+    )
+    if earlier:
+        voucher = Voucher.objects.filter(code=earlier).first()
+        if voucher is not None and voucher.is_active(now) and not voucher.num_orders:
+            return voucher
+    offer = ensure_prompt_offer(prompt)
+    with translation.override(journey.language or settings.LANGUAGE_CODE):
+        label = vouchers.describe_incentive(
+            prompt, journey.currency or settings.OSCAR_DEFAULT_CURRENCY
+        )
+    clash = None
+    for __ in range(vouchers.CODE_ATTEMPTS):
+        code = vouchers.new_code()
+        try:
+            with transaction.atomic():
+                voucher = Voucher.objects.create(
+                    # Voucher names are unique: the code makes sure.
+                    name=f"{label[:80]} ({code})",
+                    code=code,
+                    usage=Voucher.SINGLE_USE,
+                    start_datetime=now,
+                    end_datetime=now + prompt.incentive_valid_for,
+                )
+        except IntegrityError as exc:
+            clash = exc
+            continue
+        voucher.offers.add(offer)
+        return voucher
+    raise clash
+
+
+# -- what the shop tells us ---------------------------------------------------------------
+
+
+def record_offer_used(voucher_code: str, now: datetime | None = None) -> PromptEvent | None:
+    """A prompt's voucher was applied to a basket: "offer used", once per voucher."""
+    if not voucher_code.upper().startswith(vouchers.CODE_PREFIX):
+        return None  # not one of ours: spares the shop a query per voucher
+    submitted = (
+        PromptEvent.objects.filter(
+            voucher_code=voucher_code.upper(), kind=PromptEventKind.SUBMITTED
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if submitted is None:
+        return None
+    if PromptEvent.objects.filter(
+        voucher_code=submitted.voucher_code, kind=PromptEventKind.OFFER_USED
+    ).exists():
+        return None
+    return PromptEvent.objects.create(
+        prompt_id=submitted.prompt_id,
+        variant=submitted.variant,
+        kind=PromptEventKind.OFFER_USED,
+        visitor_id=submitted.visitor_id,
+        visit_id=submitted.visit_id,
+        journey_id=submitted.journey_id,
+        voucher_code=submitted.voucher_code,
+        created_at=now or timezone.now(),
+    )
+
+
+def record_conversion(
+    journey: CartJourney, order, now: datetime | None = None
+) -> list[PromptEvent]:
+    """An order was placed: each prompt shown to the visitor (or given their email for this
+    basket) within ``OSCAR_RECOVERY_PROMPTS_ATTRIBUTION_WINDOW`` before it counts a
+    conversion, in the variant the visitor saw. Once per prompt and order."""
+    now = now or timezone.now()
+    seen = Q(journey=journey, kind=PromptEventKind.SUBMITTED)
+    if journey.visitor_id:
+        seen |= Q(visitor_id=journey.visitor_id, kind=PromptEventKind.SHOWN)
+    events = (
+        PromptEvent.objects.filter(seen)
+        .filter(created_at__gte=now - app_settings.PROMPTS_ATTRIBUTION_WINDOW, created_at__lte=now)
+        .order_by("-created_at")
+        .values_list("prompt_id", "variant", "visit_id")
+    )
+    latest: dict[int, tuple[str, str]] = {}
+    for prompt_id, variant, visit_id in events:
+        latest.setdefault(prompt_id, (variant, visit_id))
+    if not latest:
+        return []
+    number = str(order.number)
+    done = set(
+        PromptEvent.objects.filter(
+            prompt_id__in=latest, kind=PromptEventKind.CONVERTED, data__order=number
+        ).values_list("prompt_id", flat=True)
+    )
+    return PromptEvent.objects.bulk_create(
+        [
+            PromptEvent(
+                prompt_id=prompt_id,
+                variant=variant,
+                kind=PromptEventKind.CONVERTED,
+                visitor_id=journey.visitor_id,
+                visit_id=visit_id,
+                journey=journey,
+                created_at=now,
+                data={"order": number, "total": str(order.total_incl_tax)},
+            )
+            for prompt_id, (variant, visit_id) in latest.items()
+            if prompt_id not in done
+        ]
+    )

@@ -1,0 +1,100 @@
+"""Real-browser tests: Debian's headless Chromium driven by Playwright's Python package.
+
+Playwright is only the driver here: it launches the system's ``chromium`` (never a browser it
+downloads). Without Chromium or Playwright the tests are skipped with the reason; with
+``CI=true`` they fail instead, so a CI machine cannot pass without running them.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API keeps an event loop running in the test thread; the tests still
+# talk to the database synchronously, as Django's own live-server tests do.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = (
+    os.environ.get("OSCAR_RECOVERY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+)
+STATIC = Path(__file__).resolve().parents[2] / "oscar_recovery" / "static"
+# A desktop Chrome: the shop treats "HeadlessChrome" as a bot, and bots are never prompted.
+DESKTOP_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0 Safari/537.36"
+)
+# What the prompts must work under: nothing inline, nothing from elsewhere.
+STRICT_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:"
+
+
+def browser_missing() -> str:
+    """Why the browser tests cannot run here, or '' when they can."""
+    reasons = []
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        reasons.append(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        reasons.append("the playwright package is missing (pip install -e '.[test]')")
+    return "; ".join(reasons)
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = browser_missing()
+    if not missing or os.environ.get("CI") == "true":
+        return
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(pytest.mark.skip(reason=f"browser tests skipped: {missing}"))
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    missing = browser_missing()
+    if missing:
+        pytest.fail(f"CI=true and the browser tests cannot run: {missing}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()
+
+
+class PageProblems:
+    """Console errors, uncaught exceptions and CSP violations seen by one page."""
+
+    def __init__(self, page):
+        self.errors: list[str] = []
+        page.on("console", lambda msg: msg.type == "error" and self.errors.append(msg.text))
+        page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+        # Init scripts are injected by the driver, so the page's CSP does not apply to them.
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', e => console.error("
+            "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sample));"
+        )
+
+
+@pytest.fixture
+def make_page(chromium):
+    """Opens fresh browser tabs (each in its own context, options as for ``new_context``);
+    the test fails if any of them logged an error, an uncaught exception or a CSP violation."""
+    opened = []
+
+    def make(**context_options):
+        context = chromium.new_context(user_agent=DESKTOP_UA, **context_options)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        opened.append((context, PageProblems(page)))
+        return page
+
+    # Chrome logs every 4xx response; a test that provokes one on purpose lists it here.
+    make.expected_errors = []
+    yield make
+    for context, _ in opened:
+        context.close()
+    errors = [error for _, problems in opened for error in problems.errors]
+    assert [e for e in errors if not any(x in e for x in make.expected_errors)] == []
