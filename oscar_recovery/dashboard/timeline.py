@@ -86,6 +86,27 @@ def journey_timeline(journey: CartJourney) -> list[Entry]:
 
 
 def prompt_timeline(journey: CartJourney) -> list[Entry]:
-    """INTEGRATION POINT (issue 5): the journey's on-site prompt events (shown, dismissed,
-    email captured) as ``Entry(at, "prompt", title, detail)``; built on another branch."""
-    return []
+    """The journey's on-site prompt events: those tied to it (email captured, offer used,
+    converted) and those its browser saw while the journey lasted (shown, dismissed)."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from ..models import PromptEvent
+
+    same_browser = Q()
+    if journey.visitor_id:
+        same_browser = Q(
+            visitor_id=journey.visitor_id,
+            created_at__gte=journey.created_at,
+            created_at__lte=journey.ended_at or timezone.now(),
+        )
+    events = PromptEvent.objects.filter(Q(journey=journey) | same_browser).select_related("prompt")
+    return [
+        Entry(
+            event.created_at,
+            "prompt",
+            f"{event.prompt.name}: {event.get_kind_display()}",
+            str(_("variant %s") % event.variant),
+        )
+        for event in events.order_by("created_at", "pk")
+    ]

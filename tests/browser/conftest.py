@@ -98,3 +98,29 @@ def make_page(chromium):
         context.close()
     errors = [error for _, problems in opened for error in problems.errors]
     assert [e for e in errors if not any(x in e for x in make.expected_errors)] == []
+
+
+SANDBOX_BASE = Path(__file__).resolve().parents[2] / "sandbox" / "templates" / "oscar" / "base.html"
+
+
+@pytest.fixture
+def sandbox_base_template(settings):
+    """Oscar's pages with the sandbox's base template, whose one inline script carries the
+    CSP nonce: what a shop with a strict Content-Security-Policy has to do."""
+    engine = settings.TEMPLATES[0]
+    settings.TEMPLATES = [
+        {
+            **engine,
+            "APP_DIRS": False,
+            "OPTIONS": {
+                **engine["OPTIONS"],
+                "loaders": [
+                    (
+                        "django.template.loaders.locmem.Loader",
+                        {"oscar/base.html": SANDBOX_BASE.read_text()},
+                    ),
+                    "django.template.loaders.app_directories.Loader",
+                ],
+            },
+        }
+    ]

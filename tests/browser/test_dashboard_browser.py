@@ -36,9 +36,11 @@ def _unavailable() -> str | None:
 
 
 @pytest.fixture
-def dashboard_browser(live_server):
+def dashboard_browser(live_server, sandbox_base_template, settings):
     """A headless chromium page logged in as staff, recording console errors, failed
-    requests and requests to other hosts (the dashboard must work offline)."""
+    requests and requests to other hosts (the dashboard must work offline), under the
+    sandbox's strict CSP (Oscar's dashboard widgets need style attributes)."""
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "sandbox.csp.DashboardPolicyMiddleware"]
     reason = _unavailable()
     if reason:
         if os.environ.get("CI") == "true":
@@ -120,7 +122,11 @@ def test_overview_and_basket_detail_load_without_console_errors(
         wait_until="load",
     )
     assert response.status == 200
-    page.wait_for_function("() => window.Chart && Chart.getChart('recovery-daily-chart')")
+    # Polled from here: wait_for_function's string predicate is an eval the CSP refuses.
+    deadline = time.monotonic() + 10
+    while not page.evaluate("() => !!(window.Chart && Chart.getChart('recovery-daily-chart'))"):
+        assert time.monotonic() < deadline, "the charts were never drawn"
+        page.wait_for_timeout(100)
     drawn = page.evaluate(
         """() => ['recovery-daily-chart', 'recovery-funnel-chart'].map(
                (id) => Chart.getChart(id).data.datasets[0].data)"""

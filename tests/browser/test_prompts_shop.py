@@ -5,7 +5,6 @@ Every test fails on any console error, uncaught exception or CSP violation (conf
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -21,30 +20,11 @@ Basket = get_model("basket", "Basket")
 Country = get_model("address", "Country")
 Order = get_model("order", "Order")
 
-SANDBOX_BASE = Path(__file__).resolve().parents[2] / "sandbox" / "templates" / "oscar" / "base.html"
-
 
 @pytest.fixture
-def shop(settings, live_server):
+def shop(sandbox_base_template, live_server):
     """The test shop with the sandbox's base template and the default prompts switched on,
     exit intent armed after 3 s."""
-    engine = settings.TEMPLATES[0]
-    settings.TEMPLATES = [
-        {
-            **engine,
-            "APP_DIRS": False,
-            "OPTIONS": {
-                **engine["OPTIONS"],
-                "loaders": [
-                    (
-                        "django.template.loaders.locmem.Loader",
-                        {"oscar/base.html": SANDBOX_BASE.read_text()},
-                    ),
-                    "django.template.loaders.app_directories.Loader",
-                ],
-            },
-        }
-    ]
     cache.clear()
     Country.objects.get_or_create(
         iso_3166_1_a2="GB", defaults={"name": "United Kingdom", "is_shipping_country": True}
