@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from oscar_recovery.prompts.defaults import install_default_prompts
 
@@ -23,5 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, activate, **options):
         for prompt in install_default_prompts(activate=activate):
-            state = _("active") if prompt.is_active else _("inactive")
+            state = (
+                pgettext("prompt", "active") if prompt.is_active else pgettext("prompt", "inactive")
+            )
             self.stdout.write(f"{prompt.name} ({prompt.get_kind_display()}): {state}")
