@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .admin_forms import (
     TEMPLATE_VARIABLES,
@@ -518,7 +519,11 @@ def erase_personal_data(modeladmin, request, queryset):
         erase_email(address)
     messages.success(
         request,
-        _("Erased the recovery data of %(count)d address(es); they will not be emailed again.")
+        ngettext(
+            "Erased the recovery data of %(count)d address; it will not be emailed again.",
+            "Erased the recovery data of %(count)d addresses; they will not be emailed again.",
+            len(addresses),
+        )
         % {"count": len(addresses)},
     )
     return None

@@ -85,7 +85,8 @@ def check_alert_and_webhook_settings(app_configs, **kwargs):
         except InvalidOperation:
             problems.append(
                 Error(
-                    f"OSCAR_RECOVERY_ALERT_MIN_BASKET_VALUE {threshold!r} is not a number.",
+                    _("OSCAR_RECOVERY_ALERT_MIN_BASKET_VALUE %(value)r is not a number.")
+                    % {"value": threshold},
                     id="oscar_recovery.E006",
                 )
             )
@@ -95,13 +96,13 @@ def check_alert_and_webhook_settings(app_configs, **kwargs):
     ):
         problems.append(
             Error(
-                "OSCAR_RECOVERY_ALERT_RECIPIENTS must be a list of email addresses.",
+                _("OSCAR_RECOVERY_ALERT_RECIPIENTS must be a list of email addresses."),
                 id="oscar_recovery.E007",
             )
         )
     if app_settings.WEBHOOK_TIMEOUT <= 0:
         problems.append(
-            Error("OSCAR_RECOVERY_WEBHOOK_TIMEOUT must be positive.", id="oscar_recovery.E008")
+            Error(_("OSCAR_RECOVERY_WEBHOOK_TIMEOUT must be positive."), id="oscar_recovery.E008")
         )
     return problems
 
@@ -109,19 +110,17 @@ def check_alert_and_webhook_settings(app_configs, **kwargs):
 @register()
 def check_privacy_settings(app_configs, **kwargs):
     """Lawful basis and retention: the owner's decisions, not ours to guess."""
-    from django.utils.translation import gettext as translate
-
     from .constants import LawfulBasis
 
     problems = []
     if not app_settings.LAWFUL_BASIS_IS_SET:
         problems.append(
             Warning(
-                translate(
+                _(
                     "OSCAR_RECOVERY_LAWFUL_BASIS is not set: recovery emails go out under the "
                     "soft opt-in. Choose the basis that fits where your shoppers live."
                 ),
-                hint=translate(
+                hint=_(
                     "Set it to 'soft_opt_in' (UK), 'consent' (Germany, France and most of the "
                     "EU) or 'us_canspam' (US); the README explains each."
                 ),
@@ -131,7 +130,7 @@ def check_privacy_settings(app_configs, **kwargs):
     elif app_settings.LAWFUL_BASIS not in LawfulBasis.values:
         problems.append(
             Error(
-                translate("OSCAR_RECOVERY_LAWFUL_BASIS %(basis)r is not one of %(choices)s.")
+                _("OSCAR_RECOVERY_LAWFUL_BASIS %(basis)r is not one of %(choices)s.")
                 % {"basis": app_settings.LAWFUL_BASIS, "choices": ", ".join(LawfulBasis.values)},
                 id="oscar_recovery.E009",
             )
@@ -139,7 +138,7 @@ def check_privacy_settings(app_configs, **kwargs):
     if app_settings.RETENTION <= app_settings.EXPIRE_AFTER:
         problems.append(
             Error(
-                translate(
+                _(
                     "OSCAR_RECOVERY_RETENTION must be longer than OSCAR_RECOVERY_EXPIRE_AFTER: "
                     "journeys would be deleted while still pursued."
                 ),
@@ -156,21 +155,26 @@ def check_dashboard_settings(app_configs, **kwargs):
     if timedelta(days=app_settings.STATS_RECOMPUTE_DAYS) <= app_settings.EXPIRE_AFTER:
         problems.append(
             Warning(
-                "OSCAR_RECOVERY_STATS_RECOMPUTE_DAYS does not cover OSCAR_RECOVERY_EXPIRE_AFTER: "
-                "orders placed by journeys enrolled earlier than that never reach the "
-                "dashboard's lift figures (run recovery_aggregate --from to catch up).",
+                _(
+                    "OSCAR_RECOVERY_STATS_RECOMPUTE_DAYS does not cover "
+                    "OSCAR_RECOVERY_EXPIRE_AFTER: orders placed by journeys enrolled earlier "
+                    "than that never reach the dashboard's lift figures (run recovery_aggregate "
+                    "--from to catch up)."
+                ),
                 id="oscar_recovery.W601",
             )
         )
     if app_settings.AB_SAMPLE_SIZE < 1:
         problems.append(
-            Error("OSCAR_RECOVERY_AB_SAMPLE_SIZE must be at least 1.", id="oscar_recovery.E601")
+            Error(_("OSCAR_RECOVERY_AB_SAMPLE_SIZE must be at least 1."), id="oscar_recovery.E601")
         )
     if not 0 < app_settings.AB_ALPHA < 1 or not 0 < app_settings.LIFT_CONFIDENCE < 1:
         problems.append(
             Error(
-                "OSCAR_RECOVERY_AB_ALPHA and OSCAR_RECOVERY_LIFT_CONFIDENCE must lie between 0 "
-                "and 1.",
+                _(
+                    "OSCAR_RECOVERY_AB_ALPHA and OSCAR_RECOVERY_LIFT_CONFIDENCE must lie "
+                    "between 0 and 1."
+                ),
                 id="oscar_recovery.E602",
             )
         )
@@ -184,10 +188,12 @@ def check_prompts(app_configs, **kwargs):
     if not getattr(settings, "OSCAR_ALLOW_ANON_CHECKOUT", False):
         problems.append(
             Warning(
-                "OSCAR_ALLOW_ANON_CHECKOUT is off: shoppers must create an account to buy, "
-                "the second most common reason they abandon a basket. The guest-checkout "
-                "prompt stays hidden until it is on.",
-                hint="Set OSCAR_ALLOW_ANON_CHECKOUT = True in your settings.",
+                _(
+                    "OSCAR_ALLOW_ANON_CHECKOUT is off: shoppers must create an account to buy, "
+                    "the second most common reason they abandon a basket. The guest-checkout "
+                    "prompt stays hidden until it is on."
+                ),
+                hint=_("Set OSCAR_ALLOW_ANON_CHECKOUT = True in your settings."),
                 id="oscar_recovery.W051",
             )
         )

@@ -588,7 +588,7 @@ def deliver(delivery_id: int, retries: int = 0) -> str:
     if endpoint.is_active or delivery.event == WebhookEvent.TEST:  # test before switching on
         answer = post(endpoint, delivery, encode_body(delivery.payload))
     else:
-        answer = Answer(AttemptOutcome.PERMANENT, error="The endpoint was deactivated.")
+        answer = Answer(AttemptOutcome.PERMANENT, error=str(_("The endpoint was deactivated.")))
     duration_ms = int((time.monotonic() - started) * 1000)
     number = delivery.attempts + 1
     WebhookAttempt.objects.create(

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import outgoing_webhooks
 from .constants import DeliveryStatus, WebhookEvent
@@ -167,4 +168,10 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
                 status=DeliveryStatus.PENDING, next_attempt_at=None
             )
             outgoing_webhooks.enqueue(ids)
-        messages.success(request, _("%(count)d deliveries queued again.") % {"count": len(ids)})
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d delivery queued again.", "%(count)d deliveries queued again.", len(ids)
+            )
+            % {"count": len(ids)},
+        )

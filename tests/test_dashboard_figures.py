@@ -160,7 +160,7 @@ def test_backfill_command_rejects_a_reversed_range(db):
         call_command("recovery_aggregate", "--days", "0")
     out = io.StringIO()
     call_command("recovery_aggregate", "--days", "3", stdout=out)
-    assert "Recomputed 3 day(s)" in out.getvalue()
+    assert "Recomputed 3 days" in out.getvalue()
 
 
 def test_lift_with_enough_data_has_a_confidence_interval(db):

@@ -32,6 +32,14 @@ PRINTF = re.compile(r"%(?:\([^)]*\))?[-#0+]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]")
 TEMPLATE_VARIABLE = re.compile(r"\{\{.*?\}\}")
 
 
+@pytest.fixture(autouse=True)
+def english_afterwards():
+    """A page requested with Accept-Language leaves that language active in the thread
+    (LocaleMiddleware never resets it); later tests of this process expect English."""
+    yield
+    translation.deactivate()
+
+
 def catalogue(language: str):
     with (LOCALE_DIR / language / "LC_MESSAGES" / "django.po").open("rb") as po_file:
         return read_po(po_file, locale=language)

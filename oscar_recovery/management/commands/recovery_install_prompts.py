@@ -1,23 +1,30 @@
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from oscar_recovery.prompts.defaults import install_default_prompts
 
 
 class Command(BaseCommand):
-    help = (
-        "Create the example on-site prompts: exit intent (free delivery for new visitors, "
-        "10% off for returning ones), guest checkout, welcome back and email capture. They "
-        "stay inactive unless --activate is given; running it again changes nothing else."
-    )
+    @property
+    def help(self) -> str:
+        # A property: argparse needs a real str, in the language active when help is shown.
+        return _(
+            "Create the example on-site prompts: exit intent (free delivery for new visitors, "
+            "10% off for returning ones), guest checkout, welcome back and email capture. They "
+            "stay inactive unless --activate is given; running it again changes nothing else."
+        )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--activate",
             action="store_true",
-            help="Switch on the examples meant to be on (all but email capture).",
+            help=_("Switch on the examples meant to be on (all but email capture)."),
         )
 
     def handle(self, *args, activate, **options):
         for prompt in install_default_prompts(activate=activate):
-            state = "active" if prompt.is_active else "inactive"
+            state = (
+                pgettext("prompt", "active") if prompt.is_active else pgettext("prompt", "inactive")
+            )
             self.stdout.write(f"{prompt.name} ({prompt.get_kind_display()}): {state}")
