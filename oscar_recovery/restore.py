@@ -8,14 +8,11 @@ basket is merged into it, as Oscar merges a guest basket on login.
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.signing import Signer
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -23,12 +20,11 @@ from django.urls import reverse
 from django.utils import timezone
 from oscar.core.loading import get_class, get_model
 
-from . import app_settings, journeys
+from . import app_settings, journeys, ratelimit
 from .constants import JourneyEventKind, JourneyStatus, MessageStatus
 from .models import CartJourney, CartJourneyEvent, RecoveryMessage
 from .tokens import InvalidLink, RestoreLink
 from .tracking import _advance as advance_message_status
-from .utils import logger
 
 Basket = get_model("basket", "Basket")
 CheckoutSessionData = get_class("checkout.utils", "CheckoutSessionData")
@@ -36,8 +32,6 @@ CheckoutSessionData = get_class("checkout.utils", "CheckoutSessionData")
 # A click proves delivery, but must not hide that the address bounced or complained: those
 # statuses drive suppression and the ESP reports.
 _KEEPS_STATUS_ON_CLICK = (MessageStatus.BOUNCED, MessageStatus.COMPLAINED)
-
-_RATE_KEY = "oscar_recovery:restore-rate:{address}:{window}"
 
 
 class Restored:
@@ -178,24 +172,5 @@ def record_click(
 
 def throttle(address: str, now: float | None = None) -> int | None:
     """Count one restore request from ``address``. Returns the seconds to wait when it is
-    over ``OSCAR_RECOVERY_RESTORE_RATE_LIMIT``, else None.
-
-    Fixed windows in Django's cache: cheap, and good enough to stop guessing at tokens. A
-    cache that fails lets the request through: the limit protects the shop, it must not
-    take restore links down with it.
-    """
-    limit, window = app_settings.RESTORE_RATE_LIMIT
-    seconds = max(window.total_seconds(), 1)
-    now = time.time() if now is None else now
-    window_index = int(now // seconds)
-    key = _RATE_KEY.format(address=address or "unknown", window=window_index)
-    try:
-        count = 1 if cache.add(key, 1, timeout=math.ceil(seconds)) else cache.incr(key)
-    except ValueError:  # expired between add and incr: a new window
-        count = 1
-    except Exception:
-        logger.exception("oscar_recovery: restore rate limit unavailable")
-        return None
-    if count <= limit:
-        return None
-    return max(1, math.ceil((window_index + 1) * seconds - now))
+    over ``OSCAR_RECOVERY_RESTORE_RATE_LIMIT``, else None (see :mod:`.ratelimit`)."""
+    return ratelimit.hit("restore", address, app_settings.RESTORE_RATE_LIMIT, now)

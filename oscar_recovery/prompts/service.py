@@ -4,13 +4,10 @@ views and receivers only call them."""
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -25,7 +22,6 @@ from .. import consent as consent_service
 from ..constants import ConsentSource, EmailSource, Incentive, PromptEventKind
 from ..models import CartJourney, Prompt, PromptEvent
 from ..suppression import email_hash
-from ..utils import logger
 from .eligibility import PromptContent
 
 ConditionalOffer = get_model("offer", "ConditionalOffer")
@@ -38,32 +34,6 @@ LIVE_CAPTURE_BASES = ("soft_opt_in", "us_canspam")
 
 def live_capture_allowed() -> bool:
     return app_settings.PROMPTS_LIVE_CAPTURE and app_settings.LAWFUL_BASIS in LIVE_CAPTURE_BASES
-
-
-# -- rate limit ---------------------------------------------------------------------------
-
-_RATE_KEY = "oscar_recovery:rate:{scope}:{address}:{window}"
-
-
-def throttle(scope: str, address: str, limit: tuple[int, timedelta], now: float | None = None):
-    """Count one request from ``address`` against ``limit`` (count, window). Returns the
-    seconds to wait when over it, else None. Fixed windows in Django's cache; a failing
-    cache lets the request through (as ``restore.throttle`` does)."""
-    count_limit, window = limit
-    seconds = max(window.total_seconds(), 1)
-    now = time.time() if now is None else now
-    window_index = int(now // seconds)
-    key = _RATE_KEY.format(scope=scope, address=address or "unknown", window=window_index)
-    try:
-        count = 1 if cache.add(key, 1, timeout=math.ceil(seconds)) else cache.incr(key)
-    except ValueError:  # expired between add and incr: a new window
-        count = 1
-    except Exception:
-        logger.exception("oscar_recovery: prompt rate limit unavailable")
-        return None
-    if count <= count_limit:
-        return None
-    return max(1, math.ceil((window_index + 1) * seconds - now))
 
 
 # -- events -------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import app_settings
+from .. import app_settings, ratelimit
 from ..adapter import get_adapter
 from ..constants import PromptEventKind, PromptKind
 from ..models import Prompt
@@ -77,7 +77,7 @@ class PromptEndpoint(View):
                 },
                 status=403,
             )
-        retry_after = service.throttle(
+        retry_after = ratelimit.hit(
             self.rate_scope, request.META.get("REMOTE_ADDR", ""), self.rate_limit()
         )
         if retry_after is not None:
