@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import formats, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from oscar.core.loading import get_model
 from oscar.templatetags.currency_filters import currency as format_currency
 
@@ -103,10 +103,6 @@ def _value_error(incentive: str, value: Decimal | None) -> str | None:
     return None
 
 
-def _validate_step(step: CampaignStep) -> None:
-    validate_incentive(step.incentive, step.incentive_value, step.incentive_valid_for)
-
-
 def describe_incentive(step: CampaignStep, currency: str) -> str:
     """The incentive in words, in the active language: "10% off your order", "£5.00 off your
     order", "Free delivery". Empty for a step without incentive; an invalid incentive raises
@@ -140,14 +136,28 @@ def ensure_offer(step: CampaignStep) -> ConditionalOffer | None:
     An outdated offer is left alone: the vouchers already sent for it keep their discount.
     The step's row is locked meanwhile, so two workers sending the same step make one offer.
     """
-    if step.incentive == Incentive.NONE:
+    return ensure_offer_for(
+        step,
+        # Staff read offer names in the dashboard, in the shop's language.
+        gettext_noop("Recovery: %(campaign)s step %(position)s (%(incentive)s)"),
+        {"campaign": step.campaign.name, "position": step.position},
+    )
+
+
+def ensure_offer_for(holder, name: str, values: dict) -> ConditionalOffer | None:
+    """:func:`ensure_offer` for anything with a step's incentive fields and an ``offer`` key
+    (a campaign step, an on-site prompt). ``name`` is the offer's name as an untranslated
+    ``%`` template (rendered in the shop's language, "campaign" shortened to fit), given
+    ``values`` and ``incentive``."""
+    if holder.incentive == Incentive.NONE:
         return None
-    _validate_step(step)
-    benefit_type, benefit_value = _benefit_for(step)
+    validate_incentive(holder.incentive, holder.incentive_value, holder.incentive_valid_for)
+    benefit_type, benefit_value = _benefit_for(holder)
+    model = type(holder)
     with transaction.atomic():
         offer_id = (
-            CampaignStep.objects.select_for_update()
-            .filter(pk=step.pk)
+            model.objects.select_for_update()
+            .filter(pk=holder.pk)
             .values_list("offer_id", flat=True)
             .get()
         )
@@ -157,9 +167,9 @@ def ensure_offer(step: CampaignStep) -> ConditionalOffer | None:
             else None
         )
         if offer is None or not _offer_gives(offer, benefit_type, benefit_value):
-            offer = _create_offer(step, benefit_type, benefit_value)
-            CampaignStep.objects.filter(pk=step.pk).update(offer=offer)
-    step.offer = offer
+            offer = _create_offer(holder, benefit_type, benefit_value, name, values)
+            model.objects.filter(pk=holder.pk).update(offer=offer)
+    holder.offer = offer
     return offer
 
 
@@ -181,7 +191,9 @@ def _offer_gives(offer: ConditionalOffer, benefit_type: str, value: Decimal) -> 
     )
 
 
-def _create_offer(step: CampaignStep, benefit_type: str, value: Decimal) -> ConditionalOffer:
+def _create_offer(
+    holder, benefit_type: str, value: Decimal, name: str, values: dict
+) -> ConditionalOffer:
     everything = _recovery_range()
     condition = Condition.objects.create(range=everything, type=Condition.COUNT, value=1)
     benefit = Benefit.objects.create(
@@ -190,10 +202,9 @@ def _create_offer(step: CampaignStep, benefit_type: str, value: Decimal) -> Cond
         type=benefit_type,
         value=value,
     )
-    # Staff read offer names in the dashboard, in the shop's language.
     with translation.override(settings.LANGUAGE_CODE):
-        label = describe_incentive(step, settings.OSCAR_DEFAULT_CURRENCY)
-        base = gettext("Recovery: %(campaign)s step %(position)s (%(incentive)s)")
+        label = describe_incentive(holder, settings.OSCAR_DEFAULT_CURRENCY)
+        base = gettext(name)
     return _create_uniquely_named(
         lambda name: ConditionalOffer.objects.create(
             name=name,
@@ -206,7 +217,7 @@ def _create_offer(step: CampaignStep, benefit_type: str, value: Decimal) -> Cond
         ),
         lambda suffix: _fit(
             base,
-            {"campaign": step.campaign.name, "position": step.position, "incentive": label},
+            {**values, "incentive": label},
             suffix,
         ),
     )

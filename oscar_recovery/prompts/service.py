@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from oscar.core.loading import get_model
 
 from .. import app_settings, capture, vouchers
@@ -193,56 +193,11 @@ def ensure_prompt_offer(prompt: Prompt) -> ConditionalOffer | None:
     """The Oscar voucher offer behind the prompt's vouchers; made again when the prompt's
     offer changed, so vouchers already revealed keep their promise (as for campaign steps,
     see :func:`oscar_recovery.vouchers.ensure_offer`)."""
-    if prompt.incentive == Incentive.NONE:
-        return None
-    vouchers.validate_incentive(
-        prompt.incentive, prompt.incentive_value, prompt.incentive_valid_for
-    )
-    # The prompt has the step's incentive fields, so the step helpers apply as they are.
-    benefit_type, value = vouchers._benefit_for(prompt)
-    with transaction.atomic():
-        offer_id = (
-            Prompt.objects.select_for_update()
-            .filter(pk=prompt.pk)
-            .values_list("offer_id", flat=True)
-            .get()
-        )
-        offer = (
-            ConditionalOffer.objects.select_related("benefit").filter(pk=offer_id).first()
-            if offer_id
-            else None
-        )
-        if offer is None or not vouchers._offer_gives(offer, benefit_type, value):
-            offer = _create_offer(prompt, benefit_type, value)
-            Prompt.objects.filter(pk=prompt.pk).update(offer=offer)
-    prompt.offer = offer
-    return offer
-
-
-def _create_offer(prompt: Prompt, benefit_type: str, value) -> ConditionalOffer:
-    Benefit = get_model("offer", "Benefit")
-    Condition = get_model("offer", "Condition")
-    everything = vouchers._recovery_range()
-    condition = Condition.objects.create(range=everything, type=Condition.COUNT, value=1)
-    benefit = Benefit.objects.create(
-        range=None if benefit_type == Benefit.SHIPPING_PERCENTAGE else everything,
-        type=benefit_type,
-        value=value,
-    )
-    with translation.override(settings.LANGUAGE_CODE):
-        label = vouchers.describe_incentive(prompt, settings.OSCAR_DEFAULT_CURRENCY)
-        # "campaign" is the name _fit shortens when the whole is too long.
-        base = gettext("Recovery prompt: %(campaign)s (%(incentive)s)")
-    return vouchers._create_uniquely_named(
-        lambda name: ConditionalOffer.objects.create(
-            name=name,
-            description=label,
-            offer_type=ConditionalOffer.VOUCHER,
-            condition=condition,
-            benefit=benefit,
-            max_basket_applications=1,
-        ),
-        lambda suffix: vouchers._fit(base, {"campaign": prompt.name, "incentive": label}, suffix),
+    return vouchers.ensure_offer_for(
+        prompt,
+        # "campaign" is the part shortened when the whole name is too long.
+        gettext_noop("Recovery prompt: %(campaign)s (%(incentive)s)"),
+        {"campaign": prompt.name},
     )
 
 
