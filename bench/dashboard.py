@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.dashboard [--journeys 1000000] [--days 365] [--requests 20]
 
-Seeds its own database, bench_i6a (OSCAR_RECOVERY_PG_HOST/PORT/USER as for the tests), with
+Seeds its own database, oscar_recovery_bench_dashboard (OSCAR_RECOVERY_PG_HOST/PORT/USER as
+for the tests), with
 bulk SQL: journeys spread over ``--days`` days, 70 % abandoned, enrolments, one email per
 emailed journey (a tenth clicked), orders converted and recovered. Then it runs the daily
 aggregation over all days and measures the overview page as staff see it (the whole request:
@@ -15,30 +16,14 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
 import time
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-os.environ["OSCAR_RECOVERY_TEST_DB"] = "postgres"
-os.environ.setdefault("OSCAR_RECOVERY_PG_NAME", "bench_i6a")
+from bench.postgres import ensure_database, use_database
+
+use_database("oscar_recovery_bench_dashboard")
 
 GOAL_MS = 500.0
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    name = os.environ["OSCAR_RECOVERY_PG_NAME"]
-    with psycopg.connect(
-        host=os.environ.get("OSCAR_RECOVERY_PG_HOST", "127.0.0.1"),
-        port=os.environ.get("OSCAR_RECOVERY_PG_PORT", "5432"),
-        user=os.environ.get("OSCAR_RECOVERY_PG_USER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def seed(journeys: int, days: int) -> dict:
@@ -103,7 +88,8 @@ def seed(journeys: int, days: int) -> dict:
                 language, is_staff, is_bot, lines, num_lines, num_items, total, currency,
                 vouchers, basket_frozen, furthest_step, basket_reached_at, created_at,
                 last_activity_at, status, abandoned_at, ended_at, order_id, order_total,
-                attributed_message_id)
+                attributed_message_id, viewed, num_viewed, consent_basis, consent_text,
+                consent_source)
             SELECT g, CASE WHEN has_email THEN 'shopper' || g || '@example.com' ELSE '' END,
                    CASE WHEN has_email THEN 'checkout' ELSE '' END, md5(g::text), 'en-gb',
                    false, false,
@@ -119,7 +105,8 @@ def seed(journeys: int, days: int) -> dict:
                    CASE WHEN ordered THEN created + interval '3 hours' END,
                    CASE WHEN ordered THEN g END,
                    CASE WHEN ordered THEN 50.00 END,
-                   CASE WHEN recovered THEN g END
+                   CASE WHEN recovered THEN g END,
+                   '[]'::jsonb, 0, '', '', ''
             FROM seed;
 
             INSERT INTO oscar_recovery_campaignenrolment (journey_id, campaign_id, is_holdout,

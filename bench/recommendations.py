@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.recommendations [--orders 100000] [--lines 10] [--products 20000]
 
 Seeds real Oscar rows (products, orders, order lines; cloned from one factory-made order by
-bulk SQL) in its own database, ``oscar_recovery_bench_i4`` on the local PostgreSQL, then
+bulk SQL) in its own database, ``oscar_recovery_bench_recommendations`` on the local
+PostgreSQL, then
 prints: the full build's time; the median and p95 time of the bought-together lookup for
 1,000 random baskets of 1-5 products (and its plan); and the rows one new order's
 incremental update changed, checked to be only that order's own pairs.
@@ -13,29 +14,13 @@ Goals: build < 60 s, lookup median < 5 ms.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import time
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-os.environ["OSCAR_RECOVERY_TEST_DB"] = "postgres"
-os.environ.setdefault("OSCAR_RECOVERY_PG_NAME", "oscar_recovery_bench_i4")
+from bench.postgres import ensure_database, use_database
 
-
-def ensure_database() -> None:
-    import psycopg
-
-    name = os.environ["OSCAR_RECOVERY_PG_NAME"]
-    with psycopg.connect(
-        host=os.environ.get("OSCAR_RECOVERY_PG_HOST", "127.0.0.1"),
-        port=os.environ.get("OSCAR_RECOVERY_PG_PORT", "5432"),
-        user=os.environ.get("OSCAR_RECOVERY_PG_USER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+use_database("oscar_recovery_bench_recommendations")
 
 
 def _columns(cursor, table: str) -> list[str]:

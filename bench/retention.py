@@ -6,37 +6,22 @@ Seeds journeys with their events, messages and tracking events (about 1,000,000 
 all, half older than the window) with bulk SQL, runs the purge as the Celery task would,
 then checks that exactly the rows older than the window went. Prints rows per second and
 the longest single batch (one transaction: the longest any lock is held). Uses its own
-database, bench_i7a, on the local PostgreSQL (OSCAR_RECOVERY_PG_HOST/PORT/USER as for tests).
+database, oscar_recovery_bench_retention, on the local PostgreSQL
+(OSCAR_RECOVERY_PG_HOST/PORT/USER as for tests).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-os.environ["OSCAR_RECOVERY_TEST_DB"] = "postgres"
-os.environ.setdefault("OSCAR_RECOVERY_PG_NAME", "bench_i7a")
+from bench.postgres import ensure_database, use_database
+
+use_database("oscar_recovery_bench_retention")
 
 # Per journey: 1 journey, 3 events, 1 message (every other journey: 2), 1 tracking event per
 # message -> 1 + 3 + 1.5 + 1.5 = 7 rows.
 ROWS_PER_JOURNEY = 7
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    name = os.environ["OSCAR_RECOVERY_PG_NAME"]
-    with psycopg.connect(
-        host=os.environ.get("OSCAR_RECOVERY_PG_HOST", "127.0.0.1"),
-        port=os.environ.get("OSCAR_RECOVERY_PG_PORT", "5432"),
-        user=os.environ.get("OSCAR_RECOVERY_PG_USER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def seed(journeys: int) -> None:
@@ -68,12 +53,12 @@ def seed(journeys: int) -> None:
                 email, email_source, visitor_id, language, is_staff, is_bot, lines, num_lines,
                 num_items, total, currency, vouchers, basket_frozen, furthest_step, created_at,
                 last_activity_at, status, basket_reached_at, consent_basis, consent_text,
-                consent_source)
+                consent_source, viewed, num_viewed)
             SELECT 'shopper' || g || '@example.com', 'checkout', md5(g::text), 'en-gb', false,
                    false, '[{"title": "Coat", "quantity": 1}]'::jsonb, 1, 1, 25.00, 'GBP',
                    '[]'::jsonb, false, 20, now() - (g %% 180) * interval '1 day',
                    now() - (g %% 180) * interval '1 day', 'expired',
-                   now() - (g %% 180) * interval '1 day', '', '', ''
+                   now() - (g %% 180) * interval '1 day', '', '', '', '[]'::jsonb, 0
             FROM generate_series(1, %s) AS g
             """,
             [journeys],

@@ -10,27 +10,11 @@ on the local PostgreSQL (OSCAR_RECOVERY_PG_HOST/PORT/USER as for the tests).
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-os.environ["OSCAR_RECOVERY_TEST_DB"] = "postgres"
-os.environ.setdefault("OSCAR_RECOVERY_PG_NAME", "oscar_recovery_bench")
+from bench.postgres import ensure_database, use_database
 
-
-def ensure_database() -> None:
-    import psycopg
-
-    name = os.environ["OSCAR_RECOVERY_PG_NAME"]
-    with psycopg.connect(
-        host=os.environ.get("OSCAR_RECOVERY_PG_HOST", "127.0.0.1"),
-        port=os.environ.get("OSCAR_RECOVERY_PG_PORT", "5432"),
-        user=os.environ.get("OSCAR_RECOVERY_PG_USER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+use_database("oscar_recovery_bench")
 
 
 def seed(journeys: int, due: int) -> None:
@@ -45,14 +29,15 @@ def seed(journeys: int, due: int) -> None:
             INSERT INTO {table} (
                 email, email_source, visitor_id, language, is_staff, is_bot, lines, num_lines,
                 num_items, total, currency, vouchers, basket_frozen, furthest_step, created_at,
-                last_activity_at, status, basket_reached_at)
+                last_activity_at, status, basket_reached_at, viewed, num_viewed, consent_basis,
+                consent_text, consent_source)
             SELECT 'shopper' || g || '@example.com', 'checkout', md5(g::text), 'en-gb', false,
                    false, '[]'::jsonb, 1, 1, 25.00, 'GBP', '[]'::jsonb, false, 10,
                    now() - interval '40 days', now() - (g %% 40) * interval '1 day'
                                                - interval '1 hour',
                    CASE WHEN g %% 3 = 0 THEN 'converted' WHEN g %% 3 = 1 THEN 'expired'
                         ELSE 'merged' END,
-                   now() - interval '40 days'
+                   now() - interval '40 days', '[]'::jsonb, 0, '', '', ''
             FROM generate_series(1, %s) AS g
             """,
             [journeys - due - due],
@@ -64,11 +49,12 @@ def seed(journeys: int, due: int) -> None:
                 INSERT INTO {table} (
                     email, email_source, visitor_id, language, is_staff, is_bot, lines,
                     num_lines, num_items, total, currency, vouchers, basket_frozen,
-                    furthest_step, created_at, last_activity_at, status, basket_reached_at)
+                    furthest_step, created_at, last_activity_at, status, basket_reached_at,
+                    viewed, num_viewed, consent_basis, consent_text, consent_source)
                 SELECT 'a' || g || '@example.com', 'checkout', md5(g::text), 'en-gb', false,
                        false, '[]'::jsonb, 1, 1, 25.00, 'GBP', '[]'::jsonb, false, 20,
                        now() - interval '1 day', now() - interval '{quiet}', 'active',
-                       now() - interval '1 day'
+                       now() - interval '1 day', '[]'::jsonb, 0, '', '', ''
                 FROM generate_series(1, %s) AS g
                 """,
                 [count],

@@ -9,23 +9,20 @@
 2. One process delivers ``--deliveries`` events to a local HTTP server (signing, the POST,
    the attempt log): deliveries per second.
 
-Uses its own database, oscar_recovery_bench_i6b, on the local PostgreSQL.
+Uses its own database, oscar_recovery_bench_webhooks, on the local PostgreSQL.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-os.environ["OSCAR_RECOVERY_TEST_DB"] = "postgres"
-os.environ.setdefault("OSCAR_RECOVERY_PG_NAME", "oscar_recovery_bench_i6b")
+from bench.postgres import ensure_database, use_database
+
+use_database("oscar_recovery_bench_webhooks")
 
 
 def setup_django() -> None:
-    from bench.sweep_scale import ensure_database
-
     ensure_database()
     import django
 
