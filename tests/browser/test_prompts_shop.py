@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.core.cache import cache
+from django.db import OperationalError
 from oscar.core.loading import get_model
 from oscar.test import factories
 
@@ -43,11 +44,22 @@ SET_HIDDEN = (
 
 
 def wait_until(condition, seconds: float = 5.0) -> None:
-    """Events travel as fire-and-forget beacons: give the server a moment to record them."""
+    """Events travel as fire-and-forget beacons: give the server a moment to record them.
+    On SQLite the live server's thread shares the in-memory database, whose table locks
+    fail at once instead of waiting: a poll that meets one simply polls again."""
     deadline = time.monotonic() + seconds
-    while not condition():
+    while not _holds(condition):
         assert time.monotonic() < deadline, "timed out waiting for the server"
         time.sleep(0.05)
+
+
+def _holds(condition) -> bool:
+    try:
+        return bool(condition())
+    except OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        return False
 
 
 def add_to_basket(page, shop):
