@@ -299,24 +299,33 @@ def issue_voucher(message: RecoveryMessage, now: datetime) -> Voucher | None:
 
 def _mint(message: RecoveryMessage, offer: ConditionalOffer, now: datetime) -> Voucher:
     step = message.step
-    journey = message.journey
-    # Shoppers see the voucher's name next to its code in the basket: their language.
+
+    def name(label: str, attempt: int, code: str) -> str:
+        # Names must be unique too; after a clash, the code makes sure of it.
+        reference = f"#{message.pk}" if attempt == 0 else f"#{message.pk}, {code}"
+        return f"{label[: _NAME_MAX - len(reference) - 3]} ({reference})"
+
+    return mint_voucher(offer, step, message.journey, step.incentive_valid_for, now, name)
+
+
+def mint_voucher(offer, holder, journey, valid_for: timedelta, now: datetime, name) -> Voucher:
+    """A new single-use voucher for ``offer`` with a fresh code, valid from ``now`` for
+    ``valid_for``; a code clash is retried with another code. ``name(label, attempt, code)``
+    names it from the incentive (of ``holder``: a step or a prompt) described in the
+    shopper's language, since shoppers see the voucher's name next to its code."""
     with translation.override(journey.language or settings.LANGUAGE_CODE):
-        label = describe_incentive(step, journey.currency or settings.OSCAR_DEFAULT_CURRENCY)
+        label = describe_incentive(holder, journey.currency or settings.OSCAR_DEFAULT_CURRENCY)
     clash = None
     for attempt in range(CODE_ATTEMPTS):
         code = new_code()
-        # Names must be unique too; after a clash, the code makes sure of it.
-        reference = f"#{message.pk}" if attempt == 0 else f"#{message.pk}, {code}"
-        name = f"{label[: _NAME_MAX - len(reference) - 3]} ({reference})"
         try:
             with transaction.atomic():
                 voucher = Voucher.objects.create(
-                    name=name,
+                    name=name(label, attempt, code),
                     code=code,
                     usage=Voucher.SINGLE_USE,
                     start_datetime=now,
-                    end_datetime=now + step.incentive_valid_for,
+                    end_datetime=now + valid_for,
                 )
         except IntegrityError as exc:
             clash = exc

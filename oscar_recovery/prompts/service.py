@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone, translation
@@ -222,29 +221,15 @@ def reveal_voucher(prompt: Prompt, email: str, journey: CartJourney, now: dateti
         if voucher is not None and voucher.is_active(now) and not voucher.num_orders:
             return voucher
     offer = ensure_prompt_offer(prompt)
-    with translation.override(journey.language or settings.LANGUAGE_CODE):
-        label = vouchers.describe_incentive(
-            prompt, journey.currency or settings.OSCAR_DEFAULT_CURRENCY
-        )
-    clash = None
-    for __ in range(vouchers.CODE_ATTEMPTS):
-        code = vouchers.new_code()
-        try:
-            with transaction.atomic():
-                voucher = Voucher.objects.create(
-                    # Voucher names are unique: the code makes sure.
-                    name=f"{label[:80]} ({code})",
-                    code=code,
-                    usage=Voucher.SINGLE_USE,
-                    start_datetime=now,
-                    end_datetime=now + prompt.incentive_valid_for,
-                )
-        except IntegrityError as exc:
-            clash = exc
-            continue
-        voucher.offers.add(offer)
-        return voucher
-    raise clash
+    return vouchers.mint_voucher(
+        offer,
+        prompt,
+        journey,
+        prompt.incentive_valid_for,
+        now,
+        # Voucher names are unique: the code makes sure.
+        lambda label, _attempt, code: f"{label[:80]} ({code})",
+    )
 
 
 # -- what the shop tells us ---------------------------------------------------------------
