@@ -168,8 +168,8 @@ def raw_headline_ms(start, end) -> float:
     """The overview's headline counts straight from the raw tables, for comparison."""
     from django.db.models import Count, Q, Sum
 
-    from oscar_recovery.aggregation import day_bounds, reporting_journeys
     from oscar_recovery.models import CampaignEnrolment, RecoveryMessage
+    from oscar_recovery.reporting.aggregation import day_bounds, reporting_journeys
 
     low, high = day_bounds(start, end)
     started = time.perf_counter()

@@ -49,9 +49,9 @@ def setup(db_path: str, emails: int):
     from oscar.core.loading import get_model
     from oscar.test import factories
 
+    from oscar_recovery.capture.snapshot import take_snapshot
     from oscar_recovery.constants import EmailSource, JourneyStatus
     from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage
-    from oscar_recovery.snapshot import take_snapshot
 
     ProductRecommendation = get_model("catalogue", "ProductRecommendation")
     in_basket = [
@@ -110,9 +110,9 @@ def main() -> None:
         from django.core import mail
         from oscar.core.loading import get_class
 
-        from oscar_recovery import sending
-        from oscar_recovery.emails import compose, load_email_products
         from oscar_recovery.models import RecoveryMessage
+        from oscar_recovery.sending import send as sending
+        from oscar_recovery.sending.content import compose, load_email_products
 
         OrderDispatcher = get_class("order.utils", "OrderDispatcher")
         pipeline_ids = iter([m.pk for m in messages[: per_round * args.rounds]])

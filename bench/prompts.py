@@ -87,7 +87,7 @@ def measure_tag(requests: int) -> None:
     from django.urls import reverse
     from oscar.test import factories
 
-    from oscar_recovery.prompts.defaults import install_default_prompts
+    from oscar_recovery.prompts.install import install_default_prompts
     from oscar_recovery.templatetags import recovery
 
     tag_seconds: list[float] = []

@@ -122,9 +122,9 @@ def main() -> None:
     from django.db import connection
     from oscar.core.loading import get_model
 
-    from oscar_recovery import cooccurrence
     from oscar_recovery.models import BoughtTogether
-    from oscar_recovery.recommendations import bought_together, bought_together_query
+    from oscar_recovery.recommendations import cooccurrence
+    from oscar_recovery.recommendations.service import bought_together, bought_together_query
 
     OrderLine = get_model("order", "Line")
 

@@ -131,7 +131,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from oscar_recovery import retention
+    from oscar_recovery.privacy import retention
 
     call_command("migrate", verbosity=0)
     journeys = args.rows // ROWS_PER_JOURNEY

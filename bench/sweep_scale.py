@@ -96,7 +96,7 @@ def main() -> None:
 
     from oscar_recovery.constants import JourneyStatus
     from oscar_recovery.models import CartJourney
-    from oscar_recovery.sweep import mark_abandoned
+    from oscar_recovery.sweep.stages import mark_abandoned
 
     call_command("migrate", verbosity=0)
     start = time.perf_counter()

@@ -63,7 +63,7 @@ def seed(due: int) -> None:
 
 
 def timed_sweep() -> float:
-    from oscar_recovery.sweep import mark_abandoned
+    from oscar_recovery.sweep.stages import mark_abandoned
 
     started = time.perf_counter()
     result = mark_abandoned()

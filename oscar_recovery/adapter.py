@@ -14,9 +14,9 @@ from django.http import HttpRequest
 from django.utils import translation
 from django.utils.module_loading import import_string
 
-from . import app_settings
-from .constants import CheckoutStep
-from .utils import get_logger
+from oscar_recovery import app_settings
+from oscar_recovery.constants import CheckoutStep
+from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
 _crawler_detect = CrawlerDetect()
@@ -74,9 +74,9 @@ class RecoveryAdapter:
     ) -> list:
         """Products to suggest alongside ``product_ids`` (the journey's lines, or for a
         browse journey what was viewed), best first, each with its reason: a list of
-        :class:`oscar_recovery.recommendations.Recommendation`. Override to plug in
+        :class:`oscar_recovery.recommendations.service.Recommendation`. Override to plug in
         another recommender."""
-        from .recommendations import recommend
+        from oscar_recovery.recommendations.service import recommend
 
         return recommend(
             product_ids,
@@ -174,12 +174,12 @@ class RecoveryAdapter:
 
     def export_personal_data(self, email: str) -> dict:
         """Extra data the shop keeps about ``email`` alongside recovery, merged into
-        :func:`oscar_recovery.privacy.export_email` under ``"shop"``."""
+        :func:`oscar_recovery.privacy.data_rights.export_email` under ``"shop"``."""
         return {}
 
     def erase_personal_data(self, email: str) -> None:
         """Erase the shop's own extra data about ``email``; called inside
-        :func:`oscar_recovery.privacy.erase_email`'s transaction."""
+        :func:`oscar_recovery.privacy.data_rights.erase_email`'s transaction."""
 
     # On-site prompts
 
@@ -187,7 +187,7 @@ class RecoveryAdapter:
         """``desktop``, ``mobile`` or ``tablet`` (:class:`~oscar_recovery.constants.DeviceClass`)
         for a prompt's device rule. The default reads the user agent; shops with client
         hints or a device-detection service override this."""
-        from .prompts.state import device_class
+        from oscar_recovery.prompts.state import device_class
 
         return device_class(user_agent)
 

@@ -10,4 +10,6 @@ class RecoveryConfig(OscarConfig):
     default = True
 
     def ready(self) -> None:
-        from . import checks, receivers  # noqa: F401  (connects signal receivers, registers checks)
+        # Importing these registers the system checks and connects the signal receivers.
+        from oscar_recovery import checks  # noqa: F401
+        from oscar_recovery.capture import receivers  # noqa: F401

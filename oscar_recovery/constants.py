@@ -57,7 +57,7 @@ class EmailSource(models.TextChoices):
     ACCOUNT = "account", _("Customer account")
     #: Given as a guest at Oscar's checkout gateway (``start_checkout``).
     CHECKOUT = "checkout", _("Checkout gateway")
-    #: Captured on site (prompts, forms) through ``oscar_recovery.capture.capture_email``.
+    #: Captured on site (prompts, forms) through ``oscar_recovery.capture.scope.capture_email``.
     CAPTURED = "captured", _("Captured on site")
     #: Taken from the order placed for the basket.
     ORDER = "order", _("Order")

@@ -12,8 +12,8 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import app_settings
-from .constants import (
+from oscar_recovery import app_settings
+from oscar_recovery.constants import (
     AttemptOutcome,
     CampaignTrigger,
     CheckoutStep,

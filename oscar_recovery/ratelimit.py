@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.core.cache import cache
 
-from .utils import logger
+from oscar_recovery.utils import logger
 
 _KEY = "oscar_recovery:rate:{scope}:{address}:{window}"
 

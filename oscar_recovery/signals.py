@@ -32,7 +32,7 @@ unsubscribed = Signal()
 
 
 #: Everything recovery held about an address was erased
-#: (:func:`oscar_recovery.privacy.erase_email`); sent after the transaction.
+#: (:func:`oscar_recovery.privacy.data_rights.erase_email`); sent after the transaction.
 #: For shops that log data requests or erase elsewhere too.
 #: provides args: email_hash (str, the suppression hash), erasure (privacy.Erasure)
 personal_data_erased = Signal()

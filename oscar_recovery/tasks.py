@@ -3,8 +3,10 @@
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
-from . import alerts, app_settings, outgoing_webhooks, sending
-from . import sweep as sweep_service
+from oscar_recovery import app_settings, outgoing_webhooks
+from oscar_recovery.reporting import alerts
+from oscar_recovery.sending import send as sending
+from oscar_recovery.sweep import stages as sweep_service
 
 
 @shared_task(name="oscar_recovery.sweep", ignore_result=False)
@@ -15,7 +17,7 @@ def sweep() -> dict:
 @shared_task(name="oscar_recovery.send_message", bind=True, acks_late=True)
 def send_message(self, message_id: int) -> str:
     """Send one recovery message. ``acks_late``: a task lost with its worker is delivered
-    again, and the claim in :func:`oscar_recovery.sending.send_message` makes that harmless."""
+    again, and the claim in :func:`oscar_recovery.sending.send.send_message` makes that harmless."""
     try:
         return sending.send_message(message_id)
     except sending.TransientSendError as exc:
@@ -68,7 +70,7 @@ def webhooks_housekeeping() -> dict:
 @shared_task(name="oscar_recovery.purge", ignore_result=False)
 def purge() -> dict:
     """Retention: delete recovery data older than ``OSCAR_RECOVERY_RETENTION``."""
-    from . import retention
+    from oscar_recovery.privacy import retention
 
     return retention.purge_expired().as_dict()
 
@@ -76,7 +78,7 @@ def purge() -> dict:
 @shared_task(name="oscar_recovery.build_recommendations", ignore_result=False)
 def build_recommendations() -> dict:
     """Rebuild the bought-together and bestseller tables (nightly, see ``schedules``)."""
-    from . import cooccurrence
+    from oscar_recovery.recommendations import cooccurrence
 
     result = cooccurrence.rebuild()
     return {"pairs": result.pairs, "products": result.products}
@@ -85,7 +87,7 @@ def build_recommendations() -> dict:
 @shared_task(name="oscar_recovery.add_order_to_recommendations")
 def add_order_to_recommendations(order_id: int) -> int:
     """Count one new order's products in the bought-together and bestseller tables."""
-    from . import cooccurrence
+    from oscar_recovery.recommendations import cooccurrence
 
     return cooccurrence.add_order(order_id)
 
@@ -94,6 +96,6 @@ def add_order_to_recommendations(order_id: int) -> int:
 def aggregate_stats(days: int | None = None) -> dict:
     """Recompute the dashboard's daily figures of the last ``days`` days (default
     ``OSCAR_RECOVERY_STATS_RECOMPUTE_DAYS``)."""
-    from . import aggregation
+    from oscar_recovery.reporting import aggregation
 
     return vars(aggregation.recompute_recent(days=days))

@@ -3,8 +3,8 @@
 
 from django.urls import path
 
-from .prompts.views import PromptCaptureView, PromptEventView
-from .views import RestoreView, UnsubscribeView
+from oscar_recovery.outcomes.views import RestoreView, UnsubscribeView
+from oscar_recovery.prompts.views import PromptCaptureView, PromptEventView
 
 app_name = "oscar_recovery"
 

@@ -14,12 +14,7 @@ from decimal import Decimal
 from django.utils import timezone
 from oscar.test import factories
 
-from oscar_recovery.constants import (
-    CheckoutStep,
-    EnrolmentStatus,
-    JourneyStatus,
-    MessageStatus,
-)
+from oscar_recovery.constants import CheckoutStep, EnrolmentStatus, JourneyStatus, MessageStatus
 from oscar_recovery.models import (
     Campaign,
     CampaignEnrolment,
@@ -28,7 +23,7 @@ from oscar_recovery.models import (
     RecoveryMessage,
     StepVariant,
 )
-from oscar_recovery.reports import Period
+from oscar_recovery.reporting.reports import Period
 
 PERIOD = Period(date(2026, 3, 1), date(2026, 3, 7))
 PREVIOUS = Period(date(2026, 2, 22), date(2026, 2, 28))

@@ -13,12 +13,12 @@ from django.urls import reverse
 from django.utils import timezone
 from oscar.test import factories
 
-from oscar_recovery import alerts
-from oscar_recovery.alerts import period_figures, send_weekly_summary, weekly_summary
 from oscar_recovery.constants import JourneyStatus, MessageStatus
 from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage
+from oscar_recovery.reporting import alerts
+from oscar_recovery.reporting.alerts import period_figures, send_weekly_summary, weekly_summary
 from oscar_recovery.schedules import BEAT_SCHEDULE
-from oscar_recovery.sweep import run_sweep
+from oscar_recovery.sweep.stages import run_sweep
 from tests.factories import make_journey
 from tests.journeys import add_to_basket, guest_gateway
 

@@ -15,9 +15,9 @@ from django.utils import timezone
 from oscar.core.loading import get_class, get_model
 from oscar.test import factories
 
-from oscar_recovery import consent
-from oscar_recovery.browse import abandon_browsing, viewed_from_cookie
-from oscar_recovery.capture import capture_email, lines_changed
+from oscar_recovery.campaigns.enrolment import CustomerHistory, matches
+from oscar_recovery.campaigns.install import install_defaults
+from oscar_recovery.capture.scope import capture_email, lines_changed
 from oscar_recovery.constants import (
     CampaignTrigger,
     ConsentSource,
@@ -26,12 +26,12 @@ from oscar_recovery.constants import (
     MessageStatus,
     SkipReason,
 )
-from oscar_recovery.defaults import install_defaults
-from oscar_recovery.eligibility import why_not_send
-from oscar_recovery.enrolment import CustomerHistory, matches
 from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage
-from oscar_recovery.suppression import suppress
-from oscar_recovery.sweep import run_sweep
+from oscar_recovery.privacy import consent
+from oscar_recovery.privacy.suppression import suppress
+from oscar_recovery.sending.send_checks import why_not_send
+from oscar_recovery.sweep.browse import abandon_browsing, viewed_from_cookie
+from oscar_recovery.sweep.stages import run_sweep
 from tests.conftest import BROWSER_UA
 from tests.factories import make_journey
 from tests.journeys import add_to_basket
@@ -300,7 +300,7 @@ def test_the_default_browse_campaign_installs_once_with_two_emails():
 
 
 def test_the_default_browse_email_renders_in_the_shoppers_language(signed_in, product, sweep_at):
-    from oscar_recovery.defaults import install_browse_defaults
+    from oscar_recovery.campaigns.install import install_browse_defaults
 
     campaign = install_browse_defaults(activate=True)
     Campaign.objects.filter(pk=campaign.pk).update(holdout_percent=0)
@@ -314,7 +314,7 @@ def test_the_default_browse_email_renders_in_the_shoppers_language(signed_in, pr
 
 
 def test_a_guests_viewed_products_follow_the_basket_into_the_account_on_login():
-    from oscar_recovery.journeys import merge_baskets
+    from oscar_recovery.journeys.writes import merge_baskets
 
     guest_basket, account_basket = Basket.objects.create(), Basket.objects.create()
     make_journey(quiet_for=timedelta(minutes=1), basket=guest_basket, viewed=[3, 1], num_viewed=2)
@@ -361,7 +361,7 @@ def test_a_guest_who_fills_the_basket_after_browsing_moves_to_the_basket_campaig
 
 
 def test_only_the_lookback_windows_views_are_read(settings, customer, product, other_product):
-    from oscar_recovery.browse import recent_views
+    from oscar_recovery.sweep.browse import recent_views
 
     old = UserProductView.objects.create(user=customer, product=product)
     UserProductView.objects.filter(pk=old.pk).update(

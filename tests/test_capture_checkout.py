@@ -179,7 +179,8 @@ def test_order_for_a_basket_left_open_releases_it_for_a_new_journey(shopper, pro
 
 
 def test_a_failing_capture_never_breaks_the_shop(shopper, product, country, monkeypatch):
-    from oscar_recovery import journeys, snapshot
+    from oscar_recovery.capture import snapshot
+    from oscar_recovery.journeys import writes as journeys
 
     def boom(*args, **kwargs):
         raise RuntimeError("capture is broken")
@@ -194,9 +195,9 @@ def test_a_failing_capture_never_breaks_the_shop(shopper, product, country, monk
         (snapshot, "take_snapshot"),
     ]:
         monkeypatch.setattr(module, name, boom)
-    monkeypatch.setattr("oscar_recovery.capture.take_snapshot", boom)
-    monkeypatch.setattr("oscar_recovery.capture.read_visitor_id", boom)
-    monkeypatch.setattr("oscar_recovery.visitor.get_adapter", boom)
+    monkeypatch.setattr("oscar_recovery.capture.scope.take_snapshot", boom)
+    monkeypatch.setattr("oscar_recovery.capture.scope.read_visitor_id", boom)
+    monkeypatch.setattr("oscar_recovery.capture.visitor.get_adapter", boom)
 
     shopper.get(product.get_absolute_url())
     guest_checkout(shopper, product, country)
@@ -212,7 +213,7 @@ def test_a_database_error_inside_capture_does_not_poison_the_shops_transaction(
     capture's failing query must roll back only its own savepoint."""
     from django.db import connection
 
-    from oscar_recovery import journeys
+    from oscar_recovery.journeys import writes as journeys
 
     def failing_query(*args, **kwargs):
         with connection.cursor() as cursor:

@@ -7,7 +7,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from oscar.apps.basket.middleware import BasketMiddleware
 
-from oscar_recovery.capture import capture_email
+from oscar_recovery.capture.scope import capture_email
 from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney
 from tests.journeys import add_to_basket, guest_gateway, only_journey
@@ -106,7 +106,7 @@ def test_capture_email_rejects_an_invalid_address(shopper):
 
 
 def test_an_account_email_never_overwrites_one_the_shopper_typed(shopper, product, customer):
-    from oscar_recovery.journeys import attach_email
+    from oscar_recovery.journeys.writes import attach_email
 
     add_to_basket(shopper, product)
     guest_gateway(shopper, "typed@example.com")

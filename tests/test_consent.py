@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from oscar.test.factories import BasketFactory
 
-from oscar_recovery import consent, sending
+from oscar_recovery.campaigns.dispatch import dispatch_due
+from oscar_recovery.campaigns.enrolment import enrol_journeys
 from oscar_recovery.checks import check_privacy_settings
 from oscar_recovery.constants import (
     ConsentSource,
@@ -22,9 +23,6 @@ from oscar_recovery.constants import (
     SkipReason,
     SuppressionReason,
 )
-from oscar_recovery.dispatch import dispatch_due
-from oscar_recovery.eligibility import why_not_send
-from oscar_recovery.enrolment import enrol_journeys
 from oscar_recovery.models import (
     Campaign,
     CampaignEnrolment,
@@ -33,7 +31,10 @@ from oscar_recovery.models import (
     RecoveryMessage,
     SuppressedAddress,
 )
-from oscar_recovery.suppression import is_suppressed, suppress
+from oscar_recovery.privacy import consent
+from oscar_recovery.privacy.suppression import is_suppressed, suppress
+from oscar_recovery.sending import send as sending
+from oscar_recovery.sending.send_checks import why_not_send
 from tests.factories import make_journey
 from tests.journeys import add_to_basket
 

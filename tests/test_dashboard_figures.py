@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from oscar_recovery import aggregation, reports
 from oscar_recovery.constants import CheckoutStep, JourneyStatus, MessageStatus
 from oscar_recovery.models import (
     Campaign,
@@ -18,7 +17,8 @@ from oscar_recovery.models import (
     RecoveryMessage,
     StepVariant,
 )
-from oscar_recovery.stats import Verdict
+from oscar_recovery.reporting import aggregation, reports
+from oscar_recovery.reporting.statistics import Verdict
 from oscar_recovery.tasks import aggregate_stats
 from tests import dashboard_scenario as sc
 from tests.factories import journey_row

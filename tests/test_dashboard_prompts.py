@@ -13,7 +13,7 @@ from oscar.test import factories
 from oscar_recovery.constants import PromptEventKind, PromptKind
 from oscar_recovery.dashboard.timeline import journey_timeline, prompt_timeline
 from oscar_recovery.models import Prompt, PromptEvent
-from oscar_recovery.reports import Period, prompt_rows
+from oscar_recovery.reporting.reports import Period, prompt_rows
 from tests.factories import make_journey
 
 pytestmark = pytest.mark.django_db

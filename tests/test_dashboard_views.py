@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 from oscar.test import factories
 
-from oscar_recovery import aggregation
 from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus
 from oscar_recovery.models import CampaignEnrolment, RecoveryMessage
+from oscar_recovery.reporting import aggregation
 from tests import dashboard_scenario as sc
 
 pytestmark = pytest.mark.django_db
@@ -287,8 +287,8 @@ def test_send_the_next_step_now(shopper, product, django_capture_on_commit_callb
     """A real basket whose second email is due tomorrow: staff send it now."""
     from django.core import mail
 
-    from oscar_recovery.dispatch import dispatch_due
-    from oscar_recovery.enrolment import enrol_journeys
+    from oscar_recovery.campaigns.dispatch import dispatch_due
+    from oscar_recovery.campaigns.enrolment import enrol_journeys
     from oscar_recovery.models import Campaign, CampaignStep, CartJourney
     from tests.journeys import add_to_basket, guest_gateway
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
+from oscar_recovery.campaigns.install import DEFAULT_CAMPAIGN_NAME
 from oscar_recovery.constants import Incentive
-from oscar_recovery.defaults import DEFAULT_CAMPAIGN_NAME
 from oscar_recovery.models import Campaign
-from oscar_recovery.templating import validate_template
+from oscar_recovery.sending.templating import validate_template
 
 pytestmark = pytest.mark.django_db
 

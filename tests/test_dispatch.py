@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 from oscar.test.factories import BasketFactory
 
+from oscar_recovery.campaigns.dispatch import dispatch_due
+from oscar_recovery.campaigns.enrolment import enrol_journeys
 from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
-from oscar_recovery.dispatch import dispatch_due
-from oscar_recovery.enrolment import enrol_journeys
 from oscar_recovery.models import Campaign, CampaignEnrolment, CampaignStep, RecoveryMessage
 from tests.factories import make_journey
 
@@ -96,7 +96,7 @@ def test_holdout_journeys_get_skipped_rows_and_no_email(campaign):
 def test_an_order_stops_the_enrolment(campaign):
     from oscar.test.factories import create_order
 
-    from oscar_recovery.journeys import end_with_order
+    from oscar_recovery.journeys.writes import end_with_order
 
     journey = enrolled_journey(timedelta(hours=2), basket=BasketFactory())
     order = create_order()

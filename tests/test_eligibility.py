@@ -7,9 +7,9 @@ from django.utils import timezone
 from oscar.test.factories import BasketFactory, UserFactory, create_order
 
 from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
-from oscar_recovery.eligibility import why_not_send
 from oscar_recovery.models import Campaign, CampaignEnrolment, CampaignStep, RecoveryMessage
-from oscar_recovery.suppression import suppress
+from oscar_recovery.privacy.suppression import suppress
+from oscar_recovery.sending.send_checks import why_not_send
 from tests.factories import make_journey
 
 pytestmark = pytest.mark.django_db

@@ -11,11 +11,11 @@ from django.utils import translation
 from oscar.core.loading import get_model
 from oscar.test import factories
 
-from oscar_recovery.emails import build_context, compose, load_email_products, preview
+from oscar_recovery.campaigns.variants import content_for
 from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage
-from oscar_recovery.suppression import email_hash
-from oscar_recovery.tokens import check_restore_token, check_unsubscribe_token
-from oscar_recovery.variants import content_for
+from oscar_recovery.privacy.suppression import email_hash
+from oscar_recovery.sending.content import build_context, compose, load_email_products, preview
+from oscar_recovery.sending.tokens import check_restore_token, check_unsubscribe_token
 from tests.journeys import add_to_basket, guest_gateway
 
 pytestmark = pytest.mark.django_db

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from oscar.test.factories import UserFactory, create_order
 
+from oscar_recovery.campaigns.enrolment import enrol_journeys, in_holdout
 from oscar_recovery.constants import (
     CampaignTrigger,
     CheckoutStep,
@@ -13,9 +14,8 @@ from oscar_recovery.constants import (
     JourneyStatus,
     ValueTier,
 )
-from oscar_recovery.enrolment import enrol_journeys, in_holdout
 from oscar_recovery.models import Campaign, CampaignEnrolment, CampaignStep
-from oscar_recovery.sweep import run_sweep
+from oscar_recovery.sweep.stages import run_sweep
 from tests.factories import make_journey
 
 pytestmark = pytest.mark.django_db

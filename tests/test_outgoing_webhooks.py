@@ -26,8 +26,8 @@ from oscar_recovery.outgoing_webhooks import (
     signature_header,
     verify_signature,
 )
-from oscar_recovery.sweep import run_sweep
-from oscar_recovery.webhook_admin import WebhookEndpointForm
+from oscar_recovery.outgoing_webhooks.admin import WebhookEndpointForm
+from oscar_recovery.sweep.stages import run_sweep
 from tests.hook_server import HookServer, Reply
 from tests.journeys import add_to_basket, guest_gateway
 
@@ -527,8 +527,8 @@ def test_the_sweep_emits_basket_abandoned_per_journey_without_bots(server, commi
 
 
 def test_unsubscribing_emits_once(server, committed):
-    from oscar_recovery.suppression import email_hash
-    from oscar_recovery.tokens import unsubscribe_token
+    from oscar_recovery.privacy.suppression import email_hash
+    from oscar_recovery.sending.tokens import unsubscribe_token
 
     make_endpoint(server, events=[WebhookEvent.UNSUBSCRIBED], include_personal_data=True)
     url = reverse("oscar_recovery:unsubscribe", args=[unsubscribe_token("a@example.com")])
@@ -546,7 +546,7 @@ def test_unsubscribing_emits_once(server, committed):
 
 @pytest.fixture
 def live_campaign():
-    from oscar_recovery.defaults import install_defaults
+    from oscar_recovery.campaigns.install import install_defaults
     from oscar_recovery.models import Campaign
 
     campaign = install_defaults(activate=True)
@@ -690,8 +690,8 @@ def test_without_endpoints_an_event_costs_the_shop_one_query(product, committed)
     from django.test.utils import CaptureQueriesContext
 
     from oscar_recovery import signals
+    from oscar_recovery.capture.receivers import on_email_captured_webhooks
     from oscar_recovery.models import CartJourney as Journey
-    from oscar_recovery.receivers import on_email_captured_webhooks
     from tests.conftest import BROWSER_UA
 
     def gateway_queries() -> int:

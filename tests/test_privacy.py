@@ -16,9 +16,9 @@ from django.utils import timezone
 from oscar.core.loading import get_model
 from oscar.test.factories import UserFactory
 
-from oscar_recovery import privacy, retention, signals, tracking
+from oscar_recovery import signals
+from oscar_recovery.campaigns.install import install_defaults
 from oscar_recovery.constants import MessageStatus, SuppressionReason
-from oscar_recovery.defaults import install_defaults
 from oscar_recovery.models import (
     Campaign,
     CampaignEnrolment,
@@ -28,10 +28,13 @@ from oscar_recovery.models import (
     SuppressedAddress,
     TrackingEvent,
 )
+from oscar_recovery.outcomes import tracking
+from oscar_recovery.privacy import data_rights as privacy
+from oscar_recovery.privacy import retention
+from oscar_recovery.privacy.suppression import email_hash, is_suppressed
 from oscar_recovery.schedules import BEAT_SCHEDULE
-from oscar_recovery.suppression import email_hash, is_suppressed
-from oscar_recovery.sweep import run_sweep
-from oscar_recovery.vouchers import RANGE_NAME
+from oscar_recovery.sending.vouchers import RANGE_NAME
+from oscar_recovery.sweep.stages import run_sweep
 from tests.factories import make_journey
 from tests.journeys import add_to_basket, guest_gateway
 
@@ -294,7 +297,7 @@ def test_open_tracking_can_be_left_to_the_esp(settings, emailed):
     sent = [email for email in mail.outbox if "oscar-recovery" in getattr(email, "tags", [])]
     assert sent and all(email.track_opens is False for email in sent)
     settings.OSCAR_RECOVERY_TRACK_OPENS = None
-    from oscar_recovery.emails import compose, load_email_products
+    from oscar_recovery.sending.content import compose, load_email_products
 
     message = RecoveryMessage.objects.select_related("journey", "step").first()
     email = compose(message, load_email_products(message.journey))

@@ -15,9 +15,9 @@ from oscar_recovery.checks import check_prompts
 from oscar_recovery.constants import Incentive, PromptEventKind, PromptKind, VisitorType
 from oscar_recovery.models import CartJourney, Prompt, PromptEvent, PromptVariant
 from oscar_recovery.prompts import service
-from oscar_recovery.prompts.defaults import install_default_prompts
+from oscar_recovery.prompts.figures import prompt_statistics, two_proportion_p_value
 from oscar_recovery.prompts.forms import PromptForm
-from oscar_recovery.prompts.stats import prompt_statistics, two_proportion_p_value
+from oscar_recovery.prompts.install import install_default_prompts
 
 pytestmark = pytest.mark.django_db
 

@@ -13,16 +13,11 @@ from oscar.core.loading import get_model
 from oscar.test import factories
 
 from oscar_recovery.adapter import RecoveryAdapter
-from oscar_recovery.constants import (
-    DeviceClass,
-    LoginState,
-    PromptKind,
-    ValueTier,
-    VisitorType,
-)
+from oscar_recovery.constants import DeviceClass, LoginState, PromptKind, ValueTier, VisitorType
 from oscar_recovery.models import Prompt, PromptVariant
-from oscar_recovery.prompts import eligibility, state
-from oscar_recovery.prompts.eligibility import Visitor, choose_variant, eligible_prompts
+from oscar_recovery.prompts import state
+from oscar_recovery.prompts import targeting as eligibility
+from oscar_recovery.prompts.targeting import Visitor, choose_variant, eligible_prompts
 from tests.prompt_helpers import (
     VISIT_ID,
     caps_cookie,

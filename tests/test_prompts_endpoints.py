@@ -14,10 +14,10 @@ from django.utils import timezone
 from oscar.core.loading import get_model
 
 from oscar_recovery import app_settings
+from oscar_recovery.capture.visitor import read_visitor_id
 from oscar_recovery.constants import EmailSource, Incentive, PromptEventKind, PromptKind
 from oscar_recovery.models import CartJourney, Prompt, PromptEvent, PromptVariant
 from oscar_recovery.prompts import state
-from oscar_recovery.visitor import read_visitor_id
 from tests.conftest import BROWSER_UA
 from tests.journeys import add_to_basket, guest_gateway, place_order, shipping_address
 

@@ -11,10 +11,11 @@ from django.utils import timezone
 from oscar.core.loading import get_class, get_model
 from oscar.test import factories
 
-from oscar_recovery import cooccurrence, tasks
+from oscar_recovery import tasks
 from oscar_recovery.constants import RecommendationReason as Reason
 from oscar_recovery.models import BoughtTogether, CartJourney, ProductSales
-from oscar_recovery.recommendations import recommend
+from oscar_recovery.recommendations import cooccurrence
+from oscar_recovery.recommendations.service import recommend
 from tests.journeys import add_to_basket
 
 pytestmark = pytest.mark.django_db
@@ -442,7 +443,7 @@ def test_the_template_tag_never_breaks_the_page(monkeypatch, only):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("oscar_recovery.recommendations.recommend", broken)
+    monkeypatch.setattr("oscar_recovery.recommendations.service.recommend", broken)
     assert render_tag(basket_request(coat)).strip() == ""
 
 
@@ -472,8 +473,8 @@ def basket_step():
 
 
 def test_emails_use_the_service_and_carry_each_reason(only, basket_step, shopper):
-    from oscar_recovery.emails import build_context, load_email_products
-    from oscar_recovery.variants import content_for
+    from oscar_recovery.campaigns.variants import content_for
+    from oscar_recovery.sending.content import build_context, load_email_products
 
     only("curated", "bought_together")
     coat, hat, scarf = make("Coat", "40.00"), make("Wool hat", "12.50"), make("Scarf")
@@ -515,8 +516,8 @@ def test_the_admin_preview_shows_why_each_product_was_recommended(
 
 def test_a_browse_step_previews_a_basket_as_the_products_viewed(only, shopper):
     from oscar_recovery.constants import CampaignTrigger
-    from oscar_recovery.emails import preview
     from oscar_recovery.models import Campaign, CampaignStep
+    from oscar_recovery.sending.content import preview
 
     only("curated")
     coat, hat = make("Winter coat", "40.00"), make("Wool hat", "12.50")

@@ -15,10 +15,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from oscar_recovery.campaigns.install import install_defaults
 from oscar_recovery.constants import JourneyStatus, MessageStatus, SkipReason
-from oscar_recovery.defaults import install_defaults
 from oscar_recovery.models import Campaign, CartJourney, RecoveryMessage
-from oscar_recovery.sweep import run_sweep
+from oscar_recovery.sweep.stages import run_sweep
 from tests.conftest import BROWSER_UA
 from tests.journeys import add_to_basket, guest_gateway, place_order, shipping_address
 

@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from oscar.core.loading import get_model
 
-from oscar_recovery import journeys
 from oscar_recovery.constants import JourneyEventKind, JourneyStatus, MessageStatus
+from oscar_recovery.journeys import writes as journeys
 from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage
-from oscar_recovery.tokens import restore_token
+from oscar_recovery.sending.tokens import restore_token
 from tests.conftest import BROWSER_UA
 from tests.factories import make_journey
 from tests.journeys import add_to_basket, guest_gateway, place_order, shipping_address

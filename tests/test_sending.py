@@ -9,11 +9,11 @@ from django.core import mail
 from django.utils import timezone
 from oscar.core.loading import get_model
 
-from oscar_recovery import sending
+from oscar_recovery.campaigns.dispatch import dispatch_due
+from oscar_recovery.campaigns.enrolment import enrol_journeys
 from oscar_recovery.constants import JourneyStatus, MessageStatus, SkipReason
-from oscar_recovery.dispatch import dispatch_due
-from oscar_recovery.enrolment import enrol_journeys
 from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage, StepVariant
+from oscar_recovery.sending import send as sending
 from oscar_recovery.tasks import send_message as send_task
 from tests.backends import ScriptedBackend
 from tests.journeys import add_to_basket, guest_gateway

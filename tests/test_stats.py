@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from oscar_recovery import stats
+from oscar_recovery.reporting import statistics as stats
 
 
 def test_rate_is_none_without_trials():

@@ -4,7 +4,7 @@ import pytest
 
 from oscar_recovery.constants import SuppressionReason
 from oscar_recovery.models import SuppressedAddress
-from oscar_recovery.suppression import email_hash, is_suppressed, suppress, unsuppress
+from oscar_recovery.privacy.suppression import email_hash, is_suppressed, suppress, unsuppress
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from oscar_recovery import signals
 from oscar_recovery.constants import JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney
-from oscar_recovery.sweep import run_sweep
+from oscar_recovery.sweep.stages import run_sweep
 from tests.factories import make_journey
 
 pytestmark = pytest.mark.django_db

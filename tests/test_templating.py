@@ -13,7 +13,7 @@ from django.test import override_settings
 from django.utils import translation
 from django.utils.translation import gettext_lazy
 
-from oscar_recovery.templating import (
+from oscar_recovery.sending.templating import (
     TemplateError,
     default_source,
     inline_css,
@@ -238,7 +238,7 @@ def test_validate_template_raises_validation_error_with_the_message():
 
 
 def test_compiled_templates_are_reused_by_source():
-    from oscar_recovery.templating import _compile
+    from oscar_recovery.sending.templating import _compile
 
     source = "{{ total }} cached " + __name__
     first = _compile(source)

@@ -8,8 +8,8 @@ from oscar.test.factories import BasketFactory
 
 from oscar_recovery.constants import JourneyStatus
 from oscar_recovery.models import Campaign, CampaignStep, RecoveryMessage
-from oscar_recovery.suppression import email_hash
-from oscar_recovery.tokens import (
+from oscar_recovery.privacy.suppression import email_hash
+from oscar_recovery.sending.tokens import (
     InvalidLink,
     RestoreLink,
     check_restore_token,

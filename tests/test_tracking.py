@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from oscar_recovery.constants import MessageStatus, SuppressionReason
 from oscar_recovery.models import Campaign, CampaignStep, RecoveryMessage, SuppressedAddress
-from oscar_recovery.suppression import is_suppressed
+from oscar_recovery.privacy.suppression import is_suppressed
 from tests.factories import make_journey
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +98,7 @@ def test_a_bounce_for_a_message_we_no_longer_hold_still_suppresses(message):
 
 
 def test_a_broken_event_never_makes_the_webhook_fail(message, monkeypatch):
-    from oscar_recovery import tracking as tracking_module
+    from oscar_recovery.outcomes import tracking as tracking_module
 
     monkeypatch.setattr(tracking_module, "_advance", lambda *a: 1 / 0)
     send_event("delivered")  # must not raise into anymail's webhook view

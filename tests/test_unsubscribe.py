@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from oscar_recovery.suppression import is_suppressed
-from oscar_recovery.tokens import unsubscribe_token
+from oscar_recovery.privacy.suppression import is_suppressed
+from oscar_recovery.sending.tokens import unsubscribe_token
 
 pytestmark = pytest.mark.django_db
 

@@ -16,10 +16,10 @@ from oscar.apps.shipping.repository import Repository
 from oscar.core.loading import get_class, get_model
 from oscar.test import factories
 
-from oscar_recovery import vouchers
 from oscar_recovery.constants import Incentive, JourneyStatus
 from oscar_recovery.models import Campaign, CampaignStep, RecoveryMessage
-from oscar_recovery.vouchers import (
+from oscar_recovery.sending import vouchers
+from oscar_recovery.sending.vouchers import (
     describe_incentive,
     ensure_offer,
     issue_voucher,

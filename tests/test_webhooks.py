@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from oscar_recovery.constants import MessageStatus
 from oscar_recovery.models import RecoveryMessage, SuppressedAddress, TrackingEvent
-from oscar_recovery.suppression import is_suppressed
+from oscar_recovery.privacy.suppression import is_suppressed
 
 from .test_tracking import message  # noqa: F401  (the fixture)
 

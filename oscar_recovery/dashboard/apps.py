@@ -17,7 +17,7 @@ class RecoveryDashboardConfig(OscarDashboardConfig):
 
     def ready(self) -> None:
         # Imported here, like Oscar's own dashboard apps, so that URLs load after models.
-        from . import views
+        from oscar_recovery.dashboard import views
 
         self.views = views
 

@@ -7,9 +7,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..constants import CheckoutStep, JourneyStatus
-from ..models import Campaign
-from ..reports import Period
+from oscar_recovery.constants import CheckoutStep, JourneyStatus
+from oscar_recovery.models import Campaign
+from oscar_recovery.reporting.reports import Period
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 731

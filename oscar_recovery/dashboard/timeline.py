@@ -7,8 +7,8 @@ from datetime import datetime
 
 from django.utils.translation import gettext_lazy as _
 
-from ..constants import CheckoutStep
-from ..models import CartJourney
+from oscar_recovery.constants import CheckoutStep
+from oscar_recovery.models import CartJourney
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def prompt_timeline(journey: CartJourney) -> list[Entry]:
     from django.db.models import Q
     from django.utils import timezone
 
-    from ..models import PromptEvent
+    from oscar_recovery.models import PromptEvent
 
     same_browser = Q()
     if journey.visitor_id:

@@ -13,12 +13,14 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 
-from .. import app_settings, dispatch, reports
-from ..aggregation import reporting_journeys
-from ..models import CartJourney, RecoveryMessage
-from . import csv_export
-from .forms import BasketFilterForm, PeriodForm
-from .timeline import journey_timeline
+from oscar_recovery import app_settings
+from oscar_recovery.campaigns import dispatch
+from oscar_recovery.dashboard import csv_export
+from oscar_recovery.dashboard.forms import BasketFilterForm, PeriodForm
+from oscar_recovery.dashboard.timeline import journey_timeline
+from oscar_recovery.models import CartJourney, RecoveryMessage
+from oscar_recovery.reporting import reports
+from oscar_recovery.reporting.aggregation import reporting_journeys
 
 
 def _pct(value) -> str:

@@ -14,11 +14,12 @@ from django.urls import reverse
 from django.utils.translation import ngettext
 from oscar.core.loading import get_model
 
-from .. import app_settings
-from ..constants import PromptKind
-from ..utils import logger
-from . import eligibility, service
-from .eligibility import GATEWAY_URL_NAME, HISTORY_COOKIE, Decision, Visitor
+from oscar_recovery import app_settings
+from oscar_recovery.constants import PromptKind
+from oscar_recovery.prompts import service
+from oscar_recovery.prompts import targeting as eligibility
+from oscar_recovery.prompts.targeting import GATEWAY_URL_NAME, HISTORY_COOKIE, Decision, Visitor
+from oscar_recovery.utils import logger
 
 Product = get_model("catalogue", "Product")
 

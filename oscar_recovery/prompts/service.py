@@ -16,12 +16,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_noop
 from oscar.core.loading import get_model
 
-from .. import app_settings, capture, vouchers
-from .. import consent as consent_service
-from ..constants import ConsentSource, EmailSource, Incentive, PromptEventKind
-from ..models import CartJourney, Prompt, PromptEvent
-from ..suppression import email_hash
-from .eligibility import PromptContent
+from oscar_recovery import app_settings
+from oscar_recovery.capture import scope as capture
+from oscar_recovery.constants import ConsentSource, EmailSource, Incentive, PromptEventKind
+from oscar_recovery.models import CartJourney, Prompt, PromptEvent
+from oscar_recovery.privacy import consent as consent_service
+from oscar_recovery.privacy.suppression import email_hash
+from oscar_recovery.prompts.targeting import PromptContent
+from oscar_recovery.sending import vouchers
 
 ConditionalOffer = get_model("offer", "ConditionalOffer")
 Voucher = get_model("voucher", "Voucher")
@@ -191,7 +193,7 @@ def record_consent(
 def ensure_prompt_offer(prompt: Prompt) -> ConditionalOffer | None:
     """The Oscar voucher offer behind the prompt's vouchers; made again when the prompt's
     offer changed, so vouchers already revealed keep their promise (as for campaign steps,
-    see :func:`oscar_recovery.vouchers.ensure_offer`)."""
+    see :func:`oscar_recovery.sending.vouchers.ensure_offer`)."""
     return vouchers.ensure_offer_for(
         prompt,
         # "campaign" is the part shortened when the whole name is too long.

@@ -24,9 +24,9 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
-from .. import app_settings
-from ..constants import DeviceClass
-from ..visitor import _SALT as VISITOR_SALT
+from oscar_recovery import app_settings
+from oscar_recovery.capture.visitor import _SALT as VISITOR_SALT
+from oscar_recovery.constants import DeviceClass
 
 VISIT_COOKIE = "oscar_recovery_visit"
 CAPS_COOKIE = "oscar_recovery_prompts"

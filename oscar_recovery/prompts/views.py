@@ -21,13 +21,14 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import app_settings, ratelimit
-from ..adapter import get_adapter
-from ..constants import PromptEventKind, PromptKind
-from ..models import Prompt
-from ..utils import logger
-from ..visitor import ensure_visitor_cookie
-from . import eligibility, service, state
+from oscar_recovery import app_settings, ratelimit
+from oscar_recovery.adapter import get_adapter
+from oscar_recovery.capture.visitor import ensure_visitor_cookie
+from oscar_recovery.constants import PromptEventKind, PromptKind
+from oscar_recovery.models import Prompt
+from oscar_recovery.prompts import service, state
+from oscar_recovery.prompts import targeting as eligibility
+from oscar_recovery.utils import logger
 
 #: No legitimate request is larger; a bigger one is refused before it is parsed.
 MAX_BODY = 4096

@@ -9,8 +9,8 @@ from decimal import Decimal
 from django import template
 from django.utils.safestring import mark_safe
 
-from ..prompts.render import render_prompts
-from ..utils import never_raises
+from oscar_recovery.prompts.render import render_prompts
+from oscar_recovery.utils import never_raises
 
 register = template.Library()
 
@@ -27,10 +27,10 @@ def recovery_recommendations(context, limit: int | None = None, basket=None) -> 
 
 @never_raises
 def _recommendations(context, limit: int | None, basket) -> list:
-    from .. import app_settings
-    from ..adapter import get_adapter
-    from ..browse import viewed_from_cookie
-    from ..recommendations import recommend
+    from oscar_recovery import app_settings
+    from oscar_recovery.adapter import get_adapter
+    from oscar_recovery.recommendations.service import recommend
+    from oscar_recovery.sweep.browse import viewed_from_cookie
 
     request = context.get("request")
     basket = basket or getattr(request, "basket", None)

@@ -6,7 +6,8 @@ Put it inside the ``<form>``::
     {% load recovery_consent %}
     {% recovery_consent_field %}
 
-On submit, the ``start_checkout`` receiver (or :func:`oscar_recovery.consent.decision_from_form`
+On submit, the ``start_checkout`` receiver (or
+:func:`oscar_recovery.privacy.consent.decision_from_form`
 in a shop's own view) records the decision with the exact words shown.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 from django import template
 from django.template.loader import render_to_string
 
-from .. import consent
+from oscar_recovery.privacy import consent
 
 register = template.Library()
 

@@ -17,7 +17,7 @@ import pytest
 from django.test import Client
 from oscar.test import factories
 
-from oscar_recovery import aggregation
+from oscar_recovery.reporting import aggregation
 from tests import dashboard_scenario as sc
 
 CHROMIUM = os.environ.get("OSCAR_RECOVERY_CHROMIUM", "/usr/bin/chromium")

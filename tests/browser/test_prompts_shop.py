@@ -13,7 +13,7 @@ from oscar.core.loading import get_model
 from oscar.test import factories
 
 from oscar_recovery.models import CartJourney, Prompt, PromptEvent
-from oscar_recovery.prompts.defaults import install_default_prompts
+from oscar_recovery.prompts.install import install_default_prompts
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

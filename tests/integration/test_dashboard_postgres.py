@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 from django.db import connections
 
-from oscar_recovery import aggregation, reports
 from oscar_recovery.models import DailyStat
+from oscar_recovery.reporting import aggregation, reports
 from tests import dashboard_scenario as sc
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

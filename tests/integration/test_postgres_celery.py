@@ -19,7 +19,7 @@ from django.db import connection, connections
 from oscar_recovery import signals
 from oscar_recovery.constants import JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney, CartJourneyEvent
-from oscar_recovery.sweep import run_sweep
+from oscar_recovery.sweep.stages import run_sweep
 from tests.factories import journey_row, make_journey
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -169,8 +169,8 @@ def test_the_recovery_story_through_a_real_worker(celery_worker_process, tmp_pat
     from django.utils import timezone
     from oscar.test import factories
 
+    from oscar_recovery.campaigns.install import install_defaults
     from oscar_recovery.constants import MessageStatus
-    from oscar_recovery.defaults import install_defaults
     from oscar_recovery.models import Campaign, RecoveryMessage
     from tests.conftest import BROWSER_UA
     from tests.journeys import add_to_basket, guest_gateway, place_order, shipping_address

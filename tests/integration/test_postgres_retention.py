@@ -8,7 +8,7 @@ import pytest
 from django.db import connections, transaction
 
 from oscar_recovery.models import CartJourney, CartJourneyEvent
-from oscar_recovery.retention import purge_expired
+from oscar_recovery.privacy.retention import purge_expired
 from tests.factories import make_journey
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

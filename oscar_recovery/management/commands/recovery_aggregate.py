@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from oscar_recovery import aggregation
+from oscar_recovery.reporting import aggregation
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from oscar_recovery.cooccurrence import rebuild
+from oscar_recovery.recommendations.cooccurrence import rebuild
 
 
 class Command(BaseCommand):

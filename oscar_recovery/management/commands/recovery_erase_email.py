@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
-from oscar_recovery.privacy import erase_email
+from oscar_recovery.privacy.data_rights import erase_email
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from oscar_recovery.defaults import install_browse_defaults, install_defaults
+from oscar_recovery.campaigns.install import install_browse_defaults, install_defaults
 
 
 def _percentage(value: str) -> Decimal:

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from oscar_recovery.prompts.defaults import install_default_prompts
+from oscar_recovery.prompts.install import install_default_prompts
 
 
 class Command(BaseCommand):

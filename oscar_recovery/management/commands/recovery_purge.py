@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from oscar_recovery.retention import purge_expired
+from oscar_recovery.privacy.retention import purge_expired
 
 
 class Command(BaseCommand):

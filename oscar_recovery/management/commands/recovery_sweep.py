@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from oscar_recovery.sweep import run_sweep
+from oscar_recovery.sweep.stages import run_sweep
 
 
 class Command(BaseCommand):

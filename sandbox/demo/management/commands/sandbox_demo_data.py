@@ -22,9 +22,9 @@ from oscar.apps.catalogue.categories import create_from_breadcrumbs
 from oscar.core.loading import get_model
 from PIL import Image, ImageDraw, ImageFont
 
-from oscar_recovery.cooccurrence import rebuild as rebuild_recommendations
-from oscar_recovery.defaults import install_browse_defaults, install_defaults
-from oscar_recovery.prompts.defaults import install_default_prompts
+from oscar_recovery.campaigns.install import install_browse_defaults, install_defaults
+from oscar_recovery.prompts.install import install_default_prompts
+from oscar_recovery.recommendations.cooccurrence import rebuild as rebuild_recommendations
 
 Country = get_model("address", "Country")
 Partner = get_model("partner", "Partner")

@@ -1,0 +1,136 @@
+"""The recommended default campaign, installed by ``manage.py recovery_install_defaults``.
+
+Three emails after the basket is left: a reminder after 1 hour, a nudge after 24 hours and a
+last call after 72 hours. Subjects and preheaders are templates with ``{% translate %}``, so
+each shopper gets them in their own language; bodies are left empty, which means the shipped
+default templates (``oscar_recovery/email/default.html`` and ``.txt``), so improvements to
+those reach shops on upgrade unless the owner has edited the body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils.translation import gettext_noop
+
+from oscar_recovery.constants import CampaignTrigger, Incentive
+from oscar_recovery.models import Campaign, CampaignStep
+
+DEFAULT_CAMPAIGN_NAME = "Abandoned basket (default)"
+
+
+@dataclass(frozen=True)
+class DefaultStep:
+    delay: timedelta
+    subject: str
+    preheader: str
+
+
+# gettext_noop: makemessages picks the sentences up; they are translated when rendered.
+DEFAULT_STEPS = (
+    DefaultStep(
+        timedelta(hours=1),
+        gettext_noop("You left something in your basket"),
+        gettext_noop("Your basket is saved. Pick up where you left off."),
+    ),
+    DefaultStep(
+        timedelta(hours=24),
+        gettext_noop("Still thinking it over?"),
+        gettext_noop("The items in your basket are waiting for you."),
+    ),
+    DefaultStep(
+        timedelta(hours=72),
+        gettext_noop("Last chance to complete your order"),
+        gettext_noop("We can only keep your basket for a little longer."),
+    ),
+)
+
+
+def _translated(text: str) -> str:
+    return '{% translate "' + text.replace('"', '\\"') + '" %}'
+
+
+def install_defaults(*, activate: bool = False, discount: Decimal | None = None) -> Campaign:
+    """Create the default campaign if it is missing. An existing one (perhaps edited by the
+    owner) is left as it is, except that ``activate`` switches it on.
+
+    ``discount``: a percentage voucher on the last email (none by default: a discount every
+    shopper learns to expect teaches them to abandon baskets).
+    """
+    with transaction.atomic():
+        campaign, created = Campaign.objects.get_or_create(
+            name=DEFAULT_CAMPAIGN_NAME,
+            defaults={
+                "trigger": CampaignTrigger.BASKET_ABANDONED,
+                "is_active": activate,
+                "exclude_staff": True,
+                "holdout_percent": 10,
+            },
+        )
+        if created:
+            last = len(DEFAULT_STEPS)
+            for position, step in enumerate(DEFAULT_STEPS, start=1):
+                incentive = position == last and discount is not None
+                CampaignStep.objects.create(
+                    campaign=campaign,
+                    position=position,
+                    delay=step.delay,
+                    subject=_translated(step.subject),
+                    preheader=_translated(step.preheader),
+                    incentive=Incentive.PERCENTAGE if incentive else Incentive.NONE,
+                    incentive_value=discount if incentive else None,
+                )
+        elif activate and not campaign.is_active:
+            campaign.is_active = True
+            campaign.save(update_fields=["is_active", "updated_at"])
+    return campaign
+
+
+# -- Browse abandonment ----------------------------------------------------------------
+
+BROWSE_CAMPAIGN_NAME = "Browse abandonment (default)"
+
+#: Two emails at most: a shopper who only looked tolerates less than one who left a basket.
+BROWSE_STEPS = (
+    DefaultStep(
+        timedelta(hours=2),
+        gettext_noop("Still interested in what you saw?"),
+        gettext_noop("The products you looked at, and a few more you might like."),
+    ),
+    DefaultStep(
+        timedelta(hours=48),
+        gettext_noop("Take another look"),
+        gettext_noop("Picked for you from what you viewed."),
+    ),
+)
+
+
+def install_browse_defaults(*, activate: bool = False) -> Campaign:
+    """Create the default browse-abandonment campaign if it is missing (as
+    :func:`install_defaults`: an existing one is left alone, ``activate`` switches it on)."""
+    with transaction.atomic():
+        campaign, created = Campaign.objects.get_or_create(
+            name=BROWSE_CAMPAIGN_NAME,
+            defaults={
+                "trigger": CampaignTrigger.BROWSE_ABANDONED,
+                "is_active": activate,
+                "exclude_staff": True,
+                "holdout_percent": 10,
+            },
+        )
+        if created:
+            for position, step in enumerate(BROWSE_STEPS, start=1):
+                CampaignStep.objects.create(
+                    campaign=campaign,
+                    position=position,
+                    delay=step.delay,
+                    subject=_translated(step.subject),
+                    preheader=_translated(step.preheader),
+                )
+        elif activate and not campaign.is_active:
+            campaign.is_active = True
+            campaign.save(update_fields=["is_active", "updated_at"])
+    return campaign

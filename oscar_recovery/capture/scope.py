@@ -1,0 +1,336 @@
+"""Abandonment capture: what each request changed, written once when it ends.
+
+Oscar's signals and model signals fire many times in one request (a basket formset saves
+every line; a login merge moves each line). Receivers only *note* changes on the request's
+:class:`CaptureScope`; when the request finishes the scope writes each touched journey once,
+which keeps capture to at most two queries per basket-changing request and none per plain
+page view. Outside a request (shell, Celery, management commands) notes are written at once.
+
+Nothing here may break the shop: every entry point swallows and logs its own errors.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.validators import validate_email
+from django.db import connections, transaction
+from django.http import HttpRequest
+from django.http.cookie import parse_cookie
+from django.urls import Resolver404, resolve
+from django.utils import timezone
+from oscar.core.loading import get_model
+
+from oscar_recovery import app_settings
+from oscar_recovery.adapter import get_adapter
+from oscar_recovery.capture.snapshot import take_snapshot, voucher_codes
+from oscar_recovery.capture.visitor import read_visitor_id
+from oscar_recovery.constants import CheckoutStep, EmailSource
+from oscar_recovery.journeys import writes as journeys
+from oscar_recovery.models import CartJourney
+from oscar_recovery.privacy import consent
+from oscar_recovery.utils import never_raises
+
+Basket = get_model("basket", "Basket")
+
+
+@dataclass
+class _BasketChanges:
+    basket: Any
+    lines: bool = False
+    vouchers: bool = False
+    email: tuple[str, str] | None = None
+    #: A consent decision the request's form carried
+    #: (:class:`oscar_recovery.privacy.consent.Decision`).
+    consent: Any = None
+
+
+@dataclass
+class CaptureScope:
+    """Changes noted during one request."""
+
+    path: str = ""
+    cookies: dict[str, str] = field(default_factory=dict)
+    user_agent: str | None = None
+    request: HttpRequest | None = None
+    changes: dict[int, _BasketChanges] = field(default_factory=dict)
+    merges: list[tuple[int, Any]] = field(default_factory=list)
+    # Baskets loaded by a checkout-step request, and the step (resolved once, lazily).
+    step: CheckoutStep | None = None
+    step_resolved: bool = False
+    step_baskets: dict[int, Any] = field(default_factory=dict)
+
+    def changes_for(self, basket) -> _BasketChanges:
+        entry = self.changes.get(basket.id)
+        if entry is None:
+            entry = self.changes[basket.id] = _BasketChanges(basket=basket)
+        else:
+            entry.basket = basket
+        return entry
+
+    def viewed(self) -> list[int] | None:
+        """Oscar's recently-viewed cookie, read when a journey is written (browse history
+        costs no write of its own)."""
+        from oscar_recovery.sweep.browse import viewed_from_cookie
+
+        return viewed_from_cookie(self.request.COOKIES if self.request else self.cookies)
+
+    def shopper(self, basket=None) -> journeys.Shopper:
+        request = self.request
+        user = getattr(request, "user", None) if request is not None else None
+        if user is None and basket is not None and Basket.owner.is_cached(basket):
+            user = basket.owner
+        if user is not None and not user.is_authenticated:
+            user = None
+        cookies = request.COOKIES if request is not None else self.cookies
+        user_agent = self.user_agent
+        if request is not None:
+            user_agent = request.META.get("HTTP_USER_AGENT", "")
+        return journeys.Shopper(
+            user=user,
+            visitor_id=read_visitor_id(cookies),
+            language=get_adapter().get_language(request),
+            user_agent=user_agent,
+        )
+
+
+_scope: contextvars.ContextVar[CaptureScope | None] = contextvars.ContextVar(
+    "oscar_recovery_capture_scope", default=None
+)
+# The basket whose lines changed last: Oscar's Basket.merge moves lines into the master
+# basket before it saves the merged one, so this names the master when the merge lands.
+_last_line_basket: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "oscar_recovery_last_line_basket", default=None
+)
+
+
+def _enabled() -> bool:
+    return app_settings.CAPTURE_ENABLED
+
+
+# -- request boundaries -------------------------------------------------------------------
+
+
+@never_raises
+def begin_request(environ: dict) -> None:
+    if not _enabled():
+        _scope.set(None)
+        return
+    _scope.set(
+        CaptureScope(
+            path=environ.get("PATH_INFO", ""),
+            cookies=parse_cookie(environ.get("HTTP_COOKIE", "")),
+            user_agent=environ.get("HTTP_USER_AGENT", ""),
+        )
+    )
+    _last_line_basket.set(None)
+
+
+@never_raises
+def end_request() -> None:
+    scope = _scope.get()
+    _scope.set(None)
+    _last_line_basket.set(None)
+    if scope is not None:
+        _flush(scope)
+
+
+def _flush(scope: CaptureScope) -> None:
+    """Write what the request changed. Runs after the response is complete."""
+    # Capture may have to open a connection after Django closed the request's one; close it
+    # again the way Django would, so no idle connection is left behind.
+    opened = {alias for alias in connections if connections[alias].connection is None}
+    try:
+        now = timezone.now()
+        for slave_id, master in scope.merges:
+            _guarded(journeys.merge_baskets, slave_id, master, now=now)
+        for change in scope.changes.values():
+            _guarded(_write_changes, change, scope, now)
+        if scope.step is not None and scope.step_baskets:
+            ids = [
+                b.id for b in scope.step_baskets.values() if b.status in _TRACKED_BASKET_STATUSES
+            ]
+            if ids:
+                _guarded(journeys.record_step, ids, scope.step, now=now)
+    finally:
+        for alias in opened:
+            connection = connections[alias]
+            if connection.connection is not None and not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()
+
+
+def _guarded(func: Callable, *args, **kwargs) -> None:
+    # Each write stands alone: one failing must not stop the others, nor poison an
+    # enclosing transaction (hence the savepoint).
+    never_raises(transaction.atomic(func))(*args, **kwargs)
+
+
+_TRACKED_BASKET_STATUSES = (Basket.OPEN, Basket.FROZEN)
+
+
+def _write_changes(change: _BasketChanges, scope: CaptureScope, now) -> None:
+    basket = change.basket
+    _write_basket_changes(change, scope, now)
+    if change.consent is not None:
+        # After the email: the decision then covers the address it was given with.
+        consent.record_for_basket(basket.id, change.consent, at=now)
+
+
+def _write_basket_changes(change: _BasketChanges, scope: CaptureScope, now) -> None:
+    basket = change.basket
+    if change.lines or change.vouchers or change.email:
+        if basket.status == Basket.OPEN:
+            journeys.save_basket(
+                basket,
+                # An email alone may be the first thing we hear of a basket (the app was
+                # installed mid-visit): its journey must not start with no lines.
+                snapshot=take_snapshot(basket) if change.lines or change.email else None,
+                vouchers=voucher_codes(basket) if change.vouchers else None,
+                shopper=scope.shopper(basket),
+                email=change.email,
+                now=now,
+                viewed=scope.viewed(),
+            )
+        elif change.email:
+            journeys.attach_email(basket.id, *change.email, now=now)
+
+
+def _note(basket, **what) -> None:
+    """Note a change on the current request, or write it now when there is no request."""
+    if basket is None or not getattr(basket, "id", None) or not _enabled():
+        return
+    scope = _scope.get()
+    immediate = scope is None
+    if immediate:
+        scope = CaptureScope()
+    change = scope.changes_for(basket)
+    for name, value in what.items():  # flags are only ever raised, never lowered
+        setattr(change, name, value)
+    if immediate:
+        _guarded(_write_changes, change, scope, timezone.now())
+
+
+# -- what receivers note ------------------------------------------------------------------
+
+
+@never_raises
+def request_seen(request: HttpRequest) -> None:
+    """Signals that carry the request tell us who the shopper is."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.request = request
+
+
+@never_raises
+def lines_changed(basket) -> None:
+    _last_line_basket.set(basket)
+    _note(basket, lines=True)
+
+
+@never_raises
+def vouchers_changed(basket) -> None:
+    _note(basket, vouchers=True)
+
+
+@never_raises
+def email_given(basket, email: str, source: str) -> None:
+    _note(basket, email=(email, source))
+
+
+@never_raises
+def consent_decided(basket, decision) -> None:
+    """A form showed our consent notice; its answer is written with the request's changes."""
+    _note(basket, consent=decision)
+
+
+@never_raises
+def basket_saved(basket, created: bool) -> None:
+    """Basket status changes Oscar sends no signal for: merge, freeze, thaw."""
+    if created or not _enabled():
+        return
+    if basket.status == Basket.MERGED:
+        master = _last_line_basket.get()
+        if master is None or master.id == basket.id:
+            return
+        scope = _scope.get()
+        if scope is None:
+            _guarded(journeys.merge_baskets, basket.id, master)
+        else:
+            scope.merges.append((basket.id, master))
+    elif basket.status in (Basket.FROZEN, Basket.OPEN):
+        # Written at once, not at the end of the request: the order that may follow a
+        # freeze ends the journey, and its timeline must show the payment attempt first.
+        _guarded(journeys.record_basket_frozen, basket.id, basket.status == Basket.FROZEN)
+
+
+@never_raises
+def basket_loaded(basket) -> None:
+    """Checkout pages send no signal; the basket they load tells us whose step it is."""
+    scope = _scope.get()
+    if scope is None or basket.id is None:
+        return
+    if not scope.step_resolved:
+        scope.step_resolved = True
+        scope.step = _step_for_path(scope.path)
+    if scope.step is not None:
+        scope.step_baskets[basket.id] = basket
+
+
+def _step_for_path(path: str) -> CheckoutStep | None:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    return get_adapter().checkout_step_for_url(match.view_name)
+
+
+@never_raises
+def step_reached(basket, step: CheckoutStep) -> None:
+    """A checkout signal (not a page) told us the step, e.g. ``pre_payment``."""
+    if basket is None or not basket.id or not _enabled():
+        return
+    scope = _scope.get()
+    if scope is None:
+        _guarded(journeys.record_step, [basket.id], step)
+    else:
+        # Signals are explicit; they win over the page the request resolved to.
+        if scope.step is None or step > scope.step:
+            scope.step, scope.step_resolved = step, True
+        scope.step_baskets[basket.id] = basket
+
+
+@never_raises
+def order_placed(order) -> None:
+    if _enabled():
+        _guarded(journeys.end_with_order, order)
+
+
+# -- public API ---------------------------------------------------------------------------
+
+
+def capture_email(
+    request: HttpRequest, email: str, source: str = EmailSource.CAPTURED
+) -> CartJourney:
+    """Attach an email the shopper gave us on site to their cart journey, making it
+    recoverable. Creates the (empty) basket and its journey when the shopper has none yet, so
+    nothing they gave is lost. Raises ``ValidationError`` for an invalid address; returns the
+    journey.
+    """
+    email = email.strip()
+    validate_email(email)
+    basket = request.basket
+    if not basket.id:
+        basket.save()  # Oscar's middleware then gives the guest its basket cookie
+    scope = CaptureScope(request=request)
+    journeys.save_basket(
+        basket,
+        snapshot=take_snapshot(basket),
+        vouchers=None,
+        shopper=scope.shopper(basket),
+        email=(email, source),
+        viewed=scope.viewed(),
+    )
+    return CartJourney.objects.get(basket_id=basket.id)

@@ -1,0 +1,265 @@
+"""Every write capture makes to a cart journey. Plain functions: receivers stay thin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+from oscar.core.loading import get_model
+
+from oscar_recovery import app_settings, signals
+from oscar_recovery.adapter import get_adapter
+from oscar_recovery.capture.snapshot import BasketSnapshot
+from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind, JourneyStatus
+from oscar_recovery.models import CartJourney, CartJourneyEvent
+from oscar_recovery.privacy.consent import FIELDS as consent_fields
+from oscar_recovery.privacy.consent import email_attached
+
+Basket = get_model("basket", "Basket")
+
+
+@dataclass
+class Shopper:
+    """What a request tells about the shopper; every field may be unknown."""
+
+    user: object | None = None  # an authenticated user
+    visitor_id: str | None = None
+    language: str = ""
+    user_agent: str | None = None
+
+
+def save_basket(
+    basket,
+    *,
+    snapshot: BasketSnapshot | None,
+    vouchers: list[str] | None,
+    shopper: Shopper,
+    now: datetime | None = None,
+    email: tuple[str, str] | None = None,
+    viewed: list[int] | None = None,
+) -> None:
+    """Create or update the journey of an open basket in one ``INSERT .. ON CONFLICT`` query.
+
+    Only what is known is written on update: ``snapshot``/``vouchers`` None leaves them be,
+    and the first visitor id and bot verdict stick. An explicit ``email`` (address, source)
+    goes through :func:`attach_email`. ``viewed`` (product ids, most recent first) replaces
+    the journey's browsing history when given. A journey linked to an open basket is never ended
+    (ending detaches open baskets), so activity can always set it back to active.
+    """
+    now = now or timezone.now()
+    adapter = get_adapter()
+    user = shopper.user
+    journey = CartJourney(
+        basket_id=basket.id,
+        status=JourneyStatus.ACTIVE,
+        created_at=now,
+        last_activity_at=now,
+        basket_reached_at=now,
+        visitor_id=shopper.visitor_id or adapter.new_visitor_id(),
+        language=shopper.language,
+        is_bot=shopper.user_agent is not None and adapter.is_bot(shopper.user_agent),
+        user_id=getattr(user, "pk", None) or basket.owner_id,
+        is_staff=bool(getattr(user, "is_staff", False)),
+    )
+    update_fields = ["status", "last_activity_at"]
+    if snapshot is not None:
+        for name, value in snapshot.as_journey_fields().items():
+            setattr(journey, name, value)
+        update_fields += list(snapshot.as_journey_fields())
+    if vouchers is not None:
+        journey.vouchers = vouchers
+        update_fields.append("vouchers")
+    if viewed is not None:
+        journey.viewed, journey.num_viewed = viewed, len(viewed)
+        update_fields += ["viewed", "num_viewed"]
+    if journey.user_id:
+        update_fields.append("user")
+    if user is not None:
+        update_fields.append("is_staff")
+    if shopper.language:
+        update_fields.append("language")
+    if getattr(user, "email", ""):
+        # The account email starts a user's journey; later it only fills a blank.
+        journey.email, journey.email_source = user.email, EmailSource.ACCOUNT
+        journey.email_captured_at = now
+    CartJourney.objects.bulk_create(
+        [journey],
+        update_conflicts=True,
+        unique_fields=["basket"],
+        update_fields=update_fields,
+    )
+    if email:
+        attach_email(basket.id, email[0], email[1], now=now)
+
+
+def attach_email(
+    basket_id: int, email: str, source: str, *, now: datetime | None = None
+) -> CartJourney | None:
+    """Attach an email to the basket's journey. A shopper's own words win: an email given at
+    checkout or captured on site replaces an earlier one; an account or order email only
+    fills a blank. Returns the journey when the email changed."""
+    now = now or timezone.now()
+    email = email.strip()
+    queryset = CartJourney.objects.filter(basket_id=basket_id).exclude(email__iexact=email)
+    if source in (EmailSource.ACCOUNT, EmailSource.ORDER):
+        queryset = queryset.filter(email="")
+    if not queryset.update(email=email, email_source=source, email_captured_at=now):
+        return None
+    journey = CartJourney.objects.get(basket_id=basket_id)
+    CartJourneyEvent.objects.create(
+        journey=journey,
+        kind=JourneyEventKind.EMAIL_CAPTURED,
+        created_at=now,
+        data={"source": str(source)},
+    )
+    signals.email_captured.send(sender=CartJourney, journey=journey, email=email, source=source)
+    return journey
+
+
+def record_step(basket_ids: list[int], step: CheckoutStep, *, now: datetime | None = None) -> int:
+    """Record that the shopper reached ``step``: keeps the furthest step and the first time
+    each step was reached. One UPDATE; returns how many journeys it touched."""
+    now = now or timezone.now()
+    field = step.reached_at_field
+    return CartJourney.objects.filter(
+        basket_id__in=basket_ids, status__in=JourneyStatus.open_statuses()
+    ).update(
+        furthest_step=Greatest(F("furthest_step"), Value(int(step))),
+        last_activity_at=now,
+        status=JourneyStatus.ACTIVE,
+        **{field: Coalesce(F(field), Value(now))},
+    )
+
+
+def record_basket_frozen(basket_id: int, frozen: bool, *, now: datetime | None = None) -> None:
+    """Oscar freezes the basket when payment is submitted and thaws it when payment fails."""
+    now = now or timezone.now()
+    changed = CartJourney.objects.filter(
+        basket_id=basket_id, basket_frozen=not frozen, status__in=JourneyStatus.open_statuses()
+    ).update(basket_frozen=frozen, last_activity_at=now, status=JourneyStatus.ACTIVE)
+    if changed:
+        kind = JourneyEventKind.BASKET_FROZEN if frozen else JourneyEventKind.BASKET_THAWED
+        journey_id = CartJourney.objects.filter(basket_id=basket_id).values_list("pk", flat=True)
+        CartJourneyEvent.objects.create(journey_id=journey_id[0], kind=kind, created_at=now)
+
+
+def merge_baskets(slave_id: int, master, *, now: datetime | None = None) -> None:
+    """Oscar merged basket ``slave_id`` (a guest's) into ``master`` (usually on login).
+
+    One journey continues and none is duplicated: when the master basket has no journey the
+    guest's journey simply moves to it; otherwise the master's journey takes over the
+    guest's progress and the guest's journey ends as merged, kept for history.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        journeys = {
+            j.basket_id: j
+            for j in CartJourney.objects.select_for_update().filter(
+                basket_id__in=[slave_id, master.id]
+            )
+        }
+        guest = journeys.get(slave_id)
+        if guest is None or guest.status in JourneyStatus.ended_statuses():
+            return
+        continuing = journeys.get(master.id)
+        if continuing is None:
+            guest.basket_id = master.id
+            guest.user_id = master.owner_id or guest.user_id
+            guest.last_activity_at = now
+            guest.status = JourneyStatus.ACTIVE
+            guest.save()
+            CartJourneyEvent.objects.create(
+                journey=guest,
+                kind=JourneyEventKind.MOVED_ON_LOGIN,
+                created_at=now,
+                data={"from_basket": slave_id},
+            )
+            return
+        _take_over(continuing, guest)
+        continuing.last_activity_at = now
+        continuing.status = JourneyStatus.ACTIVE
+        continuing.save()
+        guest.status = JourneyStatus.MERGED
+        guest.merged_into = continuing
+        guest.ended_at = now
+        guest.save(update_fields=["status", "merged_into", "ended_at"])
+        CartJourneyEvent.objects.create(
+            journey=continuing,
+            kind=JourneyEventKind.MERGED_IN,
+            created_at=now,
+            data={"journey": guest.pk, "from_basket": slave_id},
+        )
+
+
+def _take_over(continuing: CartJourney, guest: CartJourney) -> None:
+    """Carry the guest's checkout progress and identity over to the continuing journey."""
+    continuing.furthest_step = max(continuing.furthest_step, guest.furthest_step)
+    for step in CheckoutStep:
+        mine, theirs = continuing.step_reached_at(step), guest.step_reached_at(step)
+        if theirs and (mine is None or theirs < mine):
+            setattr(continuing, step.reached_at_field, theirs)
+    # The guest's browser is the one that just logged in.
+    continuing.visitor_id = guest.visitor_id or continuing.visitor_id
+    continuing.is_bot = continuing.is_bot or guest.is_bot
+    if not continuing.email and guest.email:
+        continuing.email = guest.email
+        continuing.email_source = guest.email_source
+        continuing.email_captured_at = guest.email_captured_at
+    continuing.created_at = min(continuing.created_at, guest.created_at)
+    # The shopper's latest word on reminders (a "no thanks" given as a guest) goes along.
+    if guest.consent_at and (not continuing.consent_at or guest.consent_at > continuing.consent_at):
+        for name in consent_fields:
+            setattr(continuing, name, getattr(guest, name))
+        if continuing.email:
+            email_attached(continuing, continuing.email)
+    # What the guest viewed is what this browser viewed, newest first.
+    if guest.viewed:
+        viewed = list(dict.fromkeys([*guest.viewed, *continuing.viewed]))
+        viewed = viewed[: app_settings.BROWSE_VIEWED_LIMIT]
+        continuing.viewed, continuing.num_viewed = viewed, len(viewed)
+
+
+def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
+    """An order was placed for the journey's basket: the journey ends as converted at once.
+
+    Attribution (recovered vs converted) is decided by the recovery-email machinery through
+    the ``journey_ended`` signal.
+    """
+    now = now or timezone.now()
+    if not order.basket_id:
+        return None
+    with transaction.atomic():
+        journey = (
+            CartJourney.objects.select_for_update()
+            .filter(basket_id=order.basket_id)
+            .exclude(status__in=JourneyStatus.ended_statuses())
+            .first()
+        )
+        if journey is None:
+            return None
+        journey.status = JourneyStatus.CONVERTED
+        journey.ended_at = now
+        journey.last_activity_at = now
+        journey.order = order
+        journey.user_id = journey.user_id or order.user_id
+        email = order.guest_email or (order.user.email if order.user_id else "")
+        if email and not journey.email:
+            journey.email, journey.email_source = email, EmailSource.ORDER
+            journey.email_captured_at = now
+        basket_status = Basket.objects.filter(pk=order.basket_id).values_list("status", flat=True)
+        if basket_status and basket_status[0] in Basket.editable_statuses:
+            # A checkout that leaves the basket open: the next items start a new journey.
+            journey.basket = None
+        journey.save()
+        CartJourneyEvent.objects.create(
+            journey=journey,
+            kind=JourneyEventKind.ORDER_PLACED,
+            created_at=now,
+            data={"order_number": order.number},
+        )
+    signals.journey_ended.send(sender=CartJourney, journey=journey, order=order)
+    return journey

@@ -1,0 +1,129 @@
+"""Shopper-facing views. Thin: validation and business rules live in tokens, suppression
+and restore."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+
+from oscar_recovery import signals
+from oscar_recovery.adapter import get_adapter
+from oscar_recovery.constants import SuppressionReason
+from oscar_recovery.models import CartJourney, SuppressedAddress
+from oscar_recovery.outcomes import restore
+from oscar_recovery.privacy.suppression import suppress_hash
+from oscar_recovery.sending.tokens import InvalidLink, check_restore_token, check_unsubscribe_token
+from oscar_recovery.utils import logger
+
+
+@method_decorator([csrf_exempt, never_cache], name="dispatch")
+class UnsubscribeView(View):
+    """RFC 8058 one-click unsubscribe.
+
+    GET (what a person, or a link scanner, opens) only shows a confirmation form. POST (the
+    form, or a mail client's one-click request, which carries no cookies and no CSRF token)
+    suppresses the address at once; repeating it changes nothing. Never redirects.
+    """
+
+    template_name = "oscar_recovery/unsubscribe.html"
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            check_unsubscribe_token(token)
+        except InvalidLink as exc:
+            return self.render(request, token, error=exc, status=400)
+        return self.render(request, token)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            hashed = check_unsubscribe_token(token)
+        except InvalidLink as exc:
+            return self.render(request, token, error=exc, status=400)
+        newly = not SuppressedAddress.objects.filter(email_hash=hashed).exists()
+        suppress_hash(hashed, SuppressionReason.UNSUBSCRIBED)
+        if newly:
+            # The shopper is unsubscribed whatever a receiver does.
+            signals.unsubscribed.send_robust(
+                sender=CartJourney, email_hash=hashed, reason=SuppressionReason.UNSUBSCRIBED
+            )
+        return self.render(request, token, done=True)
+
+    def render(self, request, token, *, error=None, done=False, status=200) -> HttpResponse:
+        response = render(
+            request,
+            self.template_name,
+            {"token": token, "error": error, "done": done},
+            status=status,
+        )
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+@method_decorator(never_cache, name="dispatch")
+class RestoreView(View):
+    """The "return to your basket" link of recovery emails.
+
+    Restores the basket (see :mod:`oscar_recovery.restore`) and answers 303 with a clean
+    URL, so the token stays out of history, bookmarks and Referer headers. A link that
+    cannot be honoured gets a friendly page: 400 tampered, 410 expired or used up, 429 over
+    the rate limit. Nothing here may answer 500: an unexpected failure is logged and the
+    shopper still lands on their basket.
+    """
+
+    template_name = "oscar_recovery/restore_invalid.html"
+    http_method_names = ["get", "head", "options"]
+    STATUS = {InvalidLink.TAMPERED: 400, InvalidLink.EXPIRED: 410, InvalidLink.USED_UP: 410}
+    RATE_LIMITED = _("You have opened too many basket links. Please try again in a few minutes.")
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        # Before the signature is checked: the limit is what makes guessing tokens useless.
+        retry_after = restore.throttle(request.META.get("REMOTE_ADDR", ""))
+        if retry_after is not None:
+            response = self.invalid(request, self.RATE_LIMITED, status=429)
+            response["Retry-After"] = str(retry_after)
+            return response
+        try:
+            link = check_restore_token(token)
+            if self.is_click(request):
+                self.guarded(restore.record_click, link.message_id, link.journey)
+            outcome = restore.restore_basket(request, link)
+        except InvalidLink as exc:
+            return self.invalid(request, exc.message, status=self.STATUS[exc.reason])
+        except Exception:
+            logger.exception("oscar_recovery: restoring a basket failed")
+            return self.redirect(restore.basket_url())
+        response = self.redirect(outcome.redirect_to)
+        if outcome.cookie_basket_id is not None:
+            restore.set_basket_cookie(request, response, outcome.cookie_basket_id)
+        return response
+
+    @staticmethod
+    def is_click(request: HttpRequest) -> bool:
+        # Link scanners and mail-client previews fetch every link; they are no click.
+        user_agent = request.META.get("HTTP_USER_AGENT", "")
+        return request.method == "GET" and not get_adapter().is_bot(user_agent)
+
+    @staticmethod
+    def guarded(func, *args) -> None:
+        # Tracking must never stand between the shopper and their basket.
+        try:
+            func(*args)
+        except Exception:
+            logger.exception("oscar_recovery: %s failed", func.__name__)
+
+    @staticmethod
+    def redirect(url: str) -> HttpResponse:
+        response = HttpResponseRedirect(url, status=303)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    def invalid(self, request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+        response = render(request, self.template_name, {"message": message}, status=status)
+        # The page's own URL carries the token: keep it out of Referer headers.
+        response["Referrer-Policy"] = "no-referrer"
+        return response

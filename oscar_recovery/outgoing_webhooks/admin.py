@@ -1,0 +1,177 @@
+"""Admin for outgoing webhooks: endpoints (with a "send test" action), and the delivery
+log, read-only, with every attempt. Registered from :mod:`oscar_recovery.admin`."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from oscar_recovery import outgoing_webhooks
+from oscar_recovery.constants import DeliveryStatus, WebhookEvent
+from oscar_recovery.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+#: What staff may subscribe to (test events go to every endpoint they are sent to).
+SUBSCRIBABLE_EVENTS = [choice for choice in WebhookEvent.choices if choice[0] != WebhookEvent.TEST]
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(
+        label=_("URL"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=WebhookEndpoint._meta.get_field("url").help_text,
+    )
+    events = forms.MultipleChoiceField(
+        label=_("events"),
+        choices=SUBSCRIBABLE_EVENTS,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["name", "url", "is_active", "events", "include_personal_data", "secret"]
+        widgets = {"secret": forms.TextInput(attrs={"size": 60, "autocomplete": "off"})}
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        outgoing_webhooks.check_destination(url)
+        return url
+
+    def clean_secret(self) -> str:
+        secret = self.cleaned_data["secret"].strip()
+        if len(secret) < 16:
+            raise forms.ValidationError(_("Use a secret of at least 16 characters."))
+        return secret
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("is_active") and not cleaned.get("events"):
+            self.add_error("events", _("Choose at least one event for an active endpoint."))
+        return cleaned
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ["name", "url", "is_active", "event_list", "include_personal_data", "log"]
+    list_filter = ["is_active", "include_personal_data"]
+    search_fields = ["name", "url"]
+    actions = ["send_test_event"]
+
+    @admin.display(description=_("events"))
+    def event_list(self, obj: WebhookEndpoint) -> str:
+        labels = dict(WebhookEvent.choices)
+        return ", ".join(str(labels.get(event, event)) for event in obj.events)
+
+    @admin.display(description=_("deliveries"))
+    def log(self, obj: WebhookEndpoint) -> str:
+        url = reverse("admin:oscar_recovery_webhookdelivery_changelist")
+        return format_html('<a href="{}?endpoint__id__exact={}">{}</a>', url, obj.pk, _("log"))
+
+    @admin.action(description=_("Send a test event to the selected endpoints"))
+    def send_test_event(self, request, queryset):
+        for endpoint in queryset:
+            delivery = outgoing_webhooks.send_test(endpoint)
+            attempt = delivery.attempt_log.order_by("-number").first()
+            if delivery.status == DeliveryStatus.SUCCEEDED:
+                messages.success(
+                    request,
+                    _("%(endpoint)s answered the test event with HTTP %(code)s.")
+                    % {"endpoint": endpoint, "code": delivery.last_status_code},
+                )
+            else:
+                problem = (attempt.error if attempt else "") or (
+                    f"HTTP {delivery.last_status_code}" if delivery.last_status_code else "?"
+                )
+                messages.error(
+                    request,
+                    _("The test event to %(endpoint)s failed: %(problem)s")
+                    % {"endpoint": endpoint, "problem": problem},
+                )
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = [
+        "number",
+        "started_at",
+        "duration_ms",
+        "status_code",
+        "outcome",
+        "error",
+        "response_body",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "event",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+    ]
+    list_filter = ["status", "event", "endpoint"]
+    search_fields = ["event_id"]
+    list_select_related = ["endpoint"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    readonly_fields = [
+        "endpoint",
+        "event",
+        "event_id",
+        "status",
+        "attempts",
+        "last_status_code",
+        "created_at",
+        "last_attempt_at",
+        "next_attempt_at",
+        "delivered_at",
+        "payload",
+    ]
+    fields = readonly_fields
+    inlines = [WebhookAttemptInline]
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_redeliver_permission(self, request) -> bool:
+        # Whoever may edit endpoints may send their events again.
+        return request.user.has_perm("oscar_recovery.change_webhookendpoint")
+
+    @admin.action(
+        description=_("Deliver the selected failed deliveries again"), permissions=["redeliver"]
+    )
+    def redeliver(self, request, queryset):
+        ids = list(queryset.filter(status=DeliveryStatus.FAILED).values_list("pk", flat=True))
+        with transaction.atomic():
+            WebhookDelivery.objects.filter(pk__in=ids).update(
+                status=DeliveryStatus.PENDING, next_attempt_at=None
+            )
+            outgoing_webhooks.enqueue(ids)
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d delivery queued again.", "%(count)d deliveries queued again.", len(ids)
+            )
+            % {"count": len(ids)},
+        )

@@ -1,0 +1,293 @@
+"""Consent to recovery email: what the shopper is told where their email is captured, what
+they decided, and whether that lets us write to them under the shop's lawful basis.
+
+The shop chooses its basis with ``OSCAR_RECOVERY_LAWFUL_BASIS`` (see :class:`LawfulBasis`):
+
+- ``soft_opt_in``: the shopper is told a reminder may follow and can opt out there (and in
+  every email). Emails given at checkout or from an account qualify; an email captured
+  elsewhere on site (a prompt) only once the notice was recorded with it.
+- ``consent``: nothing is sent without a recorded, actively given consent (an unticked-by-
+  default checkbox the shopper ticked), or consent the shop holds itself
+  (:meth:`RecoveryAdapter.has_prior_consent`).
+- ``us_canspam``: email is allowed; every opt-out is honoured.
+
+Under every basis a "no thanks" is final: it is remembered on the journey (and for later
+journeys of the same address or browser) and the address is suppressed, so no later send,
+campaign or journey writes to it. Only an explicit consent under the ``consent`` basis lifts
+a "no thanks" again; an unsubscribe, bounce or complaint is never lifted.
+
+Public API for code that captures an email (the checkout gateway here; prompts, account
+forms, a shop's own forms)::
+
+    from oscar_recovery import consent
+    shown = consent.notice()                      # texts in the active language
+    consent.record_consent(journey, text=shown.text_shown, given=True,
+                           source=ConsentSource.PROMPT)
+    consent.record_refusal(journey, text=shown.text_shown, source=ConsentSource.PROMPT)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core import signing
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from oscar_recovery import app_settings
+from oscar_recovery.adapter import get_adapter
+from oscar_recovery.constants import (
+    ConsentSource,
+    EmailSource,
+    JourneyEventKind,
+    LawfulBasis,
+    SkipReason,
+    SuppressionReason,
+)
+from oscar_recovery.models import CartJourney, CartJourneyEvent, SuppressedAddress
+from oscar_recovery.privacy.suppression import all_hashes, suppress
+
+#: Form field names the gateway tag renders and the ``start_checkout`` receiver reads.
+CHOICE_FIELD = "recovery_consent"
+NOTICE_FIELD = "recovery_consent_notice"
+#: Checkbox values: ``consent`` ticks "yes", the opt-out bases tick "no".
+YES, NO = "yes", "no"
+
+_NOTICE_SALT = "oscar_recovery.consent_notice"
+#: A checkout page left open longer than this shows the notice again rather than trusting it.
+_NOTICE_MAX_AGE = timedelta(days=1)
+
+DEFAULT_TEXTS = {
+    LawfulBasis.SOFT_OPT_IN: _(
+        "If you do not complete your order, we may send you one or more emails to remind you "
+        "of your basket. You can opt out here or with the link in any of them."
+    ),
+    LawfulBasis.CONSENT: _(
+        "Yes, email me a reminder of my basket if I do not complete my order. I can "
+        "withdraw this at any time with the link in each email."
+    ),
+    LawfulBasis.US_CANSPAM: _(
+        "If you do not complete your order, we may email you about your basket. You can opt "
+        "out here or with the link in any email."
+    ),
+}
+DEFAULT_OPT_OUT_TEXT = _("No thanks, do not send me reminders.")
+
+
+def current_basis() -> str:
+    """The configured lawful basis; an unknown value is treated as the strictest one."""
+    basis = app_settings.LAWFUL_BASIS
+    return basis if basis in LawfulBasis.values else LawfulBasis.CONSENT
+
+
+@dataclass(frozen=True)
+class ConsentNotice:
+    """What the shopper is shown where their email is captured, in one language."""
+
+    basis: str
+    #: The notice (opt-out bases) or the consent checkbox's label (``consent``).
+    text: str
+    #: The opt-out checkbox's label; empty under ``consent`` (the one box is the consent).
+    opt_out_text: str = ""
+
+    @property
+    def asks_consent(self) -> bool:
+        return self.basis == LawfulBasis.CONSENT
+
+    @property
+    def text_shown(self) -> str:
+        """Every word the shopper saw, as stored with their decision."""
+        return "\n".join(part for part in (self.text, self.opt_out_text) if part)
+
+    def signed(self) -> str:
+        """An opaque form value that proves, on submit, exactly what was shown."""
+        payload = {"b": self.basis, "t": self.text, "o": self.opt_out_text}
+        return signing.dumps(payload, salt=_NOTICE_SALT, compress=True)
+
+    @classmethod
+    def from_signed(cls, value: str) -> ConsentNotice | None:
+        """The notice a form showed, or None when the value was not ours or is stale."""
+        try:
+            payload = signing.loads(
+                value, salt=_NOTICE_SALT, max_age=_NOTICE_MAX_AGE.total_seconds()
+            )
+        except signing.BadSignature:
+            return None
+        if not isinstance(payload, dict) or payload.get("b") not in LawfulBasis.values:
+            return None
+        return cls(basis=payload["b"], text=str(payload["t"]), opt_out_text=str(payload["o"]))
+
+
+def notice(basis: str | None = None) -> ConsentNotice:
+    """The consent text for ``basis`` (default: the configured one) in the active language."""
+    basis = basis or current_basis()
+    text = app_settings.CONSENT_TEXT or DEFAULT_TEXTS[basis]
+    opt_out = ""
+    if basis != LawfulBasis.CONSENT:
+        opt_out = app_settings.OPT_OUT_TEXT or DEFAULT_OPT_OUT_TEXT
+    return ConsentNotice(basis=basis, text=str(text), opt_out_text=str(opt_out))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A shopper's answer to a consent notice."""
+
+    notice: ConsentNotice
+    given: bool
+    source: str = ConsentSource.CHECKOUT
+
+    @property
+    def is_refusal(self) -> bool:
+        # Ticking "no thanks" is a refusal; leaving a consent box unticked is only no consent.
+        return not self.given and not self.notice.asks_consent
+
+
+def decision_from_form(data: Any, source: str = ConsentSource.CHECKOUT) -> Decision | None:
+    """The decision a submitted form (``request.POST``) carries, or None when the form did
+    not show our notice (or its notice was tampered with)."""
+    shown = ConsentNotice.from_signed(data.get(NOTICE_FIELD) or "")
+    if shown is None:
+        return None
+    choice = data.get(CHOICE_FIELD)
+    given = choice == YES if shown.asks_consent else choice != NO
+    return Decision(notice=shown, given=given, source=source)
+
+
+# -- recording ----------------------------------------------------------------------------
+
+
+def record_consent(
+    journey: CartJourney,
+    *,
+    text: str,
+    given: bool,
+    source: str,
+    basis: str | None = None,
+    at: datetime | None = None,
+) -> CartJourney:
+    """Store the shopper's decision on ``journey``: the basis, the exact ``text`` they saw,
+    whether they agreed (or, under an opt-out basis, did not opt out) and when.
+
+    The latest decision wins. An explicit consent under the ``consent`` basis lifts an
+    earlier "no thanks" of the address; use :func:`record_refusal` for a "no thanks".
+    """
+    basis = basis or current_basis()
+    at = at or timezone.now()
+    fields = {
+        "consent_basis": basis,
+        "consent_text": text,
+        "consent_given": bool(given),
+        "consent_at": at,
+        "consent_source": source,
+    }
+    CartJourney.objects.filter(pk=journey.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(journey, name, value)
+    CartJourneyEvent.objects.create(
+        journey_id=journey.pk,
+        kind=JourneyEventKind.CONSENT_RECORDED,
+        created_at=at,
+        # No text here: it is on the journey; the timeline says what happened.
+        data={"basis": str(basis), "given": bool(given), "source": str(source)},
+    )
+    if given and basis == LawfulBasis.CONSENT and journey.email:
+        _lift_refusal(journey.email)
+    return journey
+
+
+def record_refusal(
+    journey: CartJourney,
+    *,
+    text: str = "",
+    source: str,
+    basis: str | None = None,
+    at: datetime | None = None,
+) -> CartJourney:
+    """The shopper said "no thanks": remembered on the journey (and so for later journeys of
+    the same address or browser), and the address, when known, is suppressed."""
+    record_consent(journey, text=text, given=False, source=source, basis=basis, at=at)
+    if journey.email:
+        suppress(journey.email, SuppressionReason.DECLINED)
+    return journey
+
+
+def record_decision(journey: CartJourney, decision: Decision, *, at=None) -> CartJourney:
+    """Record what a form (:func:`decision_from_form`) says."""
+    shown, basis = decision.notice.text_shown, decision.notice.basis
+    if decision.is_refusal:
+        return record_refusal(journey, text=shown, source=decision.source, basis=basis, at=at)
+    return record_consent(
+        journey, text=shown, given=decision.given, source=decision.source, basis=basis, at=at
+    )
+
+
+def record_for_basket(basket_id: int, decision: Decision, *, at=None) -> CartJourney | None:
+    """Record a decision on the journey of an (open or frozen) basket, if it has one."""
+    journey = CartJourney.objects.filter(basket_id=basket_id).first()
+    if journey is None:
+        return None
+    return record_decision(journey, decision, at=at)
+
+
+#: The journey fields that hold a consent decision, carried over when journeys merge.
+FIELDS = ("consent_basis", "consent_text", "consent_given", "consent_at", "consent_source")
+
+
+def email_attached(journey: CartJourney, email: str) -> None:
+    """A "no thanks" given before the address was known covers the address once it is."""
+    if journey.consent_given is False and journey.consent_at is not None:
+        suppress(email, SuppressionReason.DECLINED)
+
+
+def _lift_refusal(email: str) -> None:
+    SuppressedAddress.objects.filter(
+        email_hash__in=all_hashes(email), reason=SuppressionReason.DECLINED
+    ).delete()
+
+
+# -- deciding -----------------------------------------------------------------------------
+
+
+def latest_decision(journey: CartJourney) -> dict | None:
+    """The newest recorded decision of this shopper: on this journey, or on any journey of
+    the same address or browser. Keys: ``consent_given``, ``consent_basis``."""
+    who = Q(pk=journey.pk)
+    if journey.email:
+        who |= Q(email__iexact=journey.email)
+    if journey.visitor_id:
+        who |= Q(visitor_id=journey.visitor_id)
+    return (
+        CartJourney.objects.filter(who, consent_at__isnull=False)
+        .order_by("-consent_at", "-pk")
+        .values("consent_given", "consent_basis")
+        .first()
+    )
+
+
+def why_not_contact(journey: CartJourney, basis: str | None = None) -> SkipReason | None:
+    """The lawful-basis reason this journey's shopper must not get a recovery email, or
+    None when they may. One indexed query."""
+    basis = basis or current_basis()
+    decision = latest_decision(journey)
+    if decision is not None and decision["consent_given"] is False:
+        return SkipReason.CONSENT_REFUSED
+    if basis == LawfulBasis.CONSENT:
+        consented = (
+            decision is not None
+            and decision["consent_given"]
+            and decision["consent_basis"] == LawfulBasis.CONSENT
+        )
+        if not consented and not get_adapter().has_prior_consent(journey):
+            return SkipReason.NO_CONSENT
+    elif (
+        basis == LawfulBasis.SOFT_OPT_IN
+        and journey.email_source == EmailSource.CAPTURED
+        and decision is None
+    ):
+        # Checkout and account emails come "in the course of a sale"; an email captured
+        # elsewhere on site qualifies only with the notice and its opt-out recorded.
+        return SkipReason.NO_NOTICE
+    return None

@@ -1,0 +1,197 @@
+"""Data rights: everything recovery holds about an email address, exported or erased.
+
+What is held about an address: its cart journeys (by the journey's email, or through a user
+account with that email) with their timelines, campaign enrolments, recovery messages (also
+any sent to the address from another journey), ESP tracking events, the vouchers minted
+for those messages, and whether the address is suppressed. Links in emails are signed
+tokens, not stored: restore links die with their journey; unsubscribe links name only the
+suppression hash.
+
+Erasure deletes all of it except the suppression hash: the address is added to the
+suppression list (reason ``erased``) so that it is never emailed again, which is the one
+thing a shopper who asked to be forgotten must be able to rely on. Used vouchers stay (an
+order refers to them; they name no one); unused ones are deleted.
+
+Shops with their own data-request flow call :func:`export_email` / :func:`erase_email`
+directly, extend them through the adapter (``export_personal_data``,
+``erase_personal_data``), or listen to :data:`oscar_recovery.signals.personal_data_erased`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from oscar.core.loading import get_model
+
+from oscar_recovery import signals
+from oscar_recovery.adapter import get_adapter
+from oscar_recovery.constants import SuppressionReason
+from oscar_recovery.models import (
+    CampaignEnrolment,
+    CartJourney,
+    CartJourneyEvent,
+    RecoveryMessage,
+    SuppressedAddress,
+    TrackingEvent,
+)
+from oscar_recovery.privacy.suppression import all_hashes, email_hash, normalise_email, suppress
+
+Voucher = get_model("voucher", "Voucher")
+
+#: The version of the export's layout, for tools that read it.
+EXPORT_FORMAT = 1
+
+
+def journeys_of(email: str) -> models.QuerySet:
+    """Journeys of an address: its own email, or a user account with that email, and the
+    anonymous journeys of the same browser (before the address was given, they are the
+    same shopper's baskets)."""
+    email = email.strip()
+    identified = Q(email__iexact=email) | Q(user__email__iexact=email)
+    visitors = (
+        CartJourney.objects.filter(identified)
+        .exclude(visitor_id="")
+        .values_list("visitor_id", flat=True)
+    )
+    anonymous = Q(visitor_id__in=visitors, email="", user__isnull=True)
+    return CartJourney.objects.filter(identified | anonymous)
+
+
+def messages_of(email: str) -> models.QuerySet:
+    email = email.strip()
+    return RecoveryMessage.objects.filter(
+        Q(journey__in=journeys_of(email)) | Q(to_email__iexact=email)
+    )
+
+
+def vouchers_of(email: str) -> models.QuerySet:
+    """Recovery vouchers minted for the emails sent to the address."""
+    codes = [
+        code.upper()
+        for code in messages_of(email)
+        .exclude(voucher_code="")
+        .values_list("voucher_code", flat=True)
+    ]
+    return Voucher.objects.filter(code__in=codes)
+
+
+def _row(obj: models.Model, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        field.attname: field.value_from_object(obj)
+        for field in obj._meta.concrete_fields
+        if field.attname not in exclude
+    }
+
+
+def export_email(email: str) -> dict[str, Any]:
+    """Everything held about ``email``, as JSON-ready data (see :func:`export_json`)."""
+    journeys = list(journeys_of(email).order_by("created_at", "pk"))
+    journey_ids = [journey.pk for journey in journeys]
+    events: dict[int, list] = {}
+    for event in CartJourneyEvent.objects.filter(journey_id__in=journey_ids).order_by(
+        "created_at", "pk"
+    ):
+        events.setdefault(event.journey_id, []).append(_row(event, ("journey_id",)))
+    enrolments = {
+        e.journey_id: _row(e, ("journey_id",))
+        for e in CampaignEnrolment.objects.filter(journey_id__in=journey_ids)
+    }
+    messages = list(messages_of(email).order_by("created_at", "pk"))
+    tracking: dict[int, list] = {}
+    for event in TrackingEvent.objects.filter(message__in=messages).order_by("occurred_at"):
+        tracking.setdefault(event.message_id, []).append(_row(event, ("message_id", "event_key")))
+    suppressed = SuppressedAddress.objects.filter(email_hash__in=all_hashes(email)).first()
+    return {
+        "format": EXPORT_FORMAT,
+        "email": email.strip(),
+        "exported_at": timezone.now(),
+        "suppressed": (
+            {"reason": suppressed.reason, "since": suppressed.created_at} if suppressed else None
+        ),
+        "journeys": [
+            {
+                **_row(journey),
+                "events": events.get(journey.pk, []),
+                "enrolment": enrolments.get(journey.pk),
+            }
+            for journey in journeys
+        ],
+        "messages": [
+            {**_row(message), "tracking_events": tracking.get(message.pk, [])}
+            for message in messages
+        ],
+        "vouchers": [
+            {
+                "code": voucher.code,
+                "start_datetime": voucher.start_datetime,
+                "end_datetime": voucher.end_datetime,
+                "used": voucher.num_orders > 0,
+            }
+            for voucher in vouchers_of(email).order_by("start_datetime")
+        ],
+        "links": (
+            "Links in emails are signed tokens and are not stored: restore links stop working "
+            "once the journey is erased; unsubscribe links name only the suppression hash."
+        ),
+        "shop": get_adapter().export_personal_data(email),
+    }
+
+
+def export_json(email: str, **dumps_kwargs) -> str:
+    import json
+
+    return json.dumps(export_email(email), cls=DjangoJSONEncoder, **dumps_kwargs)
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What :func:`erase_email` removed."""
+
+    journeys: int = 0
+    events: int = 0
+    enrolments: int = 0
+    messages: int = 0
+    tracking_events: int = 0
+    vouchers: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def erase_email(email: str) -> Erasure:
+    """Erase everything held about ``email`` but its suppression hash, in one transaction.
+    Idempotent: erasing again finds nothing and changes nothing."""
+    email = email.strip()
+    with transaction.atomic():
+        # First: should anything below fail, the address is still never emailed again.
+        suppress(email, SuppressionReason.ERASED)
+        journeys = journeys_of(email)
+        messages = messages_of(email)
+        journey_ids = list(journeys.values_list("pk", flat=True))
+        message_ids = list(messages.values_list("pk", flat=True))
+        unused = vouchers_of(email).filter(num_orders=0, applications__isnull=True)
+        vouchers = unused.count()
+        Voucher.objects.filter(pk__in=list(unused.values_list("pk", flat=True))).delete()
+        get_adapter().erase_personal_data(email)
+        _, deleted_messages = RecoveryMessage.objects.filter(pk__in=message_ids).delete()
+        _, deleted = CartJourney.objects.filter(pk__in=journey_ids).delete()
+        counts = {**deleted_messages}
+        for label, number in deleted.items():
+            counts[label] = counts.get(label, 0) + number
+        erasure = Erasure(
+            journeys=counts.get(CartJourney._meta.label, 0),
+            events=counts.get(CartJourneyEvent._meta.label, 0),
+            enrolments=counts.get(CampaignEnrolment._meta.label, 0),
+            messages=counts.get(RecoveryMessage._meta.label, 0),
+            tracking_events=counts.get(TrackingEvent._meta.label, 0),
+            vouchers=vouchers,
+        )
+    signals.personal_data_erased.send(
+        sender=CartJourney, email_hash=email_hash(normalise_email(email)), erasure=erasure
+    )
+    return erasure

@@ -1,0 +1,387 @@
+"""Which prompts a visitor sees on a page: decided on the server, from one cached query.
+
+Rules, in order (each prompt of the shop is checked against the visitor):
+
+1. the prompt is active and inside its start/end dates;
+2. its kind's own rules: the guest-checkout prompt only on the checkout gateway, for
+   anonymous shoppers, in shops that allow guest checkout; the others never on checkout
+   pages; the returning-visitor reminder only with something to bring back;
+3. its audience: new or returning visitor, guest or logged in, items in the basket, basket
+   value range, customer value tier, device class, pages included and excluded;
+4. its caps: not while dismissed (quiet for the prompt's days), not after the visitor placed
+   an order, at most one interrupting prompt per visit, and no email form for a visitor whose
+   email the shop already has. The guest-checkout prompt is help rather than marketing: only
+   a dismissal holds it back.
+
+Of the prompts left, the highest priority of each kind is shown, in a variant chosen from a
+hash of the prompt and the visitor id (the same visitor always sees the same variant).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest
+from django.utils import timezone
+from oscar.core.loading import get_model
+
+from oscar_recovery import app_settings
+from oscar_recovery.adapter import get_adapter
+from oscar_recovery.campaigns.enrolment import CustomerHistory
+from oscar_recovery.capture.visitor import read_visitor_id
+from oscar_recovery.constants import DeviceClass, LoginState, PromptKind, ValueTier, VisitorType
+from oscar_recovery.models import Prompt, PromptVariant
+from oscar_recovery.prompts import state
+from oscar_recovery.utils import logger, percentile
+
+Order = get_model("order", "Order")
+
+CONTROL_LABEL = "A"
+CACHE_KEY = "oscar_recovery:prompts:active"
+_TIER_KEY = "oscar_recovery:prompts:tier:{user_id}"
+_TIER_TIMEOUT = 3600
+#: Oscar's checkout gateway, where the guest-checkout prompt belongs.
+GATEWAY_URL_NAME = "checkout:index"
+#: Oscar's cookie of recently viewed product ids.
+HISTORY_COOKIE = getattr(settings, "OSCAR_RECENTLY_VIEWED_COOKIE_NAME", "oscar_history")
+
+
+# -- the active prompts, cached -----------------------------------------------------------
+
+_PROMPT_FIELDS = [f.attname for f in Prompt._meta.concrete_fields]
+_VARIANT_FIELDS = [f.attname for f in PromptVariant._meta.concrete_fields if f.name != "prompt"]
+
+
+def active_prompts(now: datetime | None = None) -> list[Prompt]:
+    """Active prompts not yet ended, highest priority first, with their variants: one
+    query, then cached until a prompt or variant changes (or the cache times out)."""
+    prompts = cache.get(CACHE_KEY)
+    if prompts is None:
+        prompts = _load_active_prompts(now or timezone.now())
+        cache.set(CACHE_KEY, prompts, app_settings.PROMPTS_CACHE_TIMEOUT)
+    return prompts
+
+
+def _load_active_prompts(now: datetime) -> list[Prompt]:
+    # One LEFT JOIN rather than a prefetch: a cache miss costs one query, not two.
+    rows = (
+        Prompt.objects.filter(is_active=True)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .order_by("-priority", "name", "variants__label")
+        .values_list(*_PROMPT_FIELDS, *[f"variants__{name}" for name in _VARIANT_FIELDS])
+    )
+    prompts: dict[int, Prompt] = {}
+    split = len(_PROMPT_FIELDS)
+    for row in rows:
+        values = dict(zip(_PROMPT_FIELDS, row[:split], strict=True))
+        prompt = prompts.get(values["id"])
+        if prompt is None:
+            prompt = prompts[values["id"]] = Prompt(**values)
+            prompt.variant_list = []
+        variant = dict(zip(_VARIANT_FIELDS, row[split:], strict=True))
+        if variant["id"] is not None:
+            prompt.variant_list.append(PromptVariant(prompt_id=prompt.pk, **variant))
+    return list(prompts.values())
+
+
+def clear_cache() -> None:
+    cache.delete(CACHE_KEY)
+
+
+# -- variants -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PromptContent:
+    """What a visitor reads: the variant's text where it sets any, else the prompt's."""
+
+    label: str
+    headline: str
+    body: str
+    cta_label: str
+    consent_text: str
+    thank_you: str
+
+
+def choose_variant(prompt: Prompt, unit_id: str) -> PromptVariant | None:
+    """The variant a visitor (``unit_id``) sees, or None for the control. Deterministic: a
+    hash of the prompt (the experiment) and the visitor, so it never changes between pages,
+    processes or restarts while the weights stay the same."""
+    roll = percentile("prompt", prompt.pk, unit_id)
+    threshold = 0
+    for variant in sorted(variants_of(prompt), key=lambda variant: variant.label):
+        threshold += variant.weight
+        if roll < threshold:
+            return variant
+    return None
+
+
+def variants_of(prompt: Prompt) -> list[PromptVariant]:
+    cached = getattr(prompt, "variant_list", None)
+    return cached if cached is not None else list(prompt.variants.all())
+
+
+def content_for(prompt: Prompt, variant: PromptVariant | None) -> PromptContent:
+    if variant is None:
+        return PromptContent(
+            CONTROL_LABEL,
+            prompt.headline,
+            prompt.body,
+            prompt.cta_label,
+            prompt.consent_text,
+            prompt.thank_you,
+        )
+    return PromptContent(
+        variant.label,
+        variant.headline or prompt.headline,
+        variant.body or prompt.body,
+        variant.cta_label or prompt.cta_label,
+        variant.consent_text or prompt.consent_text,
+        variant.thank_you or prompt.thank_you,
+    )
+
+
+def content_by_label(prompt: Prompt, label: str) -> PromptContent | None:
+    """The content shown as variant ``label``; None for a label the prompt does not have."""
+    if label == CONTROL_LABEL:
+        return content_for(prompt, None)
+    variant = next((v for v in variants_of(prompt) if v.label == label), None)
+    return None if variant is None else content_for(prompt, variant)
+
+
+# -- the visitor --------------------------------------------------------------------------
+
+
+@dataclass
+class Visitor:
+    """What one request tells about the visitor, read lazily: the basket and the value
+    tier are only looked at when a prompt's rules ask for them."""
+
+    request: HttpRequest
+    now: datetime = field(default_factory=timezone.now)
+
+    @cached_property
+    def cookies(self) -> dict[str, str]:
+        return self.request.COOKIES
+
+    @cached_property
+    def user(self):
+        user = getattr(self.request, "user", None)
+        return user if user is not None and user.is_authenticated else None
+
+    @cached_property
+    def visitor_id(self) -> str | None:
+        return read_visitor_id(self.cookies)
+
+    @cached_property
+    def visit_id(self) -> str:
+        return state.read_visit_id(self.cookies) or state.new_visit_id()
+
+    @property
+    def unit_id(self) -> str:
+        """Who variants are assigned to: the visitor, or this visit before the visitor
+        cookie exists."""
+        return self.visitor_id or self.visit_id
+
+    @cached_property
+    def caps(self) -> state.Caps:
+        return state.read_caps(self.cookies)
+
+    @cached_property
+    def is_returning(self) -> bool:
+        return state.is_returning(self.cookies, self.now)
+
+    @cached_property
+    def user_agent(self) -> str:
+        return self.request.META.get("HTTP_USER_AGENT", "")
+
+    @cached_property
+    def is_bot(self) -> bool:
+        return get_adapter().is_bot(self.user_agent)
+
+    @cached_property
+    def device(self) -> str:
+        return get_adapter().device_class(self.user_agent)
+
+    @cached_property
+    def path(self) -> str:
+        return self.request.path
+
+    @cached_property
+    def view_name(self) -> str:
+        match = getattr(self.request, "resolver_match", None)
+        return match.view_name if match is not None else ""
+
+    @cached_property
+    def basket(self) -> Any:
+        return getattr(self.request, "basket", None)
+
+    @cached_property
+    def basket_items(self) -> int:
+        basket = self.basket
+        if basket is None or not basket.id:
+            return 0
+        return basket.num_items
+
+    @cached_property
+    def basket_total(self) -> Decimal:
+        basket = self.basket
+        if not self.basket_items:
+            return Decimal("0")
+        total = basket.total_incl_tax if basket.is_tax_known else basket.total_excl_tax
+        return Decimal(total or 0)
+
+    @cached_property
+    def has_history(self) -> bool:
+        return bool(self.cookies.get(HISTORY_COOKIE, "").strip("[] "))
+
+    @cached_property
+    def has_email(self) -> bool:
+        """The shop already has this visitor's email: no email form for them."""
+        return bool(self.user is not None and self.user.email) or self.caps.captured
+
+    @cached_property
+    def value_tier(self) -> str:
+        if self.user is None:
+            return ValueTier.LOW
+        return customer_tier(self.user.pk)
+
+
+def customer_tier(user_id: int) -> str:
+    """The customer's lifetime value tier, cached for an hour (one query on a miss)."""
+    key = _TIER_KEY.format(user_id=user_id)
+    tier = cache.get(key)
+    if tier is None:
+        totals = Order.objects.filter(user_id=user_id).aggregate(
+            orders=Count("pk"), spent=Sum("total_incl_tax")
+        )
+        history = CustomerHistory(orders=totals["orders"], spent=totals["spent"] or Decimal(0))
+        tier = str(history.tier)
+        cache.set(key, tier, _TIER_TIMEOUT)
+    return tier
+
+
+# -- the rules ----------------------------------------------------------------------------
+
+
+def page_matches(patterns: str, visitor: Visitor) -> bool:
+    """Whether any pattern (one a line) matches the page: a path glob (``/catalogue/*``)
+    or a URL name glob (``catalogue:detail``, ``checkout:*``)."""
+    for pattern in (line.strip() for line in patterns.splitlines()):
+        if not pattern:
+            continue
+        target = visitor.path if pattern.startswith("/") else visitor.view_name
+        if target and fnmatch.fnmatchcase(target, pattern):
+            return True
+    return False
+
+
+def _is_checkout_page(visitor: Visitor) -> bool:
+    return visitor.view_name.startswith("checkout:")
+
+
+def within_dates(prompt: Prompt, now: datetime) -> bool:
+    if not prompt.is_active:
+        return False
+    if prompt.starts_at is not None and prompt.starts_at > now:
+        return False
+    return prompt.ends_at is None or prompt.ends_at > now
+
+
+def kind_allows(prompt: Prompt, visitor: Visitor) -> bool:
+    if prompt.kind == PromptKind.GUEST_CHECKOUT:
+        return (
+            visitor.user is None
+            and visitor.view_name == GATEWAY_URL_NAME
+            and bool(getattr(settings, "OSCAR_ALLOW_ANON_CHECKOUT", False))
+        )
+    if _is_checkout_page(visitor):
+        return False
+    if prompt.kind == PromptKind.RETURNING_BANNER:
+        return visitor.is_returning and (visitor.basket_items > 0 or visitor.has_history)
+    return True
+
+
+def audience_allows(prompt: Prompt, visitor: Visitor) -> bool:
+    if prompt.visitor_type == VisitorType.NEW and visitor.is_returning:
+        return False
+    if prompt.visitor_type == VisitorType.RETURNING and not visitor.is_returning:
+        return False
+    if prompt.login_state == LoginState.GUEST and visitor.user is not None:
+        return False
+    if prompt.login_state == LoginState.LOGGED_IN and visitor.user is None:
+        return False
+    if prompt.device != DeviceClass.ANY and prompt.device != visitor.device:
+        return False
+    if prompt.include_pages.strip() and not page_matches(prompt.include_pages, visitor):
+        return False
+    if prompt.exclude_pages.strip() and page_matches(prompt.exclude_pages, visitor):
+        return False
+    # The basket and the value tier last: they may cost a query.
+    if prompt.requires_basket and not visitor.basket_items:
+        return False
+    if prompt.min_basket_value is not None and visitor.basket_total < prompt.min_basket_value:
+        return False
+    if prompt.max_basket_value is not None and visitor.basket_total > prompt.max_basket_value:
+        return False
+    return prompt.value_tier in (ValueTier.ANY, visitor.value_tier)
+
+
+def asks_email(prompt: Prompt) -> bool:
+    """Whether the prompt shows an email form (rather than a link)."""
+    return prompt.asks_email and prompt.kind in (PromptKind.EXIT_INTENT, PromptKind.EMAIL_CAPTURE)
+
+
+def caps_allow(prompt: Prompt, visitor: Visitor) -> bool:
+    caps = visitor.caps
+    if caps.is_quiet(prompt.pk, visitor.now):
+        return False
+    if prompt.kind == PromptKind.GUEST_CHECKOUT:
+        return True
+    if caps.ordered:
+        return False
+    if caps.shown_visit and caps.shown_visit == visitor.visit_id:
+        return False
+    return not (asks_email(prompt) and visitor.has_email)
+
+
+def is_eligible(prompt: Prompt, visitor: Visitor) -> bool:
+    return (
+        within_dates(prompt, visitor.now)
+        and kind_allows(prompt, visitor)
+        and caps_allow(prompt, visitor)
+        and audience_allows(prompt, visitor)
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    prompt: Prompt
+    content: PromptContent
+
+
+def eligible_prompts(visitor: Visitor) -> list[Decision]:
+    """The prompts this visitor sees on this page, highest priority first, one per kind."""
+    if not app_settings.PROMPTS_ENABLED or visitor.is_bot:
+        return []
+    chosen: dict[str, Decision] = {}
+    for prompt in active_prompts(visitor.now):
+        if prompt.kind in chosen:
+            continue
+        try:
+            eligible = is_eligible(prompt, visitor)
+        except Exception:  # one broken prompt must not hide the others
+            logger.exception("oscar_recovery: eligibility of prompt %s failed", prompt.pk)
+            continue
+        if eligible:
+            variant = choose_variant(prompt, visitor.unit_id)
+            chosen[prompt.kind] = Decision(prompt, content_for(prompt, variant))
+    return list(chosen.values())

@@ -1,0 +1,320 @@
+"""Which products a shopper should see next to a basket: one service for emails, the basket
+page (``{% recovery_recommendations %}``) and on-site prompts.
+
+Sources, each one indexed query, combined by ``OSCAR_RECOVERY_RECOMMENDATION_WEIGHTS``:
+
+- **bought together**: other products in the same orders (:mod:`oscar_recovery.cooccurrence`);
+- **curated**: Oscar's ``recommended_products``, by their ranking;
+- **viewed**: what the shopper viewed and did not buy (``UserProductView`` for accounts, the
+  journey's copy of the recently-viewed cookie for guests);
+- **category bestsellers**: the best sellers of the basket's categories (where co-occurrence
+  is sparse, the same category is the next best sign of a complement);
+- **bestsellers** overall, over the recent window.
+
+A product's score is the sum over the sources suggesting it of ``weight / (1 + rank)``, and
+its reason is the source contributing most. What is in the basket, cannot be bought now
+(hidden, no price, out of stock) or (configurable) was already bought is never suggested.
+Below the free-shipping threshold, products whose price closes the gap come first,
+complements before the rest, cheapest first. At most ``RECOMMENDATIONS_PER_CATEGORY`` come
+from one category while others are available. Ties break on product id: the same inputs
+always give the same list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Q, Sum
+from oscar.core.loading import get_class, get_model
+
+from oscar_recovery import app_settings
+from oscar_recovery.constants import RecommendationReason
+from oscar_recovery.models import BoughtTogether, ProductSales
+
+Product = get_model("catalogue", "Product")
+ProductCategory = get_model("catalogue", "ProductCategory")
+ProductRecommendation = get_model("catalogue", "ProductRecommendation")
+UserProductView = get_model("analytics", "UserProductView")
+OrderLine = get_model("order", "Line")
+Selector = get_class("partner.strategy", "Selector")
+
+Reason = RecommendationReason
+
+#: Sources that suggest what goes *with* the basket; they win the free-shipping slots.
+COMPLEMENTS = (Reason.BOUGHT_TOGETHER, Reason.CURATED, Reason.CATEGORY_BESTSELLER)
+#: Order of precedence when two sources contribute equally to a product's score.
+_PRECEDENCE = (
+    Reason.CURATED,
+    Reason.BOUGHT_TOGETHER,
+    Reason.VIEWED,
+    Reason.CATEGORY_BESTSELLER,
+    Reason.BESTSELLER,
+)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One suggested product, why, and what it costs now."""
+
+    product_id: int
+    reason: str
+    score: float
+    product: object = field(compare=False, repr=False)
+    price: Decimal
+    currency: str
+    #: Every source that suggested it, strongest first.
+    sources: tuple[str, ...] = ()
+
+    @property
+    def reason_label(self) -> str:
+        return str(Reason(self.reason).label)
+
+
+def recommend(
+    product_ids: Sequence[int],
+    *,
+    limit: int,
+    user=None,
+    email: str = "",
+    viewed: Sequence[int] = (),
+    exclude: Iterable[int] = (),
+    gap: Decimal | None = None,
+    strategy=None,
+    loader=None,
+) -> list[Recommendation]:
+    """Up to ``limit`` products to show next to ``product_ids`` (the basket, or for a
+    browse email the products viewed), best first.
+
+    ``viewed`` adds the guest's recently viewed products (a user's come from
+    ``UserProductView``); ``exclude`` products are never suggested (e.g. those an email shows
+    already); ``gap`` is what the basket lacks for free shipping. ``loader`` loads products
+    by id (the adapter's ``load_products``: the shop decides what is public).
+    """
+    if limit <= 0:
+        return []
+    weights = app_settings.RECOMMENDATION_WEIGHTS
+    anchors = list(dict.fromkeys(int(pk) for pk in product_ids))
+    excluded = set(anchors) | {int(pk) for pk in exclude}
+    # Parents of basket variants: a shopper with the blue shirt needs no shirt suggestion.
+    excluded |= set(
+        Product.objects.filter(pk__in=anchors, parent__isnull=False).values_list(
+            "parent_id", flat=True
+        )
+    )
+    if app_settings.RECOMMENDATIONS_EXCLUDE_PURCHASED:
+        excluded |= purchased_product_ids(user, email)
+    depth = limit * 3  # room for the unavailable, the excluded and the diversity rule
+    ranked: dict[str, list[int]] = {}
+    sources = {
+        Reason.BOUGHT_TOGETHER: lambda: bought_together(anchors, depth + len(excluded)),
+        Reason.CURATED: lambda: curated(anchors, depth + len(excluded)),
+        Reason.VIEWED: lambda: viewed_products(user, viewed, depth + len(excluded)),
+        Reason.CATEGORY_BESTSELLER: lambda: category_bestsellers(anchors, depth + len(excluded)),
+        Reason.BESTSELLER: lambda: bestsellers(depth + len(excluded)),
+    }
+    for reason, source in sources.items():
+        if weights.get(reason.value, 0) > 0:
+            ranked[reason] = [pk for pk in source() if pk not in excluded]
+    scores: dict[int, dict[str, float]] = {}
+    for reason, ids in ranked.items():
+        for rank, pk in enumerate(ids[:depth]):
+            scores.setdefault(pk, {})[reason] = weights[reason.value] / (1 + rank)
+    if not scores:
+        return []
+    products = (loader or _load_products)(list(scores))
+    strategy = strategy or Selector().strategy(user=user)
+    items = []
+    for pk, contributions in scores.items():
+        priced = _price(strategy, products.get(pk))
+        if priced is None:
+            continue
+        by_strength = sorted(contributions, key=lambda r: (-contributions[r], _PRECEDENCE.index(r)))
+        items.append(
+            Recommendation(
+                product_id=pk,
+                reason=by_strength[0],
+                score=round(sum(contributions.values()), 6),
+                product=products[pk],
+                price=priced[0],
+                currency=priced[1],
+                sources=tuple(by_strength),
+            )
+        )
+    items.sort(key=lambda item: (-item.score, item.product_id))
+    if gap is not None and gap > 0:
+        items = fill_gap(items, gap)
+    return diversify(items, limit, categories_of([item.product_id for item in items]))
+
+
+def fill_gap(items: list[Recommendation], gap: Decimal) -> list[Recommendation]:
+    """Products whose price closes the free-shipping gap first: complements of the basket
+    before the rest, then the cheapest (the smallest extra spend). They are labelled with
+    the gap as their reason; the other products keep their order after them."""
+    closers = [item for item in items if item.price >= gap]
+    closers.sort(
+        key=lambda item: (item.reason not in COMPLEMENTS, item.price, -item.score, item.product_id)
+    )
+    relabelled = [
+        Recommendation(
+            product_id=item.product_id,
+            reason=Reason.FREE_SHIPPING,
+            score=item.score,
+            product=item.product,
+            price=item.price,
+            currency=item.currency,
+            sources=(Reason.FREE_SHIPPING, *item.sources),
+        )
+        for item in closers
+    ]
+    return relabelled + [item for item in items if item.price < gap]
+
+
+def diversify(
+    items: list[Recommendation], limit: int, categories: dict[int, int]
+) -> list[Recommendation]:
+    """The first ``limit`` items, taking at most ``RECOMMENDATIONS_PER_CATEGORY`` from one
+    category; items held back fill the remaining places, in order, when nothing else can."""
+    cap = app_settings.RECOMMENDATIONS_PER_CATEGORY
+    chosen: list[Recommendation] = []
+    held_back: list[Recommendation] = []
+    counts: dict[int, int] = {}
+    for item in items:
+        if len(chosen) == limit:
+            break
+        category = categories.get(item.product_id)
+        if category is not None and cap > 0 and counts.get(category, 0) >= cap:
+            held_back.append(item)
+            continue
+        if category is not None:
+            counts[category] = counts.get(category, 0) + 1
+        chosen.append(item)
+    return chosen + held_back[: limit - len(chosen)]
+
+
+# -- sources: each returns product ids, best first, in one query -------------------------
+
+
+def bought_together(product_ids: Sequence[int], limit: int) -> list[int]:
+    """Products most often in the same orders as any of ``product_ids``."""
+    if not product_ids:
+        return []
+    return list(bought_together_query(product_ids)[:limit])
+
+
+def bought_together_query(product_ids: Sequence[int]):
+    """The lookup: one query on the (product, other) index, partners summed over the
+    basket's products."""
+    return (
+        BoughtTogether.objects.filter(
+            product_id__in=product_ids, orders__gte=app_settings.BOUGHT_TOGETHER_MIN_ORDERS
+        )
+        .values("other_id")
+        .annotate(together=Sum("orders"))
+        .order_by("-together", "other_id")
+        .values_list("other_id", flat=True)
+    )
+
+
+def curated(product_ids: Sequence[int], limit: int) -> list[int]:
+    """Oscar's curated recommendations of these products, highest ranking first."""
+    if not product_ids:
+        return []
+    ranked = (
+        ProductRecommendation.objects.filter(primary_id__in=product_ids)
+        .order_by("-ranking", "pk")
+        .values_list("recommendation_id", flat=True)[: limit * 2]
+    )
+    return list(dict.fromkeys(ranked))[:limit]  # first occurrence keeps the rank
+
+
+def viewed_products(user, viewed: Sequence[int], limit: int) -> list[int]:
+    """What the shopper viewed, most recent first: the account's ``UserProductView`` rows,
+    then the guest history the journey carries."""
+    ids: list[int] = []
+    if user is not None and getattr(user, "pk", None):
+        ids = list(
+            UserProductView.objects.filter(user_id=user.pk)
+            .order_by("-date_created", "-pk")
+            .values_list("product_id", flat=True)[: limit * 3]
+        )
+    return list(dict.fromkeys([*ids, *(int(pk) for pk in viewed)]))[:limit]
+
+
+def category_bestsellers(product_ids: Sequence[int], limit: int) -> list[int]:
+    """The best sellers of the categories of these products (variants: their parent's)."""
+    if not product_ids:
+        return []
+    categories = ProductCategory.objects.filter(
+        Q(product_id__in=product_ids) | Q(product__children__in=product_ids)
+    ).values("category_id")
+    return list(
+        ProductSales.objects.filter(
+            product_id__in=ProductCategory.objects.filter(category_id__in=categories).values(
+                "product_id"
+            )
+        )
+        .order_by("-orders", "product_id")
+        .values_list("product_id", flat=True)[:limit]
+    )
+
+
+def bestsellers(limit: int) -> list[int]:
+    return list(
+        ProductSales.objects.order_by("-orders", "product_id").values_list("product_id", flat=True)[
+            :limit
+        ]
+    )
+
+
+def purchased_product_ids(user, email: str) -> set[int]:
+    """Products this customer ordered before, by account or by email address."""
+    who = Q()
+    if user is not None and getattr(user, "pk", None):
+        who |= Q(order__user_id=user.pk)
+    if email:
+        who |= Q(order__guest_email__iexact=email) | Q(order__user__email__iexact=email)
+    if not who:
+        return set()
+    return set(
+        OrderLine.objects.filter(who, product_id__isnull=False).values_list("product_id", flat=True)
+    )
+
+
+def categories_of(product_ids: Sequence[int]) -> dict[int, int]:
+    """One category per product (its first, or its parent's), for the diversity rule."""
+    rows = (
+        ProductCategory.objects.filter(
+            Q(product_id__in=product_ids) | Q(product__children__in=product_ids)
+        )
+        .order_by("category_id")
+        .values_list("product_id", "product__children", "category_id")
+    )
+    wanted = set(product_ids)
+    categories: dict[int, int] = {}
+    for product_id, child_id, category_id in rows:
+        for pk in (product_id, child_id):
+            if pk in wanted:
+                categories.setdefault(pk, category_id)
+    return categories
+
+
+def _load_products(ids: list[int]) -> dict:
+    from oscar_recovery.adapter import get_adapter
+
+    return get_adapter().load_products(ids)
+
+
+def _price(strategy, product) -> tuple[Decimal, str] | None:
+    """Today's price if the product can be bought now, else None."""
+    if product is None or not product.is_public:
+        return None
+    info = strategy.fetch_for_product(product)
+    price = info.price
+    if not price.exists or not info.availability.is_available_to_buy:
+        return None
+    if not info.availability.is_purchase_permitted(1)[0]:
+        return None
+    amount = price.incl_tax if price.is_tax_known else price.excl_tax
+    return amount, price.currency

@@ -1,0 +1,397 @@
+"""Recovery emails: what goes into one, and the email itself.
+
+Sending (:mod:`oscar_recovery.sending`) decides *whether* and *when*; this module decides
+*what*: the basket lines still for sale at today's prices, the template context (plain data
+only, see :mod:`oscar_recovery.templating`), the rendered subject and bodies in the shopper's
+language, and the :class:`~django.core.mail.EmailMultiAlternatives` with its headers.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.urls import reverse
+from django.utils import formats, translation
+from oscar.core.loading import get_class, get_model
+from oscar.templatetags.currency_filters import currency as oscar_currency
+
+from oscar_recovery import app_settings
+from oscar_recovery.adapter import RecoveryAdapter, get_adapter
+from oscar_recovery.campaigns.variants import StepContent, content_for
+from oscar_recovery.constants import CampaignTrigger, RecommendationReason
+from oscar_recovery.models import CampaignStep, CartJourney, RecoveryMessage
+from oscar_recovery.sending.templating import (
+    default_source,
+    inline_css,
+    render_html,
+    render_line,
+    render_text,
+)
+from oscar_recovery.sending.tokens import restore_token, unsubscribe_token
+from oscar_recovery.sending.vouchers import describe_incentive
+
+Product = get_model("catalogue", "Product")
+Selector = get_class("partner.strategy", "Selector")
+
+#: Tag on every recovery email, so ESP reports can tell them apart from the shop's others.
+TAG = "oscar-recovery"
+
+
+def format_currency(amount: Decimal, currency: str) -> str:
+    """Money as Oscar shows it, in the active language. Memoised: an email formats a dozen
+    amounts and a sweep sends the same prices again and again, and babel is slow at it."""
+    return _format_currency(
+        Decimal(amount),
+        currency,
+        translation.get_language() or settings.LANGUAGE_CODE,
+        repr(getattr(settings, "OSCAR_CURRENCY_FORMAT", None)),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_currency(amount: Decimal, currency: str, language: str, _format: str) -> str:
+    return oscar_currency(amount, currency)
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    """A basket line still for sale, at the price the shopper would pay today."""
+
+    product: object
+    quantity: int
+    unit_price: Decimal
+    currency: str
+
+    @property
+    def line_price(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    #: Previews only: each recommendation's title, reason and its label, for the owner.
+    recommendations: tuple[tuple[str, str, str], ...] = ()
+
+
+def _price_of(purchase_info) -> Decimal | None:
+    price = purchase_info.price
+    if not price.exists:
+        return None
+    return price.incl_tax if price.is_tax_known else price.excl_tax
+
+
+@dataclass(frozen=True)
+class EmailProducts:
+    """The products an email shows, loaded together."""
+
+    #: The journey's lines still for sale, at today's prices.
+    lines: list[PricedLine]
+    #: Recommended products for sale, best first (the recommendation service's order).
+    candidates: list[PricedLine]
+    #: Why each candidate was recommended, by product id (``RecommendationReason``).
+    reasons: dict[int, str] = field(default_factory=dict)
+    #: Browse abandonment: the products the shopper viewed that are still for sale.
+    viewed: list[PricedLine] = field(default_factory=list)
+
+    @property
+    def is_browse(self) -> bool:
+        return not self.lines and bool(self.viewed)
+
+
+def load_email_products(journey: CartJourney) -> EmailProducts:
+    """The journey's lines that can still be bought, and the recommendations that can be.
+
+    Products deleted, hidden or out of stock since the basket was left are dropped: an email
+    must not push what cannot be ordered. Quantities are capped at what is available. A
+    journey without lines (browse abandonment) shows the viewed products still for sale,
+    less those the customer bought since.
+    """
+    adapter = get_adapter()
+    line_ids = [line["product_id"] for line in journey.lines if line.get("product_id")]
+    viewed_ids = [] if line_ids else browse_product_ids(journey)
+    products = adapter.load_products([*line_ids, *viewed_ids])
+    strategy = Selector().strategy(user=journey.user)
+    lines = []
+    for line in journey.lines:
+        product = products.get(line.get("product_id"))
+        priced = _priced(strategy, product, int(line.get("quantity") or 1))
+        if priced is not None:
+            lines.append(priced)
+    viewed = [
+        priced
+        for pk in viewed_ids
+        if (priced := _priced(strategy, products.get(pk), 1)) is not None
+    ]
+    limit = app_settings.RECOMMENDATIONS_LIMIT
+    if not limit:
+        return EmailProducts(lines, [], {}, viewed)
+    gap = free_shipping_gap(journey, lines, adapter)
+    recommended = adapter.recommendations(
+        journey, line_ids or viewed_ids, limit, gap=gap, exclude=viewed_ids, strategy=strategy
+    )
+    candidates = [PricedLine(item.product, 1, item.price, item.currency) for item in recommended]
+    reasons = {item.product_id: str(item.reason) for item in recommended}
+    return EmailProducts(lines, candidates, reasons, viewed)
+
+
+def browse_product_ids(journey: CartJourney) -> list[int]:
+    """The viewed products a browse email may show: most recent first, never one the
+    customer has bought (the journey may predate the order)."""
+    from oscar_recovery.recommendations.service import purchased_product_ids
+
+    ids = [int(pk) for pk in journey.viewed][: app_settings.BROWSE_VIEWED_LIMIT]
+    if not ids:
+        return []
+    bought = purchased_product_ids(journey.user if journey.user_id else None, journey.email)
+    return [pk for pk in ids if pk not in bought]
+
+
+def free_shipping_gap(
+    journey: CartJourney, lines: list[PricedLine], adapter: RecoveryAdapter
+) -> Decimal | None:
+    """What the lines lack for free delivery, or None (no threshold, reached, no lines)."""
+    threshold = adapter.free_shipping_threshold(journey)
+    total = sum((line.line_price for line in lines), Decimal("0.00"))
+    if threshold is None or not lines or total >= threshold:
+        return None
+    return threshold - total
+
+
+def _priced(strategy, product, quantity: int) -> PricedLine | None:
+    if product is None:
+        return None
+    info = strategy.fetch_for_product(product)
+    unit_price = _price_of(info)
+    if unit_price is None or not info.availability.is_available_to_buy:
+        return None
+    if not info.availability.is_purchase_permitted(quantity)[0]:
+        quantity = 1
+        if not info.availability.is_purchase_permitted(quantity)[0]:
+            return None
+    return PricedLine(product, quantity, unit_price, info.price.currency)
+
+
+def build_context(
+    journey: CartJourney,
+    step: CampaignStep,
+    content: StepContent,
+    products: EmailProducts,
+    *,
+    message: RecoveryMessage | None = None,
+    voucher=None,
+) -> dict:
+    """The template context: plain data only, formatted in the active language."""
+    adapter = get_adapter()
+    lines = products.lines
+    currency = lines[0].currency if lines else journey.currency or settings.OSCAR_DEFAULT_CURRENCY
+    total = sum((line.line_price for line in lines), Decimal("0.00"))
+    threshold = adapter.free_shipping_threshold(journey)
+    gap = free_shipping_gap(journey, lines, adapter)
+    viewed = [_line_context(line, adapter) for line in products.viewed]
+    rtl = translation.get_language_bidi()
+    context = {
+        "language": translation.get_language(),
+        "direction": "rtl" if rtl else "ltr",
+        "start": "right" if rtl else "left",
+        "end": "left" if rtl else "right",
+        "shop": {
+            "name": settings.OSCAR_SHOP_NAME,
+            "url": adapter.absolute_url("/"),
+            "postal_address": app_settings.POSTAL_ADDRESS,
+        },
+        "shopper": {"first_name": journey.user.first_name if journey.user_id else ""},
+        "lines": [_line_context(line, adapter) for line in lines],
+        "num_items": sum(line.quantity for line in lines),
+        "total": format_currency(total, currency),
+        "restore_url": (
+            # A browse email has no basket to restore: its button leads back to the products.
+            (viewed[0]["url"] if viewed else adapter.absolute_url("/"))
+            if products.is_browse
+            else adapter.absolute_url(
+                reverse("oscar_recovery:restore", args=[restore_token(journey, message)])
+            )
+        ),
+        "browse": products.is_browse,
+        "viewed": viewed,
+        "unsubscribe_url": unsubscribe_url(journey.email, adapter),
+        "incentive": _incentive_context(step, voucher, currency),
+        "free_shipping": None,
+        "recommendations": [
+            _recommendation_context(line, products.reasons, adapter)
+            for line in products.candidates[: app_settings.RECOMMENDATIONS_LIMIT]
+        ],
+        "step": {"position": step.position},
+    }
+    if gap is not None:
+        context["free_shipping"] = {
+            "threshold": format_currency(threshold, currency),
+            "gap": format_currency(gap, currency),
+        }
+    # Subject and preheader may use the context too ("{{ lines.0.title }} is waiting").
+    context["subject"] = render_line(content.subject, context)
+    context["preheader"] = render_line(content.preheader, context)
+    return context
+
+
+def _line_context(line: PricedLine, adapter: RecoveryAdapter) -> dict:
+    product = line.product
+    return {
+        "title": product.get_title(),
+        "quantity": line.quantity,
+        "price": format_currency(line.unit_price, line.currency),
+        "line_price": format_currency(line.line_price, line.currency),
+        "image_url": adapter.product_image_url(product),
+        "url": adapter.absolute_url(product.get_absolute_url()),
+    }
+
+
+def _recommendation_context(
+    line: PricedLine, reasons: dict[int, str], adapter: RecoveryAdapter
+) -> dict:
+    reason = reasons.get(line.product.pk, "")
+    context = _line_context(line, adapter)
+    context["reason"] = reason
+    context["reason_label"] = str(RecommendationReason(reason).label) if reason else ""
+    return context
+
+
+def _incentive_context(step: CampaignStep, voucher, currency: str) -> dict | None:
+    if not voucher:
+        return None
+
+    return {
+        "kind": step.incentive,
+        "code": voucher.code,
+        "description": describe_incentive(step, currency),
+        "expires": formats.date_format(voucher.end_datetime, "DATE_FORMAT"),
+    }
+
+
+def unsubscribe_url(email: str, adapter: RecoveryAdapter | None = None) -> str:
+    adapter = adapter or get_adapter()
+    path = reverse("oscar_recovery:unsubscribe", args=[unsubscribe_token(email)])
+    return adapter.absolute_url(path)
+
+
+def render_email(content: StepContent, context: dict) -> RenderedEmail:
+    """Subject, preheader and both bodies; the HTML with its CSS inlined."""
+    html = render_html(content.body_html or default_source("html"), context)
+    text = render_text(content.body_text or default_source("text"), context)
+    return RenderedEmail(context["subject"], context["preheader"], inline_css(html), text)
+
+
+def language_of(journey: CartJourney) -> str:
+    return journey.language or settings.LANGUAGE_CODE
+
+
+def compose(
+    message: RecoveryMessage, products: EmailProducts, voucher=None
+) -> EmailMultiAlternatives:
+    """The email for a message, ready to send: rendered in the shopper's language, with
+    one-click unsubscribe headers and ESP tags that carry no personal data."""
+    journey, step = message.journey, message.step
+    content = content_for(step, message.variant)
+    with translation.override(language_of(journey)):
+        context = build_context(journey, step, content, products, message=message, voucher=voucher)
+        rendered = render_email(content, context)
+    unsubscribe = context["unsubscribe_url"]
+    email = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=app_settings.FROM_EMAIL or settings.DEFAULT_FROM_EMAIL,
+        to=[journey.email],
+        headers={
+            # RFC 8058: mail clients show an unsubscribe button that POSTs to the URL.
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Message-ID": make_msgid(domain=_message_id_domain()),
+        },
+    )
+    email.attach_alternative(rendered.html, "text/html")
+    # django-anymail reads these; other backends ignore them.
+    email.tags = [TAG, f"campaign-{step.campaign_id}", f"step-{step.position}", content.label]
+    email.metadata = {
+        "recovery_message": str(message.pk),
+        "campaign": str(step.campaign_id),
+        "step": str(step.position),
+        "variant": content.label,
+    }
+    track_opens = app_settings.TRACK_OPENS
+    if track_opens is not None:
+        # Per message, so an ESP account that tracks by default does not here. Clicks are
+        # recorded by our own restore link; an ESP's redirect would only leak the link.
+        email.track_opens = track_opens
+        email.track_clicks = False
+    return email
+
+
+def _message_id_domain() -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(get_adapter().site_url()).hostname or "localhost"
+
+
+def preview(
+    step: CampaignStep, journey: CartJourney, *, content: StepContent | None = None
+) -> RenderedEmail:
+    """How a step looks for a journey, without sending or storing anything (admin preview).
+    No voucher is minted: the incentive block shows a sample code."""
+    content = content or content_for(step, None)
+    if step.campaign.trigger == CampaignTrigger.BROWSE_ABANDONED and not journey.viewed:
+        # A basket (or the sample) stands in for what a browsing shopper viewed.
+        journey = copy.copy(journey)
+        journey.viewed = [line["product_id"] for line in journey.lines if line.get("product_id")]
+        journey.lines, journey.num_items = [], 0
+    products = load_email_products(journey)
+    with translation.override(language_of(journey)):
+        context = build_context(journey, step, content, products, voucher=_SampleVoucher(step))
+        rendered = render_email(content, context)
+    reasons = tuple(
+        (item["title"], item["reason"], item["reason_label"]) for item in context["recommendations"]
+    )
+    return dataclasses.replace(rendered, recommendations=reasons)
+
+
+def sample_journey(email: str, language: str = "", size: int = 3) -> CartJourney:
+    """An unsaved journey holding a few products the shop sells, for previews and test
+    emails when staff do not pick a real journey. Nothing about it is stored."""
+    ids = list(
+        Product.objects.browsable()
+        .filter(stockrecords__isnull=False)
+        .order_by("-date_updated")
+        .values_list("pk", flat=True)
+        .distinct()[:size]
+    )
+    return CartJourney(
+        email=email,
+        language=language,
+        lines=[{"product_id": pk, "quantity": 1} for pk in ids],
+        num_items=len(ids),
+    )
+
+
+class _SampleVoucher:
+    """Stands in for the voucher a step would mint, in previews and test emails."""
+
+    code = "BACK-SAMPLE"
+
+    def __init__(self, step: CampaignStep):
+        from django.utils import timezone
+
+        self.end_datetime: datetime = timezone.now() + step.incentive_valid_for
+        self.has_incentive = step.incentive != "none"
+
+    def __bool__(self) -> bool:
+        return self.has_incentive

@@ -1,0 +1,194 @@
+"""Sending one recovery message, exactly once.
+
+The guarantee comes from the database, not from luck:
+
+- one row per journey and step (``recovery_message_once``), created by the dispatcher;
+- an atomic claim, ``UPDATE .. SET status='sending' WHERE status='queued'``: of any number of
+  workers, retries or duplicated tasks, one wins and the others find nothing to do;
+- a message is only ever handed to the ESP while claimed. A worker that dies mid-send
+  leaves it "sending"; the sweep later marks it failed (``interrupted``) rather than sending
+  again, since the ESP may already have accepted it: a lost email beats a duplicate.
+
+Transient errors (network, ESP 5xx/429, SMTP 4xx) put the message back in the queue for the
+Celery task to retry with backoff; permanent ones (refused address, ESP 4xx, a broken
+template) mark it failed with the error. Skips are recorded with their reason.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import datetime
+
+from anymail.exceptions import AnymailAPIError, AnymailError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from oscar_recovery import app_settings, signals
+from oscar_recovery.constants import CampaignTrigger, MessageStatus, SkipReason
+from oscar_recovery.models import CartJourney, RecoveryMessage
+from oscar_recovery.sending.content import compose, load_email_products
+from oscar_recovery.sending.send_checks import why_not_send
+from oscar_recovery.sending.vouchers import issue_voucher
+from oscar_recovery.utils import get_logger, redact
+
+logger = get_logger(__name__)
+
+#: Why a message left "sending" without a known outcome.
+INTERRUPTED = "interrupted: the worker stopped mid-send; not resent, to avoid a duplicate"
+
+
+class TransientSendError(Exception):
+    """The ESP could not take the message now; it is queued again and worth retrying."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a send error is worth retrying (the same email may go through later)."""
+    if isinstance(exc, AnymailAPIError):
+        status = exc.status_code
+        return status is None or status >= 500 or status in (408, 429)
+    if isinstance(exc, AnymailError):
+        return False  # refused or invalid recipients, unsupported features: retrying won't help
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return False
+    return isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError))
+
+
+def claim(message_id: int, now: datetime) -> bool:
+    """Take the message for sending; False when another worker has it or it is done."""
+    claimed = RecoveryMessage.objects.filter(pk=message_id, status=MessageStatus.QUEUED).update(
+        status=MessageStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    return claimed == 1
+
+
+def send_message(message_id: int, now: datetime | None = None) -> str:
+    """Send one queued message if it may still go out. Returns its resulting status.
+
+    Raises :class:`TransientSendError` after putting the message back in the queue, for the
+    caller (the Celery task) to retry later.
+    """
+    now = now or timezone.now()
+    if not claim(message_id, now):
+        current = RecoveryMessage.objects.filter(pk=message_id).values_list("status", flat=True)
+        return current[0] if current else ""
+    message = RecoveryMessage.objects.select_related(
+        "journey__user", "journey__enrolment", "journey__basket", "step__campaign", "variant"
+    ).get(pk=message_id)
+    reason = why_not_send(message, now)
+    products = load_email_products(message.journey) if reason is None else None
+    if reason is None and not products.lines:
+        browsing = message.step.campaign.trigger == CampaignTrigger.BROWSE_ABANDONED
+        if not browsing:
+            reason = SkipReason.BASKET_EMPTY
+        elif not products.viewed:
+            reason = SkipReason.NOTHING_VIEWED
+    if reason is not None:
+        _finish(message, MessageStatus.SKIPPED, skip_reason=reason)
+        return MessageStatus.SKIPPED
+    try:
+        voucher = issue_voucher(message, now)
+        email = compose(message, products, voucher)
+        email.send()
+    except Exception as exc:
+        return _failed_attempt(message, exc)
+    _finish(
+        message,
+        MessageStatus.SENT,
+        sent_at=now,
+        to_email=message.journey.email,
+        esp_message_id=_esp_message_id(email),
+        error="",
+    )
+    _announce_sent(message)
+    return MessageStatus.SENT
+
+
+def _announce_sent(message: RecoveryMessage) -> None:
+    # The email is gone: a failing receiver must not make the task look failed and retry.
+    for receiver, response in signals.email_sent.send_robust(sender=CartJourney, message=message):
+        if isinstance(response, Exception):
+            logger.error("email_sent receiver %r failed: %r", receiver, response)
+
+
+def _esp_message_id(email) -> str:
+    # anymail reports the ESP's id (what its tracking webhooks refer to); other backends
+    # keep the Message-ID header we set.
+    status = getattr(email, "anymail_status", None)
+    esp_id = getattr(status, "message_id", None) if status is not None else None
+    if esp_id is not None and esp_id != "":
+        return str(esp_id)[:255]
+    return str(email.extra_headers.get("Message-ID", ""))[:255]
+
+
+def _failed_attempt(message: RecoveryMessage, exc: Exception) -> str:
+    # ESPs and SMTP servers quote the recipient; the address is on the journey already.
+    error = redact(f"{type(exc).__name__}: {_describe(exc)}")[:2000]
+    if is_transient(exc) and message.attempts < app_settings.SEND_MAX_RETRIES:
+        logger.warning("Recovery message %s will be retried: %s", message.pk, error)
+        # The task's retry is this message's next hand-over.
+        _finish(message, MessageStatus.QUEUED, error=error, enqueued_at=timezone.now())
+        raise TransientSendError(error) from exc
+    logger.error("Recovery message %s failed: %s", message.pk, error, exc_info=exc)
+    _finish(message, MessageStatus.FAILED, error=error)
+    return MessageStatus.FAILED
+
+
+def _describe(exc: Exception) -> str:
+    try:
+        return str(exc)
+    except Exception:  # some ESP errors cannot describe themselves without a response
+        return repr(exc.args)
+
+
+def _finish(message: RecoveryMessage, status: str, **fields) -> None:
+    """Leave the "sending" state; only the claimant may, so a stale row is never overwritten."""
+    RecoveryMessage.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        status=status, **fields
+    )
+
+
+def fail_interrupted(now: datetime | None = None) -> int:
+    """Messages claimed so long ago that their worker must have died mid-send."""
+    now = now or timezone.now()
+    return RecoveryMessage.objects.filter(
+        status=MessageStatus.SENDING, claimed_at__lt=now - app_settings.SENDING_STALE_AFTER
+    ).update(status=MessageStatus.FAILED, error=INTERRUPTED)
+
+
+def enqueue(message_ids: list[int], now: datetime | None = None) -> None:
+    """Hand messages to Celery once the transaction that created them commits. A broker
+    that is down only delays them: they stay queued and the sweep hands them over again."""
+    if not message_ids:
+        return
+    now = now or timezone.now()
+    RecoveryMessage.objects.filter(pk__in=message_ids).update(enqueued_at=now)
+
+    def publish() -> None:
+        from oscar_recovery.tasks import send_message as send_task
+
+        for pk in message_ids:
+            try:
+                send_task.delay(pk)
+            except Exception:
+                logger.warning(
+                    "Could not queue recovery message %s; the sweep will retry", pk, exc_info=True
+                )
+                return
+
+    transaction.on_commit(publish)
+
+
+def requeue_stale(now: datetime | None = None) -> list[int]:
+    """Queued messages whose task never ran (broker down, task lost): queue them again."""
+    now = now or timezone.now()
+    cutoff = now - app_settings.QUEUED_STALE_AFTER
+    stale = list(
+        RecoveryMessage.objects.filter(status=MessageStatus.QUEUED)
+        .filter(Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=cutoff))
+        .values_list("pk", flat=True)[: app_settings.SWEEP_BATCH_SIZE]
+    )
+    enqueue(stale, now)
+    return stale

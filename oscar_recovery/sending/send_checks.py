@@ -1,0 +1,104 @@
+"""Whether a due recovery message may still go out. Asked right before every send, because
+everything can change between scheduling and sending: an order, an unsubscribe, a newer
+basket, another campaign's email."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from oscar.core.loading import get_model
+
+from oscar_recovery import app_settings
+from oscar_recovery.constants import (
+    CampaignTrigger,
+    EnrolmentStatus,
+    JourneyStatus,
+    MessageStatus,
+    SkipReason,
+)
+from oscar_recovery.models import CartJourney, RecoveryMessage
+from oscar_recovery.privacy.consent import why_not_contact
+from oscar_recovery.privacy.suppression import is_suppressed
+
+Order = get_model("order", "Order")
+
+SENT_STATUSES = (
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.OPENED,
+    MessageStatus.CLICKED,
+)
+
+
+def why_not_send(message: RecoveryMessage, now) -> SkipReason | None:
+    """The first reason this message must not be sent, or None when it may go out.
+
+    Cheap checks come first; each database check is one indexed query.
+    """
+    journey = message.journey
+    if journey.status in JourneyStatus.ended_statuses():
+        return SkipReason.JOURNEY_ENDED
+    enrolment = getattr(journey, "enrolment", None)
+    # A completed enrolment has dispatched its last step, which may still be going out.
+    if enrolment is not None and enrolment.status in (
+        EnrolmentStatus.STOPPED,
+        EnrolmentStatus.PAUSED,
+    ):
+        return SkipReason.ENROLMENT_STOPPED
+    if not journey.email:
+        return SkipReason.NO_EMAIL
+    if journey.is_bot:
+        return SkipReason.BOT
+    if journey.is_staff and not app_settings.CONTACT_STAFF:
+        return SkipReason.STAFF
+    if message.step.campaign.trigger == CampaignTrigger.BROWSE_ABANDONED:
+        if journey.num_items:
+            return SkipReason.BASKET_STARTED
+        if not journey.num_viewed:
+            return SkipReason.NOTHING_VIEWED
+    elif journey.num_items == 0:
+        return SkipReason.BASKET_EMPTY
+    if order_placed_since(journey):
+        return SkipReason.ORDER_PLACED
+    if is_suppressed(journey.email):
+        return SkipReason.SUPPRESSED
+    lawful = why_not_contact(journey)
+    if lawful is not None:
+        return lawful
+    if newer_journey_exists(journey):
+        return SkipReason.NEWER_JOURNEY
+    if recently_emailed(journey.email, now, exclude=message.pk):
+        return SkipReason.COOLDOWN
+    return None
+
+
+def order_placed_since(journey: CartJourney) -> bool:
+    """Any order for this basket, this address or this user since the journey began."""
+    who = Q(guest_email__iexact=journey.email) | Q(user__email__iexact=journey.email)
+    if journey.basket_id:
+        who |= Q(basket_id=journey.basket_id)
+    if journey.user_id:
+        who |= Q(user_id=journey.user_id)
+    return Order.objects.filter(who, date_placed__gte=journey.created_at).exists()
+
+
+def newer_journey_exists(journey: CartJourney) -> bool:
+    """Only the newest journey per address is pursued."""
+    return (
+        CartJourney.objects.filter(
+            email__iexact=journey.email, created_at__gt=journey.created_at, num_items__gt=0
+        )
+        .exclude(pk=journey.pk)
+        .exclude(status=JourneyStatus.MERGED)
+        .exists()
+    )
+
+
+def recently_emailed(email: str, now, *, exclude: int | None = None) -> bool:
+    since = now - app_settings.ADDRESS_COOLDOWN
+    return (
+        RecoveryMessage.objects.filter(
+            to_email__iexact=email, status__in=SENT_STATUSES, sent_at__gte=since
+        )
+        .exclude(pk=exclude)
+        .exists()
+    )

@@ -1,0 +1,335 @@
+"""Incentives as plain Oscar vouchers: one unique, single-use, expiring voucher per sent email.
+
+A campaign step with an incentive gets one Oscar voucher offer (``ConditionalOffer`` of type
+``VOUCHER``: any basket with an item, the step's discount, once per basket). The offer is made
+when the step is first sent, and again whenever the step's incentive changes; older offers stay
+as they were, so the vouchers already emailed keep their promise. Each email then gets its own
+voucher for that offer, minted at send time and valid for ``incentive_valid_for``.
+
+Everything the shop does with these vouchers is Oscar's own machinery (basket, applicator,
+checkout, dashboard): nothing of ours runs in the basket or at checkout.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import formats, translation
+from django.utils.translation import gettext, gettext_noop
+from oscar.core.loading import get_model
+from oscar.templatetags.currency_filters import currency as format_currency
+
+from oscar_recovery.constants import Incentive
+from oscar_recovery.models import CampaignStep, RecoveryMessage
+
+Benefit = get_model("offer", "Benefit")
+Condition = get_model("offer", "Condition")
+ConditionalOffer = get_model("offer", "ConditionalOffer")
+Range = get_model("offer", "Range")
+Voucher = get_model("voucher", "Voucher")
+
+#: The product range behind every recovery offer. Found by this name, so an owner may edit it
+#: (exclude gift cards, say) and every recovery voucher follows.
+RANGE_NAME = "Recovery emails: all products"
+
+#: Voucher codes read ``BACK-XXXX-XXXX-XXXX``. Without 0/O, 1/I/L the code survives being read
+#: aloud or retyped; 12 characters of 31 (~59 bits) cannot be guessed at the basket form.
+CODE_PREFIX = "BACK-"
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_GROUPS = 3
+CODE_GROUP_LENGTH = 4
+#: Attempts at a fresh code before giving up; a clash is already a one-in-10^17 event.
+CODE_ATTEMPTS = 5
+
+_BENEFIT_TYPES = {
+    Incentive.PERCENTAGE: Benefit.PERCENTAGE,
+    Incentive.FIXED: Benefit.FIXED,
+    # Oscar's free shipping: 100 % off the shipping charge.
+    Incentive.FREE_SHIPPING: Benefit.SHIPPING_PERCENTAGE,
+}
+_FREE_SHIPPING_PERCENT = Decimal("100.00")
+
+_NAME_MAX = 128  # ConditionalOffer.name and Voucher.name
+
+
+def validate_incentive(
+    incentive: str, value: Decimal | None, valid_for: timedelta | None = None
+) -> None:
+    """Raise :class:`ValidationError` (keyed by the step's field names) unless the incentive
+    can become a voucher: a percentage in (0, 100], a positive amount, a positive validity.
+
+    The value of "none" and "free shipping" incentives is ignored.
+    """
+    if incentive not in Incentive.values:
+        raise ValidationError(
+            {"incentive": gettext("Unknown incentive %(incentive)r.") % {"incentive": incentive}},
+            code="invalid",
+        )
+    if incentive == Incentive.NONE:
+        return
+    errors = {}
+    if incentive in (Incentive.PERCENTAGE, Incentive.FIXED):
+        message = _value_error(incentive, value)
+        if message:
+            errors["incentive_value"] = ValidationError(message, code="invalid")
+    if valid_for is not None and valid_for <= timedelta(0):
+        errors["incentive_valid_for"] = ValidationError(
+            gettext("A voucher must be valid for some time."), code="invalid"
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+def _value_error(incentive: str, value: Decimal | None) -> str | None:
+    if value in (None, ""):
+        if incentive == Incentive.PERCENTAGE:
+            return gettext("Enter the percentage off for a percentage incentive.")
+        return gettext("Enter the amount off for a fixed amount incentive.")
+    try:
+        value = Decimal(str(value))
+    except InvalidOperation:
+        return gettext("Enter a number.")
+    if not value.is_finite():
+        return gettext("Enter a number.")
+    if incentive == Incentive.PERCENTAGE and not Decimal(0) < value <= Decimal(100):
+        return gettext("A percentage off must be more than 0 and at most 100.")
+    if incentive == Incentive.FIXED and value <= 0:
+        return gettext("An amount off must be more than 0.")
+    return None
+
+
+def describe_incentive(step: CampaignStep, currency: str) -> str:
+    """The incentive in words, in the active language: "10% off your order", "£5.00 off your
+    order", "Free delivery". Empty for a step without incentive; an invalid incentive raises
+    :class:`ValidationError`."""
+    if step.incentive == Incentive.NONE:
+        return ""
+    validate_incentive(step.incentive, step.incentive_value)
+    if step.incentive == Incentive.PERCENTAGE:
+        return gettext("%(percent)s%% off your order") % {
+            "percent": formats.number_format(_plain(step.incentive_value))
+        }
+    if step.incentive == Incentive.FIXED:
+        return gettext("%(amount)s off your order") % {
+            "amount": format_currency(step.incentive_value, currency)
+        }
+    return gettext("Free delivery")
+
+
+def _plain(value: Decimal) -> Decimal:
+    """10.00 -> 10, 12.50 -> 12.5: a percentage reads best without trailing zeros."""
+    value = Decimal(str(value))
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def ensure_offer(step: CampaignStep) -> ConditionalOffer | None:
+    """The Oscar offer behind the step's vouchers, made now if the step has none yet or its
+    incentive (kind or value) changed since; saved as ``step.offer``. None without incentive.
+
+    An outdated offer is left alone: the vouchers already sent for it keep their discount.
+    The step's row is locked meanwhile, so two workers sending the same step make one offer.
+    """
+    return ensure_offer_for(
+        step,
+        # Staff read offer names in the dashboard, in the shop's language.
+        gettext_noop("Recovery: %(campaign)s step %(position)s (%(incentive)s)"),
+        {"campaign": step.campaign.name, "position": step.position},
+    )
+
+
+def ensure_offer_for(holder, name: str, values: dict) -> ConditionalOffer | None:
+    """:func:`ensure_offer` for anything with a step's incentive fields and an ``offer`` key
+    (a campaign step, an on-site prompt). ``name`` is the offer's name as an untranslated
+    ``%`` template (rendered in the shop's language, "campaign" shortened to fit), given
+    ``values`` and ``incentive``."""
+    if holder.incentive == Incentive.NONE:
+        return None
+    validate_incentive(holder.incentive, holder.incentive_value, holder.incentive_valid_for)
+    benefit_type, benefit_value = _benefit_for(holder)
+    model = type(holder)
+    with transaction.atomic():
+        offer_id = (
+            model.objects.select_for_update()
+            .filter(pk=holder.pk)
+            .values_list("offer_id", flat=True)
+            .get()
+        )
+        offer = (
+            ConditionalOffer.objects.select_related("benefit").filter(pk=offer_id).first()
+            if offer_id
+            else None
+        )
+        if offer is None or not _offer_gives(offer, benefit_type, benefit_value):
+            offer = _create_offer(holder, benefit_type, benefit_value, name, values)
+            model.objects.filter(pk=holder.pk).update(offer=offer)
+    holder.offer = offer
+    return offer
+
+
+def _benefit_for(step: CampaignStep) -> tuple[str, Decimal]:
+    if step.incentive == Incentive.FREE_SHIPPING:
+        return _BENEFIT_TYPES[step.incentive], _FREE_SHIPPING_PERCENT
+    return _BENEFIT_TYPES[step.incentive], Decimal(str(step.incentive_value))
+
+
+def _offer_gives(offer: ConditionalOffer, benefit_type: str, value: Decimal) -> bool:
+    """Whether an existing offer still is what the step promises."""
+    benefit = offer.benefit
+    return (
+        offer.offer_type == ConditionalOffer.VOUCHER
+        and not benefit.proxy_class
+        and benefit.type == benefit_type
+        and benefit.value is not None
+        and Decimal(benefit.value) == value
+    )
+
+
+def _create_offer(
+    holder, benefit_type: str, value: Decimal, name: str, values: dict
+) -> ConditionalOffer:
+    everything = _recovery_range()
+    condition = Condition.objects.create(range=everything, type=Condition.COUNT, value=1)
+    benefit = Benefit.objects.create(
+        # Oscar's shipping benefits must have no range; product discounts need one.
+        range=None if benefit_type == Benefit.SHIPPING_PERCENTAGE else everything,
+        type=benefit_type,
+        value=value,
+    )
+    with translation.override(settings.LANGUAGE_CODE):
+        label = describe_incentive(holder, settings.OSCAR_DEFAULT_CURRENCY)
+        base = gettext(name)
+    return _create_uniquely_named(
+        lambda name: ConditionalOffer.objects.create(
+            name=name,
+            description=label,
+            offer_type=ConditionalOffer.VOUCHER,
+            condition=condition,
+            benefit=benefit,
+            # One discount per order, however many items the basket holds.
+            max_basket_applications=1,
+        ),
+        lambda suffix: _fit(
+            base,
+            {**values, "incentive": label},
+            suffix,
+        ),
+    )
+
+
+def _fit(template: str, values: dict, suffix: str) -> str:
+    """``template % values`` + ``suffix`` within the name length, shortening the campaign."""
+    name = template % values + suffix
+    overflow = len(name) - _NAME_MAX
+    if overflow > 0:
+        campaign = str(values["campaign"])
+        values = {**values, "campaign": campaign[: max(len(campaign) - overflow - 1, 1)] + "…"}
+        name = (template % values + suffix)[:_NAME_MAX]
+    return name
+
+
+def _create_uniquely_named(create, name_for):
+    """Oscar wants unique offer names; a step's incentive may come back to an earlier value
+    (or a renamed campaign free up its name), so a taken name gets a number."""
+    for number in range(1, 100):
+        name = name_for("" if number == 1 else f" #{number}")
+        if ConditionalOffer.objects.filter(name=name).exists():
+            continue
+        try:
+            with transaction.atomic():
+                return create(name)
+        except IntegrityError:
+            continue  # taken between the look and the insert
+    raise IntegrityError("No free offer name for this recovery step.")
+
+
+def _recovery_range() -> Range:
+    everything, __ = Range.objects.get_or_create(
+        name=RANGE_NAME, defaults={"includes_all_products": True}
+    )
+    return everything
+
+
+def new_code() -> str:
+    """A fresh, unguessable voucher code such as ``BACK-7KQ2-M9XD-R4TB``."""
+    groups = (
+        "".join(secrets.choice(CODE_ALPHABET) for __ in range(CODE_GROUP_LENGTH))
+        for __ in range(CODE_GROUPS)
+    )
+    return CODE_PREFIX + "-".join(groups)
+
+
+def issue_voucher(message: RecoveryMessage, now: datetime) -> Voucher | None:
+    """The message's voucher: minted on first call, the same one on every retry after.
+
+    None when the step has no incentive. The voucher is single use, valid from ``now`` for
+    the step's ``incentive_valid_for``, and its code is saved on the message in the same
+    transaction, so a retried send never mints a second voucher. A voucher deleted by staff
+    since is replaced by a new one.
+    """
+    step = message.step
+    if step.incentive == Incentive.NONE:
+        return None
+    with transaction.atomic():
+        # The row lock serialises two sends of one message; the saved code is the truth.
+        code = (
+            RecoveryMessage.objects.select_for_update()
+            .filter(pk=message.pk)
+            .values_list("voucher_code", flat=True)
+            .get()
+        )
+        if code:
+            voucher = Voucher.objects.filter(code=code.upper()).first()
+            if voucher is not None:
+                message.voucher_code = voucher.code
+                return voucher
+        # Validates the incentive: a bad one raises here, before anything is written.
+        offer = ensure_offer(step)
+        voucher = _mint(message, offer, now)
+        message.voucher_code = voucher.code
+        message.save(update_fields=["voucher_code"])
+    return voucher
+
+
+def _mint(message: RecoveryMessage, offer: ConditionalOffer, now: datetime) -> Voucher:
+    step = message.step
+
+    def name(label: str, attempt: int, code: str) -> str:
+        # Names must be unique too; after a clash, the code makes sure of it.
+        reference = f"#{message.pk}" if attempt == 0 else f"#{message.pk}, {code}"
+        return f"{label[: _NAME_MAX - len(reference) - 3]} ({reference})"
+
+    return mint_voucher(offer, step, message.journey, step.incentive_valid_for, now, name)
+
+
+def mint_voucher(offer, holder, journey, valid_for: timedelta, now: datetime, name) -> Voucher:
+    """A new single-use voucher for ``offer`` with a fresh code, valid from ``now`` for
+    ``valid_for``; a code clash is retried with another code. ``name(label, attempt, code)``
+    names it from the incentive (of ``holder``: a step or a prompt) described in the
+    shopper's language, since shoppers see the voucher's name next to its code."""
+    with translation.override(journey.language or settings.LANGUAGE_CODE):
+        label = describe_incentive(holder, journey.currency or settings.OSCAR_DEFAULT_CURRENCY)
+    clash = None
+    for attempt in range(CODE_ATTEMPTS):
+        code = new_code()
+        try:
+            with transaction.atomic():
+                voucher = Voucher.objects.create(
+                    name=name(label, attempt, code),
+                    code=code,
+                    usage=Voucher.SINGLE_USE,
+                    start_datetime=now,
+                    end_datetime=now + valid_for,
+                )
+        except IntegrityError as exc:
+            clash = exc
+            continue
+        voucher.offers.add(offer)
+        return voucher
+    raise clash

@@ -1,0 +1,184 @@
+"""The sweep: marks quiet journeys abandoned, expires stale ones, and hands them on.
+
+Each stage claims due rows in batches with ``SELECT .. FOR UPDATE SKIP LOCKED`` (on
+PostgreSQL), so several workers can sweep at once and no journey is processed twice; its cost
+follows the number of due journeys through partial indexes, not the size of the table.
+On SQLite, transactions are serialised by the database itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from oscar_recovery import app_settings, signals
+from oscar_recovery.campaigns import dispatch
+from oscar_recovery.constants import JourneyEventKind, JourneyStatus
+from oscar_recovery.models import CartJourney, CartJourneyEvent
+from oscar_recovery.sending import send as sending
+from oscar_recovery.sweep import browse
+from oscar_recovery.utils import get_logger, skip_locked
+
+logger = get_logger(__name__)
+
+
+@dataclass
+class SweepResult:
+    abandoned: int = 0
+    expired: int = 0
+    batches: int = 0
+    #: Recovery messages created for due campaign steps and handed to Celery.
+    dispatched: int = 0
+    #: Queued messages whose task never ran, handed over again.
+    requeued: int = 0
+    #: Messages whose worker died mid-send, marked failed (never resent).
+    interrupted: int = 0
+    errors: list[str] = field(default_factory=list)
+    #: Browse journeys opened for signed-in shoppers who viewed products and went quiet.
+    browse_abandoned: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.abandoned} abandoned, {self.expired} expired in {self.batches} batch(es); "
+            f"{self.dispatched} emails dispatched, {self.requeued} requeued, "
+            f"{self.interrupted} interrupted"
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "abandoned": self.abandoned,
+            "expired": self.expired,
+            "batches": self.batches,
+            "dispatched": self.dispatched,
+            "requeued": self.requeued,
+            "interrupted": self.interrupted,
+            "browse_abandoned": self.browse_abandoned,
+        }
+
+
+def _claim_batch(from_status: str, cutoff: datetime, batch_size: int) -> list[int]:
+    queryset = CartJourney.objects.filter(status=from_status, last_activity_at__lt=cutoff)
+    if from_status == JourneyStatus.ACTIVE:
+        # An empty basket (a captured email with nothing in it yet) is not abandoned,
+        # unless its shopper viewed products: then it is browse abandonment.
+        queryset = queryset.filter(Q(num_items__gt=0) | (Q(num_viewed__gt=0) & ~Q(email="")))
+    return list(skip_locked(queryset).order_by().values_list("pk", flat=True)[:batch_size])
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One stage of the sweep: journeys quiet for ``quiet_setting`` move on."""
+
+    from_status: str
+    to_status: str
+    quiet_setting: str  # name in app_settings, read at run time
+    event_kind: str
+    timestamp_field: str
+    signal: object
+    counter: str  # SweepResult field to add to
+
+
+ABANDON = Transition(
+    JourneyStatus.ACTIVE,
+    JourneyStatus.ABANDONED,
+    "ABANDON_AFTER",
+    JourneyEventKind.ABANDONED,
+    "abandoned_at",
+    signals.journeys_abandoned,
+    "abandoned",
+)
+EXPIRE = Transition(
+    JourneyStatus.ABANDONED,
+    JourneyStatus.EXPIRED,
+    "EXPIRE_AFTER",
+    JourneyEventKind.EXPIRED,
+    "expired_at",
+    signals.journeys_expired,
+    "expired",
+)
+
+
+def _transition_batch(stage: Transition, cutoff: datetime, now: datetime, size: int) -> list[int]:
+    with transaction.atomic():
+        ids = _claim_batch(stage.from_status, cutoff, size)
+        if not ids:
+            return []
+        # The WHERE repeats the claim's conditions: a shopper who came back between the
+        # claim and now (SQLite has no row locks) stays active.
+        CartJourney.objects.filter(
+            pk__in=ids, status=stage.from_status, last_activity_at__lt=cutoff
+        ).update(status=stage.to_status, **{stage.timestamp_field: now})
+        ids = list(
+            CartJourney.objects.filter(
+                pk__in=ids, status=stage.to_status, **{stage.timestamp_field: now}
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        CartJourneyEvent.objects.bulk_create(
+            [CartJourneyEvent(journey_id=pk, kind=stage.event_kind, created_at=now) for pk in ids]
+        )
+    return ids
+
+
+def run_transition(
+    stage: Transition, now: datetime | None = None, result: SweepResult | None = None
+) -> SweepResult:
+    """Move every due journey through ``stage``, batch by batch, and announce each batch."""
+    now = now or timezone.now()
+    result = result or SweepResult()
+    cutoff = now - getattr(app_settings, stage.quiet_setting)
+    batch_size = app_settings.SWEEP_BATCH_SIZE
+    for _ in range(app_settings.SWEEP_MAX_BATCHES):
+        ids = _transition_batch(stage, cutoff, now, batch_size)
+        if not ids:
+            break
+        result.batches += 1
+        setattr(result, stage.counter, getattr(result, stage.counter) + len(ids))
+        for receiver, response in stage.signal.send_robust(sender=CartJourney, journey_ids=ids):
+            if isinstance(response, Exception):
+                logger.error("%s receiver %r failed: %r", stage.counter, receiver, response)
+                result.errors.append(repr(response))
+        if len(ids) < batch_size:
+            break
+    return result
+
+
+def mark_abandoned(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
+    return run_transition(ABANDON, now, result)
+
+
+def expire_stale(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
+    return run_transition(EXPIRE, now, result)
+
+
+def run_sweep(now: datetime | None = None) -> SweepResult:
+    """One full sweep. Safe to run from several workers at once."""
+    now = now or timezone.now()
+    result = SweepResult()
+    mark_abandoned(now, result)  # enrols the newly abandoned (journeys_abandoned receiver)
+    try:
+        result.browse_abandoned += len(browse.abandon_browsing(now))
+    except Exception as exc:  # browse abandonment must not hold up the basket emails
+        logger.exception("Browse abandonment failed")
+        result.errors.append(repr(exc))
+    expire_stale(now, result)
+    send_due(now, result)
+    return result
+
+
+def send_due(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
+    """The email half of the sweep: due steps become messages handed to Celery; messages
+    stuck queued are handed over again and those stuck sending are marked failed."""
+    now = now or timezone.now()
+    result = result or SweepResult()
+    result.interrupted += sending.fail_interrupted(now)
+    result.requeued += len(sending.requeue_stale(now))
+    new_ids = dispatch.dispatch_due(now)
+    sending.enqueue(new_ids, now)
+    result.dispatched += len(new_ids)
+    return result
