@@ -1,0 +1,227 @@
+"""Journeys: one basket's way through the shop, and its timeline."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from oscar_recovery import app_settings
+from oscar_recovery.constants import (
+    CheckoutStep,
+    ConsentSource,
+    EmailSource,
+    JourneyEventKind,
+    JourneyStatus,
+    LawfulBasis,
+)
+
+
+class CartJourney(models.Model):
+    """One Oscar basket's journey through the shop: who, what, how far, and when.
+
+    A journey starts with the first line added to an open basket and ends in an order
+    (converted or recovered), in another journey (merged on login) or by expiry. It keeps
+    a snapshot of the basket so reports and emails never depend on the live basket.
+    """
+
+    # The basket is the journey's key while it lives; the journey outlives a deleted basket.
+    basket = models.OneToOneField(
+        "basket.Basket",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recovery_journey",
+        verbose_name=_("basket"),
+    )
+
+    # Who
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recovery_journeys",
+        verbose_name=_("user"),
+    )
+    email = models.EmailField(_("email"), blank=True, db_index=True)
+    email_source = models.CharField(
+        _("email source"), max_length=16, choices=EmailSource.choices, blank=True
+    )
+    email_captured_at = models.DateTimeField(_("email captured at"), null=True, blank=True)
+    visitor_id = models.CharField(_("visitor id"), max_length=32, blank=True, db_index=True)
+    language = models.CharField(_("language"), max_length=15, blank=True)
+    is_staff = models.BooleanField(_("staff"), default=False)
+    is_bot = models.BooleanField(_("bot"), default=False)
+
+    # What
+    lines = models.JSONField(_("lines"), default=list, blank=True)
+    num_lines = models.PositiveIntegerField(_("number of lines"), default=0)
+    num_items = models.PositiveIntegerField(_("number of items"), default=0)
+    total = models.DecimalField(
+        _("total"), max_digits=12, decimal_places=2, default=Decimal("0.00")
+    )
+    currency = models.CharField(_("currency"), max_length=12, blank=True)
+    vouchers = models.JSONField(_("voucher codes"), default=list, blank=True)
+    basket_frozen = models.BooleanField(
+        _("basket frozen"), default=False, help_text=_("Payment submitted and not yet failed.")
+    )
+    #: Products the shopper viewed, most recent first (ids): Oscar's recently-viewed cookie
+    #: for guests, read when the journey is written; ``UserProductView`` for accounts.
+    viewed = models.JSONField(_("viewed products"), default=list, blank=True)
+    num_viewed = models.PositiveIntegerField(_("number of viewed products"), default=0)
+
+    # How far
+    furthest_step = models.PositiveSmallIntegerField(
+        _("furthest step"), choices=CheckoutStep.choices, default=CheckoutStep.BASKET
+    )
+    basket_reached_at = models.DateTimeField(_("basket reached at"), null=True, blank=True)
+    gateway_reached_at = models.DateTimeField(_("gateway reached at"), null=True, blank=True)
+    shipping_address_reached_at = models.DateTimeField(
+        _("shipping address reached at"), null=True, blank=True
+    )
+    shipping_method_reached_at = models.DateTimeField(
+        _("shipping method reached at"), null=True, blank=True
+    )
+    payment_reached_at = models.DateTimeField(_("payment reached at"), null=True, blank=True)
+    preview_reached_at = models.DateTimeField(_("preview reached at"), null=True, blank=True)
+
+    # When
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    last_activity_at = models.DateTimeField(_("last activity at"), default=timezone.now)
+    status = models.CharField(
+        _("status"), max_length=16, choices=JourneyStatus.choices, default=JourneyStatus.ACTIVE
+    )
+    abandoned_at = models.DateTimeField(_("abandoned at"), null=True, blank=True)
+    expired_at = models.DateTimeField(_("expired at"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_journeys",
+        verbose_name=_("merged into"),
+    )
+    order = models.ForeignKey(
+        "order.Order",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recovery_journeys",
+        verbose_name=_("order"),
+    )
+    order_total = models.DecimalField(
+        _("order total"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    #: The recovery email whose link was clicked before the order: the order's revenue is
+    #: credited to its campaign, step and variant. Empty for converted journeys.
+    attributed_message = models.ForeignKey(
+        "RecoveryMessage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("attributed to"),
+    )
+
+    # Consent: the shopper's latest decision about reminders, with the exact words they saw
+    # (see :mod:`oscar_recovery.consent`). Empty: never asked.
+    consent_basis = models.CharField(
+        _("lawful basis"), max_length=16, choices=LawfulBasis.choices, blank=True
+    )
+    consent_text = models.TextField(_("consent text shown"), blank=True)
+    consent_given = models.BooleanField(
+        _("consent given"),
+        null=True,
+        blank=True,
+        help_text=_("Yes: agreed or did not opt out. No: said no thanks. Empty: never asked."),
+    )
+    consent_at = models.DateTimeField(_("consent decided at"), null=True, blank=True)
+    consent_source = models.CharField(
+        _("consent source"), max_length=16, choices=ConsentSource.choices, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("cart journey")
+        verbose_name_plural = _("cart journeys")
+        ordering = ["-last_activity_at"]
+        indexes = [
+            # The sweep's two scans touch only the rows that are due (partial indexes), so
+            # their cost follows the number of due journeys, not the table size.
+            models.Index(
+                fields=["last_activity_at"],
+                condition=Q(status=JourneyStatus.ACTIVE),
+                name="recovery_journey_active_idx",
+            ),
+            models.Index(
+                fields=["last_activity_at"],
+                condition=Q(status=JourneyStatus.ABANDONED),
+                name="recovery_journey_abandon_idx",
+            ),
+            models.Index(fields=["status", "created_at"], name="recovery_journey_status_idx"),
+            # The retention purge walks journeys by age, whatever their status.
+            models.Index(fields=["last_activity_at"], name="recovery_journey_activity_idx"),
+            # Addresses are matched case-insensitively (``email__iexact`` is UPPER() = UPPER()
+            # on PostgreSQL): consent, newest-journey and data-request look-ups.
+            models.Index(Upper("email"), name="recovery_journey_email_ci_idx"),
+            # The dashboard's daily aggregation reads journeys a day at a time.
+            models.Index(fields=["created_at"], name="recovery_journey_created_idx"),
+            models.Index(fields=["abandoned_at"], name="recovery_journey_abandoned_idx"),
+            models.Index(
+                fields=["ended_at"],
+                condition=Q(status=JourneyStatus.RECOVERED),
+                name="recovery_journey_recovered_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        who = self.email or (
+            _("user #%(id)s") % {"id": self.user_id} if self.user_id else _("anonymous")
+        )
+        return f"#{self.pk} {who} ({self.get_status_display()})"
+
+    @property
+    def has_email(self) -> bool:
+        return bool(self.email)
+
+    @property
+    def is_contactable(self) -> bool:
+        """Whether recovery may contact this shopper at all (not whether it should now)."""
+        if not self.email or self.is_bot:
+            return False
+        return app_settings.CONTACT_STAFF or not self.is_staff
+
+    def step_reached_at(self, step: CheckoutStep):
+        return getattr(self, step.reached_at_field)
+
+    def funnel(self) -> list[tuple[CheckoutStep, object]]:
+        """Each checkout step with when it was first reached (None: never)."""
+        return [(step, self.step_reached_at(step)) for step in CheckoutStep]
+
+
+class CartJourneyEvent(models.Model):
+    """A timeline entry that the journey's own timestamps cannot express."""
+
+    journey = models.ForeignKey(
+        CartJourney, on_delete=models.CASCADE, related_name="events", verbose_name=_("journey")
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=JourneyEventKind.choices)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("journey event")
+        verbose_name_plural = _("journey events")
+        ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(fields=["journey", "created_at"], name="recovery_event_journey_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} @ {self.created_at:%Y-%m-%d %H:%M}"

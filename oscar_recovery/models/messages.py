@@ -1,0 +1,107 @@
+"""Recovery emails and the ESP tracking events applied to them."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from oscar_recovery.constants import MessageStatus
+from oscar_recovery.models.campaigns import CampaignStep, StepVariant
+from oscar_recovery.models.journeys import CartJourney
+
+
+class RecoveryMessage(models.Model):
+    """One recovery email for one journey and step: exactly one row, however many workers,
+    retries or sweeps race to send it (the unique constraint is the guarantee)."""
+
+    journey = models.ForeignKey(
+        CartJourney, on_delete=models.CASCADE, related_name="messages", verbose_name=_("journey")
+    )
+    step = models.ForeignKey(
+        CampaignStep, on_delete=models.PROTECT, related_name="messages", verbose_name=_("step")
+    )
+    variant = models.ForeignKey(
+        StepVariant,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("variant"),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
+    skip_reason = models.CharField(_("skip reason"), max_length=64, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    to_email = models.EmailField(_("to"), blank=True)
+    esp_message_id = models.CharField(_("ESP message id"), max_length=255, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    voucher_code = models.CharField(_("voucher code"), max_length=128, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    #: When a send task was last handed to the broker; the sweep hands over again messages
+    #: left queued for long (the broker was down, the task was lost).
+    enqueued_at = models.DateTimeField(_("enqueued at"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
+    clicked_at = models.DateTimeField(_("clicked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery message")
+        verbose_name_plural = _("recovery messages")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "step"], name="recovery_message_once")
+        ]
+        indexes = [
+            models.Index(
+                fields=["esp_message_id"],
+                condition=~Q(esp_message_id=""),
+                name="recovery_message_esp_id_idx",
+            ),
+            models.Index(fields=["to_email", "sent_at"], name="recovery_message_cooldown_idx"),
+            # The sweep's look for messages stuck queued or sending.
+            models.Index(
+                fields=["status", "claimed_at"],
+                condition=Q(status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]),
+                name="recovery_message_pending_idx",
+            ),
+            # The dashboard's daily aggregation.
+            models.Index(fields=["sent_at"], name="recovery_message_sent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return _("%(step)s to journey %(journey)s (%(status)s)") % {
+            "step": self.step,
+            "journey": self.journey_id,
+            "status": self.get_status_display(),
+        }
+
+
+class TrackingEvent(models.Model):
+    """An ESP tracking event already applied: ESPs retry webhooks, so each is applied once."""
+
+    event_key = models.CharField(_("event key"), max_length=64, unique=True)
+    message = models.ForeignKey(
+        RecoveryMessage,
+        on_delete=models.CASCADE,
+        related_name="tracking_events",
+        null=True,
+        verbose_name=_("message"),
+    )
+    event_type = models.CharField(_("event type"), max_length=32)
+    esp_name = models.CharField(_("ESP"), max_length=64, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("tracking event")
+        verbose_name_plural = _("tracking events")
+
+    def __str__(self) -> str:
+        return _("%(event)s for message %(message)s") % {
+            "event": self.event_type,
+            "message": self.message_id,
+        }
