@@ -1,5 +1,7 @@
 """The app's models, one module per concern; every model is importable from here.
 
+* :mod:`~oscar_recovery.models.base`: abstract field groups (``IncentiveFields`` of steps
+  and prompts, ``VariantFields`` of their A/B variants);
 * :mod:`~oscar_recovery.models.journeys`: ``CartJourney``, ``CartJourneyEvent``;
 * :mod:`~oscar_recovery.models.campaigns`: ``Campaign``, ``CampaignStep``, ``StepVariant``,
   ``CampaignEnrolment``;

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -15,9 +13,9 @@ from oscar_recovery.constants import (
     CheckoutStep,
     CustomerType,
     EnrolmentStatus,
-    Incentive,
     ValueTier,
 )
+from oscar_recovery.models.base import IncentiveFields, VariantFields
 from oscar_recovery.models.journeys import CartJourney
 
 
@@ -72,8 +70,9 @@ class Campaign(models.Model):
         return self.name
 
 
-class CampaignStep(models.Model):
-    """One email of a campaign, sent ``delay`` after the journey was abandoned."""
+class CampaignStep(IncentiveFields):
+    """One email of a campaign, sent ``delay`` after the journey was abandoned; its
+    incentive fields come from :class:`~oscar_recovery.models.base.IncentiveFields`."""
 
     campaign = models.ForeignKey(
         Campaign, on_delete=models.CASCADE, related_name="steps", verbose_name=_("campaign")
@@ -87,24 +86,6 @@ class CampaignStep(models.Model):
     )
     body_text = models.TextField(
         _("text body template"), blank=True, help_text=_("Empty: the shipped default.")
-    )
-    incentive = models.CharField(
-        _("incentive"), max_length=16, choices=Incentive.choices, default=Incentive.NONE
-    )
-    incentive_value = models.DecimalField(
-        _("incentive value"), max_digits=12, decimal_places=2, null=True, blank=True
-    )
-    incentive_valid_for = models.DurationField(_("voucher valid for"), default=timedelta(days=7))
-    #: The Oscar offer behind this step's vouchers (one per sent message); kept in step with
-    #: the incentive by :mod:`oscar_recovery.vouchers`.
-    offer = models.ForeignKey(
-        "offer.ConditionalOffer",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-        verbose_name=_("voucher offer"),
     )
 
     class Meta:
@@ -121,20 +102,16 @@ class CampaignStep(models.Model):
         return f"{self.campaign} #{self.position}: {self.subject}"
 
 
-class StepVariant(models.Model):
+class StepVariant(VariantFields):
     """An A/B alternative to a step's subject and body, sent to ``weight`` % of journeys."""
 
     step = models.ForeignKey(
         CampaignStep, on_delete=models.CASCADE, related_name="variants", verbose_name=_("step")
     )
-    label = models.CharField(_("label"), max_length=16, default="B")
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     preheader = models.CharField(_("preheader"), max_length=200, blank=True)
     body_html = models.TextField(_("HTML body template"), blank=True)
     body_text = models.TextField(_("text body template"), blank=True)
-    weight = models.PositiveSmallIntegerField(
-        _("share %"), default=50, validators=[MaxValueValidator(100)]
-    )
 
     class Meta:
         verbose_name = _("step variant")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -19,10 +17,11 @@ from oscar_recovery.constants import (
     ValueTier,
     VisitorType,
 )
+from oscar_recovery.models.base import IncentiveFields, VariantFields
 from oscar_recovery.models.journeys import CartJourney
 
 
-class Prompt(models.Model):
+class Prompt(IncentiveFields):
     """An on-site prompt: what it says, whom it is for, how often, and the offer it reveals.
 
     Its own content is variant "A" (the control); each :class:`PromptVariant` takes
@@ -88,21 +87,12 @@ class Prompt(models.Model):
     )
 
     # Offer, revealed after the email is given: one unique, single-use voucher per shopper.
+    # The incentive group comes from IncentiveFields; a prompt calls it an "offer".
     incentive = models.CharField(
         _("offer"), max_length=16, choices=Incentive.choices, default=Incentive.NONE
     )
     incentive_value = models.DecimalField(
         _("offer value"), max_digits=12, decimal_places=2, null=True, blank=True
-    )
-    incentive_valid_for = models.DurationField(_("voucher valid for"), default=timedelta(days=7))
-    offer = models.ForeignKey(
-        "offer.ConditionalOffer",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-        verbose_name=_("voucher offer"),
     )
 
     # Audience
@@ -189,22 +179,18 @@ class Prompt(models.Model):
         return self.kind in PromptKind.modal_kinds()
 
 
-class PromptVariant(models.Model):
+class PromptVariant(VariantFields):
     """An A/B alternative to a prompt's content, shown to ``weight`` % of visitors. Empty
     fields keep the prompt's own content."""
 
     prompt = models.ForeignKey(
         Prompt, on_delete=models.CASCADE, related_name="variants", verbose_name=_("prompt")
     )
-    label = models.CharField(_("label"), max_length=16, default="B")
     headline = models.CharField(_("headline"), max_length=120, blank=True)
     body = models.TextField(_("body"), blank=True)
     cta_label = models.CharField(_("call to action"), max_length=60, blank=True)
     consent_text = models.TextField(_("consent wording"), blank=True)
     thank_you = models.CharField(_("thank-you message"), max_length=200, blank=True)
-    weight = models.PositiveSmallIntegerField(
-        _("share %"), default=50, validators=[MaxValueValidator(100)]
-    )
 
     class Meta:
         verbose_name = _("prompt variant")

@@ -1,0 +1,58 @@
+"""Abstract field groups that several models declare alike.
+
+Each group is one idea with one definition: change a field here and every model that
+carries the group changes with it (and ``makemigrations`` says which tables).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from oscar_recovery.constants import Incentive
+
+
+class IncentiveFields(models.Model):
+    """An incentive and the Oscar offer behind its vouchers: campaign steps and prompts.
+
+    ``offer`` is the Oscar offer behind the vouchers (one per shopper), kept in step with
+    the incentive by :mod:`oscar_recovery.sending.vouchers`; staff never edit it.
+    """
+
+    incentive = models.CharField(
+        _("incentive"), max_length=16, choices=Incentive.choices, default=Incentive.NONE
+    )
+    incentive_value = models.DecimalField(
+        _("incentive value"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    incentive_valid_for = models.DurationField(_("voucher valid for"), default=timedelta(days=7))
+    offer = models.ForeignKey(
+        "offer.ConditionalOffer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("voucher offer"),
+    )
+
+    class Meta:
+        abstract = True
+
+
+class VariantFields(models.Model):
+    """An A/B variant's label and its share of traffic: step and prompt variants.
+
+    The parent's own content is the control, labelled "A"; a variant takes ``weight`` %.
+    """
+
+    label = models.CharField(_("label"), max_length=16, default="B")
+    weight = models.PositiveSmallIntegerField(
+        _("share %"), default=50, validators=[MaxValueValidator(100)]
+    )
+
+    class Meta:
+        abstract = True
