@@ -15,7 +15,7 @@ from oscar_recovery import app_settings, signals
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.capture.snapshot import BasketSnapshot
 from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind, JourneyStatus
-from oscar_recovery.models import CartJourney, CartJourneyEvent
+from oscar_recovery.models import CartJourney, CartJourneyEvent, email_matches
 from oscar_recovery.privacy.consent import FIELDS as consent_fields
 from oscar_recovery.privacy.consent import email_attached
 
@@ -104,7 +104,7 @@ def attach_email(
     fills a blank. Returns the journey when the email changed."""
     now = now or timezone.now()
     email = email.strip()
-    queryset = CartJourney.objects.filter(basket_id=basket_id).exclude(email__iexact=email)
+    queryset = CartJourney.objects.filter(basket_id=basket_id).exclude(email_matches(email))
     if source in (EmailSource.ACCOUNT, EmailSource.ORDER):
         queryset = queryset.filter(email="")
     if not queryset.update(email=email, email_source=source, email_captured_at=now):
@@ -125,22 +125,26 @@ def record_step(basket_ids: list[int], step: CheckoutStep, *, now: datetime | No
     each step was reached. One UPDATE; returns how many journeys it touched."""
     now = now or timezone.now()
     field = step.reached_at_field
-    return CartJourney.objects.filter(
-        basket_id__in=basket_ids, status__in=JourneyStatus.open_statuses()
-    ).update(
-        furthest_step=Greatest(F("furthest_step"), Value(int(step))),
-        last_activity_at=now,
-        status=JourneyStatus.ACTIVE,
-        **{field: Coalesce(F(field), Value(now))},
+    return (
+        CartJourney.objects.filter(basket_id__in=basket_ids)
+        .open()
+        .update(
+            furthest_step=Greatest(F("furthest_step"), Value(int(step))),
+            last_activity_at=now,
+            status=JourneyStatus.ACTIVE,
+            **{field: Coalesce(F(field), Value(now))},
+        )
     )
 
 
 def record_basket_frozen(basket_id: int, frozen: bool, *, now: datetime | None = None) -> None:
     """Oscar freezes the basket when payment is submitted and thaws it when payment fails."""
     now = now or timezone.now()
-    changed = CartJourney.objects.filter(
-        basket_id=basket_id, basket_frozen=not frozen, status__in=JourneyStatus.open_statuses()
-    ).update(basket_frozen=frozen, last_activity_at=now, status=JourneyStatus.ACTIVE)
+    changed = (
+        CartJourney.objects.filter(basket_id=basket_id, basket_frozen=not frozen)
+        .open()
+        .update(basket_frozen=frozen, last_activity_at=now, status=JourneyStatus.ACTIVE)
+    )
     if changed:
         kind = JourneyEventKind.BASKET_FROZEN if frozen else JourneyEventKind.BASKET_THAWED
         journey_id = CartJourney.objects.filter(basket_id=basket_id).values_list("pk", flat=True)
@@ -163,7 +167,7 @@ def merge_baskets(slave_id: int, master, *, now: datetime | None = None) -> None
             )
         }
         guest = journeys.get(slave_id)
-        if guest is None or guest.status in JourneyStatus.ended_statuses():
+        if guest is None or guest.is_ended:
             return
         continuing = journeys.get(master.id)
         if continuing is None:
@@ -234,10 +238,7 @@ def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
         return None
     with transaction.atomic():
         journey = (
-            CartJourney.objects.select_for_update()
-            .filter(basket_id=order.basket_id)
-            .exclude(status__in=JourneyStatus.ended_statuses())
-            .first()
+            CartJourney.objects.select_for_update().filter(basket_id=order.basket_id).open().first()
         )
         if journey is None:
             return None

@@ -2,10 +2,12 @@
 
 * :mod:`~oscar_recovery.models.base`: abstract field groups (``IncentiveFields`` of steps
   and prompts, ``VariantFields`` of their A/B variants);
-* :mod:`~oscar_recovery.models.journeys`: ``CartJourney``, ``CartJourneyEvent``;
+* :mod:`~oscar_recovery.models.journeys`: ``CartJourney`` (``JourneyQuerySet``),
+  ``CartJourneyEvent``, and ``email_matches``, the one case-insensitive address match;
 * :mod:`~oscar_recovery.models.campaigns`: ``Campaign``, ``CampaignStep``, ``StepVariant``,
   ``CampaignEnrolment``;
-* :mod:`~oscar_recovery.models.messages`: ``RecoveryMessage``, ``TrackingEvent``;
+* :mod:`~oscar_recovery.models.messages`: ``RecoveryMessage`` (``MessageQuerySet``),
+  ``TrackingEvent``;
 * :mod:`~oscar_recovery.models.privacy`: ``SuppressedAddress``;
 * :mod:`~oscar_recovery.models.webhooks`: ``WebhookEndpoint``, ``WebhookDelivery``,
   ``WebhookAttempt`` (and ``new_webhook_secret``, which migration 0008 imports from here);
@@ -17,8 +19,13 @@ Import models from ``oscar_recovery.models``: the modules behind it may move.
 """
 
 from oscar_recovery.models.campaigns import Campaign, CampaignEnrolment, CampaignStep, StepVariant
-from oscar_recovery.models.journeys import CartJourney, CartJourneyEvent
-from oscar_recovery.models.messages import RecoveryMessage, TrackingEvent
+from oscar_recovery.models.journeys import (
+    CartJourney,
+    CartJourneyEvent,
+    JourneyQuerySet,
+    email_matches,
+)
+from oscar_recovery.models.messages import MessageQuerySet, RecoveryMessage, TrackingEvent
 from oscar_recovery.models.privacy import SuppressedAddress
 from oscar_recovery.models.prompts import Prompt, PromptEvent, PromptVariant
 from oscar_recovery.models.recommendations import BoughtTogether, ProductSales
@@ -39,6 +46,8 @@ __all__ = [
     "CartJourneyEvent",
     "DailyProductStat",
     "DailyStat",
+    "JourneyQuerySet",
+    "MessageQuerySet",
     "ProductSales",
     "Prompt",
     "PromptEvent",
@@ -50,5 +59,6 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "email_matches",
     "new_webhook_secret",
 ]

@@ -22,6 +22,28 @@ from oscar_recovery.constants import (
 )
 
 
+def email_matches(email: str, *fields: str) -> Q:
+    """A ``Q`` matching ``email`` in any of ``fields`` (default: ``"email"``), whatever its
+    case: an address is one shopper however it was typed. ``iexact`` is UPPER() = UPPER() on
+    PostgreSQL, which ``recovery_journey_email_ci_idx`` serves for journeys."""
+    matches = Q()
+    for field in fields or ("email",):
+        matches |= Q(**{f"{field}__iexact": email})
+    return matches
+
+
+class JourneyQuerySet(models.QuerySet):
+    """The journey predicates the app asks by name."""
+
+    def for_email(self, email: str) -> JourneyQuerySet:
+        """Journeys whose own address is ``email`` (case-insensitive)."""
+        return self.filter(email_matches(email))
+
+    def open(self) -> JourneyQuerySet:
+        """Journeys shopper activity can still move (``JourneyStatus.open_statuses``)."""
+        return self.filter(status__in=JourneyStatus.open_statuses())
+
+
 class CartJourney(models.Model):
     """One Oscar basket's journey through the shop: who, what, how far, and when.
 
@@ -147,6 +169,8 @@ class CartJourney(models.Model):
         _("consent source"), max_length=16, choices=ConsentSource.choices, blank=True
     )
 
+    objects = JourneyQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("cart journey")
         verbose_name_plural = _("cart journeys")
@@ -189,6 +213,11 @@ class CartJourney(models.Model):
     @property
     def has_email(self) -> bool:
         return bool(self.email)
+
+    @property
+    def is_ended(self) -> bool:
+        """Ended in an order or a merge (``JourneyStatus.ended_statuses``): for good."""
+        return self.status in JourneyStatus.ended_statuses()
 
     @property
     def is_contactable(self) -> bool:

@@ -9,7 +9,13 @@ from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery.constants import MessageStatus
 from oscar_recovery.models.campaigns import CampaignStep, StepVariant
-from oscar_recovery.models.journeys import CartJourney
+from oscar_recovery.models.journeys import CartJourney, email_matches
+
+
+class MessageQuerySet(models.QuerySet):
+    def for_email(self, email: str) -> MessageQuerySet:
+        """Messages addressed to ``email`` (case-insensitive)."""
+        return self.filter(email_matches(email, "to_email"))
 
 
 class RecoveryMessage(models.Model):
@@ -48,6 +54,8 @@ class RecoveryMessage(models.Model):
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
     clicked_at = models.DateTimeField(_("clicked at"), null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("recovery message")

@@ -21,7 +21,7 @@ from django.utils import timezone
 from oscar.core.loading import get_class, get_model
 
 from oscar_recovery import app_settings, ratelimit
-from oscar_recovery.constants import JourneyEventKind, JourneyStatus, MessageStatus
+from oscar_recovery.constants import JourneyEventKind, MessageStatus
 from oscar_recovery.journeys import writes as journeys
 from oscar_recovery.models import CartJourney, CartJourneyEvent, RecoveryMessage
 from oscar_recovery.outcomes.tracking import _advance as advance_message_status
@@ -71,11 +71,7 @@ def restore_basket(request: HttpRequest, link: RestoreLink) -> RestoreOutcome:
     """
     journey = link.journey
     basket = journey.basket
-    if (
-        basket is None
-        or basket.status != Basket.OPEN
-        or journey.status in JourneyStatus.ended_statuses()
-    ):
+    if basket is None or basket.status != Basket.OPEN or journey.is_ended:
         raise InvalidLink(InvalidLink.USED_UP)
 
     user = request.user

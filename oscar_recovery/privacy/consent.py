@@ -47,7 +47,7 @@ from oscar_recovery.constants import (
     SkipReason,
     SuppressionReason,
 )
-from oscar_recovery.models import CartJourney, CartJourneyEvent, SuppressedAddress
+from oscar_recovery.models import CartJourney, CartJourneyEvent, SuppressedAddress, email_matches
 from oscar_recovery.privacy.suppression import all_hashes, suppress
 
 #: Form field names the gateway tag renders and the ``start_checkout`` receiver reads.
@@ -256,7 +256,7 @@ def latest_decision(journey: CartJourney) -> dict | None:
     the same address or browser. Keys: ``consent_given``, ``consent_basis``."""
     who = Q(pk=journey.pk)
     if journey.email:
-        who |= Q(email__iexact=journey.email)
+        who |= email_matches(journey.email)
     if journey.visitor_id:
         who |= Q(visitor_id=journey.visitor_id)
     return (

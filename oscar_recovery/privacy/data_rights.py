@@ -38,6 +38,7 @@ from oscar_recovery.models import (
     RecoveryMessage,
     SuppressedAddress,
     TrackingEvent,
+    email_matches,
 )
 from oscar_recovery.privacy.suppression import all_hashes, email_hash, normalise_email, suppress
 
@@ -52,7 +53,7 @@ def journeys_of(email: str) -> models.QuerySet:
     anonymous journeys of the same browser (before the address was given, they are the
     same shopper's baskets)."""
     email = email.strip()
-    identified = Q(email__iexact=email) | Q(user__email__iexact=email)
+    identified = email_matches(email, "email", "user__email")
     visitors = (
         CartJourney.objects.filter(identified)
         .exclude(visitor_id="")
@@ -65,7 +66,7 @@ def journeys_of(email: str) -> models.QuerySet:
 def messages_of(email: str) -> models.QuerySet:
     email = email.strip()
     return RecoveryMessage.objects.filter(
-        Q(journey__in=journeys_of(email)) | Q(to_email__iexact=email)
+        Q(journey__in=journeys_of(email)) | email_matches(email, "to_email")
     )
 
 

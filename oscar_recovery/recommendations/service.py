@@ -31,7 +31,7 @@ from oscar.core.loading import get_class, get_model
 
 from oscar_recovery import app_settings
 from oscar_recovery.constants import RecommendationReason
-from oscar_recovery.models import BoughtTogether, ProductSales
+from oscar_recovery.models import BoughtTogether, ProductSales, email_matches
 
 Product = get_model("catalogue", "Product")
 ProductCategory = get_model("catalogue", "ProductCategory")
@@ -274,7 +274,7 @@ def purchased_product_ids(user, email: str) -> set[int]:
     if user is not None and getattr(user, "pk", None):
         who |= Q(order__user_id=user.pk)
     if email:
-        who |= Q(order__guest_email__iexact=email) | Q(order__user__email__iexact=email)
+        who |= email_matches(email, "order__guest_email", "order__user__email")
     if not who:
         return set()
     return set(

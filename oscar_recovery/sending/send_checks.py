@@ -15,7 +15,7 @@ from oscar_recovery.constants import (
     MessageStatus,
     SkipReason,
 )
-from oscar_recovery.models import CartJourney, RecoveryMessage
+from oscar_recovery.models import CartJourney, RecoveryMessage, email_matches
 from oscar_recovery.privacy.consent import why_not_contact
 from oscar_recovery.privacy.suppression import is_suppressed
 
@@ -35,7 +35,7 @@ def why_not_send(message: RecoveryMessage, now) -> SkipReason | None:
     Cheap checks come first; each database check is one indexed query.
     """
     journey = message.journey
-    if journey.status in JourneyStatus.ended_statuses():
+    if journey.is_ended:
         return SkipReason.JOURNEY_ENDED
     enrolment = getattr(journey, "enrolment", None)
     # A completed enrolment has dispatched its last step, which may still be going out.
@@ -73,7 +73,7 @@ def why_not_send(message: RecoveryMessage, now) -> SkipReason | None:
 
 def order_placed_since(journey: CartJourney) -> bool:
     """Any order for this basket, this address or this user since the journey began."""
-    who = Q(guest_email__iexact=journey.email) | Q(user__email__iexact=journey.email)
+    who = email_matches(journey.email, "guest_email", "user__email")
     if journey.basket_id:
         who |= Q(basket_id=journey.basket_id)
     if journey.user_id:
@@ -84,9 +84,8 @@ def order_placed_since(journey: CartJourney) -> bool:
 def newer_journey_exists(journey: CartJourney) -> bool:
     """Only the newest journey per address is pursued."""
     return (
-        CartJourney.objects.filter(
-            email__iexact=journey.email, created_at__gt=journey.created_at, num_items__gt=0
-        )
+        CartJourney.objects.for_email(journey.email)
+        .filter(created_at__gt=journey.created_at, num_items__gt=0)
         .exclude(pk=journey.pk)
         .exclude(status=JourneyStatus.MERGED)
         .exists()
@@ -96,9 +95,8 @@ def newer_journey_exists(journey: CartJourney) -> bool:
 def recently_emailed(email: str, now, *, exclude: int | None = None) -> bool:
     since = now - app_settings.ADDRESS_COOLDOWN
     return (
-        RecoveryMessage.objects.filter(
-            to_email__iexact=email, status__in=SENT_STATUSES, sent_at__gte=since
-        )
+        RecoveryMessage.objects.for_email(email)
+        .filter(status__in=SENT_STATUSES, sent_at__gte=since)
         .exclude(pk=exclude)
         .exists()
     )

@@ -18,7 +18,6 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery import app_settings
-from oscar_recovery.constants import JourneyStatus
 from oscar_recovery.models import CartJourney, RecoveryMessage
 from oscar_recovery.privacy.suppression import email_hash
 
@@ -52,7 +51,7 @@ def _basket_state(journey: CartJourney) -> str:
     basket = journey.basket
     parts = [
         journey.pk,
-        journey.status in JourneyStatus.ended_statuses(),
+        journey.is_ended,
         journey.basket_id,
         basket.status if basket else "",
         basket.date_merged.isoformat() if basket and basket.date_merged else "",

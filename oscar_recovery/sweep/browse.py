@@ -33,7 +33,7 @@ from oscar.core.loading import get_model
 
 from oscar_recovery import app_settings, signals
 from oscar_recovery.constants import EmailSource, JourneyEventKind, JourneyStatus
-from oscar_recovery.models import CartJourney, CartJourneyEvent
+from oscar_recovery.models import CartJourney, CartJourneyEvent, email_matches
 from oscar_recovery.utils import skip_locked
 
 UserProductView = get_model("analytics", "UserProductView")
@@ -181,7 +181,7 @@ def end_with_order(order, *, now: datetime | None = None) -> list[CartJourney]:
         who |= Q(user_id=order.user_id)
     email = order.guest_email or (order.user.email if order.user_id else "")
     if email:
-        who |= Q(email__iexact=email)
+        who |= email_matches(email)
     if not who:
         return []
     ended = []
@@ -189,7 +189,7 @@ def end_with_order(order, *, now: datetime | None = None) -> list[CartJourney]:
         journeys = (
             CartJourney.objects.select_for_update()
             .filter(who, num_items=0, num_viewed__gt=0, created_at__lte=order.date_placed)
-            .filter(status__in=JourneyStatus.open_statuses())
+            .open()
         )
         if order.basket_id:
             journeys = journeys.exclude(basket_id=order.basket_id)  # ends through the basket
