@@ -6,7 +6,7 @@ import pytest
 from oscar.core.loading import get_model
 from oscar.test.factories import create_order
 
-from oscar_recovery.constants import JourneyStatus, MessageStatus
+from oscar_recovery.constants import JourneyStatus, MessageStatus, SkipReason
 from oscar_recovery.models import (
     Campaign,
     CampaignStep,
@@ -92,3 +92,22 @@ def test_open_and_ended_are_one_rule_for_rows_and_queries(status, is_open):
 
     assert CartJourney.objects.open().filter(pk=journey.pk).exists() is is_open
     assert journey.is_ended is not is_open
+
+
+@pytest.mark.parametrize(
+    ("fields", "contact_staff", "reason"),
+    [
+        ({}, False, None),
+        ({"email": ""}, False, SkipReason.NO_EMAIL),
+        ({"email": "", "is_bot": True}, False, SkipReason.NO_EMAIL),
+        ({"is_bot": True}, True, SkipReason.BOT),
+        ({"is_staff": True}, False, SkipReason.STAFF),
+        ({"is_staff": True}, True, None),
+    ],
+)
+def test_contactability_is_one_rule(settings, fields, contact_staff, reason):
+    settings.OSCAR_RECOVERY_CONTACT_STAFF = contact_staff
+    journey = make_journey(quiet_for=timedelta(hours=1), **fields)
+
+    assert journey.why_not_contactable() == reason
+    assert journey.is_contactable is (reason is None)

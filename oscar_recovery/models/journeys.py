@@ -19,6 +19,7 @@ from oscar_recovery.constants import (
     JourneyEventKind,
     JourneyStatus,
     LawfulBasis,
+    SkipReason,
 )
 
 
@@ -219,12 +220,25 @@ class CartJourney(models.Model):
         """Ended in an order or a merge (``JourneyStatus.ended_statuses``): for good."""
         return self.status in JourneyStatus.ended_statuses()
 
+    def why_not_contactable(self) -> SkipReason | None:
+        """Why recovery may never contact this shopper, or None when it may: the one rule.
+
+        No address, a bot, or staff (unless ``OSCAR_RECOVERY_CONTACT_STAFF``), in that
+        order. Whether an email should go out *now* is for the send-time checks
+        (:func:`oscar_recovery.sending.send_checks.why_not_send`), which ask this first.
+        """
+        if not self.email:
+            return SkipReason.NO_EMAIL
+        if self.is_bot:
+            return SkipReason.BOT
+        if self.is_staff and not app_settings.CONTACT_STAFF:
+            return SkipReason.STAFF
+        return None
+
     @property
     def is_contactable(self) -> bool:
         """Whether recovery may contact this shopper at all (not whether it should now)."""
-        if not self.email or self.is_bot:
-            return False
-        return app_settings.CONTACT_STAFF or not self.is_staff
+        return self.why_not_contactable() is None
 
     def step_reached_at(self, step: CheckoutStep):
         return getattr(self, step.reached_at_field)

@@ -44,12 +44,9 @@ def why_not_send(message: RecoveryMessage, now) -> SkipReason | None:
         EnrolmentStatus.PAUSED,
     ):
         return SkipReason.ENROLMENT_STOPPED
-    if not journey.email:
-        return SkipReason.NO_EMAIL
-    if journey.is_bot:
-        return SkipReason.BOT
-    if journey.is_staff and not app_settings.CONTACT_STAFF:
-        return SkipReason.STAFF
+    contact = journey.why_not_contactable()
+    if contact is not None:
+        return contact
     if message.step.campaign.trigger == CampaignTrigger.BROWSE_ABANDONED:
         if journey.num_items:
             return SkipReason.BASKET_STARTED
