@@ -14,7 +14,8 @@ from oscar.core.loading import get_model
 from oscar_recovery import app_settings, signals
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.capture.snapshot import BasketSnapshot
-from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind, JourneyStatus
+from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind
+from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney, CartJourneyEvent, email_matches
 from oscar_recovery.privacy.consent import FIELDS as consent_fields
 from oscar_recovery.privacy.consent import email_attached
@@ -55,9 +56,8 @@ def save_basket(
     user = shopper.user
     journey = CartJourney(
         basket_id=basket.id,
-        status=JourneyStatus.ACTIVE,
+        **status.on_activity(now),
         created_at=now,
-        last_activity_at=now,
         basket_reached_at=now,
         visitor_id=shopper.visitor_id or adapter.new_visitor_id(),
         language=shopper.language,
@@ -65,7 +65,7 @@ def save_basket(
         user_id=getattr(user, "pk", None) or basket.owner_id,
         is_staff=bool(getattr(user, "is_staff", False)),
     )
-    update_fields = ["status", "last_activity_at"]
+    update_fields = list(status.on_activity(now))
     if snapshot is not None:
         for name, value in snapshot.as_journey_fields().items():
             setattr(journey, name, value)
@@ -125,25 +125,21 @@ def record_step(basket_ids: list[int], step: CheckoutStep, *, now: datetime | No
     each step was reached. One UPDATE; returns how many journeys it touched."""
     now = now or timezone.now()
     field = step.reached_at_field
-    return (
-        CartJourney.objects.filter(basket_id__in=basket_ids)
-        .open()
-        .update(
-            furthest_step=Greatest(F("furthest_step"), Value(int(step))),
-            last_activity_at=now,
-            status=JourneyStatus.ACTIVE,
-            **{field: Coalesce(F(field), Value(now))},
-        )
+    return status.record_activity(
+        CartJourney.objects.filter(basket_id__in=basket_ids),
+        now=now,
+        furthest_step=Greatest(F("furthest_step"), Value(int(step))),
+        **{field: Coalesce(F(field), Value(now))},
     )
 
 
 def record_basket_frozen(basket_id: int, frozen: bool, *, now: datetime | None = None) -> None:
     """Oscar freezes the basket when payment is submitted and thaws it when payment fails."""
     now = now or timezone.now()
-    changed = (
-        CartJourney.objects.filter(basket_id=basket_id, basket_frozen=not frozen)
-        .open()
-        .update(basket_frozen=frozen, last_activity_at=now, status=JourneyStatus.ACTIVE)
+    changed = status.record_activity(
+        CartJourney.objects.filter(basket_id=basket_id, basket_frozen=not frozen),
+        now=now,
+        basket_frozen=frozen,
     )
     if changed:
         kind = JourneyEventKind.BASKET_FROZEN if frozen else JourneyEventKind.BASKET_THAWED
@@ -173,8 +169,7 @@ def merge_baskets(slave_id: int, master, *, now: datetime | None = None) -> None
         if continuing is None:
             guest.basket_id = master.id
             guest.user_id = master.owner_id or guest.user_id
-            guest.last_activity_at = now
-            guest.status = JourneyStatus.ACTIVE
+            status.reactivate(guest, now=now)
             guest.save()
             CartJourneyEvent.objects.create(
                 journey=guest,
@@ -184,19 +179,9 @@ def merge_baskets(slave_id: int, master, *, now: datetime | None = None) -> None
             )
             return
         _take_over(continuing, guest)
-        continuing.last_activity_at = now
-        continuing.status = JourneyStatus.ACTIVE
+        status.reactivate(continuing, now=now)
         continuing.save()
-        guest.status = JourneyStatus.MERGED
-        guest.merged_into = continuing
-        guest.ended_at = now
-        guest.save(update_fields=["status", "merged_into", "ended_at"])
-        CartJourneyEvent.objects.create(
-            journey=continuing,
-            kind=JourneyEventKind.MERGED_IN,
-            created_at=now,
-            data={"journey": guest.pk, "from_basket": slave_id},
-        )
+        status.merge_into(guest, continuing, now=now, from_basket=slave_id)
 
 
 def _take_over(continuing: CartJourney, guest: CartJourney) -> None:
@@ -242,10 +227,7 @@ def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
         )
         if journey is None:
             return None
-        journey.status = JourneyStatus.CONVERTED
-        journey.ended_at = now
         journey.last_activity_at = now
-        journey.order = order
         journey.user_id = journey.user_id or order.user_id
         email = order.guest_email or (order.user.email if order.user_id else "")
         if email and not journey.email:
@@ -255,12 +237,6 @@ def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
         if basket_status and basket_status[0] in Basket.editable_statuses:
             # A checkout that leaves the basket open: the next items start a new journey.
             journey.basket = None
-        journey.save()
-        CartJourneyEvent.objects.create(
-            journey=journey,
-            kind=JourneyEventKind.ORDER_PLACED,
-            created_at=now,
-            data={"order_number": order.number},
-        )
+        status.convert(journey, order, now=now, update_fields=None)
     signals.journey_ended.send(sender=CartJourney, journey=journey, order=order)
     return journey

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from oscar_recovery import app_settings
-from oscar_recovery.constants import JourneyStatus
+from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney, RecoveryMessage
 
 
@@ -40,6 +40,6 @@ def attribute_order(journey: CartJourney, order) -> CartJourney:
         journey.order_total = order.total_incl_tax
         journey.attributed_message = message
         if message is not None:
-            journey.status = JourneyStatus.RECOVERED
+            status.recover(journey)
         journey.save(update_fields=["order_total", "attributed_message", "status"])
     return journey

@@ -32,7 +32,8 @@ from django.utils import timezone
 from oscar.core.loading import get_model
 
 from oscar_recovery import app_settings, signals
-from oscar_recovery.constants import EmailSource, JourneyEventKind, JourneyStatus
+from oscar_recovery.constants import EmailSource, JourneyEventKind
+from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney, CartJourneyEvent, email_matches
 from oscar_recovery.utils import skip_locked
 
@@ -126,8 +127,7 @@ def abandon_browsing(now: datetime | None = None) -> list[int]:
                     currency=getattr(settings, "OSCAR_DEFAULT_CURRENCY", ""),
                     created_at=first_view,
                     last_activity_at=visit[0][0],
-                    status=JourneyStatus.ABANDONED,
-                    abandoned_at=now,
+                    **status.born_abandoned(now),
                 )
             )
         created = CartJourney.objects.bulk_create(new)
@@ -194,16 +194,7 @@ def end_with_order(order, *, now: datetime | None = None) -> list[CartJourney]:
         if order.basket_id:
             journeys = journeys.exclude(basket_id=order.basket_id)  # ends through the basket
         for journey in journeys:
-            journey.status = JourneyStatus.CONVERTED
-            journey.ended_at = now
-            journey.order = order
-            journey.save(update_fields=["status", "ended_at", "order"])
-            CartJourneyEvent.objects.create(
-                journey=journey,
-                kind=JourneyEventKind.ORDER_PLACED,
-                created_at=now,
-                data={"order_number": order.number},
-            )
+            status.convert(journey, order, now=now)
             ended.append(journey)
     for journey in ended:
         signals.journey_ended.send(sender=CartJourney, journey=journey, order=order)

@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from oscar_recovery import app_settings, signals
 from oscar_recovery.campaigns import dispatch
-from oscar_recovery.constants import JourneyEventKind, JourneyStatus
-from oscar_recovery.models import CartJourney, CartJourneyEvent
+from oscar_recovery.constants import JourneyStatus
+from oscar_recovery.journeys import status
+from oscar_recovery.models import CartJourney
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sweep import browse
 from oscar_recovery.utils import get_logger, skip_locked
@@ -73,33 +74,20 @@ def _claim_batch(from_status: str, cutoff: datetime, batch_size: int) -> list[in
 class Transition:
     """One stage of the sweep: journeys quiet for ``quiet_setting`` move on."""
 
-    from_status: str
-    to_status: str
+    to_status: str  # its from-status, timestamp and event: journeys.status.QUIET_STEPS
     quiet_setting: str  # name in app_settings, read at run time
-    event_kind: str
-    timestamp_field: str
     signal: object
     counter: str  # SweepResult field to add to
 
+    @property
+    def from_status(self) -> str:
+        return status.QUIET_STEPS[self.to_status].from_status
+
 
 ABANDON = Transition(
-    JourneyStatus.ACTIVE,
-    JourneyStatus.ABANDONED,
-    "ABANDON_AFTER",
-    JourneyEventKind.ABANDONED,
-    "abandoned_at",
-    signals.journeys_abandoned,
-    "abandoned",
+    JourneyStatus.ABANDONED, "ABANDON_AFTER", signals.journeys_abandoned, "abandoned"
 )
-EXPIRE = Transition(
-    JourneyStatus.ABANDONED,
-    JourneyStatus.EXPIRED,
-    "EXPIRE_AFTER",
-    JourneyEventKind.EXPIRED,
-    "expired_at",
-    signals.journeys_expired,
-    "expired",
-)
+EXPIRE = Transition(JourneyStatus.EXPIRED, "EXPIRE_AFTER", signals.journeys_expired, "expired")
 
 
 def _transition_batch(stage: Transition, cutoff: datetime, now: datetime, size: int) -> list[int]:
@@ -109,20 +97,11 @@ def _transition_batch(stage: Transition, cutoff: datetime, now: datetime, size: 
             return []
         # The WHERE repeats the claim's conditions: a shopper who came back between the
         # claim and now (SQLite has no row locks) stays active.
-        CartJourney.objects.filter(
-            pk__in=ids, status=stage.from_status, last_activity_at__lt=cutoff
-        ).update(status=stage.to_status, **{stage.timestamp_field: now})
-        ids = list(
-            CartJourney.objects.filter(
-                pk__in=ids, status=stage.to_status, **{stage.timestamp_field: now}
-            )
-            .order_by("pk")
-            .values_list("pk", flat=True)
+        return status.mark_quiet(
+            CartJourney.objects.filter(pk__in=ids, last_activity_at__lt=cutoff),
+            stage.to_status,
+            now=now,
         )
-        CartJourneyEvent.objects.bulk_create(
-            [CartJourneyEvent(journey_id=pk, kind=stage.event_kind, created_at=now) for pk in ids]
-        )
-    return ids
 
 
 def run_transition(
