@@ -212,10 +212,6 @@ class CartJourney(models.Model):
         return f"#{self.pk} {who} ({self.get_status_display()})"
 
     @property
-    def has_email(self) -> bool:
-        return bool(self.email)
-
-    @property
     def is_ended(self) -> bool:
         """Ended in an order or a merge (``JourneyStatus.ended_statuses``): for good."""
         return self.status in JourneyStatus.ended_statuses()
