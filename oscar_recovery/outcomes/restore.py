@@ -171,7 +171,19 @@ def record_click(
     return message
 
 
-def throttle(address: str, now: float | None = None) -> int | None:
-    """Count one restore request from ``address``. Returns the seconds to wait when it is
-    over ``OSCAR_RECOVERY_RESTORE_RATE_LIMIT``, else None (see :mod:`.ratelimit`)."""
-    return ratelimit.hit("restore", address, app_settings.RESTORE_RATE_LIMIT, now)
+def throttle_invalid(request: HttpRequest, now: float | None = None) -> int | None:
+    """Count one request with a link that could not be honoured from the client of
+    ``request``. Returns the seconds to wait when it is over
+    ``OSCAR_RECOVERY_RESTORE_RATE_LIMIT``, else None (see :mod:`.ratelimit`).
+
+    Only failures count per client: behind a shared proxy or NAT, junk sent by one client
+    must never make genuine links answer 429 for everyone else."""
+    return ratelimit.hit_client("restore-invalid", request, app_settings.RESTORE_RATE_LIMIT, now)
+
+
+def throttle_link(link: RestoreLink, now: float | None = None) -> int | None:
+    """Count one request with a valid link, per link's journey: whoever hammers a link
+    (each fresh browser gets a copy of the basket) exhausts that link's budget only."""
+    return ratelimit.hit(
+        "restore", f"journey-{link.journey.pk}", app_settings.RESTORE_RATE_LIMIT, now
+    )
