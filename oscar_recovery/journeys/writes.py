@@ -223,6 +223,39 @@ def _take_over(continuing: CartJourney, guest: CartJourney) -> None:
         continuing.viewed, continuing.num_viewed = viewed, len(viewed)
 
 
+def _end_restored_copies(journey: CartJourney, basket_id: int, now: datetime) -> None:
+    """The ordered basket holds lines a restore link copied in (``copied_to`` on the link
+    journey's "restored" event): the link's journey ends merged into this one, so its click
+    is credited and it sends nothing more. Only a journey of the same address: an order by
+    someone a link was forwarded to never ends the sender's journey. No identity moves; the
+    order is placed."""
+    if not journey.email:
+        return
+    restored_from = CartJourneyEvent.objects.filter(
+        kind=JourneyEventKind.RESTORED, data__copied_to=basket_id
+    ).values_list("journey_id", flat=True)
+    ended = list(
+        CartJourney.objects.filter(pk__in=list(restored_from), email__iexact=journey.email)
+        .exclude(pk=journey.pk)
+        .exclude(status__in=JourneyStatus.ended_statuses())
+        .values_list("pk", flat=True)
+    )
+    if not ended:
+        return
+    CartJourney.objects.filter(pk__in=ended).update(
+        status=JourneyStatus.MERGED, merged_into=journey, ended_at=now
+    )
+    CartJourneyEvent.objects.bulk_create(
+        CartJourneyEvent(
+            journey=journey,
+            kind=JourneyEventKind.MERGED_IN,
+            created_at=now,
+            data={"journey": pk, "restored": True},
+        )
+        for pk in ended
+    )
+
+
 def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
     """An order was placed for the journey's basket: the journey ends as converted at once.
 
@@ -255,6 +288,7 @@ def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
             # A checkout that leaves the basket open: the next items start a new journey.
             journey.basket = None
         journey.save()
+        _end_restored_copies(journey, order.basket_id, now)
         CartJourneyEvent.objects.create(
             journey=journey,
             kind=JourneyEventKind.ORDER_PLACED,

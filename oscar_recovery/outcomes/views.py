@@ -95,14 +95,19 @@ class RestoreView(View):
         if retry_after is not None:
             return self.rate_limited(request, retry_after)
         try:
-            if self.is_click(request):
-                self.guarded(restore.record_click, link.message_id, link.journey)
             outcome = restore.restore_basket(request, link)
         except InvalidLink as exc:
             return self.invalid(request, exc.message, status=self.STATUS[exc.reason])
         except Exception:
             logger.exception("oscar_recovery: restoring a basket failed")
             return self.redirect(restore.basket_url())
+        if self.is_click(request):
+            self.guarded(
+                restore.record_click,
+                link.message_id,
+                link.journey,
+                copied_to=outcome.copied_to,
+            )
         response = self.redirect(outcome.redirect_to)
         if outcome.cookie_basket_id is not None:
             restore.set_basket_cookie(request, response, outcome.cookie_basket_id)
@@ -120,10 +125,10 @@ class RestoreView(View):
         return request.method == "GET" and not get_adapter().is_bot(user_agent)
 
     @staticmethod
-    def guarded(func, *args) -> None:
+    def guarded(func, *args, **kwargs) -> None:
         # Tracking must never stand between the shopper and their basket.
         try:
-            func(*args)
+            func(*args, **kwargs)
         except Exception:
             logger.exception("oscar_recovery: %s failed", func.__name__)
 
