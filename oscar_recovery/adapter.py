@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from decimal import Decimal
 from urllib.parse import urljoin
@@ -35,6 +36,25 @@ class RecoveryAdapter:
         if request is not None and getattr(request, "LANGUAGE_CODE", None):
             return request.LANGUAGE_CODE
         return translation.get_language() or ""
+
+    def client_address(self, request: HttpRequest) -> str:
+        """The address of the client behind ``request``, which rate limits count by.
+
+        ``REMOTE_ADDR``, unless it is one of ``OSCAR_RECOVERY_TRUSTED_PROXIES``: then the
+        ``X-Forwarded-For`` chain is read from the right (the entries the shop's proxies
+        appended) and the first address that is not a trusted proxy is the client. Entries
+        further left were written by the client and are never believed. Override for a
+        proxy that reports the client differently (``Forwarded``, ``CF-Connecting-IP``)."""
+        remote = request.META.get("REMOTE_ADDR", "")
+        trusted = _networks(app_settings.TRUSTED_PROXIES)
+        if not trusted or not _in_networks(remote, trusted):
+            return remote
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not _in_networks(hop, trusted):
+                return hop
+        return hops[0] if hops else remote
 
     def new_visitor_id(self) -> str:
         return uuid.uuid4().hex
@@ -190,6 +210,24 @@ class RecoveryAdapter:
         from oscar_recovery.prompts.state import device_class
 
         return device_class(user_agent)
+
+
+def _networks(values) -> list:
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            logger.warning("OSCAR_RECOVERY_TRUSTED_PROXIES: %r is no address or network", value)
+    return networks
+
+
+def _in_networks(address: str, networks: list) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def get_adapter() -> RecoveryAdapter:

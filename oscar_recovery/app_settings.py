@@ -150,9 +150,17 @@ class AppSettings:
 
     @property
     def RESTORE_RATE_LIMIT(self) -> tuple[int, timedelta]:
-        """Restore-link requests allowed per client address, and the window they count in."""
+        """Restore-link requests allowed, and the window they count in: invalid links per
+        client address, valid links per link (so junk never locks out a genuine link)."""
         count, window = self._setting("RESTORE_RATE_LIMIT", (30, timedelta(hours=1)))
         return int(count), _as_timedelta(window)
+
+    @property
+    def TRUSTED_PROXIES(self) -> tuple[str, ...]:
+        """Addresses or networks (``"10.0.0.0/8"``, ``"::1"``) of the shop's own reverse
+        proxies. A request from one of them is attributed to the address it names in
+        ``X-Forwarded-For``; empty (the default) trusts no header and uses ``REMOTE_ADDR``."""
+        return tuple(str(value) for value in self._setting("TRUSTED_PROXIES", ()))
 
     # Staff alerts and outgoing webhooks
 

@@ -3,19 +3,54 @@
 Fixed windows in Django's cache: cheap, and good enough to stop guessing at tokens or
 flooding an endpoint. A cache that fails lets the request through: the limit protects the
 shop, it must not take the shop's own links and prompts down with it.
+
+Clients are counted by :meth:`RecoveryAdapter.client_address` (which honours
+``OSCAR_RECOVERY_TRUSTED_PROXIES``), an IPv6 client by its /64 network: one subscriber
+usually holds a whole /64 and could otherwise take a fresh budget per address.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from datetime import timedelta
 
 from django.core.cache import cache
+from django.http import HttpRequest
 
 from oscar_recovery.utils import logger
 
 _KEY = "oscar_recovery:rate:{scope}:{address}:{window}"
+
+
+#: Prefix length an IPv6 client is grouped by.
+IPV6_PREFIX = 64
+
+
+def client_key(address: str) -> str:
+    """The rate-limit key of a client address: an IPv4 address as it is, an IPv6 address as
+    its /64 network (an IPv4-mapped IPv6 address as the IPv4 address), anything that is no
+    address as "unknown"."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return "unknown"
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_PREFIX}", strict=False))
+    return str(ip)
+
+
+def hit_client(
+    scope: str, request: HttpRequest, limit: tuple[int, timedelta], now: float | None = None
+) -> int | None:
+    """:func:`hit` for the client of ``request`` (see :func:`client_key`)."""
+    from oscar_recovery.adapter import get_adapter
+
+    address = client_key(get_adapter().client_address(request))
+    return hit(scope, address, limit, now)
 
 
 def hit(

@@ -126,12 +126,12 @@ def test_no_thanks_before_the_email_suppresses_the_address_once_it_is_given(shop
     assert is_suppressed("g@example.com")
 
 
-def test_a_later_explicit_consent_lifts_a_no_thanks_but_never_an_unsubscribe(settings, step):
+def test_a_later_verified_consent_lifts_a_no_thanks_but_never_an_unsubscribe(settings, step):
     settings.OSCAR_RECOVERY_LAWFUL_BASIS = LawfulBasis.CONSENT
     message = due_message(step, email="changed@example.com")
     journey = message.journey
     consent.record_refusal(journey, text="No thanks", source=ConsentSource.PROMPT)
-    consent.record_consent(journey, text="Yes please", given=True, source=ConsentSource.PROMPT)
+    consent.record_consent(journey, text="Yes please", given=True, source=ConsentSource.STAFF)
     assert reason(message) is None
 
     suppress("changed@example.com", SuppressionReason.UNSUBSCRIBED)
@@ -318,3 +318,51 @@ def test_a_guests_no_thanks_goes_along_when_the_basket_merges_on_login(
     assert customers.consent_given is False and customers.consent_text == "No thanks"
     assert consent.why_not_contact(customers) == SkipReason.CONSENT_REFUSED
     assert is_suppressed("customer@example.com")
+
+
+def test_a_strangers_consent_never_lifts_the_owners_no_thanks(settings, step):
+    """Worst sender: under ``consent`` posts ``{"email": victim, "consent": true}`` from
+    their own browser. Before: the victim's "declined" suppression was deleted and the
+    stranger's consent became the newest decision for every journey of the address, so the
+    basket the victim refused got emailed. Now the victim's refusal and suppression stand."""
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = LawfulBasis.CONSENT
+    victims = due_message(step, email="victim@example.com", visitor_id="victim")
+    consent.record_refusal(victims.journey, text="No thanks", source=ConsentSource.CHECKOUT)
+    strangers = make_journey(
+        quiet_for=timedelta(hours=2), email="VICTIM@example.com", visitor_id="stranger"
+    )
+
+    consent.record_consent(strangers, text="Yes", given=True, source=ConsentSource.PROMPT)
+
+    assert is_suppressed("victim@example.com")
+    assert reason(victims) == SkipReason.SUPPRESSED
+    assert consent.latest_decision(victims.journey)["consent_given"] is False
+
+
+def test_an_unverified_consent_covers_only_its_own_journey(settings, step):
+    """Worst sender: gives consent with someone else's address, hoping it carries over to
+    the owner's own journeys. It covers the journey it was given on, and that browser's."""
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = LawfulBasis.CONSENT
+    owners = due_message(step, email="owner@example.com", visitor_id="owner")
+    strangers = make_journey(
+        quiet_for=timedelta(hours=2), email="owner@example.com", visitor_id="stranger"
+    )
+
+    consent.record_consent(strangers, text="Yes", given=True, source=ConsentSource.PROMPT)
+
+    assert reason(owners) == SkipReason.NO_CONSENT
+    assert consent.why_not_contact(strangers) is None
+    same_browser = make_journey(quiet_for=timedelta(hours=2), email="", visitor_id="stranger")
+    assert consent.latest_decision(same_browser)["consent_given"] is True
+
+
+def test_a_verified_consent_covers_the_address(settings, step):
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = LawfulBasis.CONSENT
+    owners = due_message(step, email="owner@example.com", visitor_id="owner")
+    other = make_journey(
+        quiet_for=timedelta(hours=2), email="owner@example.com", visitor_id="elsewhere"
+    )
+
+    consent.record_consent(other, text="Yes", given=True, source=ConsentSource.STAFF)
+
+    assert consent.why_not_contact(owners.journey) is None

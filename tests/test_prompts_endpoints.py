@@ -288,12 +288,36 @@ def test_capture_without_a_basket_starts_one_so_nothing_is_lost(browser, exit_pr
     assert PromptEvent.objects.get().data["consent"]["given"] is False
 
 
-def test_the_same_email_gets_the_same_voucher_again(browser, exit_prompt):
-    first = post(browser, CAPTURE, capture(exit_prompt)).json()["voucher"]
-    again = post(browser, CAPTURE, capture(exit_prompt, "ADA@example.com")).json()["voucher"]
-    other = post(browser, CAPTURE, capture(exit_prompt, "bob@example.com")).json()["voucher"]
-    assert first == again != other
-    assert Voucher.objects.count() == 2
+def test_one_browser_gets_one_voucher_whatever_addresses_it_types(browser, exit_prompt):
+    """Worst sender: harvests codes by submitting ``me+1@``, ``me+2@``... from one
+    browser. Before: one single-use code per address. Now the browser's one voucher,
+    revealed again while unused."""
+    codes = {
+        post(browser, CAPTURE, capture(exit_prompt, f"me+{n}@example.com")).json()["voucher"]
+        for n in range(10)
+    }
+    assert len(codes) == 1 and None not in codes
+    assert Voucher.objects.count() == 1
+
+
+def test_typing_someone_elses_address_never_reveals_their_code(browser, exit_prompt):
+    """Worst sender: types a victim's address into the prompt. Before: the victim's unused
+    code came back. Now the code stays with the browser that earned it."""
+    victims = post(browser, CAPTURE, capture(exit_prompt, "ada@example.com")).json()["voucher"]
+    stranger = Client(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="192.0.2.99")
+
+    theirs = post(stranger, CAPTURE, capture(exit_prompt, "ADA@example.com")).json()["voucher"]
+
+    assert victims and theirs != victims
+
+
+def test_a_used_prompt_voucher_is_not_replaced(browser, exit_prompt):
+    code = post(browser, CAPTURE, capture(exit_prompt)).json()["voucher"]
+    Voucher.objects.filter(code=code).update(num_orders=1)
+
+    again = post(browser, CAPTURE, capture(exit_prompt, "other@example.com")).json()
+    assert again["voucher"] is None
+    assert Voucher.objects.count() == 1
 
 
 def test_a_prompt_without_offer_reveals_no_voucher(browser, exit_prompt):
@@ -308,7 +332,10 @@ def test_a_changed_offer_makes_a_new_oscar_offer_and_old_vouchers_keep_theirs(br
     old = Voucher.objects.get(code=post(browser, CAPTURE, capture(exit_prompt)).json()["voucher"])
     exit_prompt.incentive = Incentive.FREE_SHIPPING
     exit_prompt.save()
-    new_code = post(browser, CAPTURE, capture(exit_prompt, "bob@example.com")).json()["voucher"]
+    other_browser = Client(HTTP_USER_AGENT=BROWSER_UA)
+    new_code = post(other_browser, CAPTURE, capture(exit_prompt, "bob@example.com")).json()[
+        "voucher"
+    ]
     new = Voucher.objects.get(code=new_code)
     assert old.offers.get().benefit.type == "Percentage"
     assert new.offers.get().benefit.type == "Shipping percentage"

@@ -95,7 +95,10 @@ def test_the_whole_recovery_story(abandoned_guest, sweep_at, product, country):
     sweep_at(timedelta(days=4))  # steps 2 and 3 fall due, but the order stopped them
     assert len(recovery_emails()) == 1
     assert RecoveryMessage.objects.count() == 1
-    journey = CartJourney.objects.get()
+    # The new browser got a copy of the basket; its order ends the emailed journey too.
+    journey = CartJourney.objects.get(order__isnull=False)
+    emailed = CartJourney.objects.get(pk=message.journey_id)
+    assert emailed.status == JourneyStatus.MERGED and emailed.merged_into == journey
     assert journey.status == JourneyStatus.RECOVERED
     assert journey.attributed_message == message
     assert journey.order_total == journey.order.total_incl_tax

@@ -14,7 +14,6 @@ from django.utils import timezone
 from oscar.core.loading import get_model
 
 from oscar_recovery.constants import JourneyEventKind, JourneyStatus, MessageStatus
-from oscar_recovery.journeys import writes as journeys
 from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage
 from oscar_recovery.sending.tokens import restore_token
 from tests.conftest import BROWSER_UA
@@ -98,8 +97,43 @@ def test_a_fresh_browser_gets_the_guest_basket_back(guest_journey, shopper):
     assert response["Referrer-Policy"] == "no-referrer"
     assert "no-store" in response["Cache-Control"]
     page = shopper.get(reverse("basket:summary"))
-    assert page.context["basket"].id == guest_journey.basket_id
-    assert "Winter coat" in page.content.decode()
+    # One click, and the lines are back: in a basket of this browser's own.
+    assert page.context["basket"].id != guest_journey.basket_id
+    assert [line.product.title for line in page.context["basket"].all_lines()] == ["Winter coat"]
+
+
+def test_opening_a_link_never_makes_two_browsers_share_a_basket(
+    guest_journey, guest, shopper, other_product, product
+):
+    """Worst sender: abandons a basket, gets their own valid link and makes other people's
+    browsers open it (any page can navigate there). Before: an opener with an empty basket
+    was given the sender's basket in their cookie, so what they added the sender saw (and
+    the sender's next email described it). Now each browser keeps a basket of its own."""
+    shopper.get(restore_path(guest_journey))
+    add_to_basket(shopper, other_product)
+
+    assert "Wool hat" not in basket_page(guest)
+    sender_basket = Basket.objects.get(pk=guest_journey.basket_id)
+    assert [line.product for line in sender_basket.all_lines()] == [product]
+    assert sender_basket.lines.count() == 1
+    opener = CartJourney.objects.get(basket__lines__product=other_product)
+    assert opener.pk != guest_journey.pk
+    assert opener.email == ""  # the sender's address never follows the lines
+
+
+def test_a_link_never_puts_the_senders_address_into_checkout(guest_journey, shopper):
+    """Worst sender: the opener clicks through to checkout without reading. Before: the
+    sender's address sat in Oscar's checkout session, which lets checkout skip the gateway,
+    so the order (and its confirmation) went out in the sender's name. Now checkout still
+    asks the opener for an address."""
+    shopper.get(restore_path(guest_journey))
+
+    response = shopper.get(reverse("checkout:shipping-address"))
+
+    assert response.status_code == 302
+    assert urlsplit(response["Location"]).path == reverse("checkout:index")
+    gateway = shopper.get(reverse("checkout:index"))
+    assert gateway.context["form"].initial.get("username") in (None, "")
 
 
 def test_the_link_works_again_in_the_browser_that_already_has_the_basket(guest_journey, guest):
@@ -119,7 +153,7 @@ def test_a_stale_basket_cookie_does_not_undo_the_restore(guest_journey, shopper,
     assert "Winter coat" in basket_page(shopper)
 
 
-def test_a_basket_with_lines_gets_the_guest_basket_merged_in(guest_journey, shopper, other_product):
+def test_a_basket_with_lines_gets_the_link_lines_copied_in(guest_journey, shopper, other_product):
     add_to_basket(shopper, other_product)
     current = CartJourney.objects.get(basket__lines__product=other_product)
 
@@ -128,18 +162,65 @@ def test_a_basket_with_lines_gets_the_guest_basket_merged_in(guest_journey, shop
     assert response.status_code == 303 and response["Location"] == BASKET_URL
     page = basket_page(shopper)
     assert "Winter coat" in page and "Wool hat" in page  # nothing lost
-    assert Basket.objects.get(pk=guest_journey.basket_id).status == Basket.MERGED
+    assert Basket.objects.get(pk=guest_journey.basket_id).status == Basket.OPEN
     guest_journey.refresh_from_db()
     current.refresh_from_db()
-    assert guest_journey.status == JourneyStatus.MERGED
-    assert guest_journey.merged_into == current
+    assert guest_journey.status != JourneyStatus.MERGED
     assert current.num_lines == 2
-    assert current.email == "guest@example.com"  # the guest's progress carried over
 
 
-def test_merging_the_same_product_keeps_one_line_and_still_merges_the_journeys(
-    guest_journey, shopper, product
+def test_an_order_by_the_same_address_ends_the_links_journey_and_credits_the_click(
+    guest_journey, shopper, country
 ):
+    message = make_message(guest_journey)
+    shopper.get(restore_path(guest_journey, message))
+    guest_gateway(shopper, "GUEST@example.com")
+    shipping_address(shopper, country)
+    place_order(shopper)
+
+    ordered = CartJourney.objects.get(order__isnull=False)
+    guest_journey.refresh_from_db()
+    assert ordered.pk != guest_journey.pk
+    assert guest_journey.status == JourneyStatus.MERGED and guest_journey.merged_into == ordered
+    assert ordered.status == JourneyStatus.RECOVERED and ordered.attributed_message == message
+
+
+def test_an_order_by_someone_the_link_was_forwarded_to_leaves_the_senders_journey(
+    guest_journey, shopper, country
+):
+    """Worst case: the link reached someone else, who buys. The sender's journey is not
+    ended by a stranger's order (nor the stranger's order credited to the sender)."""
+    shopper.get(restore_path(guest_journey, make_message(guest_journey)))
+    guest_gateway(shopper, "friend@example.com")
+    shipping_address(shopper, country)
+    place_order(shopper)
+
+    guest_journey.refresh_from_db()
+    assert guest_journey.status not in JourneyStatus.ended_statuses()
+    assert CartJourney.objects.get(order__isnull=False).status == JourneyStatus.CONVERTED
+
+
+def test_a_link_never_changes_the_address_of_the_openers_journey(
+    guest_journey, shopper, other_product
+):
+    """Worst sender: sends their link to a shopper who has a basket and gave their address.
+    Before: the sender's basket was merged in and the opener's journey took the sender's
+    address, so the opener's next reminder (a link to the opener's basket) went to the
+    sender. Now both journeys keep their own address."""
+    add_to_basket(shopper, other_product)
+    guest_gateway(shopper, "opener@example.com")
+    opener = CartJourney.objects.get(email="opener@example.com")
+
+    shopper.get(restore_path(guest_journey))
+
+    opener.refresh_from_db()
+    guest_journey.refresh_from_db()
+    assert opener.email == "opener@example.com"
+    assert guest_journey.email == "guest@example.com"
+    assert opener.merged_into is None and guest_journey.merged_into is None
+
+
+def test_copying_the_same_product_keeps_the_larger_quantity(guest_journey, shopper, product):
     add_to_basket(shopper, product, quantity=3)
     current = CartJourney.objects.exclude(pk=guest_journey.pk).get()
 
@@ -147,9 +228,6 @@ def test_merging_the_same_product_keeps_one_line_and_still_merges_the_journeys(
 
     basket = Basket.objects.get(pk=current.basket_id)
     assert [(line.product, line.quantity) for line in basket.lines.all()] == [(product, 3)]
-    guest_journey.refresh_from_db()
-    assert guest_journey.status == JourneyStatus.MERGED
-    assert guest_journey.merged_into == current
 
 
 def test_a_logged_in_shopper_gets_a_guest_basket_merged_into_theirs(guest_journey, customer):
@@ -163,21 +241,25 @@ def test_a_logged_in_shopper_gets_a_guest_basket_merged_into_theirs(guest_journe
     assert "Winter coat" in page.content.decode()
 
 
-def test_a_merged_link_is_used_up(guest_journey, shopper, other_product):
+def test_the_link_keeps_working_after_a_copy(guest_journey, shopper, other_product):
     path = restore_path(guest_journey)
     add_to_basket(shopper, other_product)
     shopper.get(path)
 
-    response = Client(HTTP_USER_AGENT=BROWSER_UA).get(path)
-    assert_friendly_page(response, 410, "This basket is no longer available.")
+    other = Client(HTTP_USER_AGENT=BROWSER_UA)
+    assert other.get(path).status_code == 303
+    assert "Winter coat" in basket_page(other)
 
 
-def test_the_guest_email_is_prefilled_at_checkout(guest_journey, shopper):
+def test_the_links_address_is_only_suggested_for_the_visible_gateway_field(guest_journey, shopper):
+    from oscar_recovery.outcomes.restore import SUGGESTED_EMAIL_KEY
+
     shopper.get(restore_path(guest_journey))
 
-    gateway = shopper.get(reverse("checkout:index"))
-    assert gateway.status_code == 200
-    assert gateway.context["form"].initial["username"] == "guest@example.com"
+    assert shopper.session[SUGGESTED_EMAIL_KEY] == "guest@example.com"
+    assert "checkout_data" not in shopper.session or "guest" not in str(
+        shopper.session["checkout_data"]
+    )
 
 
 def test_an_email_given_in_this_browser_is_not_overwritten(guest_journey, shopper, other_product):
@@ -264,8 +346,9 @@ def test_a_click_is_recorded_once_and_on_the_timeline(guest_journey, shopper):
     message.refresh_from_db()
     assert message.status == MessageStatus.CLICKED
     assert message.clicked_at == first
+    copy = Basket.objects.exclude(pk=guest_journey.basket_id).get()
     events = guest_journey.events.filter(kind=JourneyEventKind.RESTORED)
-    assert [event.data for event in events] == [{"message": message.pk}] * 2
+    assert [event.data for event in events] == [{"message": message.pk, "copied_to": copy.pk}] * 2
 
 
 def test_a_click_never_moves_a_bounced_message_back(guest_journey, shopper):
@@ -286,7 +369,7 @@ def test_a_click_is_only_recorded_on_the_journeys_own_message(guest_journey, sho
     foreign.refresh_from_db()
     assert foreign.clicked_at is None and foreign.status == MessageStatus.SENT
     event = guest_journey.events.get(kind=JourneyEventKind.RESTORED)
-    assert event.data == {"message": None}
+    assert event.data["message"] is None
 
 
 def test_link_scanners_are_answered_but_record_no_click(guest_journey):
@@ -338,19 +421,51 @@ def test_a_link_to_an_ordered_basket_gets_a_friendly_410(guest_journey, guest, c
 
 
 @override_settings(OSCAR_RECOVERY_RESTORE_RATE_LIMIT=(2, timedelta(minutes=1)))
-def test_too_many_requests_from_one_address_get_a_friendly_429(guest_journey, shopper):
+def test_too_many_junk_links_from_one_address_get_a_friendly_429(guest_journey, shopper):
     bad = reverse("oscar_recovery:restore", args=["not-a-token"])
     assert shopper.get(bad).status_code == 400
     assert shopper.get(bad).status_code == 400
 
-    # Counted before the signature is checked: a valid link is refused too.
-    response = shopper.get(restore_path(guest_journey))
+    response = shopper.get(bad)
 
     assert_friendly_page(response, 429, "too many basket links")
     assert 1 <= int(response["Retry-After"]) <= 60
-    assert "Winter coat" not in basket_page(shopper)
     other_address = Client(HTTP_USER_AGENT=BROWSER_UA, REMOTE_ADDR="192.0.2.7")
-    assert other_address.get(restore_path(guest_journey)).status_code == 303
+    assert other_address.get(bad).status_code == 400
+
+
+@override_settings(OSCAR_RECOVERY_RESTORE_RATE_LIMIT=(2, timedelta(minutes=1)))
+def test_a_flood_of_junk_links_never_locks_out_a_genuine_link(guest_journey, shopper):
+    """Worst sender: behind the shop's proxy (or a shared NAT) every shopper has one client
+    address; an attacker sends junk tokens until that address is over the limit. Genuine
+    links must keep working for everyone sharing it."""
+    bad = reverse("oscar_recovery:restore", args=["not-a-token"])
+    attacker = Client(HTTP_USER_AGENT=BROWSER_UA)  # same REMOTE_ADDR as the shopper
+    for _ in range(5):
+        attacker.get(bad)
+    assert attacker.get(bad).status_code == 429
+
+    response = shopper.get(restore_path(guest_journey))
+
+    assert response.status_code == 303 and response["Location"] == BASKET_URL
+    assert "Winter coat" in basket_page(shopper)
+
+
+@override_settings(OSCAR_RECOVERY_RESTORE_RATE_LIMIT=(2, timedelta(minutes=1)))
+def test_hammering_one_valid_link_exhausts_only_that_link(guest_journey, shopper, other_product):
+    """Worst sender: someone with a valid link of their own opens it from many fresh
+    browsers (each would get a copy of the basket). Only that link is limited."""
+    path = restore_path(guest_journey)
+    for _ in range(2):
+        assert Client(HTTP_USER_AGENT=BROWSER_UA).get(path).status_code == 303
+
+    assert_friendly_page(Client(HTTP_USER_AGENT=BROWSER_UA).get(path), 429, "too many basket")
+
+    other = Client(HTTP_USER_AGENT=BROWSER_UA)
+    add_to_basket(other, other_product)
+    guest_gateway(other, "other@example.com")
+    other_journey = CartJourney.objects.get(email="other@example.com")
+    assert Client(HTTP_USER_AGENT=BROWSER_UA).get(restore_path(other_journey)).status_code == 303
 
 
 def test_a_failure_while_restoring_is_logged_and_loses_nothing(
@@ -360,7 +475,7 @@ def test_a_failure_while_restoring_is_logged_and_loses_nothing(
         raise RuntimeError("journey bookkeeping failed")
 
     add_to_basket(shopper, other_product)
-    monkeypatch.setattr(journeys, "merge_baskets", broken)
+    monkeypatch.setattr(Basket, "add_product", broken)
 
     with caplog.at_level(logging.ERROR, logger="oscar_recovery"):
         response = shopper.get(restore_path(guest_journey))

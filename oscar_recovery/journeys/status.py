@@ -20,7 +20,9 @@ abandoned      expired     quiet for ``EXPIRE_AFTER``   ``expired_at``, an ``exp
 open           converted   an order is placed           ``ended_at``, ``order``, an
                            (:func:`convert`)            ``order_placed`` event
 open           merged      a guest basket merged on     ``ended_at``, ``merged_into``, a
-                           login (:func:`merge_into`)   ``merged_in`` event on the other
+                           login (:func:`merge_into`);  ``merged_in`` event on the other
+                           a restored copy ordered
+                           (:func:`merge_all_into`)
 converted      recovered   the order is credited to a   nothing else (attribution saves its
                            click (:func:`recover`)      own fields with the status)
 =============  ==========  ===========================  ====================================
@@ -166,6 +168,30 @@ def merge_into(guest: CartJourney, continuing: CartJourney, *, now: datetime, **
         created_at=now,
         data={"journey": guest.pk, **data},
     )
+
+
+def merge_all_into(
+    journeys: QuerySet[CartJourney], continuing: CartJourney, *, now: datetime, **data
+) -> list[int]:
+    """The open journeys of ``journeys`` end merged into ``continuing`` at ``now``, in one
+    UPDATE, with a ``merged_in`` event each on ``continuing`` (``data`` joins the events'
+    data). Returns the ids it merged."""
+    merged = list(journeys.open().exclude(pk=continuing.pk).values_list("pk", flat=True))
+    if not merged:
+        return merged
+    CartJourney.objects.filter(pk__in=merged).update(
+        status=JourneyStatus.MERGED, merged_into=continuing, ended_at=now
+    )
+    CartJourneyEvent.objects.bulk_create(
+        CartJourneyEvent(
+            journey=continuing,
+            kind=JourneyEventKind.MERGED_IN,
+            created_at=now,
+            data={"journey": pk, **data},
+        )
+        for pk in merged
+    )
+    return merged
 
 
 def recover(journey: CartJourney) -> None:

@@ -212,6 +212,26 @@ def _take_over(continuing: CartJourney, guest: CartJourney) -> None:
         continuing.viewed, continuing.num_viewed = viewed, len(viewed)
 
 
+def _end_restored_copies(journey: CartJourney, basket_id: int, now: datetime) -> None:
+    """The ordered basket holds lines a restore link copied in (``copied_to`` on the link
+    journey's "restored" event): the link's journey ends merged into this one, so its click
+    is credited and it sends nothing more. Only a journey of the same address: an order by
+    someone a link was forwarded to never ends the sender's journey. No identity moves; the
+    order is placed."""
+    if not journey.email:
+        return
+    restored_from = CartJourneyEvent.objects.filter(
+        kind=JourneyEventKind.RESTORED, data__copied_to=basket_id
+    ).values_list("journey_id", flat=True)
+    copied_from = (
+        CartJourney.objects.filter(pk__in=list(restored_from))
+        .for_email(journey.email)
+        .open()
+        .exclude(pk=journey.pk)
+    )
+    status.merge_all_into(copied_from, journey, now=now, restored=True)
+
+
 def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
     """An order was placed for the journey's basket: the journey ends as converted at once.
 
@@ -238,5 +258,6 @@ def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
             # A checkout that leaves the basket open: the next items start a new journey.
             journey.basket = None
         status.convert(journey, order, now=now, update_fields=None)
+        _end_restored_copies(journey, order.basket_id, now)
     signals.journey_ended.send(sender=CartJourney, journey=journey, order=order)
     return journey

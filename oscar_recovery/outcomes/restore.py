@@ -1,9 +1,19 @@
 """What a restore link does: bring an abandoned basket back to the shopper, record the click.
 
-A restore link never logs anyone in. A guest's basket goes to whoever holds the link; a
-basket that belongs to an account only ever reaches that account, through Oscar's login.
-The visitor's current basket is never silently replaced: when it has lines, the journey's
-basket is merged into it, as Oscar merges a guest basket on login.
+A restore link is a bearer token that anyone can forward, and any page can make a browser
+open it (the shop's cookies go along). So opening one never moves state between browsers:
+
+- it never logs anyone in: a basket that belongs to an account only ever reaches that
+  account, through Oscar's login;
+- it never makes two browsers share a basket: the link's lines are *copied* into the
+  opener's own basket (created if they have none), which keeps what it had; the link's
+  basket and journey stay as they were, so the link keeps working;
+- it never changes whose address a journey has: the opener's journey keeps its address
+  (or its lack of one), and the link's journey keeps the sender's;
+- it never puts an address into checkout: Oscar's checkout session is left alone (a guest
+  email there lets checkout skip the gateway, so the order would go out in the sender's
+  name unseen). The link's address is only *suggested* (:func:`suggested_email`) for a shop
+  that wants to pre-fill the visible gateway field, where the shopper sees and confirms it.
 """
 
 from __future__ import annotations
@@ -18,17 +28,21 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from oscar.core.loading import get_class, get_model
+from oscar.core.loading import get_model
 
 from oscar_recovery import app_settings, ratelimit
 from oscar_recovery.constants import JourneyEventKind, MessageStatus
-from oscar_recovery.journeys import writes as journeys
 from oscar_recovery.models import CartJourney, CartJourneyEvent, RecoveryMessage
 from oscar_recovery.outcomes.tracking import _advance as advance_message_status
 from oscar_recovery.sending.tokens import InvalidLink, RestoreLink
+from oscar_recovery.utils import get_logger
+
+logger = get_logger(__name__)
 
 Basket = get_model("basket", "Basket")
-CheckoutSessionData = get_class("checkout.utils", "CheckoutSessionData")
+
+#: Session key of the address a restore link suggests for the checkout gateway.
+SUGGESTED_EMAIL_KEY = "oscar_recovery_suggested_email"
 
 # A click proves delivery, but must not hide that the address bounced or complained: those
 # statuses drive suppression and the ESP reports.
@@ -40,10 +54,8 @@ class Restored:
 
     #: The journey's basket already was the visitor's basket.
     CURRENT = "current"
-    #: The visitor had no lines: the journey's basket became theirs (Oscar's basket cookie).
-    ADOPTED = "adopted"
-    #: The visitor had lines (or an account basket): the journey's basket was merged into it.
-    MERGED = "merged"
+    #: The journey's lines were copied into the visitor's own basket (new if they had none).
+    COPIED = "copied"
     #: The basket belongs to the logged-in visitor; Oscar loads it for them.
     OWNER = "owner"
     #: The basket belongs to an account the visitor is not logged in as: login first.
@@ -57,6 +69,8 @@ class RestoreOutcome:
     redirect_to: str
     #: Open basket the visitor's basket cookie must name from now on, if any.
     cookie_basket_id: int | None = None
+    #: The visitor's basket the link's lines were copied into, if any.
+    copied_to: int | None = None
 
 
 def basket_url() -> str:
@@ -64,7 +78,8 @@ def basket_url() -> str:
 
 
 def restore_basket(request: HttpRequest, link: RestoreLink) -> RestoreOutcome:
-    """Bring the link's basket back to the visitor of ``request``.
+    """Bring the link's basket back to the visitor of ``request``: its lines copied into
+    the visitor's own basket (see the module docstring for what never happens).
 
     Raises :class:`InvalidLink` (used up) when the basket can no longer be restored.
     Database changes happen in one transaction: a failure leaves both baskets as they were.
@@ -87,39 +102,56 @@ def restore_basket(request: HttpRequest, link: RestoreLink) -> RestoreOutcome:
 
     current = request.basket
     if current.id == basket.id:
-        outcome = RestoreOutcome(Restored.CURRENT, basket_url())
-    elif user.is_authenticated or (current.id and not current.is_empty):
-        merge_into(current, basket)
-        outcome = RestoreOutcome(Restored.MERGED, basket_url())
-    else:
-        outcome = RestoreOutcome(Restored.ADOPTED, basket_url(), cookie_basket_id=basket.id)
-
+        return RestoreOutcome(Restored.CURRENT, basket_url())
+    created = current.id is None
+    copy_lines(basket, current)
     if journey.email and not user.is_authenticated:
-        prefill_guest_email(request, journey.email)
-    return outcome
+        suggest_email(request, journey.email)
+    # A guest's new basket needs Oscar's basket cookie; an account's basket is found by owner.
+    cookie = current.id if created and not user.is_authenticated else None
+    return RestoreOutcome(
+        Restored.COPIED, basket_url(), cookie_basket_id=cookie, copied_to=current.id
+    )
 
 
-def merge_into(current, basket) -> None:
-    """Merge ``basket`` into the visitor's ``current`` basket, as Oscar does on login, and
-    let the journeys follow (the journey behind ``current`` continues, with the link's
-    journey merged into it)."""
+def copy_lines(source, target) -> int:
+    """Copy ``source``'s lines into the visitor's basket ``target`` (saved first if new),
+    in one transaction. A product already in ``target`` keeps the larger quantity rather
+    than doubling, as Oscar's login merge does; a product no longer for sale is left out.
+    ``source`` is not changed. Returns the number of lines added or raised."""
+    copied = 0
     with transaction.atomic():
-        # Like Oscar's login merge: a product in both baskets keeps the larger quantity
-        # rather than doubling, which the shopper never asked for.
-        current.merge(basket, add_quantities=False)
-        if app_settings.CAPTURE_ENABLED:
-            # Capture notices most merges through Basket signals, but not all (its guess at
-            # the master basket fails when the last moved line was a duplicate);
-            # merge_baskets is idempotent, so calling it here makes sure.
-            journeys.merge_baskets(basket.id, current)
+        if target.id is None:
+            target.save()
+        for line in source.all_lines():
+            options = [
+                {"option": attribute.option, "value": attribute.value}
+                for attribute in line.attributes.all()
+            ]
+            have = target.line_quantity(line.product, line.stockrecord, options)
+            if line.quantity <= have:
+                continue
+            try:
+                target.add_product(line.product, line.quantity - have, options)
+            except ValueError:  # no price or stock record any more: nothing to buy
+                logger.info("oscar_recovery: product %s not restored", line.product_id)
+                continue
+            copied += 1
+    return copied
 
 
-def prefill_guest_email(request: HttpRequest, email: str) -> None:
-    """Where Oscar's checkout gateway looks for the guest's email. An email the visitor
-    already gave in this browser wins."""
-    checkout_session = CheckoutSessionData(request)
-    if not checkout_session.get_guest_email():
-        checkout_session.set_guest_email(email)
+def suggest_email(request: HttpRequest, email: str) -> None:
+    """Remember the link's address for :func:`suggested_email`. Never written into Oscar's
+    checkout session (see the module docstring)."""
+    request.session[SUGGESTED_EMAIL_KEY] = email
+
+
+def suggested_email(request: HttpRequest) -> str:
+    """The address a restore link opened in this browser suggests for the visible email
+    field of the checkout gateway, or "". A shop that wants the field pre-filled passes it
+    as the gateway form's ``initial`` in its own ``checkout.views.IndexView``; the shopper
+    then sees it and confirms it by submitting."""
+    return str(request.session.get(SUGGESTED_EMAIL_KEY, ""))
 
 
 def set_basket_cookie(request: HttpRequest, response: HttpResponse, basket_id: int) -> None:
@@ -141,11 +173,17 @@ def set_basket_cookie(request: HttpRequest, response: HttpResponse, basket_id: i
 
 
 def record_click(
-    message_id: int | None, journey: CartJourney, now: datetime | None = None
+    message_id: int | None,
+    journey: CartJourney,
+    now: datetime | None = None,
+    *,
+    copied_to: int | None = None,
 ) -> RecoveryMessage | None:
     """Record a shopper's click on a restore link: on the message (first click time, status
     moved forward, never back) when the link names one of this journey's messages, and
-    on the journey's timeline. Returns the message, if any."""
+    on the journey's timeline, with the basket the lines were ``copied_to`` (an order of
+    that basket by the same address then ends this journey, crediting the click). Returns
+    the message, if any."""
     now = now or timezone.now()
     with transaction.atomic():
         message = None
@@ -162,12 +200,27 @@ def record_click(
             journey=journey,
             kind=JourneyEventKind.RESTORED,
             created_at=now,
-            data={"message": message.pk if message else None},
+            data={
+                "message": message.pk if message else None,
+                **({"copied_to": copied_to} if copied_to else {}),
+            },
         )
     return message
 
 
-def throttle(address: str, now: float | None = None) -> int | None:
-    """Count one restore request from ``address``. Returns the seconds to wait when it is
-    over ``OSCAR_RECOVERY_RESTORE_RATE_LIMIT``, else None (see :mod:`.ratelimit`)."""
-    return ratelimit.hit("restore", address, app_settings.RESTORE_RATE_LIMIT, now)
+def throttle_invalid(request: HttpRequest, now: float | None = None) -> int | None:
+    """Count one request with a link that could not be honoured from the client of
+    ``request``. Returns the seconds to wait when it is over
+    ``OSCAR_RECOVERY_RESTORE_RATE_LIMIT``, else None (see :mod:`.ratelimit`).
+
+    Only failures count per client: behind a shared proxy or NAT, junk sent by one client
+    must never make genuine links answer 429 for everyone else."""
+    return ratelimit.hit_client("restore-invalid", request, app_settings.RESTORE_RATE_LIMIT, now)
+
+
+def throttle_link(link: RestoreLink, now: float | None = None) -> int | None:
+    """Count one request with a valid link, per link's journey: whoever hammers a link
+    (each fresh browser gets a copy of the basket) exhausts that link's budget only."""
+    return ratelimit.hit(
+        "restore", f"journey-{link.journey.pk}", app_settings.RESTORE_RATE_LIMIT, now
+    )

@@ -81,25 +81,41 @@ class RestoreView(View):
     RATE_LIMITED = _("You have opened too many basket links. Please try again in a few minutes.")
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        # Before the signature is checked: the limit is what makes guessing tokens useless.
-        retry_after = restore.throttle(request.META.get("REMOTE_ADDR", ""))
-        if retry_after is not None:
-            response = self.invalid(request, self.RATE_LIMITED, status=429)
-            response["Retry-After"] = str(retry_after)
-            return response
+        # Invalid links count per client and valid ones per link, so a flood of junk (from
+        # anyone sharing the client's address) never locks out a genuine link; checking a
+        # signature costs no query, and a token cannot be guessed anyway.
         try:
             link = check_restore_token(token)
-            if self.is_click(request):
-                self.guarded(restore.record_click, link.message_id, link.journey)
+        except InvalidLink as exc:
+            retry_after = restore.throttle_invalid(request)
+            if retry_after is not None:
+                return self.rate_limited(request, retry_after)
+            return self.invalid(request, exc.message, status=self.STATUS[exc.reason])
+        retry_after = restore.throttle_link(link)
+        if retry_after is not None:
+            return self.rate_limited(request, retry_after)
+        try:
             outcome = restore.restore_basket(request, link)
         except InvalidLink as exc:
             return self.invalid(request, exc.message, status=self.STATUS[exc.reason])
         except Exception:
             logger.exception("oscar_recovery: restoring a basket failed")
             return self.redirect(restore.basket_url())
+        if self.is_click(request):
+            self.guarded(
+                restore.record_click,
+                link.message_id,
+                link.journey,
+                copied_to=outcome.copied_to,
+            )
         response = self.redirect(outcome.redirect_to)
         if outcome.cookie_basket_id is not None:
             restore.set_basket_cookie(request, response, outcome.cookie_basket_id)
+        return response
+
+    def rate_limited(self, request: HttpRequest, retry_after: int) -> HttpResponse:
+        response = self.invalid(request, self.RATE_LIMITED, status=429)
+        response["Retry-After"] = str(retry_after)
         return response
 
     @staticmethod
@@ -109,10 +125,10 @@ class RestoreView(View):
         return request.method == "GET" and not get_adapter().is_bot(user_agent)
 
     @staticmethod
-    def guarded(func, *args) -> None:
+    def guarded(func, *args, **kwargs) -> None:
         # Tracking must never stand between the shopper and their basket.
         try:
-            func(*args)
+            func(*args, **kwargs)
         except Exception:
             logger.exception("oscar_recovery: %s failed", func.__name__)
 

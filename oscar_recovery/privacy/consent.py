@@ -13,8 +13,13 @@ The shop chooses its basis with ``OSCAR_RECOVERY_LAWFUL_BASIS`` (see :class:`Law
 
 Under every basis a "no thanks" is final: it is remembered on the journey (and for later
 journeys of the same address or browser) and the address is suppressed, so no later send,
-campaign or journey writes to it. Only an explicit consent under the ``consent`` basis lifts
-a "no thanks" again; an unsubscribe, bounce or complaint is never lifted.
+campaign or journey writes to it. An unsubscribe, bounce or complaint is never lifted.
+
+Anyone can type anyone's address, so a decision given with an address nobody verified
+covers the journey it was given on (and that browser's), never the address: it never lifts
+a "no thanks" or a suppression of the address, and never becomes the decision of another
+journey with that address. Only a *verified* consent (:data:`VERIFIED_SOURCES`: recorded by
+staff) does. A "no thanks" always covers the address: it can only stop email.
 
 Public API for code that captures an email (the checkout gateway here; prompts, account
 forms, a shop's own forms)::
@@ -156,6 +161,10 @@ def decision_from_form(data: Any, source: str = ConsentSource.CHECKOUT) -> Decis
     return Decision(notice=shown, given=given, source=source)
 
 
+#: Sources whose consent speaks for the address, not only for the journey it was given on.
+VERIFIED_SOURCES = (ConsentSource.STAFF,)
+
+
 # -- recording ----------------------------------------------------------------------------
 
 
@@ -171,8 +180,9 @@ def record_consent(
     """Store the shopper's decision on ``journey``: the basis, the exact ``text`` they saw,
     whether they agreed (or, under an opt-out basis, did not opt out) and when.
 
-    The latest decision wins. An explicit consent under the ``consent`` basis lifts an
-    earlier "no thanks" of the address; use :func:`record_refusal` for a "no thanks".
+    The latest decision wins on this journey. Only a consent from a verified ``source``
+    (:data:`VERIFIED_SOURCES`) under the ``consent`` basis lifts an earlier "no thanks" of
+    the address; use :func:`record_refusal` for a "no thanks".
     """
     basis = basis or current_basis()
     at = at or timezone.now()
@@ -193,7 +203,7 @@ def record_consent(
         # No text here: it is on the journey; the timeline says what happened.
         data={"basis": str(basis), "given": bool(given), "source": str(source)},
     )
-    if given and basis == LawfulBasis.CONSENT and journey.email:
+    if given and basis == LawfulBasis.CONSENT and journey.email and source in VERIFIED_SOURCES:
         _lift_refusal(journey.email)
     return journey
 
@@ -252,11 +262,16 @@ def _lift_refusal(email: str) -> None:
 
 
 def latest_decision(journey: CartJourney) -> dict | None:
-    """The newest recorded decision of this shopper: on this journey, or on any journey of
-    the same address or browser. Keys: ``consent_given``, ``consent_basis``."""
+    """The newest recorded decision of this shopper: on this journey or a journey of the
+    same browser, or on a journey of the same address when it is a "no thanks" or a
+    verified consent (an unverified consent speaks for its own journey only, so a stranger
+    who typed the address cannot decide for its owner). Keys: ``consent_given``,
+    ``consent_basis``."""
     who = Q(pk=journey.pk)
     if journey.email:
-        who |= email_matches(journey.email)
+        who |= email_matches(journey.email) & (
+            Q(consent_given=False) | Q(consent_source__in=VERIFIED_SOURCES)
+        )
     if journey.visitor_id:
         who |= Q(visitor_id=journey.visitor_id)
     return (

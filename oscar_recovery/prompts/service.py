@@ -131,7 +131,7 @@ def capture_from_prompt(
     now = now or timezone.now()
     with transaction.atomic():
         journey = capture.capture_email(request, email, EmailSource.CAPTURED)
-        voucher = reveal_voucher(prompt, email, journey, now)
+        voucher = reveal_voucher(prompt, journey, now, visitor_id=visitor_id)
         event = PromptEvent(
             prompt_id=prompt.pk,
             variant=content.label,
@@ -202,19 +202,27 @@ def ensure_prompt_offer(prompt: Prompt) -> ConditionalOffer | None:
     )
 
 
-def reveal_voucher(prompt: Prompt, email: str, journey: CartJourney, now: datetime):
-    """The shopper's own single-use voucher for the prompt's offer, or None without an
-    offer. Giving the same email again reveals the same voucher while it is unused and
-    valid, so resubmitting does not mint a pile of codes."""
+def reveal_voucher(
+    prompt: Prompt, journey: CartJourney, now: datetime, *, visitor_id: str | None = None
+):
+    """The single-use voucher this visitor earned from a prompt, or None without an offer.
+
+    At most one prompt voucher per visitor (browser cookie) and per journey: the first
+    capture mints it, a later one in the same browser or journey reveals the same voucher
+    while it is unused and valid, and nothing once it is used or expired. The address
+    typed plays no part: before, ten ``me+N@`` addresses got ten codes, and typing someone
+    else's address revealed their unused code. A script that drops its cookies gets a new
+    basket, journey and visitor per request, so it is bounded by
+    ``OSCAR_RECOVERY_PROMPTS_CAPTURE_RATE_LIMIT`` per client."""
     if prompt.incentive == Incentive.NONE:
         return None
+    earned = Q(journey_id=journey.pk)
+    if visitor_id:
+        earned |= Q(visitor_id=visitor_id)
     earlier = (
-        PromptEvent.objects.filter(
-            prompt_id=prompt.pk,
-            kind=PromptEventKind.SUBMITTED,
-            data__email_hash=email_hash(email),
-        )
+        PromptEvent.objects.filter(earned, kind=PromptEventKind.SUBMITTED)
         .exclude(voucher_code="")
+        .order_by("-created_at")
         .values_list("voucher_code", flat=True)
         .first()
     )
@@ -222,6 +230,7 @@ def reveal_voucher(prompt: Prompt, email: str, journey: CartJourney, now: dateti
         voucher = Voucher.objects.filter(code=earlier).first()
         if voucher is not None and voucher.is_active(now) and not voucher.num_orders:
             return voucher
+        return None
     offer = ensure_prompt_offer(prompt)
     return vouchers.mint_voucher(
         offer,

@@ -78,9 +78,7 @@ class PromptEndpoint(View):
                 },
                 status=403,
             )
-        retry_after = ratelimit.hit(
-            self.rate_scope, request.META.get("REMOTE_ADDR", ""), self.rate_limit()
-        )
+        retry_after = ratelimit.hit_client(self.rate_scope, request, self.rate_limit())
         if retry_after is not None:
             response = JsonResponse(
                 {"error": gettext("Too many requests. Please try again later.")}, status=429
