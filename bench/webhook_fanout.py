@@ -90,7 +90,7 @@ def main() -> None:
     app.set_current()
     app.conf.task_always_eager = True
     settings.OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
-    outgoing_webhooks.enqueue = lambda ids: None  # the broker hand-over is not measured
+    outgoing_webhooks.events.enqueue = lambda ids: None  # the broker hand-over is not measured
     WebhookEndpoint.objects.all().delete()
 
     seed(args.due)

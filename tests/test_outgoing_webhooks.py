@@ -482,7 +482,7 @@ def test_a_failing_webhook_never_breaks_the_checkout(
     def broken(*args, **kwargs):
         raise RuntimeError("webhooks are broken")
 
-    monkeypatch.setattr(outgoing_webhooks, "subscribed_endpoints", broken)
+    monkeypatch.setattr(outgoing_webhooks.events, "subscribed_endpoints", broken)
     add_to_basket(shopper, product)
     with committed():
         guest_gateway(shopper, "guest@example.com")  # still a 302 to the next step
@@ -494,7 +494,7 @@ def test_a_failing_webhook_never_breaks_the_sweep(server, monkeypatch, committed
 
     make_endpoint(server)
     make_journey(quiet_for=timedelta(hours=2))
-    monkeypatch.setattr(outgoing_webhooks, "subscribed_endpoints", lambda event: 1 / 0)
+    monkeypatch.setattr(outgoing_webhooks.events, "subscribed_endpoints", lambda event: 1 / 0)
     with committed():
         result = run_sweep()
     assert result.abandoned == 1

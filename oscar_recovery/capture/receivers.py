@@ -11,7 +11,7 @@ from oscar.apps.checkout.signals import pre_payment, start_checkout
 from oscar.apps.order.signals import order_placed
 from oscar.core.loading import get_model
 
-from oscar_recovery import outgoing_webhooks, signals
+from oscar_recovery import signals
 from oscar_recovery.campaigns import dispatch, enrolment
 from oscar_recovery.capture import scope as capture
 from oscar_recovery.capture.visitor import ensure_visitor_cookie
@@ -19,6 +19,7 @@ from oscar_recovery.constants import CheckoutStep, EmailSource
 from oscar_recovery.models import CartJourney
 from oscar_recovery.outcomes import attribution
 from oscar_recovery.outcomes import tracking as tracking_events
+from oscar_recovery.outgoing_webhooks import events as outgoing_webhooks
 from oscar_recovery.privacy import consent
 from oscar_recovery.recommendations import cooccurrence
 from oscar_recovery.reporting import alerts
