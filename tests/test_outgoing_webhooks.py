@@ -690,8 +690,8 @@ def test_without_endpoints_an_event_costs_the_shop_one_query(product, committed)
     from django.test.utils import CaptureQueriesContext
 
     from oscar_recovery import signals
-    from oscar_recovery.capture.receivers import on_email_captured_webhooks
     from oscar_recovery.models import CartJourney as Journey
+    from oscar_recovery.outgoing_webhooks.receivers import on_email_captured_webhooks
     from tests.conftest import BROWSER_UA
 
     def gateway_queries() -> int:
