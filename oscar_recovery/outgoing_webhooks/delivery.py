@@ -5,7 +5,6 @@ raises into the request or sweep that raised the event."""
 from __future__ import annotations
 
 import ipaddress
-import logging
 import socket
 import time
 from dataclasses import dataclass
@@ -24,8 +23,9 @@ from oscar_recovery import __version__, app_settings
 from oscar_recovery.constants import AttemptOutcome, DeliveryStatus, WebhookEvent
 from oscar_recovery.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from oscar_recovery.outgoing_webhooks.signing import SIGNATURE_HEADER, encode_body, signature_header
+from oscar_recovery.utils import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: What the delivery log keeps of an endpoint's answer.
 RESPONSE_LOG_LIMIT = 2000
