@@ -72,13 +72,16 @@ def apply_tracking_event(event, esp_name: str) -> bool:
                 esp_name=esp_name,
                 occurred_at=occurred_at,
             )
-            _advance(message, _EVENT_STATUS.get(event.event_type), occurred_at)
+            advance_status(message, _EVENT_STATUS.get(event.event_type), occurred_at)
     except IntegrityError:
         return False  # already applied
     return True
 
 
-def _advance(message: RecoveryMessage, status: str | None, when) -> None:
+def advance_status(message: RecoveryMessage, status: str | None, when) -> None:
+    """Move ``message`` forward to ``status`` (a tracking event's or a click's), never back:
+    delivered never undoes opened; each first time is stamped once. Locks the row, so call
+    it inside a transaction. ``status`` None does nothing."""
     if status is None:
         return
     message = RecoveryMessage.objects.select_for_update().get(pk=message.pk)

@@ -71,6 +71,7 @@ def enqueue(delivery_ids: list[int]) -> None:
     )
 
     def publish() -> None:
+        # function-level: breaks the cycle tasks <-> outgoing_webhooks
         from oscar_recovery.tasks import deliver_webhook
 
         for pk in delivery_ids:

@@ -195,6 +195,7 @@ def queue_abandoned(journey_ids: list[int]) -> None:
     after the batch committed, and only when some endpoint wants them."""
     if not journey_ids or not subscribed_endpoints(WebhookEvent.BASKET_ABANDONED):
         return
+    # function-level: breaks the cycle tasks <-> outgoing_webhooks
     from oscar_recovery.tasks import webhooks_basket_abandoned
 
     transaction.on_commit(lambda: webhooks_basket_abandoned.delay(list(journey_ids)))

@@ -167,6 +167,7 @@ def schedule_order(order) -> None:
     order_id = order.pk
 
     def publish() -> None:
+        # function-level: breaks the cycle tasks <-> recommendations.cooccurrence
         from oscar_recovery.tasks import add_order_to_recommendations
 
         try:

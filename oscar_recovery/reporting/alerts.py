@@ -45,6 +45,7 @@ def queue_abandoned_alerts(journey_ids: list[int]) -> None:
     once committed. Costs nothing while alerts are off."""
     if alert_threshold() is None or not journey_ids:
         return
+    # function-level: breaks the cycle tasks <-> reporting.alerts
     from oscar_recovery.tasks import alert_abandoned
 
     transaction.on_commit(lambda: alert_abandoned.delay(list(journey_ids)))
