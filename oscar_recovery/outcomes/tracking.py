@@ -79,9 +79,10 @@ def apply_tracking_event(event, esp_name: str) -> bool:
 
 
 def advance_status(message: RecoveryMessage, status: str | None, when) -> None:
-    """Move ``message`` forward to ``status`` (a tracking event's or a click's), never back:
-    delivered never undoes opened; each first time is stamped once. Locks the row, so call
-    it inside a transaction. ``status`` None does nothing."""
+    """Apply ``status`` (a tracking event's or a click's) to ``message``: sent < delivered <
+    opened < clicked only ever move forward, each first time stamped once; any other status
+    (bounced, complained, failed) is set as is. Locks the row: call it inside a transaction.
+    ``status`` None does nothing."""
     if status is None:
         return
     message = RecoveryMessage.objects.select_for_update().get(pk=message.pk)
