@@ -27,8 +27,8 @@ from oscar_recovery.outgoing_webhooks import deliver, emit
 from oscar_recovery.recommendations import cooccurrence
 from oscar_recovery.reporting import alerts
 from oscar_recovery.utils import PersonalDataFilter
-from tests.backends import ScriptedBackend
-from tests.factories import make_journey
+from tests.support.backends import ScriptedBackend
+from tests.support.factories import make_journey
 
 ADDRESS = "shopper@example.com"
 
@@ -85,7 +85,7 @@ def assert_redacted(caplog, logger_name: str) -> None:
 
 @pytest.mark.django_db
 def test_an_address_in_a_failed_staff_alert_is_redacted(settings, caplog, monkeypatch):
-    settings.EMAIL_BACKEND = "tests.backends.ScriptedBackend"
+    settings.EMAIL_BACKEND = "tests.support.backends.ScriptedBackend"
     settings.OSCAR_RECOVERY_ALERT_MIN_BASKET_VALUE = 100
     factories.UserFactory(email="owner@shop.example", is_staff=True)
     journey = make_journey(

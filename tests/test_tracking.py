@@ -9,7 +9,7 @@ from django.utils import timezone
 from oscar_recovery.constants import MessageStatus, SuppressionReason
 from oscar_recovery.models import Campaign, CampaignStep, RecoveryMessage, SuppressedAddress
 from oscar_recovery.privacy.suppression import is_suppressed
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 

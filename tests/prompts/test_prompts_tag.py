@@ -17,8 +17,8 @@ from oscar_recovery.models import CartJourney, Prompt, PromptVariant
 from oscar_recovery.prompts import render
 from oscar_recovery.prompts import targeting as eligibility
 from tests.conftest import BROWSER_UA
-from tests.journeys import add_to_basket, place_order, shipping_address
-from tests.prompt_helpers import render_tag, visitor_cookie, visitor_request
+from tests.support.journeys import add_to_basket, place_order, shipping_address
+from tests.support.prompt_helpers import render_tag, visitor_cookie, visitor_request
 
 pytestmark = pytest.mark.django_db
 

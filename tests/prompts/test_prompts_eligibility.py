@@ -18,7 +18,7 @@ from oscar_recovery.models import Prompt, PromptVariant
 from oscar_recovery.prompts import state
 from oscar_recovery.prompts import targeting as eligibility
 from oscar_recovery.prompts.targeting import Visitor, choose_variant, eligible_prompts
-from tests.prompt_helpers import (
+from tests.support.prompt_helpers import (
     VISIT_ID,
     caps_cookie,
     visit_cookie,
@@ -442,7 +442,7 @@ class PhonesAdapter(RecoveryAdapter):
 
 
 def test_shops_decide_the_device_class_through_the_adapter(basket, settings):
-    settings.OSCAR_RECOVERY_ADAPTER = "tests.test_prompts_eligibility.PhonesAdapter"
+    settings.OSCAR_RECOVERY_ADAPTER = "tests.prompts.test_prompts_eligibility.PhonesAdapter"
     make_prompt(name="Phone", device=DeviceClass.MOBILE)
     assert shown(visitor_request(basket=basket)) == ["Phone"]
     assert RecoveryAdapter().device_class(IPAD) == DeviceClass.TABLET

@@ -19,7 +19,7 @@ from oscar_recovery.constants import EmailSource, Incentive, PromptEventKind, Pr
 from oscar_recovery.models import CartJourney, Prompt, PromptEvent, PromptVariant
 from oscar_recovery.prompts import state
 from tests.conftest import BROWSER_UA
-from tests.journeys import add_to_basket, guest_gateway, place_order, shipping_address
+from tests.support.journeys import add_to_basket, guest_gateway, place_order, shipping_address
 
 pytestmark = pytest.mark.django_db
 
@@ -441,7 +441,7 @@ def test_a_voucher_that_is_not_ours_costs_no_query(django_assert_num_queries):
 
 
 def test_an_order_without_a_prompt_shown_converts_nothing(shopper, product, country):
-    from tests.journeys import guest_checkout
+    from tests.support.journeys import guest_checkout
 
     guest_checkout(shopper, product, country)
     assert not PromptEvent.objects.exists()
