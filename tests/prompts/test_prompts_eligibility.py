@@ -8,7 +8,6 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
-from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_model
 from oscar.test import factories
 
@@ -45,21 +44,6 @@ ANDROID_PHONE = (
     "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36"
 )
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def basket(product):
-    basket = Basket.objects.create()
-    basket.strategy = Default()
-    basket.add_product(product)  # 40.00
-    return basket
 
 
 def make_prompt(**fields) -> Prompt:

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from django.core import signing
-from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -30,13 +29,6 @@ EVENTS = "/recovery/prompts/events/"
 CAPTURE = "/recovery/prompts/capture/"
 VISIT = "c" * 32
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import pytest
 from django.core.cache import cache
 from django.test import Client, override_settings
 from django.utils import timezone
-from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_model
 
 from oscar_recovery.constants import Incentive, PromptKind, VisitorType
@@ -24,21 +23,6 @@ pytestmark = pytest.mark.django_db
 
 Basket = get_model("basket", "Basket")
 Order = get_model("order", "Order")
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def basket(product):
-    basket = Basket.objects.create()
-    basket.strategy = Default()
-    basket.add_product(product)
-    return basket
 
 
 def make_prompt(**fields) -> Prompt:
