@@ -38,7 +38,7 @@ def seed(due: int) -> None:
     from django.db import connection
 
     from oscar_recovery.models import WebhookDelivery
-    from tests.factories import journey_row
+    from tests.support.factories import journey_row
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE oscar_recovery_cartjourney RESTART IDENTITY CASCADE")
@@ -84,13 +84,13 @@ def main() -> None:
     from oscar_recovery import outgoing_webhooks
     from oscar_recovery.constants import DeliveryStatus, WebhookEvent
     from oscar_recovery.models import WebhookDelivery, WebhookEndpoint
-    from tests.celery_app import app
-    from tests.hook_server import HookServer
+    from tests.support.celery_app import app
+    from tests.support.hook_server import HookServer
 
     app.set_current()
     app.conf.task_always_eager = True
     settings.OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
-    outgoing_webhooks.enqueue = lambda ids: None  # the broker hand-over is not measured
+    outgoing_webhooks.events.enqueue = lambda ids: None  # the broker hand-over is not measured
     WebhookEndpoint.objects.all().delete()
 
     seed(args.due)

@@ -96,6 +96,7 @@ class RecoveryAdapter:
         browse journey what was viewed), best first, each with its reason: a list of
         :class:`oscar_recovery.recommendations.service.Recommendation`. Override to plug in
         another recommender."""
+        # function-level: breaks the cycle adapter <-> recommendations.service
         from oscar_recovery.recommendations.service import recommend
 
         return recommend(
@@ -207,6 +208,7 @@ class RecoveryAdapter:
         """``desktop``, ``mobile`` or ``tablet`` (:class:`~oscar_recovery.constants.DeviceClass`)
         for a prompt's device rule. The default reads the user agent; shops with client
         hints or a device-detection service override this."""
+        # function-level: breaks the cycle adapter <-> prompts.state (through capture)
         from oscar_recovery.prompts.state import device_class
 
         return device_class(user_agent)

@@ -8,6 +8,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from oscar_recovery import app_settings
+from oscar_recovery.constants import LawfulBasis
 
 
 @register()
@@ -110,8 +111,6 @@ def check_alert_and_webhook_settings(app_configs, **kwargs):
 @register()
 def check_privacy_settings(app_configs, **kwargs):
     """Lawful basis and retention: the owner's decisions, not ours to guess."""
-    from oscar_recovery.constants import LawfulBasis
-
     problems = []
     if not app_settings.LAWFUL_BASIS_IS_SET:
         problems.append(

@@ -19,7 +19,9 @@ from datetime import timedelta
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from oscar_recovery.utils import logger
+from oscar_recovery.utils import get_logger
+
+logger = get_logger(__name__)
 
 _KEY = "oscar_recovery:rate:{scope}:{address}:{window}"
 

@@ -4,7 +4,9 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from oscar_recovery import app_settings, outgoing_webhooks
-from oscar_recovery.reporting import alerts
+from oscar_recovery.privacy import retention
+from oscar_recovery.recommendations import cooccurrence
+from oscar_recovery.reporting import aggregation, alerts
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sweep import stages as sweep_service
 
@@ -70,16 +72,12 @@ def webhooks_housekeeping() -> dict:
 @shared_task(name="oscar_recovery.purge", ignore_result=False)
 def purge() -> dict:
     """Retention: delete recovery data older than ``OSCAR_RECOVERY_RETENTION``."""
-    from oscar_recovery.privacy import retention
-
     return retention.purge_expired().as_dict()
 
 
 @shared_task(name="oscar_recovery.build_recommendations", ignore_result=False)
 def build_recommendations() -> dict:
     """Rebuild the bought-together and bestseller tables (nightly, see ``schedules``)."""
-    from oscar_recovery.recommendations import cooccurrence
-
     result = cooccurrence.rebuild()
     return {"pairs": result.pairs, "products": result.products}
 
@@ -87,8 +85,6 @@ def build_recommendations() -> dict:
 @shared_task(name="oscar_recovery.add_order_to_recommendations")
 def add_order_to_recommendations(order_id: int) -> int:
     """Count one new order's products in the bought-together and bestseller tables."""
-    from oscar_recovery.recommendations import cooccurrence
-
     return cooccurrence.add_order(order_id)
 
 
@@ -96,6 +92,4 @@ def add_order_to_recommendations(order_id: int) -> int:
 def aggregate_stats(days: int | None = None) -> dict:
     """Recompute the dashboard's daily figures of the last ``days`` days (default
     ``OSCAR_RECOVERY_STATS_RECOMPUTE_DAYS``)."""
-    from oscar_recovery.reporting import aggregation
-
     return vars(aggregation.recompute_recent(days=days))

@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config, items):
 def celery_eager(request):
     """Tasks run in the calling process, as in the sandbox, except in the integration tier
     where a real worker takes them from Redis."""
-    from tests.celery_app import app
+    from tests.support.celery_app import app
 
     if "integration" in request.keywords:
         yield app

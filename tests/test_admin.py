@@ -7,7 +7,7 @@ from django.urls import reverse
 from oscar.test.factories import UserFactory
 
 from oscar_recovery.constants import JourneyStatus
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def test_changelist_filters_and_search(staff_client):
 
 
 def test_detail_shows_lines_and_timeline_and_cannot_be_edited(staff_client, shopper, product):
-    from tests.journeys import add_to_basket, guest_gateway, only_journey
+    from tests.support.journeys import add_to_basket, guest_gateway, only_journey
 
     add_to_basket(shopper, product)
     guest_gateway(shopper)

@@ -15,7 +15,7 @@ from oscar.test.factories import UserFactory
 
 from oscar_recovery.constants import Incentive
 from oscar_recovery.models import Campaign, CampaignStep, RecoveryMessage, StepVariant
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 Voucher = get_model("voucher", "Voucher")
 

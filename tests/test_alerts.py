@@ -19,8 +19,8 @@ from oscar_recovery.reporting import alerts
 from oscar_recovery.reporting.alerts import period_figures, send_weekly_summary, weekly_summary
 from oscar_recovery.schedules import BEAT_SCHEDULE
 from oscar_recovery.sweep.stages import run_sweep
-from tests.factories import make_journey
-from tests.journeys import add_to_basket, guest_gateway
+from tests.support.factories import make_journey
+from tests.support.journeys import add_to_basket, guest_gateway
 
 pytestmark = pytest.mark.django_db
 

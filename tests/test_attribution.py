@@ -8,7 +8,7 @@ from django.utils import timezone
 from oscar_recovery.constants import JourneyStatus, MessageStatus
 from oscar_recovery.models import Campaign, CampaignStep, RecoveryMessage
 from oscar_recovery.outcomes.attribution import attribute_order, last_click
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 

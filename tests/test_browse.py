@@ -33,8 +33,8 @@ from oscar_recovery.sending.send_checks import why_not_send
 from oscar_recovery.sweep.browse import abandon_browsing, viewed_from_cookie
 from oscar_recovery.sweep.stages import run_sweep
 from tests.conftest import BROWSER_UA
-from tests.factories import make_journey
-from tests.journeys import add_to_basket
+from tests.support.factories import make_journey
+from tests.support.journeys import add_to_basket
 
 pytestmark = pytest.mark.django_db
 

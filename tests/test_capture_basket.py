@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from oscar_recovery.constants import CheckoutStep, JourneyStatus
 from oscar_recovery.models import CartJourney
-from tests.journeys import add_to_basket, make_voucher, only_journey, update_basket_line
+from tests.support.journeys import add_to_basket, make_voucher, only_journey, update_basket_line
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from oscar.core.loading import get_class, get_model
 
 from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney
-from tests.journeys import (
+from tests.support.journeys import (
     add_to_basket,
     guest_checkout,
     guest_gateway,

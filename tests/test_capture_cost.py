@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.journeys import add_to_basket, update_basket_line
+from tests.support.journeys import add_to_basket, update_basket_line
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from oscar.apps.basket.middleware import BasketMiddleware
 from oscar_recovery.capture.scope import capture_email
 from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney
-from tests.journeys import add_to_basket, guest_gateway, only_journey
+from tests.support.journeys import add_to_basket, guest_gateway, only_journey
 
 pytestmark = pytest.mark.django_db
 

@@ -35,8 +35,8 @@ from oscar_recovery.privacy import consent
 from oscar_recovery.privacy.suppression import is_suppressed, suppress
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sending.send_checks import why_not_send
-from tests.factories import make_journey
-from tests.journeys import add_to_basket
+from tests.support.factories import make_journey
+from tests.support.journeys import add_to_basket
 
 pytestmark = pytest.mark.django_db
 
@@ -298,7 +298,7 @@ def test_a_guests_no_thanks_goes_along_when_the_basket_merges_on_login(
     from django.test import Client
 
     from tests.conftest import BROWSER_UA
-    from tests.journeys import add_to_basket as add
+    from tests.support.journeys import add_to_basket as add
     from tests.test_capture_identity import login
 
     earlier_device = Client(HTTP_USER_AGENT=BROWSER_UA)

@@ -20,8 +20,8 @@ from oscar_recovery.models import (
 from oscar_recovery.reporting import aggregation, reports
 from oscar_recovery.reporting.statistics import Verdict
 from oscar_recovery.tasks import aggregate_stats
-from tests import dashboard_scenario as sc
-from tests.factories import journey_row
+from tests.support import dashboard_scenario as sc
+from tests.support.factories import journey_row
 
 pytestmark = pytest.mark.django_db
 
@@ -259,8 +259,8 @@ def test_funnel_of_journeys_driven_through_the_real_checkout(
     from django.test import Client
     from django.utils import timezone
 
-    from tests import journeys as drive
     from tests.conftest import BROWSER_UA
+    from tests.support import journeys as drive
 
     drive.add_to_basket(shopper, product)
     second = Client(HTTP_USER_AGENT=BROWSER_UA)

@@ -14,7 +14,7 @@ from oscar_recovery.constants import PromptEventKind, PromptKind
 from oscar_recovery.dashboard.timeline import journey_timeline, prompt_timeline
 from oscar_recovery.models import Prompt, PromptEvent
 from oscar_recovery.reporting.reports import Period, prompt_rows
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 

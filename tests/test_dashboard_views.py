@@ -13,7 +13,7 @@ from oscar.test import factories
 from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus
 from oscar_recovery.models import CampaignEnrolment, RecoveryMessage
 from oscar_recovery.reporting import aggregation
-from tests import dashboard_scenario as sc
+from tests.support import dashboard_scenario as sc
 
 pytestmark = pytest.mark.django_db
 
@@ -290,7 +290,7 @@ def test_send_the_next_step_now(shopper, product, django_capture_on_commit_callb
     from oscar_recovery.campaigns.dispatch import dispatch_due
     from oscar_recovery.campaigns.enrolment import enrol_journeys
     from oscar_recovery.models import Campaign, CampaignStep, CartJourney
-    from tests.journeys import add_to_basket, guest_gateway
+    from tests.support.journeys import add_to_basket, guest_gateway
 
     campaign = Campaign.objects.create(name="Now", is_active=True, holdout_percent=0)
     for position, delay in ((1, timedelta(hours=1)), (2, timedelta(days=1))):

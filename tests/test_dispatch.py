@@ -10,7 +10,7 @@ from oscar_recovery.campaigns.dispatch import dispatch_due
 from oscar_recovery.campaigns.enrolment import enrol_journeys
 from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
 from oscar_recovery.models import Campaign, CampaignEnrolment, CampaignStep, RecoveryMessage
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStat
 from oscar_recovery.models import Campaign, CampaignEnrolment, CampaignStep, RecoveryMessage
 from oscar_recovery.privacy.suppression import suppress
 from oscar_recovery.sending.send_checks import why_not_send
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryM
 from oscar_recovery.privacy.suppression import email_hash
 from oscar_recovery.sending.content import build_context, compose, load_email_products, preview
 from oscar_recovery.sending.tokens import check_restore_token, check_unsubscribe_token
-from tests.journeys import add_to_basket, guest_gateway
+from tests.support.journeys import add_to_basket, guest_gateway
 
 pytestmark = pytest.mark.django_db
 ProductRecommendation = get_model("catalogue", "ProductRecommendation")

@@ -16,7 +16,7 @@ from oscar_recovery.constants import (
 )
 from oscar_recovery.models import Campaign, CampaignEnrolment, CampaignStep
 from oscar_recovery.sweep.stages import run_sweep
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from oscar_recovery.campaigns.install import install_defaults
 from oscar_recovery.checks import check_settings
 from oscar_recovery.models import CartJourney, RecoveryMessage
 from oscar_recovery.sending.content import compose, load_email_products, preview
-from tests.journeys import add_to_basket, guest_gateway
+from tests.support.journeys import add_to_basket, guest_gateway
 
 LOCALE_DIR = Path(oscar_recovery.__file__).parent / "locale"
 SHIPPED = ("ar", "fa", "ko", "ro")

@@ -28,8 +28,8 @@ from oscar_recovery.outgoing_webhooks import (
 )
 from oscar_recovery.outgoing_webhooks.admin import WebhookEndpointForm
 from oscar_recovery.sweep.stages import run_sweep
-from tests.hook_server import HookServer, Reply
-from tests.journeys import add_to_basket, guest_gateway
+from tests.support.hook_server import HookServer, Reply
+from tests.support.journeys import add_to_basket, guest_gateway
 
 pytestmark = pytest.mark.django_db
 
@@ -482,7 +482,7 @@ def test_a_failing_webhook_never_breaks_the_checkout(
     def broken(*args, **kwargs):
         raise RuntimeError("webhooks are broken")
 
-    monkeypatch.setattr(outgoing_webhooks, "subscribed_endpoints", broken)
+    monkeypatch.setattr(outgoing_webhooks.events, "subscribed_endpoints", broken)
     add_to_basket(shopper, product)
     with committed():
         guest_gateway(shopper, "guest@example.com")  # still a 302 to the next step
@@ -490,11 +490,11 @@ def test_a_failing_webhook_never_breaks_the_checkout(
 
 
 def test_a_failing_webhook_never_breaks_the_sweep(server, monkeypatch, committed):
-    from tests.factories import make_journey
+    from tests.support.factories import make_journey
 
     make_endpoint(server)
     make_journey(quiet_for=timedelta(hours=2))
-    monkeypatch.setattr(outgoing_webhooks, "subscribed_endpoints", lambda event: 1 / 0)
+    monkeypatch.setattr(outgoing_webhooks.events, "subscribed_endpoints", lambda event: 1 / 0)
     with committed():
         result = run_sweep()
     assert result.abandoned == 1
@@ -502,7 +502,7 @@ def test_a_failing_webhook_never_breaks_the_sweep(server, monkeypatch, committed
 
 
 def test_the_sweep_emits_basket_abandoned_per_journey_without_bots(server, committed):
-    from tests.factories import make_journey
+    from tests.support.factories import make_journey
 
     make_endpoint(server, events=[WebhookEvent.BASKET_ABANDONED])
     shopper = make_journey(quiet_for=timedelta(hours=2), total="99.00")
@@ -560,7 +560,7 @@ def test_the_whole_story_emits_every_event_in_order(
     import time_machine
 
     from tests.conftest import BROWSER_UA
-    from tests.journeys import place_order, shipping_address
+    from tests.support.journeys import place_order, shipping_address
     from tests.test_recovery_flow import recovery_emails, restore_path
 
     make_endpoint(server, include_personal_data=True)
@@ -621,7 +621,7 @@ def test_the_whole_story_emits_every_event_in_order(
 
 
 def test_an_order_without_a_click_is_not_a_recovery(shopper, product, country, server, committed):
-    from tests.journeys import place_order, shipping_address
+    from tests.support.journeys import place_order, shipping_address
 
     make_endpoint(server, events=[WebhookEvent.BASKET_RECOVERED])
     add_to_basket(shopper, product)
@@ -695,8 +695,8 @@ def test_without_endpoints_an_event_costs_the_shop_one_query(product, committed)
     from django.test.utils import CaptureQueriesContext
 
     from oscar_recovery import signals
-    from oscar_recovery.capture.receivers import on_email_captured_webhooks
     from oscar_recovery.models import CartJourney as Journey
+    from oscar_recovery.outgoing_webhooks.receivers import on_email_captured_webhooks
     from tests.conftest import BROWSER_UA
 
     def gateway_queries() -> int:

@@ -35,8 +35,8 @@ from oscar_recovery.privacy.suppression import email_hash, is_suppressed
 from oscar_recovery.schedules import BEAT_SCHEDULE
 from oscar_recovery.sending.vouchers import RANGE_NAME
 from oscar_recovery.sweep.stages import run_sweep
-from tests.factories import make_journey
-from tests.journeys import add_to_basket, guest_gateway
+from tests.support.factories import make_journey
+from tests.support.journeys import add_to_basket, guest_gateway
 
 pytestmark = pytest.mark.django_db
 Voucher = get_model("voucher", "Voucher")

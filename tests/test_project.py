@@ -46,7 +46,7 @@ def test_settings_are_read_lazily_and_accept_seconds(settings):
 
 def test_a_custom_adapter_is_used(settings, shopper, product):
     from oscar_recovery.models import CartJourney
-    from tests.journeys import add_to_basket
+    from tests.support.journeys import add_to_basket
 
     settings.OSCAR_RECOVERY_ADAPTER = "tests.test_project.EveryoneIsABot"
     add_to_basket(shopper, product)

@@ -16,7 +16,7 @@ from oscar_recovery.constants import RecommendationReason as Reason
 from oscar_recovery.models import BoughtTogether, CartJourney, ProductSales
 from oscar_recovery.recommendations import cooccurrence
 from oscar_recovery.recommendations.service import recommend
-from tests.journeys import add_to_basket
+from tests.support.journeys import add_to_basket
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +163,7 @@ def test_a_new_order_updates_only_its_own_pairs(django_capture_on_commit_callbac
 def test_a_broker_failure_never_breaks_the_checkout(
     monkeypatch, django_capture_on_commit_callbacks, shopper, product, country
 ):
-    from tests.journeys import guest_checkout
+    from tests.support.journeys import guest_checkout
 
     def broken(*args, **kwargs):
         raise ConnectionError("broker down")

@@ -20,7 +20,7 @@ from oscar_recovery.constants import JourneyStatus, MessageStatus, SkipReason
 from oscar_recovery.models import Campaign, CartJourney, RecoveryMessage
 from oscar_recovery.sweep.stages import run_sweep
 from tests.conftest import BROWSER_UA
-from tests.journeys import add_to_basket, guest_gateway, place_order, shipping_address
+from tests.support.journeys import add_to_basket, guest_gateway, place_order, shipping_address
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,8 @@ from oscar_recovery.constants import JourneyEventKind, JourneyStatus, MessageSta
 from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage
 from oscar_recovery.sending.tokens import restore_token
 from tests.conftest import BROWSER_UA
-from tests.factories import make_journey
-from tests.journeys import add_to_basket, guest_gateway, place_order, shipping_address
+from tests.support.factories import make_journey
+from tests.support.journeys import add_to_basket, guest_gateway, place_order, shipping_address
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from oscar_recovery.constants import JourneyStatus, MessageStatus, SkipReason
 from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage, StepVariant
 from oscar_recovery.sending import send as sending
 from oscar_recovery.tasks import send_message as send_task
-from tests.backends import ScriptedBackend
-from tests.journeys import add_to_basket, guest_gateway
+from tests.support.backends import ScriptedBackend
+from tests.support.journeys import add_to_basket, guest_gateway
 
 pytestmark = pytest.mark.django_db
 StockRecord = get_model("partner", "StockRecord")
@@ -50,7 +50,7 @@ def message(step, shopper, product):
 
 @pytest.fixture
 def scripted_backend(settings):
-    settings.EMAIL_BACKEND = "tests.backends.ScriptedBackend"
+    settings.EMAIL_BACKEND = "tests.support.backends.ScriptedBackend"
     ScriptedBackend.failures = []
     yield ScriptedBackend
     ScriptedBackend.failures = []

@@ -9,7 +9,7 @@ from oscar_recovery import signals
 from oscar_recovery.constants import JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney
 from oscar_recovery.sweep.stages import run_sweep
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +107,7 @@ def test_a_failing_receiver_does_not_stop_the_sweep():
 
 
 def test_returning_shopper_reactivates_an_abandoned_journey(shopper, product):
-    from tests.journeys import add_to_basket, only_journey
+    from tests.support.journeys import add_to_basket, only_journey
 
     add_to_basket(shopper, product)
     CartJourney.objects.update(

@@ -17,7 +17,7 @@ from oscar_recovery.sending.tokens import (
     restore_token,
     unsubscribe_token,
 )
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 

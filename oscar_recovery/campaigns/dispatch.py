@@ -19,6 +19,7 @@ from oscar_recovery import app_settings
 from oscar_recovery.campaigns.variants import choose_variant
 from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
 from oscar_recovery.models import CampaignEnrolment, RecoveryMessage
+from oscar_recovery.sending.send import enqueue
 from oscar_recovery.utils import skip_locked
 
 
@@ -119,8 +120,6 @@ def send_next_step_now(enrolment_id: int, now: datetime | None = None) -> int:
     """Staff: send the enrolment's next step now instead of at its delay. The email still
     passes every send-time check (suppression, cooldown, orders since). Returns the id of
     the new message."""
-    from oscar_recovery.sending.send import enqueue
-
     now = now or timezone.now()
     with transaction.atomic():
         enrolment = _locked_enrolment(enrolment_id)

@@ -32,6 +32,7 @@ from oscar_recovery.constants import CheckoutStep, EmailSource
 from oscar_recovery.journeys import writes as journeys
 from oscar_recovery.models import CartJourney
 from oscar_recovery.privacy import consent
+from oscar_recovery.sweep.browse import viewed_from_cookie
 from oscar_recovery.utils import never_raises
 
 Basket = get_model("basket", "Basket")
@@ -74,8 +75,6 @@ class CaptureScope:
     def viewed(self) -> list[int] | None:
         """Oscar's recently-viewed cookie, read when a journey is written (browse history
         costs no write of its own)."""
-        from oscar_recovery.sweep.browse import viewed_from_cookie
-
         return viewed_from_cookie(self.request.COOKIES if self.request else self.cookies)
 
     def shopper(self, basket=None) -> journeys.Shopper:

@@ -12,7 +12,8 @@ from django.http import HttpRequest, HttpResponseBase
 from oscar_recovery import app_settings
 from oscar_recovery.adapter import get_adapter
 
-_SALT = "oscar_recovery.visitor"
+#: The signing salt of the visitor cookie (prompts read the cookie's signing time with it).
+VISITOR_SALT = "oscar_recovery.visitor"
 
 
 def read_visitor_id(cookies: dict[str, str]) -> str | None:
@@ -21,7 +22,7 @@ def read_visitor_id(cookies: dict[str, str]) -> str | None:
     if not raw:
         return None
     try:
-        return signing.get_cookie_signer(salt=_SALT).unsign(raw)
+        return signing.get_cookie_signer(salt=VISITOR_SALT).unsign(raw)
     except signing.BadSignature:
         return None
 
@@ -33,7 +34,7 @@ def ensure_visitor_cookie(request: HttpRequest, response: HttpResponseBase) -> s
         visitor_id = get_adapter().new_visitor_id()
         response.set_cookie(
             app_settings.VISITOR_COOKIE_NAME,
-            signing.get_cookie_signer(salt=_SALT).sign(visitor_id),
+            signing.get_cookie_signer(salt=VISITOR_SALT).sign(visitor_id),
             max_age=int(app_settings.VISITOR_COOKIE_AGE.total_seconds()),
             httponly=True,
             samesite="Lax",

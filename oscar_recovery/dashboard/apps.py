@@ -16,7 +16,7 @@ class RecoveryDashboardConfig(OscarDashboardConfig):
     default_permissions = ["is_staff"]
 
     def ready(self) -> None:
-        # Imported here, like Oscar's own dashboard apps, so that URLs load after models.
+        # function-level: like Oscar's own dashboard apps, so that URLs load after models.
         from oscar_recovery.dashboard import views
 
         self.views = views

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery.constants import CheckoutStep
-from oscar_recovery.models import CartJourney
+from oscar_recovery.models import CartJourney, PromptEvent
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,6 @@ def journey_timeline(journey: CartJourney) -> list[Entry]:
 def prompt_timeline(journey: CartJourney) -> list[Entry]:
     """The journey's on-site prompt events: those tied to it (email captured, offer used,
     converted) and those its browser saw while the journey lasted (shown, dismissed)."""
-    from django.db.models import Q
-    from django.utils import timezone
-
-    from oscar_recovery.models import PromptEvent
-
     same_browser = Q()
     if journey.visitor_id:
         same_browser = Q(

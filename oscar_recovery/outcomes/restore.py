@@ -33,7 +33,7 @@ from oscar.core.loading import get_model
 from oscar_recovery import app_settings, ratelimit
 from oscar_recovery.constants import JourneyEventKind, MessageStatus
 from oscar_recovery.models import CartJourney, CartJourneyEvent, RecoveryMessage
-from oscar_recovery.outcomes.tracking import _advance as advance_message_status
+from oscar_recovery.outcomes.tracking import advance_status
 from oscar_recovery.sending.tokens import InvalidLink, RestoreLink
 from oscar_recovery.utils import get_logger
 
@@ -195,7 +195,7 @@ def record_click(
                     clicked_at=now
                 )
             else:
-                advance_message_status(message, MessageStatus.CLICKED, now)
+                advance_status(message, MessageStatus.CLICKED, now)
         CartJourneyEvent.objects.create(
             journey=journey,
             kind=JourneyEventKind.RESTORED,

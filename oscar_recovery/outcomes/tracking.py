@@ -72,13 +72,17 @@ def apply_tracking_event(event, esp_name: str) -> bool:
                 esp_name=esp_name,
                 occurred_at=occurred_at,
             )
-            _advance(message, _EVENT_STATUS.get(event.event_type), occurred_at)
+            advance_status(message, _EVENT_STATUS.get(event.event_type), occurred_at)
     except IntegrityError:
         return False  # already applied
     return True
 
 
-def _advance(message: RecoveryMessage, status: str | None, when) -> None:
+def advance_status(message: RecoveryMessage, status: str | None, when) -> None:
+    """Apply ``status`` (a tracking event's or a click's) to ``message``: sent < delivered <
+    opened < clicked only ever move forward, each first time stamped once; any other status
+    (bounced, complained, failed) is set as is. Locks the row: call it inside a transaction.
+    ``status`` None does nothing."""
     if status is None:
         return
     message = RecoveryMessage.objects.select_for_update().get(pk=message.pk)

@@ -18,7 +18,9 @@ from oscar_recovery.models import CartJourney, SuppressedAddress
 from oscar_recovery.outcomes import restore
 from oscar_recovery.privacy.suppression import suppress_hash
 from oscar_recovery.sending.tokens import InvalidLink, check_restore_token, check_unsubscribe_token
-from oscar_recovery.utils import logger
+from oscar_recovery.utils import get_logger
+
+logger = get_logger(__name__)
 
 
 @method_decorator([csrf_exempt, never_cache], name="dispatch")

@@ -2,7 +2,9 @@
 banner, decided on the server and shown by one static script.
 
 - :mod:`.state` reads and writes the visitor's cookies (visit, caps) and classifies devices;
-- :mod:`.eligibility` decides which prompts a visitor sees on a page, from one cached query;
+- :mod:`.targeting` decides which prompts a visitor sees on a page, from one cached query;
 - :mod:`.service` records events and captured emails, and reveals vouchers;
-- :mod:`.views` are the two JSON endpoints; ``templatetags/recovery.py`` renders the prompts.
+- :mod:`.views` are the two JSON endpoints; :mod:`.render` renders the prompts for
+  ``templatetags/recovery.py``; :mod:`.figures` their statistics;
+- :mod:`.admin`, :mod:`.forms`, :mod:`.receivers` and :mod:`.install` (the default prompts).
 """

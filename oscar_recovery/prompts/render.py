@@ -19,7 +19,9 @@ from oscar_recovery.constants import PromptKind
 from oscar_recovery.prompts import service
 from oscar_recovery.prompts import targeting as eligibility
 from oscar_recovery.prompts.targeting import GATEWAY_URL_NAME, HISTORY_COOKIE, Decision, Visitor
-from oscar_recovery.utils import logger
+from oscar_recovery.utils import get_logger
+
+logger = get_logger(__name__)
 
 Product = get_model("catalogue", "Product")
 

@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
 from oscar_recovery import app_settings
-from oscar_recovery.capture.visitor import _SALT as VISITOR_SALT
+from oscar_recovery.capture.visitor import VISITOR_SALT
 from oscar_recovery.constants import DeviceClass
 
 VISIT_COOKIE = "oscar_recovery_visit"

@@ -40,7 +40,9 @@ from oscar_recovery.capture.visitor import read_visitor_id
 from oscar_recovery.constants import DeviceClass, LoginState, PromptKind, ValueTier, VisitorType
 from oscar_recovery.models import Prompt, PromptVariant
 from oscar_recovery.prompts import state
-from oscar_recovery.utils import logger, percentile
+from oscar_recovery.utils import get_logger, percentile
+
+logger = get_logger(__name__)
 
 Order = get_model("order", "Order")
 

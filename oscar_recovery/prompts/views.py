@@ -28,7 +28,9 @@ from oscar_recovery.constants import PromptEventKind, PromptKind
 from oscar_recovery.models import Prompt
 from oscar_recovery.prompts import service, state
 from oscar_recovery.prompts import targeting as eligibility
-from oscar_recovery.utils import logger
+from oscar_recovery.utils import get_logger
+
+logger = get_logger(__name__)
 
 #: No legitimate request is larger; a bigger one is refused before it is parsed.
 MAX_BODY = 4096

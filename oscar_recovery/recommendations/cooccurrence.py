@@ -15,7 +15,6 @@ together in ``BOUGHT_TOGETHER_MIN_ORDERS`` orders: lookups skip younger pairs.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import permutations
@@ -26,8 +25,9 @@ from oscar.core.loading import get_model
 
 from oscar_recovery import app_settings
 from oscar_recovery.models import BoughtTogether, ProductSales
+from oscar_recovery.utils import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 Order = get_model("order", "Order")
 OrderLine = get_model("order", "Line")
@@ -167,6 +167,7 @@ def schedule_order(order) -> None:
     order_id = order.pk
 
     def publish() -> None:
+        # function-level: breaks the cycle tasks <-> recommendations.cooccurrence
         from oscar_recovery.tasks import add_order_to_recommendations
 
         try:

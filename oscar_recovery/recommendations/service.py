@@ -30,6 +30,7 @@ from django.db.models import Q, Sum
 from oscar.core.loading import get_class, get_model
 
 from oscar_recovery import app_settings
+from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import RecommendationReason
 from oscar_recovery.models import BoughtTogether, ProductSales, email_matches
 
@@ -301,8 +302,6 @@ def categories_of(product_ids: Sequence[int]) -> dict[int, int]:
 
 
 def _load_products(ids: list[int]) -> dict:
-    from oscar_recovery.adapter import get_adapter
-
     return get_adapter().load_products(ids)
 
 

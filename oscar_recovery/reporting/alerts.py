@@ -9,7 +9,6 @@ rendering and sending never delay or break it.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -27,8 +26,9 @@ from oscar_recovery import app_settings
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import CheckoutStep, JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney, RecoveryMessage
+from oscar_recovery.utils import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 TEMPLATE_DIR = "oscar_recovery/alerts"
 #: anymail tag on staff emails, so ESP reports keep them apart from recovery emails.
@@ -45,6 +45,7 @@ def queue_abandoned_alerts(journey_ids: list[int]) -> None:
     once committed. Costs nothing while alerts are off."""
     if alert_threshold() is None or not journey_ids:
         return
+    # function-level: breaks the cycle tasks <-> reporting.alerts
     from oscar_recovery.tasks import alert_abandoned
 
     transaction.on_commit(lambda: alert_abandoned.delay(list(journey_ids)))

@@ -12,13 +12,21 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery import app_settings
 from oscar_recovery.campaigns.variants import CONTROL_LABEL
-from oscar_recovery.constants import CheckoutStep
-from oscar_recovery.models import Campaign, CampaignStep, DailyProductStat, DailyStat
+from oscar_recovery.constants import CheckoutStep, PromptEventKind
+from oscar_recovery.models import (
+    Campaign,
+    CampaignStep,
+    DailyProductStat,
+    DailyStat,
+    Prompt,
+    PromptEvent,
+)
 from oscar_recovery.reporting import statistics as stats
 
 FURTHEST_FIELDS = {step: f"furthest_{step.slug}" for step in CheckoutStep}
@@ -427,12 +435,6 @@ def prompt_rows(period: Period) -> list[Row]:
     """The on-site prompts table: each prompt's events in the period (days in the shop's
     time zone), one aggregate query. Read from the events themselves: a prompt has few
     events per visit, far fewer rows than journeys, and they are indexed by time."""
-    from django.db.models import Count
-    from django.utils import timezone
-
-    from oscar_recovery.constants import PromptEventKind
-    from oscar_recovery.models import Prompt, PromptEvent
-
     zone = timezone.get_current_timezone()
     start = timezone.make_aware(datetime.combine(period.start, time.min), zone)
     end = timezone.make_aware(datetime.combine(period.end + timedelta(days=1), time.min), zone)

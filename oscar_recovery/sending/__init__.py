@@ -1,0 +1,3 @@
+"""4. One message out: the send-time checks, content and pricing of the basket, the
+templating sandbox, composing and sending (a claim makes a redelivered task harmless),
+vouchers for incentives, and the signed tokens in restore and unsubscribe links."""

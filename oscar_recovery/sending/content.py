@@ -28,6 +28,7 @@ from oscar_recovery.adapter import RecoveryAdapter, get_adapter
 from oscar_recovery.campaigns.variants import StepContent, content_for
 from oscar_recovery.constants import CampaignTrigger, RecommendationReason
 from oscar_recovery.models import CampaignStep, CartJourney, RecoveryMessage
+from oscar_recovery.recommendations.service import purchased_product_ids
 from oscar_recovery.sending.templating import (
     default_source,
     inline_css,
@@ -149,8 +150,6 @@ def load_email_products(journey: CartJourney) -> EmailProducts:
 def browse_product_ids(journey: CartJourney) -> list[int]:
     """The viewed products a browse email may show: most recent first, never one the
     customer has bought (the journey may predate the order)."""
-    from oscar_recovery.recommendations.service import purchased_product_ids
-
     ids = [int(pk) for pk in journey.viewed][: app_settings.BROWSE_VIEWED_LIMIT]
     if not ids:
         return []

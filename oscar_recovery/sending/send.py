@@ -167,6 +167,7 @@ def enqueue(message_ids: list[int], now: datetime | None = None) -> None:
     RecoveryMessage.objects.filter(pk__in=message_ids).update(enqueued_at=now)
 
     def publish() -> None:
+        # function-level: breaks the cycle tasks <-> sending.send
         from oscar_recovery.tasks import send_message as send_task
 
         for pk in message_ids:

@@ -9,7 +9,11 @@ from decimal import Decimal
 from django import template
 from django.utils.safestring import mark_safe
 
+from oscar_recovery import app_settings
+from oscar_recovery.adapter import get_adapter
 from oscar_recovery.prompts.render import render_prompts
+from oscar_recovery.recommendations.service import recommend
+from oscar_recovery.sweep.browse import viewed_from_cookie
 from oscar_recovery.utils import never_raises
 
 register = template.Library()
@@ -27,11 +31,6 @@ def recovery_recommendations(context, limit: int | None = None, basket=None) -> 
 
 @never_raises
 def _recommendations(context, limit: int | None, basket) -> list:
-    from oscar_recovery import app_settings
-    from oscar_recovery.adapter import get_adapter
-    from oscar_recovery.recommendations.service import recommend
-    from oscar_recovery.sweep.browse import viewed_from_cookie
-
     request = context.get("request")
     basket = basket or getattr(request, "basket", None)
     if basket is None:

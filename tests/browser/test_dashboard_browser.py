@@ -18,7 +18,7 @@ from django.test import Client
 from oscar.test import factories
 
 from oscar_recovery.reporting import aggregation
-from tests import dashboard_scenario as sc
+from tests.support import dashboard_scenario as sc
 
 CHROMIUM = os.environ.get("OSCAR_RECOVERY_CHROMIUM", "/usr/bin/chromium")
 

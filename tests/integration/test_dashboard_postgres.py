@@ -8,7 +8,7 @@ from django.db import connections
 
 from oscar_recovery.models import DailyStat
 from oscar_recovery.reporting import aggregation, reports
-from tests import dashboard_scenario as sc
+from tests.support import dashboard_scenario as sc
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -20,7 +20,7 @@ from oscar_recovery import signals
 from oscar_recovery.constants import JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney, CartJourneyEvent
 from oscar_recovery.sweep.stages import run_sweep
-from tests.factories import journey_row, make_journey
+from tests.support.factories import journey_row, make_journey
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,7 @@ def test_two_sweeps_racing_process_each_journey_exactly_once(settings):
 def celery_worker_process(tmp_path):
     """A real ``celery worker`` process on Redis, using this test run's PostgreSQL database.
     Its emails are written as files to ``tmp_path / "mail"``."""
-    from tests.celery_app import app
+    from tests.support.celery_app import app
 
     app.set_current()  # this process enqueues through the same broker and result backend
     queue = f"oscar_recovery_test_{uuid.uuid4().hex[:8]}"
@@ -95,7 +95,7 @@ def celery_worker_process(tmp_path):
             "-m",
             "celery",
             "-A",
-            "tests.celery_app",
+            "tests.support.celery_app",
             "worker",
             "--pool=solo",
             "--concurrency=1",
@@ -173,7 +173,7 @@ def test_the_recovery_story_through_a_real_worker(celery_worker_process, tmp_pat
     from oscar_recovery.constants import MessageStatus
     from oscar_recovery.models import Campaign, RecoveryMessage
     from tests.conftest import BROWSER_UA
-    from tests.journeys import add_to_basket, guest_gateway, place_order, shipping_address
+    from tests.support.journeys import add_to_basket, guest_gateway, place_order, shipping_address
 
     _queue, worker = celery_worker_process
     campaign = install_defaults(activate=True)

@@ -9,7 +9,7 @@ from django.db import connections, transaction
 
 from oscar_recovery.models import CartJourney, CartJourneyEvent
 from oscar_recovery.privacy.retention import purge_expired
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

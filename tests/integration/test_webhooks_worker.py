@@ -6,11 +6,11 @@ import pytest
 from oscar_recovery.constants import AttemptOutcome, DeliveryStatus, WebhookEvent
 from oscar_recovery.models import WebhookDelivery, WebhookEndpoint
 from oscar_recovery.outgoing_webhooks import emit, verify_signature
-from tests.hook_server import HookServer, Reply
 from tests.integration.test_postgres_celery import (  # noqa: F401 (a fixture)
     celery_worker_process,
     wait_for,
 )
+from tests.support.hook_server import HookServer, Reply
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

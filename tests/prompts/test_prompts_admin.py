@@ -5,7 +5,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
@@ -24,13 +23,6 @@ pytestmark = pytest.mark.django_db
 Order = get_model("order", "Order")
 
 ADD_URL = "/admin/oscar_recovery/prompt/add/"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def form_data(**changes) -> dict:

@@ -8,7 +8,6 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
-from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_model
 from oscar.test import factories
 
@@ -18,7 +17,7 @@ from oscar_recovery.models import Prompt, PromptVariant
 from oscar_recovery.prompts import state
 from oscar_recovery.prompts import targeting as eligibility
 from oscar_recovery.prompts.targeting import Visitor, choose_variant, eligible_prompts
-from tests.prompt_helpers import (
+from tests.support.prompt_helpers import (
     VISIT_ID,
     caps_cookie,
     visit_cookie,
@@ -45,21 +44,6 @@ ANDROID_PHONE = (
     "Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36"
 )
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def basket(product):
-    basket = Basket.objects.create()
-    basket.strategy = Default()
-    basket.add_product(product)  # 40.00
-    return basket
 
 
 def make_prompt(**fields) -> Prompt:
@@ -442,7 +426,7 @@ class PhonesAdapter(RecoveryAdapter):
 
 
 def test_shops_decide_the_device_class_through_the_adapter(basket, settings):
-    settings.OSCAR_RECOVERY_ADAPTER = "tests.test_prompts_eligibility.PhonesAdapter"
+    settings.OSCAR_RECOVERY_ADAPTER = "tests.prompts.test_prompts_eligibility.PhonesAdapter"
     make_prompt(name="Phone", device=DeviceClass.MOBILE)
     assert shown(visitor_request(basket=basket)) == ["Phone"]
     assert RecoveryAdapter().device_class(IPAD) == DeviceClass.TABLET

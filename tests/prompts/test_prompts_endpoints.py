@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from django.core import signing
-from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +18,7 @@ from oscar_recovery.constants import EmailSource, Incentive, PromptEventKind, Pr
 from oscar_recovery.models import CartJourney, Prompt, PromptEvent, PromptVariant
 from oscar_recovery.prompts import state
 from tests.conftest import BROWSER_UA
-from tests.journeys import add_to_basket, guest_gateway, place_order, shipping_address
+from tests.support.journeys import add_to_basket, guest_gateway, place_order, shipping_address
 
 pytestmark = pytest.mark.django_db
 
@@ -30,13 +29,6 @@ EVENTS = "/recovery/prompts/events/"
 CAPTURE = "/recovery/prompts/capture/"
 VISIT = "c" * 32
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -468,7 +460,7 @@ def test_a_voucher_that_is_not_ours_costs_no_query(django_assert_num_queries):
 
 
 def test_an_order_without_a_prompt_shown_converts_nothing(shopper, product, country):
-    from tests.journeys import guest_checkout
+    from tests.support.journeys import guest_checkout
 
     guest_checkout(shopper, product, country)
     assert not PromptEvent.objects.exists()

@@ -1,4 +1,4 @@
-"""The Celery app the integration tier's worker process runs (``-A tests.celery_app``)."""
+"""The Celery app the integration tier's worker process runs (``-A tests.support.celery_app``)."""
 
 import os
 

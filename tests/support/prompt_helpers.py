@@ -14,7 +14,7 @@ from django.urls import resolve
 from oscar.core.loading import get_model
 
 from oscar_recovery import app_settings
-from oscar_recovery.capture.visitor import _SALT as VISITOR_SALT
+from oscar_recovery.capture.visitor import VISITOR_SALT
 from oscar_recovery.prompts import state
 from tests.conftest import BROWSER_UA
 

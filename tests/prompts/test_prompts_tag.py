@@ -9,7 +9,6 @@ import pytest
 from django.core.cache import cache
 from django.test import Client, override_settings
 from django.utils import timezone
-from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_model
 
 from oscar_recovery.constants import Incentive, PromptKind, VisitorType
@@ -17,28 +16,13 @@ from oscar_recovery.models import CartJourney, Prompt, PromptVariant
 from oscar_recovery.prompts import render
 from oscar_recovery.prompts import targeting as eligibility
 from tests.conftest import BROWSER_UA
-from tests.journeys import add_to_basket, place_order, shipping_address
-from tests.prompt_helpers import render_tag, visitor_cookie, visitor_request
+from tests.support.journeys import add_to_basket, place_order, shipping_address
+from tests.support.prompt_helpers import render_tag, visitor_cookie, visitor_request
 
 pytestmark = pytest.mark.django_db
 
 Basket = get_model("basket", "Basket")
 Order = get_model("order", "Order")
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def basket(product):
-    basket = Basket.objects.create()
-    basket.strategy = Default()
-    basket.add_product(product)
-    return basket
 
 
 def make_prompt(**fields) -> Prompt:

@@ -1,0 +1,273 @@
+"""Admin for campaigns and their steps: edited here, with template validation, a preview
+page and test emails (the logic is in :mod:`oscar_recovery.admin.forms`); enrolments and
+messages are read-only records."""
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from oscar_recovery.admin.base import ReadOnlyAdmin
+from oscar_recovery.admin.forms import (
+    TEMPLATE_VARIABLES,
+    CampaignStepForm,
+    CannotSendTest,
+    PreviewDraftForm,
+    PreviewOptionsForm,
+    PreviewResult,
+    StepVariantForm,
+    StepVariantFormSet,
+    default_journey,
+    detached_journey,
+    may_see_journeys,
+    recent_journeys,
+    render_preview,
+    send_test_email,
+)
+from oscar_recovery.campaigns.variants import content_for
+from oscar_recovery.models import (
+    Campaign,
+    CampaignEnrolment,
+    CampaignStep,
+    RecoveryMessage,
+    StepVariant,
+)
+from oscar_recovery.sending.templating import TemplateError, default_source
+
+PREVIEW_URL_NAME = "admin:oscar_recovery_campaignstep_preview"
+PREVIEW_HTML_URL_NAME = "admin:oscar_recovery_campaignstep_preview_html"
+
+
+class CampaignStepInline(admin.StackedInline):
+    model = CampaignStep
+    form = CampaignStepForm
+    extra = 0
+    show_change_link = True
+    fields = [
+        "position",
+        "delay",
+        "subject",
+        "preheader",
+        "incentive",
+        "incentive_value",
+        "preview_link",
+    ]
+    readonly_fields = ["preview_link"]
+
+    @admin.display(description=_("preview"))
+    def preview_link(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse(PREVIEW_URL_NAME, args=[obj.pk]), _("Preview")
+        )
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_active", "trigger", "priority", "holdout_percent"]
+    list_filter = ["is_active", "trigger"]
+    search_fields = ["name"]
+    inlines = [CampaignStepInline]
+    fieldsets = [
+        (None, {"fields": ["name", "is_active", "trigger", "priority"]}),
+        (
+            _("Audience"),
+            {
+                "fields": [
+                    "min_basket_value",
+                    "max_basket_value",
+                    "min_step",
+                    "customer_type",
+                    "value_tier",
+                    "exclude_staff",
+                    "holdout_percent",
+                ]
+            },
+        ),
+    ]
+
+
+class StepVariantInline(admin.StackedInline):
+    model = StepVariant
+    form = StepVariantForm
+    formset = StepVariantFormSet
+    extra = 0
+
+
+@admin.register(CampaignStep)
+class CampaignStepAdmin(admin.ModelAdmin):
+    """Steps are edited here with their variants; the Preview page (an object tool) renders
+    them for a real or sample basket, takes unsaved edits and sends staff test emails."""
+
+    form = CampaignStepForm
+    list_display = ["__str__", "campaign", "position", "delay", "incentive"]
+    list_filter = ["campaign"]
+    inlines = [StepVariantInline]
+    actions = ["send_test_emails"]
+    readonly_fields = ["default_body_html", "default_body_text"]
+    fieldsets = [
+        (None, {"fields": ["campaign", "position", "delay"]}),
+        (_("Email"), {"fields": ["subject", "preheader", "body_html", "body_text"]}),
+        (
+            _("Default templates"),
+            {
+                "classes": ["collapse"],
+                "description": _(
+                    "What an empty body field sends. Copy one into the field above to edit it."
+                ),
+                "fields": ["default_body_html", "default_body_text"],
+            },
+        ),
+        (_("Incentive"), {"fields": ["incentive", "incentive_value", "incentive_valid_for"]}),
+    ]
+
+    @admin.display(description=_("default HTML body"))
+    def default_body_html(self, obj):
+        return self._default_source("html")
+
+    @admin.display(description=_("default text body"))
+    def default_body_text(self, obj):
+        return self._default_source("text")
+
+    def _default_source(self, kind: str):
+        try:
+            return format_html("<pre>{}</pre>", default_source(kind))
+        except TemplateError as exc:  # a shop's template dirs may hide it: say so, keep the page
+            return format_html('<p class="errornote">{}</p>', exc)
+
+    def get_urls(self):
+        def wrap(view):
+            return self.admin_site.admin_view(view)
+
+        return [
+            path(
+                "<int:step_id>/preview/",
+                wrap(self.preview_view),
+                name="oscar_recovery_campaignstep_preview",
+            ),
+            path(
+                "<int:step_id>/preview/html/",
+                wrap(self.preview_html_view),
+                name="oscar_recovery_campaignstep_preview_html",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _step_for_preview(self, request, step_id: int) -> CampaignStep:
+        step = self.get_object(request, str(step_id))
+        if step is None:
+            raise Http404(_("There is no campaign step #%(id)s.") % {"id": step_id})
+        if not self.has_view_permission(request, step):
+            raise PermissionDenied
+        return step
+
+    def preview_view(self, request, step_id: int):
+        """The step rendered for a journey; POST previews (action=preview) or sends staff
+        (action=send) the edited templates in the form, saving nothing."""
+        step = self._step_for_preview(request, step_id)
+        options = PreviewOptionsForm(request.GET, step=step, user=request.user)
+        saved = content_for(step, options.chosen_variant())
+        journey = options.chosen_journey()
+        language = options.chosen_language()
+        preview_of = detached_journey(journey, email=request.user.email, language=language)
+        draft = PreviewDraftForm(
+            request.POST if request.method == "POST" else None,
+            initial=PreviewDraftForm.initial_for(saved),
+        )
+        is_draft = draft.is_bound
+        html_srcdoc = html_url = None
+        if not is_draft:
+            result = render_preview(step, preview_of, saved)
+            html_url = f"{reverse(PREVIEW_HTML_URL_NAME, args=[step.pk])}?{request.GET.urlencode()}"
+        elif draft.is_valid():
+            content = draft.content(saved.label)
+            if request.POST.get("action") == "send":
+                self._send_test(request, step, journey=journey, content=content, language=language)
+            result = render_preview(step, preview_of, content)
+            html_srcdoc = result.email.html if result.email else None
+        else:
+            result = PreviewResult(None, draft.error_summary())
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Preview: %(step)s") % {"step": step},
+            "step": step,
+            "options": options,
+            "journey": journey,
+            "recent_journeys": recent_journeys() if may_see_journeys(request.user) else [],
+            "language": language or journey.language or settings.LANGUAGE_CODE,
+            "draft": draft,
+            "is_draft": is_draft,
+            "result": result,
+            "html_url": html_url,
+            "html_srcdoc": html_srcdoc,
+            "template_variables": TEMPLATE_VARIABLES,
+            "test_recipient": request.user.email,
+        }
+        return TemplateResponse(request, "admin/oscar_recovery/campaignstep/preview.html", context)
+
+    def preview_html_view(self, request, step_id: int):
+        """The HTML part alone, for the preview page's iframe. Sandboxed by CSP: a template
+        is owner-written content and must not run script on the admin's origin."""
+        step = self._step_for_preview(request, step_id)
+        options = PreviewOptionsForm(request.GET, step=step, user=request.user)
+        preview_of = detached_journey(
+            options.chosen_journey(),
+            email=request.user.email,
+            language=options.chosen_language(),
+        )
+        result = render_preview(step, preview_of, content_for(step, options.chosen_variant()))
+        if result.email is not None:
+            response = HttpResponse(result.email.html)
+        else:
+            response = HttpResponse(format_html("<p>{}</p>", result.error))
+        response["Content-Security-Policy"] = "sandbox"
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        return response
+
+    def _send_test(self, request, step, **kwargs) -> bool:
+        try:
+            to = send_test_email(step, request.user, **kwargs)
+        except CannotSendTest as exc:
+            messages.error(request, f"{step}: {exc}")
+            return False
+        messages.success(
+            request, _("Test email for “%(step)s” sent to %(to)s.") % {"step": step, "to": to}
+        )
+        return True
+
+    @admin.action(description=_("Send me a test email of the selected steps"), permissions=["view"])
+    def send_test_emails(self, request, queryset):
+        if not request.user.email:
+            messages.error(
+                request,
+                _(
+                    "Your account has no email address, so there is nowhere to send test "
+                    "emails. Add one to your user account first."
+                ),
+            )
+            return
+        # One basket for all of them, so the emails differ only by step.
+        journey = default_journey(request.user)
+        for step in queryset.order_by("campaign", "position"):
+            self._send_test(request, step, journey=journey)
+
+
+@admin.register(CampaignEnrolment)
+class CampaignEnrolmentAdmin(ReadOnlyAdmin):
+    list_display = ["journey", "campaign", "is_holdout", "status", "next_send_at"]
+    list_filter = ["status", "is_holdout", "campaign"]
+    list_select_related = ["journey", "campaign"]
+
+
+@admin.register(RecoveryMessage)
+class RecoveryMessageAdmin(ReadOnlyAdmin):
+    list_display = ["journey", "step", "variant", "status", "skip_reason", "sent_at"]
+    list_filter = ["status", "skip_reason", "step__campaign"]
+    search_fields = ["to_email", "esp_message_id"]
+    list_select_related = ["journey", "step__campaign", "variant"]

@@ -1,0 +1,234 @@
+"""Delivering: where a webhook may go (:func:`check_destination`), the signed POST, one
+logged attempt per try with retries and backoff, and the hand-over to Celery. Nothing here
+raises into the request or sweep that raised the event."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import requests
+from celery.utils.time import get_exponential_backoff_interval
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from oscar_recovery import __version__, app_settings
+from oscar_recovery.constants import AttemptOutcome, DeliveryStatus, WebhookEvent
+from oscar_recovery.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from oscar_recovery.outgoing_webhooks.signing import SIGNATURE_HEADER, encode_body, signature_header
+from oscar_recovery.utils import get_logger
+
+logger = get_logger(__name__)
+
+#: What the delivery log keeps of an endpoint's answer.
+RESPONSE_LOG_LIMIT = 2000
+USER_AGENT = f"oscar-recovery-webhooks/{__version__}"
+
+
+# Where requests may go
+
+
+def check_destination(url: str) -> None:
+    """Refuse URLs a webhook must not reach: other schemes than http(s), and, unless
+    ``OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES``, hosts that are or resolve to
+    loopback, private, link-local (cloud metadata) or otherwise reserved addresses."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(_("Only http:// and https:// URLs with a host are allowed."))
+    if parts.username or parts.password:
+        raise ValidationError(_("Put credentials in the signing secret, not in the URL."))
+    if app_settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ValidationError(
+            _("The host %(host)s cannot be resolved."), params={"host": parts.hostname}
+        ) from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global or address.is_multicast:
+            raise ValidationError(
+                _("%(host)s is a local or private address; webhooks go to public hosts only."),
+                params={"host": parts.hostname},
+            )
+
+
+def enqueue(delivery_ids: list[int]) -> None:
+    """Hand deliveries to Celery once the transaction commits. A broker that is down only
+    delays them: :func:`requeue_stale` hands them over again."""
+    if not delivery_ids:
+        return
+    WebhookDelivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.PENDING).update(
+        next_attempt_at=timezone.now()
+    )
+
+    def publish() -> None:
+        # function-level: breaks the cycle tasks <-> outgoing_webhooks
+        from oscar_recovery.tasks import deliver_webhook
+
+        for pk in delivery_ids:
+            try:
+                deliver_webhook.delay(pk)
+            except Exception:
+                logger.warning("Could not queue webhook delivery %s", pk, exc_info=True)
+                return
+
+    transaction.on_commit(publish)
+
+
+# Delivering
+
+
+class TransientDeliveryError(Exception):
+    """The endpoint may take the event later; retry after ``countdown`` seconds."""
+
+    def __init__(self, message: str, countdown: float):
+        super().__init__(message)
+        self.countdown = countdown
+
+
+@dataclass
+class Answer:
+    outcome: str
+    status_code: int | None = None
+    error: str = ""
+    body: str = ""
+    retry_after: float | None = None
+
+
+def retry_delay(retries: int, retry_after: float | None = None) -> float:
+    """Seconds before the next attempt: exponential backoff with full jitter (so endpoints
+    coming back after an outage are not hit by every delivery at once), at least what the
+    endpoint asked for with ``Retry-After``, at most ``WEBHOOK_BACKOFF_MAX``."""
+    ceiling = app_settings.WEBHOOK_BACKOFF_MAX.total_seconds()
+    delay = get_exponential_backoff_interval(
+        factor=max(1, round(app_settings.WEBHOOK_BACKOFF.total_seconds())),
+        retries=retries,
+        maximum=max(1, round(ceiling)),
+        full_jitter=True,
+    )
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, ceiling)
+
+
+def classify(status_code: int) -> str:
+    if 200 <= status_code < 300:
+        return AttemptOutcome.SUCCESS
+    if status_code >= 500 or status_code in (408, 429):
+        return AttemptOutcome.TRANSIENT
+    # 3xx included: redirects are not followed (they could lead anywhere).
+    return AttemptOutcome.PERMANENT
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date; the backoff is good enough
+
+
+def post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes) -> Answer:
+    """One signed POST. Never raises: every failure is an :class:`Answer`."""
+    try:
+        check_destination(endpoint.url)
+    except ValidationError as exc:
+        return Answer(AttemptOutcome.PERMANENT, error="; ".join(exc.messages))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Recovery-Event": delivery.event,
+        "X-Recovery-Event-Id": str(delivery.event_id),
+        "X-Recovery-Delivery": str(delivery.pk),
+        SIGNATURE_HEADER: signature_header(endpoint.secret, body),
+    }
+    timeout = app_settings.WEBHOOK_TIMEOUT
+    try:
+        with requests.post(
+            endpoint.url,
+            data=body,
+            headers=headers,
+            timeout=(timeout, timeout),
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            # Only the start of the answer is kept: an endpoint must not fill the log.
+            raw = next(response.iter_content(RESPONSE_LOG_LIMIT * 2), b"")
+            text = raw.decode(response.encoding or "utf-8", errors="replace")
+            return Answer(
+                classify(response.status_code),
+                status_code=response.status_code,
+                body=text[:RESPONSE_LOG_LIMIT],
+                retry_after=_retry_after(response),
+            )
+    except requests.RequestException as exc:
+        return Answer(AttemptOutcome.TRANSIENT, error=f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def deliver(delivery_id: int, retries: int = 0) -> str:
+    """Make one attempt at a delivery and log it; returns the delivery's status.
+
+    ``retries`` is how many attempts came before under the retry budget. A transient failure
+    within the budget raises :class:`TransientDeliveryError` for the task to retry.
+    """
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    if delivery is None or delivery.status in (DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED):
+        return delivery.status if delivery else ""
+    endpoint = delivery.endpoint
+    now = timezone.now()
+    started = time.monotonic()
+    if endpoint.is_active or delivery.event == WebhookEvent.TEST:  # test before switching on
+        answer = post(endpoint, delivery, encode_body(delivery.payload))
+    else:
+        answer = Answer(AttemptOutcome.PERMANENT, error=str(_("The endpoint was deactivated.")))
+    duration_ms = int((time.monotonic() - started) * 1000)
+    number = delivery.attempts + 1
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=number,
+        started_at=now,
+        duration_ms=duration_ms,
+        status_code=answer.status_code,
+        outcome=answer.outcome,
+        error=answer.error,
+        response_body=answer.body,
+    )
+    fields: dict = {
+        "attempts": F("attempts") + 1,
+        "last_attempt_at": now,
+        "last_status_code": answer.status_code,
+        "next_attempt_at": None,
+    }
+    countdown = None
+    if answer.outcome == AttemptOutcome.SUCCESS:
+        fields.update(status=DeliveryStatus.SUCCEEDED, delivered_at=timezone.now())
+    elif answer.outcome == AttemptOutcome.TRANSIENT and retries < app_settings.WEBHOOK_MAX_RETRIES:
+        countdown = retry_delay(retries, answer.retry_after)
+        fields.update(
+            status=DeliveryStatus.RETRYING,
+            next_attempt_at=timezone.now() + timedelta(seconds=countdown),
+        )
+    else:
+        fields["status"] = DeliveryStatus.FAILED
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+    if countdown is not None:
+        raise TransientDeliveryError(
+            answer.error or f"HTTP {answer.status_code}", countdown=countdown
+        )
+    if fields["status"] == DeliveryStatus.FAILED:
+        logger.warning(
+            "Webhook delivery %s to %s failed: %s",
+            delivery.pk,
+            endpoint.url,
+            answer.error or f"HTTP {answer.status_code}",
+        )
+    return fields["status"]
