@@ -13,7 +13,7 @@ import oscar_recovery
 from oscar_recovery.constants import JourneyEventKind, JourneyStatus
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 

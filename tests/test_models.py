@@ -18,7 +18,7 @@ from oscar_recovery.models import (
     email_matches,
 )
 from oscar_recovery.models.base import IncentiveFields, VariantFields
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 Order = get_model("order", "Order")
 
