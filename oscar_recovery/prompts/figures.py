@@ -1,9 +1,9 @@
 """A prompt's statistics and A/B results: counts of its events per variant, rates per
-visitor shown, and a two-proportion z-test of each variant against the control."""
+visitor shown, and each variant's conversion rate tested against the control's with the
+one z-test of :mod:`oscar_recovery.reporting.statistics`."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from django.db.models import Count
@@ -11,6 +11,7 @@ from django.db.models import Count
 from oscar_recovery.constants import PromptEventKind
 from oscar_recovery.models import Prompt, PromptEvent
 from oscar_recovery.prompts.targeting import CONTROL_LABEL, variants_of
+from oscar_recovery.reporting.statistics import rate, two_proportion_z_test
 
 #: Below this many shown per variant a difference is noise: no verdict is given.
 MIN_SAMPLE = 100
@@ -32,7 +33,7 @@ class VariantStats:
         return self.count(PromptEventKind.SHOWN)
 
     def rate(self, kind: str) -> float | None:
-        return self.count(kind) / self.shown if self.shown else None
+        return rate(self.count(kind), self.shown)
 
     @property
     def submit_rate(self) -> float | None:
@@ -41,18 +42,6 @@ class VariantStats:
     @property
     def conversion_rate(self) -> float | None:
         return self.rate(PromptEventKind.CONVERTED)
-
-
-def two_proportion_p_value(x1: int, n1: int, x2: int, n2: int) -> float | None:
-    """Two-sided p-value that two rates differ only by chance; None when undefined."""
-    if not n1 or not n2:
-        return None
-    pooled = (x1 + x2) / (n1 + n2)
-    spread = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    if spread == 0:
-        return None
-    z = (x1 / n1 - x2 / n2) / spread
-    return math.erfc(abs(z) / math.sqrt(2))
 
 
 def prompt_statistics(prompt: Prompt) -> list[VariantStats]:
@@ -69,12 +58,14 @@ def prompt_statistics(prompt: Prompt) -> list[VariantStats]:
         stats.counts[row["kind"]] = row["n"]
     control = rows[CONTROL_LABEL]
     for stats in rows.values():
-        if stats is control or min(stats.shown, control.shown) < MIN_SAMPLE:
+        if stats is control:
             continue
-        stats.p_value = two_proportion_p_value(
-            stats.count(PromptEventKind.CONVERTED),
-            stats.shown,
+        test = two_proportion_z_test(
             control.count(PromptEventKind.CONVERTED),
             control.shown,
+            stats.count(PromptEventKind.CONVERTED),
+            stats.shown,
+            minimum_trials=MIN_SAMPLE,
         )
+        stats.p_value = None if test is None else test.p_value
     return list(rows.values())
