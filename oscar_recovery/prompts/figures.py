@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count
 
+from oscar_recovery.campaigns.variants import CONTROL_LABEL
 from oscar_recovery.constants import PromptEventKind
 from oscar_recovery.models import Prompt, PromptEvent
-from oscar_recovery.prompts.targeting import CONTROL_LABEL, variants_of
+from oscar_recovery.prompts.targeting import variants_of
 from oscar_recovery.reporting.statistics import rate, two_proportion_z_test
 
 #: Below this many shown per variant a difference is noise: no verdict is given.

@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
+from oscar_recovery.campaigns.variants import CONTROL_LABEL
 from oscar_recovery.constants import Incentive, PromptKind
 from oscar_recovery.models import Prompt, PromptVariant
-from oscar_recovery.prompts.targeting import CONTROL_LABEL
 from oscar_recovery.sending.vouchers import validate_incentive
 
 _PATTERN = re.compile(r"^(/\S*|[\w*?\[\]-]+(:[\w*?\[\]-]+)*)$")

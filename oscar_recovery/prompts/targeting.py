@@ -36,15 +36,15 @@ from oscar.core.loading import get_model
 from oscar_recovery import app_settings
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.campaigns.enrolment import CustomerHistory
+from oscar_recovery.campaigns.variants import CONTROL_LABEL, pick_variant
 from oscar_recovery.capture.visitor import read_visitor_id
 from oscar_recovery.constants import DeviceClass, LoginState, PromptKind, ValueTier, VisitorType
 from oscar_recovery.models import Prompt, PromptVariant
 from oscar_recovery.prompts import state
-from oscar_recovery.utils import logger, percentile
+from oscar_recovery.utils import logger
 
 Order = get_model("order", "Order")
 
-CONTROL_LABEL = "A"
 CACHE_KEY = "oscar_recovery:prompts:active"
 _TIER_KEY = "oscar_recovery:prompts:tier:{user_id}"
 _TIER_TIMEOUT = 3600
@@ -115,13 +115,7 @@ def choose_variant(prompt: Prompt, unit_id: str) -> PromptVariant | None:
     """The variant a visitor (``unit_id``) sees, or None for the control. Deterministic: a
     hash of the prompt (the experiment) and the visitor, so it never changes between pages,
     processes or restarts while the weights stay the same."""
-    roll = percentile("prompt", prompt.pk, unit_id)
-    threshold = 0
-    for variant in sorted(variants_of(prompt), key=lambda variant: variant.label):
-        threshold += variant.weight
-        if roll < threshold:
-            return variant
-    return None
+    return pick_variant(variants_of(prompt), "prompt", prompt.pk, unit_id)
 
 
 def variants_of(prompt: Prompt) -> list[PromptVariant]:
