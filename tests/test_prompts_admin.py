@@ -153,6 +153,25 @@ def test_variants_need_distinct_labels_not_a_and_at_most_100_percent(admin_clien
     assert not Prompt.objects.exists()
 
 
+def test_variant_weights_above_100_are_refused_and_100_accepted(admin_client):
+    variants = {
+        "variants-TOTAL_FORMS": 2,
+        "variants-0-label": "B",
+        "variants-0-weight": 60,
+        "variants-1-label": "C",
+        "variants-1-weight": 41,
+    }
+    response = admin_client.post(ADD_URL, form_data(**variants))
+    assert response.status_code == 200
+    (formset,) = [inline.formset for inline in response.context["inline_admin_formsets"]]
+    assert [error.code for error in formset.non_form_errors().as_data()] == ["over_100"]
+    assert "101 % of visitors" in formset.non_form_errors()[0]
+    assert not Prompt.objects.exists()
+    response = admin_client.post(ADD_URL, form_data(**{**variants, "variants-1-weight": 40}))
+    assert response.status_code == 302
+    assert sorted(PromptVariant.objects.values_list("label", flat=True)) == ["B", "C"]
+
+
 def test_the_change_page_shows_statistics_per_variant(admin_client):
     prompt = Prompt.objects.create(
         name="Exit", kind=PromptKind.EXIT_INTENT, headline="H", cta_label="C"
