@@ -542,12 +542,9 @@ CartJourneyAdmin.erase_personal_data = erase_personal_data
 
 # Outgoing webhooks: endpoints and the delivery log.
 # -- on-site prompts ----------------------------------------------------------------------
-from django.db.models import Count  # noqa: E402
-
-from oscar_recovery.constants import PromptEventKind  # noqa: E402
 from oscar_recovery.models import Prompt, PromptEvent, PromptVariant  # noqa: E402
 from oscar_recovery.outgoing_webhooks import admin as webhook_admin  # noqa: E402, F401
-from oscar_recovery.prompts.figures import prompt_statistics  # noqa: E402
+from oscar_recovery.prompts.figures import prompt_statistics, with_event_counts  # noqa: E402
 from oscar_recovery.prompts.forms import PromptForm, PromptVariantForm, PromptVariantFormSet  # noqa: E402
 
 
@@ -585,18 +582,7 @@ class PromptAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # The list's result columns in the same query as the prompts.
-        def count(kind):
-            return Count("events", filter=Q(events__kind=kind))
-
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                shown_count=count(PromptEventKind.SHOWN),
-                submitted_count=count(PromptEventKind.SUBMITTED),
-                converted_count=count(PromptEventKind.CONVERTED),
-            )
-        )
+        return with_event_counts(super().get_queryset(request))
 
     @admin.display(description=_("shown"), ordering="shown_count")
     def times_shown(self, obj):

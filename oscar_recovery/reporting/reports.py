@@ -427,23 +427,18 @@ def prompt_rows(period: Period) -> list[Row]:
     """The on-site prompts table: each prompt's events in the period (days in the shop's
     time zone), one aggregate query. Read from the events themselves: a prompt has few
     events per visit, far fewer rows than journeys, and they are indexed by time."""
-    from django.db.models import Count
     from django.utils import timezone
 
     from oscar_recovery.constants import PromptEventKind
     from oscar_recovery.models import Prompt, PromptEvent
+    from oscar_recovery.prompts.figures import event_counts
 
     zone = timezone.get_current_timezone()
     start = timezone.make_aware(datetime.combine(period.start, time.min), zone)
     end = timezone.make_aware(datetime.combine(period.end + timedelta(days=1), time.min), zone)
-    counts: dict[int, dict[str, int]] = {}
-    for row in (
-        PromptEvent.objects.filter(created_at__gte=start, created_at__lt=end)
-        .values("prompt_id", "kind")
-        .annotate(n=Count("pk"))
-        .order_by()
-    ):
-        counts.setdefault(row["prompt_id"], {})[row["kind"]] = row["n"]
+    counts = event_counts(
+        PromptEvent.objects.filter(created_at__gte=start, created_at__lt=end), "prompt_id"
+    )
     rows = []
     for prompt in Prompt.objects.filter(pk__in=counts).order_by("-priority", "name"):
         kinds = counts[prompt.pk]
@@ -453,7 +448,7 @@ def prompt_rows(period: Period) -> list[Row]:
             "shown": shown,
             "dismissed": kinds.get(PromptEventKind.DISMISSED, 0),
             "captured": captured,
-            "capture_rate": captured / shown if shown else None,
+            "capture_rate": stats.rate(captured, shown),
             "recovered_orders": kinds.get(PromptEventKind.CONVERTED, 0),
         }
         rows.append(Row(prompt.name, figures, {"prompt": prompt}))
