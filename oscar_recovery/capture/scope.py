@@ -74,7 +74,7 @@ class CaptureScope:
     def viewed(self) -> list[int] | None:
         """Oscar's recently-viewed cookie, read when a journey is written (browse history
         costs no write of its own)."""
-        from oscar_recovery.sweep.browse import viewed_from_cookie
+        from oscar_recovery.capture.history import viewed_from_cookie
 
         return viewed_from_cookie(self.request.COOKIES if self.request else self.cookies)
 

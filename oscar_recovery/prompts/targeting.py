@@ -37,6 +37,7 @@ from oscar_recovery import app_settings
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.campaigns.enrolment import CustomerHistory
 from oscar_recovery.campaigns.variants import CONTROL_LABEL, pick_variant
+from oscar_recovery.capture.history import viewed_from_cookie
 from oscar_recovery.capture.visitor import read_visitor_id
 from oscar_recovery.constants import DeviceClass, LoginState, PromptKind, ValueTier, VisitorType
 from oscar_recovery.models import Prompt, PromptVariant
@@ -50,8 +51,6 @@ _TIER_KEY = "oscar_recovery:prompts:tier:{user_id}"
 _TIER_TIMEOUT = 3600
 #: Oscar's checkout gateway, where the guest-checkout prompt belongs.
 GATEWAY_URL_NAME = "checkout:index"
-#: Oscar's cookie of recently viewed product ids.
-HISTORY_COOKIE = getattr(settings, "OSCAR_RECENTLY_VIEWED_COOKIE_NAME", "oscar_history")
 
 
 # -- the active prompts, cached -----------------------------------------------------------
@@ -235,7 +234,7 @@ class Visitor:
 
     @cached_property
     def has_history(self) -> bool:
-        return bool(self.cookies.get(HISTORY_COOKIE, "").strip("[] "))
+        return bool(viewed_from_cookie(self.cookies))
 
     @cached_property
     def has_email(self) -> bool:

@@ -29,8 +29,8 @@ def recovery_recommendations(context, limit: int | None = None, basket=None) -> 
 def _recommendations(context, limit: int | None, basket) -> list:
     from oscar_recovery import app_settings
     from oscar_recovery.adapter import get_adapter
+    from oscar_recovery.capture.history import viewed_from_cookie
     from oscar_recovery.recommendations.service import recommend
-    from oscar_recovery.sweep.browse import viewed_from_cookie
 
     request = context.get("request")
     basket = basket or getattr(request, "basket", None)
