@@ -137,7 +137,7 @@ def load_email_products(journey: CartJourney) -> EmailProducts:
     limit = app_settings.RECOMMENDATIONS_LIMIT
     if not limit:
         return EmailProducts(lines, [], {}, viewed)
-    gap = free_shipping_gap(journey, lines, adapter)
+    gap = free_shipping_gap(journey, lines_total(lines) if lines else None, adapter)
     recommended = adapter.recommendations(
         journey, line_ids or viewed_ids, limit, gap=gap, exclude=viewed_ids, strategy=strategy
     )
@@ -159,14 +159,21 @@ def browse_product_ids(journey: CartJourney) -> list[int]:
 
 
 def free_shipping_gap(
-    journey: CartJourney, lines: list[PricedLine], adapter: RecoveryAdapter
+    journey: CartJourney | None, total: Decimal | None, adapter: RecoveryAdapter | None = None
 ) -> Decimal | None:
-    """What the lines lack for free delivery, or None (no threshold, reached, no lines)."""
-    threshold = adapter.free_shipping_threshold(journey)
-    total = sum((line.line_price for line in lines), Decimal("0.00"))
-    if threshold is None or not lines or total >= threshold:
+    """What a basket worth ``total`` lacks for free delivery: the adapter's threshold for
+    ``journey`` (None on the shop's own pages) minus the total. None when there is nothing
+    to top up: no threshold, the threshold reached, or no basket (``total`` None). Emails
+    and the basket page's recommendations both ask here."""
+    threshold = (adapter or get_adapter()).free_shipping_threshold(journey)
+    if threshold is None or total is None or total >= threshold:
         return None
     return threshold - total
+
+
+def lines_total(lines: list[PricedLine]) -> Decimal:
+    """What the lines cost today (0.00 for none)."""
+    return sum((line.line_price for line in lines), Decimal("0.00"))
 
 
 def _priced(strategy, product, quantity: int) -> PricedLine | None:
@@ -196,9 +203,9 @@ def build_context(
     adapter = get_adapter()
     lines = products.lines
     currency = lines[0].currency if lines else journey.currency or settings.OSCAR_DEFAULT_CURRENCY
-    total = sum((line.line_price for line in lines), Decimal("0.00"))
+    total = lines_total(lines)
     threshold = adapter.free_shipping_threshold(journey)
-    gap = free_shipping_gap(journey, lines, adapter)
+    gap = free_shipping_gap(journey, total if lines else None, adapter)
     viewed = [_line_context(line, adapter) for line in products.viewed]
     rtl = translation.get_language_bidi()
     context = {

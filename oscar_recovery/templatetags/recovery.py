@@ -31,6 +31,7 @@ def _recommendations(context, limit: int | None, basket) -> list:
     from oscar_recovery.adapter import get_adapter
     from oscar_recovery.capture.history import viewed_from_cookie
     from oscar_recovery.recommendations.service import recommend
+    from oscar_recovery.sending.content import free_shipping_gap
 
     request = context.get("request")
     basket = basket or getattr(request, "basket", None)
@@ -43,12 +44,10 @@ def _recommendations(context, limit: int | None, basket) -> list:
     product_ids = (
         [line.product_id for line in basket.all_lines() if line.product_id] if basket.id else []
     )
-    gap = None
-    threshold = adapter.free_shipping_threshold(None)
-    if threshold is not None and product_ids:
+    total = None  # an empty basket has no gap to close
+    if product_ids:
         total = basket.total_incl_tax if basket.is_tax_known else basket.total_excl_tax
-        if total is not None and Decimal(total) < threshold:
-            gap = threshold - Decimal(total)
+    gap = free_shipping_gap(None, None if total is None else Decimal(total), adapter)
     return recommend(
         product_ids,
         limit=limit or app_settings.RECOMMENDATIONS_LIMIT,
