@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from email.utils import make_msgid
 
 from django import forms
 from django.conf import settings
@@ -19,7 +18,6 @@ from django.template import TemplateSyntaxError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oscar_recovery import app_settings
 from oscar_recovery.campaigns.variants import (
     CONTROL_LABEL,
     BaseVariantFormSet,
@@ -28,7 +26,13 @@ from oscar_recovery.campaigns.variants import (
     content_for,
 )
 from oscar_recovery.models import CampaignStep, CartJourney, StepVariant
-from oscar_recovery.sending.content import RenderedEmail, preview, sample_journey, unsubscribe_url
+from oscar_recovery.sending.content import (
+    RenderedEmail,
+    build_email,
+    preview,
+    sample_journey,
+    unsubscribe_url,
+)
 from oscar_recovery.sending.templating import TemplateError, validate_template
 from oscar_recovery.sending.vouchers import validate_incentive
 from oscar_recovery.utils import get_logger
@@ -367,19 +371,12 @@ def build_test_email(
     """The test email for a rendered preview: like a real one (text, HTML, one-click
     unsubscribe headers) but marked as a test, to ``to`` only, and tagged apart so ESP
     reports and tracking never count it."""
-    unsubscribe = unsubscribe_url(journey.email)
-    email = EmailMultiAlternatives(
+    email = build_email(
+        rendered,
         subject=gettext("[Test] %(subject)s") % {"subject": rendered.subject},
-        body=rendered.text,
-        from_email=app_settings.FROM_EMAIL or settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Message-ID": make_msgid(),
-        },
+        to=to,
+        unsubscribe=unsubscribe_url(journey.email),
     )
-    email.attach_alternative(rendered.html, "text/html")
     email.tags = ["oscar-recovery-test"]
     return email
 

@@ -313,20 +313,9 @@ def compose(
     with translation.override(language_of(journey)):
         context = build_context(journey, step, content, products, message=message, voucher=voucher)
         rendered = render_email(content, context)
-    unsubscribe = context["unsubscribe_url"]
-    email = EmailMultiAlternatives(
-        subject=rendered.subject,
-        body=rendered.text,
-        from_email=app_settings.FROM_EMAIL or settings.DEFAULT_FROM_EMAIL,
-        to=[journey.email],
-        headers={
-            # RFC 8058: mail clients show an unsubscribe button that POSTs to the URL.
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Message-ID": make_msgid(domain=_message_id_domain()),
-        },
+    email = build_email(
+        rendered, subject=rendered.subject, to=journey.email, unsubscribe=context["unsubscribe_url"]
     )
-    email.attach_alternative(rendered.html, "text/html")
     # django-anymail reads these; other backends ignore them.
     email.tags = [TAG, f"campaign-{step.campaign_id}", f"step-{step.position}", content.label]
     email.metadata = {
@@ -341,6 +330,29 @@ def compose(
         # recorded by our own restore link; an ESP's redirect would only leak the link.
         email.track_opens = track_opens
         email.track_clicks = False
+    return email
+
+
+def build_email(
+    rendered: RenderedEmail, *, subject: str, to: str, unsubscribe: str
+) -> EmailMultiAlternatives:
+    """The email around a rendered message, the same for real sends and staff's test
+    emails: text body with the HTML as alternative, the configured sender, RFC 8058
+    one-click unsubscribe headers for ``unsubscribe`` and a Message-ID on the shop's
+    domain. Tags, metadata and tracking are the caller's."""
+    email = EmailMultiAlternatives(
+        subject=subject,
+        body=rendered.text,
+        from_email=app_settings.FROM_EMAIL or settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers={
+            # RFC 8058: mail clients show an unsubscribe button that POSTs to the URL.
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Message-ID": make_msgid(domain=_message_id_domain()),
+        },
+    )
+    email.attach_alternative(rendered.html, "text/html")
     return email
 
 
