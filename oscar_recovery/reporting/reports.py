@@ -97,12 +97,6 @@ class Lift:
     interval: stats.Interval | None
     confidence: float
 
-    @property
-    def relative(self) -> float | None:
-        if self.interval is None or not self.holdout_rate:
-            return None
-        return self.interval.estimate / self.holdout_rate
-
 
 def lift(figures: dict[str, Any]) -> Lift:
     enrolled, enrolled_ordered = figures["enrolled"], figures["enrolled_ordered"]
