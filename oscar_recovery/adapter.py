@@ -111,11 +111,6 @@ class RecoveryAdapter:
             loader=self.load_products,
         )
 
-    def recommended_product_ids(self, journey, product_ids: list[int], limit: int) -> list[int]:
-        """Ids of products to suggest alongside these, best first (see
-        :meth:`recommendations`)."""
-        return [item.product_id for item in self.recommendations(journey, product_ids, limit)]
-
     def load_products(self, ids) -> dict:
         """Public products by id, with what pricing and images need loaded up front: an
         email shows up to a dozen products, and a query per product would dominate it."""

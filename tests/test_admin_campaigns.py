@@ -347,6 +347,19 @@ def test_a_test_email_goes_to_the_staff_member_only(admin_client, admin_user, st
     assert any(admin_user.email in text for text in message_texts(response))
 
 
+def test_a_test_email_carries_the_headers_of_a_real_one(admin_client, step, journey, settings):
+    settings.OSCAR_RECOVERY_SITE_URL = "https://shop.example"
+    settings.OSCAR_RECOVERY_FROM_EMAIL = "Shop <basket@shop.example>"
+    admin_client.post(preview_url(step, journey=journey.pk), draft(step, action="send"))
+
+    (email,) = mail.outbox
+    assert email.from_email == "Shop <basket@shop.example>"
+    assert email.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert email.extra_headers["List-Unsubscribe"].startswith("<https://shop.example/")
+    assert email.extra_headers["Message-ID"].endswith("@shop.example>")
+    assert email.tags == ["oscar-recovery-test"]
+
+
 def test_a_staff_member_without_an_email_is_told_so(client, step):
     client.force_login(UserFactory(is_staff=True, is_superuser=True, email=""))
 

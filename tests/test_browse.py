@@ -17,6 +17,7 @@ from oscar.test import factories
 
 from oscar_recovery.campaigns.enrolment import CustomerHistory, matches
 from oscar_recovery.campaigns.install import install_defaults
+from oscar_recovery.capture.history import viewed_from_cookie
 from oscar_recovery.capture.scope import capture_email, lines_changed
 from oscar_recovery.constants import (
     CampaignTrigger,
@@ -30,7 +31,7 @@ from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryM
 from oscar_recovery.privacy import consent
 from oscar_recovery.privacy.suppression import suppress
 from oscar_recovery.sending.send_checks import why_not_send
-from oscar_recovery.sweep.browse import abandon_browsing, viewed_from_cookie
+from oscar_recovery.sweep.browse import abandon_browsing
 from oscar_recovery.sweep.stages import run_sweep
 from tests.conftest import BROWSER_UA
 from tests.support.factories import make_journey

@@ -59,3 +59,24 @@ def test_an_impossible_discount_is_refused(value):
     with pytest.raises(CommandError):
         call_command("recovery_install_defaults", "--discount", value)
     assert not Campaign.objects.exists()
+
+
+def test_the_browse_campaign_installs_the_same_way():
+    from oscar_recovery.campaigns.install import BROWSE_CAMPAIGN_NAME, install_browse_defaults
+    from oscar_recovery.constants import CampaignTrigger
+
+    campaign = install_browse_defaults()
+    assert campaign.name == BROWSE_CAMPAIGN_NAME and not campaign.is_active
+    assert campaign.trigger == CampaignTrigger.BROWSE_ABANDONED
+    assert campaign.holdout_percent == 10 and campaign.exclude_staff
+    steps = list(campaign.steps.order_by("position"))
+    assert [step.delay for step in steps] == [timedelta(hours=2), timedelta(hours=48)]
+    assert all(step.incentive == Incentive.NONE for step in steps)
+    assert all("{% translate" in step.subject for step in steps)
+    campaign.steps.filter(position=1).update(subject="Edited by the owner")
+
+    again = install_browse_defaults(activate=True)
+
+    assert again.pk == campaign.pk and again.is_active
+    assert again.steps.count() == 2
+    assert again.steps.get(position=1).subject == "Edited by the owner"

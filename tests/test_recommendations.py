@@ -436,6 +436,35 @@ def test_the_template_tag_shows_recommendations_with_their_reasons(only):
     assert "Coat" not in html
 
 
+def test_the_basket_page_puts_what_closes_the_free_shipping_gap_first(only, settings):
+    only("curated")
+    coat, socks, boots = make("Coat", "10.00"), make("Socks", "5.00"), make("Boots", "25.00")
+    for rank, product in enumerate((socks, boots)):
+        ProductRecommendation.objects.create(
+            primary=coat, recommendation=product, ranking=10 - rank
+        )
+
+    settings.OSCAR_RECOVERY_FREE_SHIPPING_THRESHOLD = Decimal("30.00")  # 20.00 to go
+    html = render_tag(basket_request(coat))
+    assert html.index("Boots") < html.index("Socks")
+    assert f'data-reason="{Reason.FREE_SHIPPING}"' in html
+    settings.OSCAR_RECOVERY_FREE_SHIPPING_THRESHOLD = Decimal("10.00")  # reached
+    html = render_tag(basket_request(coat))
+    assert html.index("Socks") < html.index("Boots")
+    assert f'data-reason="{Reason.FREE_SHIPPING}"' not in html
+
+
+def test_the_free_shipping_gap(settings):
+    from oscar_recovery.sending.content import free_shipping_gap
+
+    settings.OSCAR_RECOVERY_FREE_SHIPPING_THRESHOLD = Decimal("50.00")
+    assert free_shipping_gap(None, Decimal("35.50")) == Decimal("14.50")
+    assert free_shipping_gap(None, Decimal("50.00")) is None
+    assert free_shipping_gap(None, None) is None  # no basket: nothing to top up
+    settings.OSCAR_RECOVERY_FREE_SHIPPING_THRESHOLD = None
+    assert free_shipping_gap(None, Decimal("1.00")) is None
+
+
 def test_the_template_tag_never_breaks_the_page(monkeypatch, only):
     only("curated")
     coat = make("Coat")

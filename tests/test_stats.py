@@ -49,6 +49,14 @@ def test_z_test_undefined_without_trials_or_variation(counts):
     assert stats.two_proportion_z_test(*counts) is None
 
 
+def test_z_test_gives_no_answer_below_the_minimum_trials():
+    # The prompts' figures read no p-value off fewer than their minimum shown per arm.
+    assert stats.two_proportion_z_test(50, 100, 60, 99, minimum_trials=100) is None
+    assert stats.two_proportion_z_test(50, 99, 60, 100, minimum_trials=100) is None
+    result = stats.two_proportion_z_test(50, 100, 60, 100, minimum_trials=100)
+    assert result.p_value == pytest.approx(0.1552, abs=1e-4)
+
+
 def test_wald_interval_of_a_difference():
     # 0.6 - 0.5 = 0.1; se = sqrt(0.5*0.5/100 + 0.6*0.4/100) = sqrt(0.0049) = 0.07
     # 0.1 -/+ 1.96 * 0.07 = [-0.0372, 0.2372]

@@ -9,21 +9,30 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from email.utils import make_msgid
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
-from django.forms.models import BaseInlineFormSet
 from django.template import TemplateSyntaxError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from oscar_recovery import app_settings
-from oscar_recovery.campaigns.variants import CONTROL_LABEL, StepContent, content_for
+from oscar_recovery.campaigns.variants import (
+    CONTROL_LABEL,
+    BaseVariantFormSet,
+    StepContent,
+    VariantLabelMixin,
+    content_for,
+)
 from oscar_recovery.models import CampaignStep, CartJourney, StepVariant
-from oscar_recovery.sending.content import RenderedEmail, preview, sample_journey, unsubscribe_url
+from oscar_recovery.sending.content import (
+    RenderedEmail,
+    build_email,
+    preview,
+    sample_journey,
+    unsubscribe_url,
+)
 from oscar_recovery.sending.templating import TemplateError, validate_template
 from oscar_recovery.sending.vouchers import validate_incentive
 from oscar_recovery.utils import get_logger
@@ -155,7 +164,7 @@ class CampaignStepForm(TemplateFieldsMixin, forms.ModelForm):
             self.add_error(field if field in self.fields else None, errors)
 
 
-class StepVariantForm(TemplateFieldsMixin, forms.ModelForm):
+class StepVariantForm(VariantLabelMixin, TemplateFieldsMixin, forms.ModelForm):
     """A variant: templates compile; the label is the variant's name in reports."""
 
     class Meta:
@@ -173,53 +182,20 @@ class StepVariantForm(TemplateFieldsMixin, forms.ModelForm):
             ),
         }
 
-    def clean_label(self) -> str:
-        label = self.cleaned_data["label"].strip()
-        if label.upper() == CONTROL_LABEL:
-            raise ValidationError(
-                _("“%(label)s” is the step itself (the control); name the variant B, C…"),
-                code="reserved",
-                params={"label": CONTROL_LABEL},
-            )
-        return label
+    reserved_label_message = _(
+        "“%(label)s” is the step itself (the control); name the variant B, C…"
+    )
 
 
-class StepVariantFormSet(BaseInlineFormSet):
+class StepVariantFormSet(BaseVariantFormSet):
     """A step's variants together: distinct labels, and shares that leave the control its
     part (weights add up to at most 100)."""
 
-    def clean(self) -> None:
-        super().clean()
-        labels: dict[str, str] = {}
-        total = 0
-        for form in self.forms:
-            if not hasattr(form, "cleaned_data") or self._should_delete_form(form):
-                continue
-            if not form.has_changed() and not form.instance.pk:
-                continue  # an untouched extra form is not a variant
-            label = form.cleaned_data.get("label")
-            if label:
-                # B and b would be told apart by the database but not by people reading reports.
-                if label.casefold() in labels:
-                    form.add_error(
-                        "label",
-                        ValidationError(
-                            _("Another variant of this step is already called “%(label)s”."),
-                            code="duplicate",
-                            params={"label": labels[label.casefold()]},
-                        ),
-                    )
-                labels.setdefault(label.casefold(), label)
-            total += form.cleaned_data.get("weight") or 0
-        if total > 100:
-            raise ValidationError(
-                _(
-                    "The variants take %(total)s %% of journeys together; at most 100 %% is "
-                    "possible (the control gets what is left). Lower their shares."
-                ),
-                code="over_100",
-                params={"total": total},
-            )
+    duplicate_label_message = _("Another variant of this step is already called “%(label)s”.")
+    over_100_message = _(
+        "The variants take %(total)s %% of journeys together; at most 100 %% is "
+        "possible (the control gets what is left). Lower their shares."
+    )
 
 
 class PreviewDraftForm(TemplateFieldsMixin, forms.Form):
@@ -395,19 +371,12 @@ def build_test_email(
     """The test email for a rendered preview: like a real one (text, HTML, one-click
     unsubscribe headers) but marked as a test, to ``to`` only, and tagged apart so ESP
     reports and tracking never count it."""
-    unsubscribe = unsubscribe_url(journey.email)
-    email = EmailMultiAlternatives(
+    email = build_email(
+        rendered,
         subject=gettext("[Test] %(subject)s") % {"subject": rendered.subject},
-        body=rendered.text,
-        from_email=app_settings.FROM_EMAIL or settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Message-ID": make_msgid(),
-        },
+        to=to,
+        unsubscribe=unsubscribe_url(journey.email),
     )
-    email.attach_alternative(rendered.html, "text/html")
     email.tags = ["oscar-recovery-test"]
     return email
 

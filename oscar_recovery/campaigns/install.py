@@ -60,19 +60,38 @@ def install_defaults(*, activate: bool = False, discount: Decimal | None = None)
     ``discount``: a percentage voucher on the last email (none by default: a discount every
     shopper learns to expect teaches them to abandon baskets).
     """
+    return _install(
+        DEFAULT_CAMPAIGN_NAME,
+        CampaignTrigger.BASKET_ABANDONED,
+        DEFAULT_STEPS,
+        activate=activate,
+        discount=discount,
+    )
+
+
+def _install(
+    name: str,
+    trigger: str,
+    steps: tuple[DefaultStep, ...],
+    *,
+    activate: bool,
+    discount: Decimal | None = None,
+) -> Campaign:
+    """The campaign called ``name`` with ``steps``, created in one transaction if missing
+    (``discount`` on its last step); an existing one is only switched on by ``activate``."""
     with transaction.atomic():
         campaign, created = Campaign.objects.get_or_create(
-            name=DEFAULT_CAMPAIGN_NAME,
+            name=name,
             defaults={
-                "trigger": CampaignTrigger.BASKET_ABANDONED,
+                "trigger": trigger,
                 "is_active": activate,
                 "exclude_staff": True,
                 "holdout_percent": 10,
             },
         )
         if created:
-            last = len(DEFAULT_STEPS)
-            for position, step in enumerate(DEFAULT_STEPS, start=1):
+            last = len(steps)
+            for position, step in enumerate(steps, start=1):
                 incentive = position == last and discount is not None
                 CampaignStep.objects.create(
                     campaign=campaign,
@@ -111,26 +130,6 @@ BROWSE_STEPS = (
 def install_browse_defaults(*, activate: bool = False) -> Campaign:
     """Create the default browse-abandonment campaign if it is missing (as
     :func:`install_defaults`: an existing one is left alone, ``activate`` switches it on)."""
-    with transaction.atomic():
-        campaign, created = Campaign.objects.get_or_create(
-            name=BROWSE_CAMPAIGN_NAME,
-            defaults={
-                "trigger": CampaignTrigger.BROWSE_ABANDONED,
-                "is_active": activate,
-                "exclude_staff": True,
-                "holdout_percent": 10,
-            },
-        )
-        if created:
-            for position, step in enumerate(BROWSE_STEPS, start=1):
-                CampaignStep.objects.create(
-                    campaign=campaign,
-                    position=position,
-                    delay=step.delay,
-                    subject=_translated(step.subject),
-                    preheader=_translated(step.preheader),
-                )
-        elif activate and not campaign.is_active:
-            campaign.is_active = True
-            campaign.save(update_fields=["is_active", "updated_at"])
-    return campaign
+    return _install(
+        BROWSE_CAMPAIGN_NAME, CampaignTrigger.BROWSE_ABANDONED, BROWSE_STEPS, activate=activate
+    )

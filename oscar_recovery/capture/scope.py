@@ -26,13 +26,13 @@ from oscar.core.loading import get_model
 
 from oscar_recovery import app_settings
 from oscar_recovery.adapter import get_adapter
+from oscar_recovery.capture.history import viewed_from_cookie
 from oscar_recovery.capture.snapshot import take_snapshot, voucher_codes
 from oscar_recovery.capture.visitor import read_visitor_id
 from oscar_recovery.constants import CheckoutStep, EmailSource
 from oscar_recovery.journeys import writes as journeys
 from oscar_recovery.models import CartJourney
 from oscar_recovery.privacy import consent
-from oscar_recovery.sweep.browse import viewed_from_cookie
 from oscar_recovery.utils import never_raises
 
 Basket = get_model("basket", "Basket")

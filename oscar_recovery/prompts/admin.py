@@ -2,14 +2,12 @@
 read-only event log. Registered from :mod:`oscar_recovery.admin`."""
 
 from django.contrib import admin
-from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery.admin.base import ReadOnlyAdmin
-from oscar_recovery.constants import PromptEventKind
 from oscar_recovery.models import Prompt, PromptEvent, PromptVariant
-from oscar_recovery.prompts.figures import prompt_statistics
+from oscar_recovery.prompts.figures import prompt_statistics, with_event_counts
 from oscar_recovery.prompts.forms import PromptForm, PromptVariantForm, PromptVariantFormSet
 
 
@@ -47,18 +45,7 @@ class PromptAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # The list's result columns in the same query as the prompts.
-        def count(kind):
-            return Count("events", filter=Q(events__kind=kind))
-
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                shown_count=count(PromptEventKind.SHOWN),
-                submitted_count=count(PromptEventKind.SUBMITTED),
-                converted_count=count(PromptEventKind.CONVERTED),
-            )
-        )
+        return with_event_counts(super().get_queryset(request))
 
     @admin.display(description=_("shown"), ordering="shown_count")
     def times_shown(self, obj):

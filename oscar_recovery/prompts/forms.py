@@ -7,12 +7,11 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
+from oscar_recovery.campaigns.variants import BaseVariantFormSet, VariantLabelMixin
 from oscar_recovery.constants import Incentive, PromptKind
 from oscar_recovery.models import Prompt, PromptVariant
-from oscar_recovery.prompts.targeting import CONTROL_LABEL
 from oscar_recovery.sending.vouchers import validate_incentive
 
 _PATTERN = re.compile(r"^(/\S*|[\w*?\[\]-]+(:[\w*?\[\]-]+)*)$")
@@ -99,7 +98,7 @@ class PromptForm(forms.ModelForm):
         return data
 
 
-class PromptVariantForm(forms.ModelForm):
+class PromptVariantForm(VariantLabelMixin, forms.ModelForm):
     class Meta:
         model = PromptVariant
         fields = ["label", "headline", "body", "cta_label", "consent_text", "thank_you", "weight"]
@@ -111,39 +110,14 @@ class PromptVariantForm(forms.ModelForm):
             ),
         }
 
-    def clean_label(self) -> str:
-        label = self.cleaned_data["label"].strip()
-        if label.upper() == CONTROL_LABEL:
-            raise ValidationError(
-                _("“%(label)s” is the prompt itself (the control); name the variant B, C…"),
-                code="reserved",
-                params={"label": CONTROL_LABEL},
-            )
-        return label
+    reserved_label_message = _(
+        "“%(label)s” is the prompt itself (the control); name the variant B, C…"
+    )
 
 
-class PromptVariantFormSet(BaseInlineFormSet):
-    def clean(self) -> None:
-        super().clean()
-        seen: set[str] = set()
-        total = 0
-        for form in self.forms:
-            if not hasattr(form, "cleaned_data") or self._should_delete_form(form):
-                continue
-            if not form.has_changed() and not form.instance.pk:
-                continue
-            label = form.cleaned_data.get("label")
-            if label and label.casefold() in seen:
-                form.add_error("label", _("Another variant already has this label."))
-            if label:
-                seen.add(label.casefold())
-            total += form.cleaned_data.get("weight") or 0
-        if total > 100:
-            raise ValidationError(
-                _(
-                    "The variants take %(total)s %% of visitors together; at most 100 %% is "
-                    "possible. Lower their shares."
-                ),
-                code="over_100",
-                params={"total": total},
-            )
+class PromptVariantFormSet(BaseVariantFormSet):
+    duplicate_label_message = _("Another variant already has this label.")
+    over_100_message = _(
+        "The variants take %(total)s %% of visitors together; at most 100 %% is "
+        "possible. Lower their shares."
+    )

@@ -4,8 +4,6 @@ translated, escaped markup per prompt."""
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
@@ -15,10 +13,11 @@ from django.utils.translation import ngettext
 from oscar.core.loading import get_model
 
 from oscar_recovery import app_settings
+from oscar_recovery.capture.history import viewed_from_cookie
 from oscar_recovery.constants import PromptKind
 from oscar_recovery.prompts import service
 from oscar_recovery.prompts import targeting as eligibility
-from oscar_recovery.prompts.targeting import GATEWAY_URL_NAME, HISTORY_COOKIE, Decision, Visitor
+from oscar_recovery.prompts.targeting import GATEWAY_URL_NAME, Decision, Visitor
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
@@ -83,11 +82,8 @@ def live_capture_config(visitor: Visitor) -> dict | None:
 
 def recent_products(visitor: Visitor) -> list:
     """Recently viewed products from Oscar's history cookie (one query), newest first."""
-    try:
-        ids = [int(pk) for pk in json.loads(visitor.cookies.get(HISTORY_COOKIE, "[]"))]
-    except (TypeError, ValueError):
-        return []
-    ids = list(reversed(ids))[: RECENT_PRODUCTS * 2]
+    # Twice as many ids as shown: some may be hidden or deleted products by now.
+    ids = viewed_from_cookie(visitor.cookies, limit=RECENT_PRODUCTS * 2)
     if not ids:
         return []
     products = Product.objects.filter(pk__in=ids, is_public=True).in_bulk()

@@ -36,24 +36,23 @@ from oscar.core.loading import get_model
 from oscar_recovery import app_settings
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.campaigns.enrolment import CustomerHistory
+from oscar_recovery.campaigns.variants import CONTROL_LABEL, pick_variant
+from oscar_recovery.capture.history import viewed_from_cookie
 from oscar_recovery.capture.visitor import read_visitor_id
 from oscar_recovery.constants import DeviceClass, LoginState, PromptKind, ValueTier, VisitorType
 from oscar_recovery.models import Prompt, PromptVariant
 from oscar_recovery.prompts import state
-from oscar_recovery.utils import get_logger, percentile
+from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
 
 Order = get_model("order", "Order")
 
-CONTROL_LABEL = "A"
 CACHE_KEY = "oscar_recovery:prompts:active"
 _TIER_KEY = "oscar_recovery:prompts:tier:{user_id}"
 _TIER_TIMEOUT = 3600
 #: Oscar's checkout gateway, where the guest-checkout prompt belongs.
 GATEWAY_URL_NAME = "checkout:index"
-#: Oscar's cookie of recently viewed product ids.
-HISTORY_COOKIE = getattr(settings, "OSCAR_RECENTLY_VIEWED_COOKIE_NAME", "oscar_history")
 
 
 # -- the active prompts, cached -----------------------------------------------------------
@@ -117,13 +116,7 @@ def choose_variant(prompt: Prompt, unit_id: str) -> PromptVariant | None:
     """The variant a visitor (``unit_id``) sees, or None for the control. Deterministic: a
     hash of the prompt (the experiment) and the visitor, so it never changes between pages,
     processes or restarts while the weights stay the same."""
-    roll = percentile("prompt", prompt.pk, unit_id)
-    threshold = 0
-    for variant in sorted(variants_of(prompt), key=lambda variant: variant.label):
-        threshold += variant.weight
-        if roll < threshold:
-            return variant
-    return None
+    return pick_variant(variants_of(prompt), "prompt", prompt.pk, unit_id)
 
 
 def variants_of(prompt: Prompt) -> list[PromptVariant]:
@@ -243,7 +236,7 @@ class Visitor:
 
     @cached_property
     def has_history(self) -> bool:
-        return bool(self.cookies.get(HISTORY_COOKIE, "").strip("[] "))
+        return bool(viewed_from_cookie(self.cookies))
 
     @cached_property
     def has_email(self) -> bool:

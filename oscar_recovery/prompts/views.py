@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from oscar_recovery import app_settings, ratelimit
 from oscar_recovery.adapter import get_adapter
+from oscar_recovery.campaigns.variants import CONTROL_LABEL
 from oscar_recovery.capture.visitor import ensure_visitor_cookie
 from oscar_recovery.constants import PromptEventKind, PromptKind
 from oscar_recovery.models import Prompt
@@ -132,7 +133,7 @@ class PromptEndpoint(View):
 
     @staticmethod
     def content_from(prompt: Prompt, payload: dict) -> eligibility.PromptContent:
-        label = payload.get("variant", eligibility.CONTROL_LABEL)
+        label = payload.get("variant", CONTROL_LABEL)
         content = eligibility.content_by_label(prompt, label) if isinstance(label, str) else None
         if content is None:
             raise BadRequest({"variant": [gettext("Unknown variant.")]})

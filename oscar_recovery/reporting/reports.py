@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +27,7 @@ from oscar_recovery.models import (
     Prompt,
     PromptEvent,
 )
+from oscar_recovery.prompts.figures import event_counts
 from oscar_recovery.reporting import statistics as stats
 
 FURTHEST_FIELDS = {step: f"furthest_{step.slug}" for step in CheckoutStep}
@@ -104,12 +105,6 @@ class Lift:
     holdout_rate: float | None
     interval: stats.Interval | None
     confidence: float
-
-    @property
-    def relative(self) -> float | None:
-        if self.interval is None or not self.holdout_rate:
-            return None
-        return self.interval.estimate / self.holdout_rate
 
 
 def lift(figures: dict[str, Any]) -> Lift:
@@ -438,14 +433,9 @@ def prompt_rows(period: Period) -> list[Row]:
     zone = timezone.get_current_timezone()
     start = timezone.make_aware(datetime.combine(period.start, time.min), zone)
     end = timezone.make_aware(datetime.combine(period.end + timedelta(days=1), time.min), zone)
-    counts: dict[int, dict[str, int]] = {}
-    for row in (
-        PromptEvent.objects.filter(created_at__gte=start, created_at__lt=end)
-        .values("prompt_id", "kind")
-        .annotate(n=Count("pk"))
-        .order_by()
-    ):
-        counts.setdefault(row["prompt_id"], {})[row["kind"]] = row["n"]
+    counts = event_counts(
+        PromptEvent.objects.filter(created_at__gte=start, created_at__lt=end), "prompt_id"
+    )
     rows = []
     for prompt in Prompt.objects.filter(pk__in=counts).order_by("-priority", "name"):
         kinds = counts[prompt.pk]
@@ -455,7 +445,7 @@ def prompt_rows(period: Period) -> list[Row]:
             "shown": shown,
             "dismissed": kinds.get(PromptEventKind.DISMISSED, 0),
             "captured": captured,
-            "capture_rate": captured / shown if shown else None,
+            "capture_rate": stats.rate(captured, shown),
             "recovered_orders": kinds.get(PromptEventKind.CONVERTED, 0),
         }
         rows.append(Row(prompt.name, figures, {"prompt": prompt}))

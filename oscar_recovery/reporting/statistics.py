@@ -39,13 +39,18 @@ class ZTest:
     difference: float
 
 
-def two_proportion_z_test(x1: int, n1: int, x2: int, n2: int) -> ZTest | None:
+def two_proportion_z_test(
+    x1: int, n1: int, x2: int, n2: int, *, minimum_trials: int = 1
+) -> ZTest | None:
     """Two-sided z-test of ``x1/n1`` against ``x2/n2`` with the pooled standard error.
 
-    None when it cannot be computed: an empty group, or no variation at all (every trial
-    a success or every one a failure in both groups).
+    None when it cannot be computed or should not be read: a group with fewer than
+    ``minimum_trials`` trials (at least one: an empty group has no rate), or no variation at
+    all (every trial a success or every one a failure in both groups). The dashboard's A/B
+    verdicts gate on a planned sample size of their own (:func:`ab_verdict`) and keep the
+    default; the prompts' admin figures pass their minimum so noise gets no p-value.
     """
-    if n1 <= 0 or n2 <= 0:
+    if min(n1, n2) < max(minimum_trials, 1):
         return None
     p1, p2 = x1 / n1, x2 / n2
     pooled = (x1 + x2) / (n1 + n2)

@@ -138,7 +138,7 @@ def load_email_products(journey: CartJourney) -> EmailProducts:
     limit = app_settings.RECOMMENDATIONS_LIMIT
     if not limit:
         return EmailProducts(lines, [], {}, viewed)
-    gap = free_shipping_gap(journey, lines, adapter)
+    gap = free_shipping_gap(journey, lines_total(lines) if lines else None, adapter)
     recommended = adapter.recommendations(
         journey, line_ids or viewed_ids, limit, gap=gap, exclude=viewed_ids, strategy=strategy
     )
@@ -158,14 +158,21 @@ def browse_product_ids(journey: CartJourney) -> list[int]:
 
 
 def free_shipping_gap(
-    journey: CartJourney, lines: list[PricedLine], adapter: RecoveryAdapter
+    journey: CartJourney | None, total: Decimal | None, adapter: RecoveryAdapter | None = None
 ) -> Decimal | None:
-    """What the lines lack for free delivery, or None (no threshold, reached, no lines)."""
-    threshold = adapter.free_shipping_threshold(journey)
-    total = sum((line.line_price for line in lines), Decimal("0.00"))
-    if threshold is None or not lines or total >= threshold:
+    """What a basket worth ``total`` lacks for free delivery: the adapter's threshold for
+    ``journey`` (None on the shop's own pages) minus the total. None when there is nothing
+    to top up: no threshold, the threshold reached, or no basket (``total`` None). Emails
+    and the basket page's recommendations both ask here."""
+    threshold = (adapter or get_adapter()).free_shipping_threshold(journey)
+    if threshold is None or total is None or total >= threshold:
         return None
     return threshold - total
+
+
+def lines_total(lines: list[PricedLine]) -> Decimal:
+    """What the lines cost today (0.00 for none)."""
+    return sum((line.line_price for line in lines), Decimal("0.00"))
 
 
 def _priced(strategy, product, quantity: int) -> PricedLine | None:
@@ -195,9 +202,9 @@ def build_context(
     adapter = get_adapter()
     lines = products.lines
     currency = lines[0].currency if lines else journey.currency or settings.OSCAR_DEFAULT_CURRENCY
-    total = sum((line.line_price for line in lines), Decimal("0.00"))
+    total = lines_total(lines)
     threshold = adapter.free_shipping_threshold(journey)
-    gap = free_shipping_gap(journey, lines, adapter)
+    gap = free_shipping_gap(journey, total if lines else None, adapter)
     viewed = [_line_context(line, adapter) for line in products.viewed]
     rtl = translation.get_language_bidi()
     context = {
@@ -305,20 +312,9 @@ def compose(
     with translation.override(language_of(journey)):
         context = build_context(journey, step, content, products, message=message, voucher=voucher)
         rendered = render_email(content, context)
-    unsubscribe = context["unsubscribe_url"]
-    email = EmailMultiAlternatives(
-        subject=rendered.subject,
-        body=rendered.text,
-        from_email=app_settings.FROM_EMAIL or settings.DEFAULT_FROM_EMAIL,
-        to=[journey.email],
-        headers={
-            # RFC 8058: mail clients show an unsubscribe button that POSTs to the URL.
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Message-ID": make_msgid(domain=_message_id_domain()),
-        },
+    email = build_email(
+        rendered, subject=rendered.subject, to=journey.email, unsubscribe=context["unsubscribe_url"]
     )
-    email.attach_alternative(rendered.html, "text/html")
     # django-anymail reads these; other backends ignore them.
     email.tags = [TAG, f"campaign-{step.campaign_id}", f"step-{step.position}", content.label]
     email.metadata = {
@@ -333,6 +329,29 @@ def compose(
         # recorded by our own restore link; an ESP's redirect would only leak the link.
         email.track_opens = track_opens
         email.track_clicks = False
+    return email
+
+
+def build_email(
+    rendered: RenderedEmail, *, subject: str, to: str, unsubscribe: str
+) -> EmailMultiAlternatives:
+    """The email around a rendered message, the same for real sends and staff's test
+    emails: text body with the HTML as alternative, the configured sender, RFC 8058
+    one-click unsubscribe headers for ``unsubscribe`` and a Message-ID on the shop's
+    domain. Tags, metadata and tracking are the caller's."""
+    email = EmailMultiAlternatives(
+        subject=subject,
+        body=rendered.text,
+        from_email=app_settings.FROM_EMAIL or settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers={
+            # RFC 8058: mail clients show an unsubscribe button that POSTs to the URL.
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Message-ID": make_msgid(domain=_message_id_domain()),
+        },
+    )
+    email.attach_alternative(rendered.html, "text/html")
     return email
 
 

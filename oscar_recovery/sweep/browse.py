@@ -6,7 +6,8 @@ campaign, dispatch, send-time eligibility, attribution):
 
 - a **guest** whose email we have (captured on site) already has a journey; capture copies
   Oscar's recently-viewed cookie onto it whenever it writes the journey, so a product view
-  costs no write of ours (:func:`viewed_from_cookie`);
+  costs no write of ours
+  (:func:`oscar_recovery.capture.history.viewed_from_cookie`);
 - a **signed-in shopper** needs no basket at all: the sweep reads Oscar's
   ``UserProductView`` rows and opens an abandoned journey for each visit that went quiet
   (:func:`abandon_browsing`).
@@ -20,7 +21,6 @@ newer basket journey (``newer_journey``).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import datetime
 
@@ -39,23 +39,6 @@ from oscar_recovery.utils import skip_locked
 
 UserProductView = get_model("analytics", "UserProductView")
 OrderLine = get_model("order", "Line")
-
-
-def viewed_from_cookie(cookies: dict[str, str]) -> list[int] | None:
-    """Product ids in Oscar's recently-viewed cookie, most recent first; None without a
-    usable cookie (so a journey's earlier copy is kept)."""
-    raw = cookies.get(getattr(settings, "OSCAR_RECENTLY_VIEWED_COOKIE_NAME", "oscar_history"))
-    if not raw:
-        return None
-    try:
-        ids = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(ids, list):  # crawlers send garbage; Oscar ignores it too
-        return None
-    clean = [pk for pk in ids if isinstance(pk, int) and not isinstance(pk, bool) and pk > 0]
-    # Oscar appends each view: the newest is last.
-    return list(dict.fromkeys(reversed(clean)))[: app_settings.BROWSE_VIEWED_LIMIT]
 
 
 def abandon_browsing(now: datetime | None = None) -> list[int]:

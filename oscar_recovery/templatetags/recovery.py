@@ -11,9 +11,10 @@ from django.utils.safestring import mark_safe
 
 from oscar_recovery import app_settings
 from oscar_recovery.adapter import get_adapter
+from oscar_recovery.capture.history import viewed_from_cookie
 from oscar_recovery.prompts.render import render_prompts
 from oscar_recovery.recommendations.service import recommend
-from oscar_recovery.sweep.browse import viewed_from_cookie
+from oscar_recovery.sending.content import free_shipping_gap
 from oscar_recovery.utils import never_raises
 
 register = template.Library()
@@ -42,12 +43,10 @@ def _recommendations(context, limit: int | None, basket) -> list:
     product_ids = (
         [line.product_id for line in basket.all_lines() if line.product_id] if basket.id else []
     )
-    gap = None
-    threshold = adapter.free_shipping_threshold(None)
-    if threshold is not None and product_ids:
+    total = None  # an empty basket has no gap to close
+    if product_ids:
         total = basket.total_incl_tax if basket.is_tax_known else basket.total_excl_tax
-        if total is not None and Decimal(total) < threshold:
-            gap = threshold - Decimal(total)
+    gap = free_shipping_gap(None, None if total is None else Decimal(total), adapter)
     return recommend(
         product_ids,
         limit=limit or app_settings.RECOMMENDATIONS_LIMIT,

@@ -14,9 +14,10 @@ from oscar_recovery.checks import check_prompts
 from oscar_recovery.constants import Incentive, PromptEventKind, PromptKind, VisitorType
 from oscar_recovery.models import CartJourney, Prompt, PromptEvent, PromptVariant
 from oscar_recovery.prompts import service
-from oscar_recovery.prompts.figures import prompt_statistics, two_proportion_p_value
+from oscar_recovery.prompts.figures import prompt_statistics
 from oscar_recovery.prompts.forms import PromptForm
 from oscar_recovery.prompts.install import install_default_prompts
+from oscar_recovery.reporting.statistics import two_proportion_z_test
 
 pytestmark = pytest.mark.django_db
 
@@ -144,6 +145,25 @@ def test_variants_need_distinct_labels_not_a_and_at_most_100_percent(admin_clien
     assert not Prompt.objects.exists()
 
 
+def test_variant_weights_above_100_are_refused_and_100_accepted(admin_client):
+    variants = {
+        "variants-TOTAL_FORMS": 2,
+        "variants-0-label": "B",
+        "variants-0-weight": 60,
+        "variants-1-label": "C",
+        "variants-1-weight": 41,
+    }
+    response = admin_client.post(ADD_URL, form_data(**variants))
+    assert response.status_code == 200
+    (formset,) = [inline.formset for inline in response.context["inline_admin_formsets"]]
+    assert [error.code for error in formset.non_form_errors().as_data()] == ["over_100"]
+    assert "101 % of visitors" in formset.non_form_errors()[0]
+    assert not Prompt.objects.exists()
+    response = admin_client.post(ADD_URL, form_data(**{**variants, "variants-1-weight": 40}))
+    assert response.status_code == 302
+    assert sorted(PromptVariant.objects.values_list("label", flat=True)) == ["B", "C"]
+
+
 def test_the_change_page_shows_statistics_per_variant(admin_client):
     prompt = Prompt.objects.create(
         name="Exit", kind=PromptKind.EXIT_INTENT, headline="H", cta_label="C"
@@ -164,6 +184,31 @@ def test_the_change_page_shows_statistics_per_variant(admin_client):
     assert response.status_code == 200
     text = response.content.decode()
     assert "<td>25.0%</td>" in text and "<td>50.0%</td>" in text
+
+
+def test_a_variant_shown_to_enough_visitors_gets_a_p_value():
+    # Control 5 of 100 ordered, B 20 of 100: pooled p = 0.125, se = sqrt(0.125 * 0.875 *
+    # 0.02) = 0.046771, z = 0.15 / 0.046771 = 3.2071, p = erfc(3.2071 / sqrt 2) = 0.00134.
+    prompt = Prompt.objects.create(
+        name="Exit", kind=PromptKind.EXIT_INTENT, headline="H", cta_label="C"
+    )
+    PromptVariant.objects.create(prompt=prompt, label="B", weight=50)
+    events = []
+    for variant, converted in (("A", 5), ("B", 20)):
+        events += [PromptEvent(prompt=prompt, variant=variant, kind="shown") for _ in range(100)]
+        events += [
+            PromptEvent(prompt=prompt, variant=variant, kind="converted") for _ in range(converted)
+        ]
+    PromptEvent.objects.bulk_create(events)
+    stats = {row.label: row for row in prompt_statistics(prompt)}
+    assert stats["A"].p_value is None  # the control itself
+    assert stats["B"].p_value == pytest.approx(0.00134, abs=1e-5)
+
+
+def two_proportion_p_value(x1, n1, x2, n2):
+    """The p-value the prompt figures show: the one z-test of reporting.statistics."""
+    test = two_proportion_z_test(x1, n1, x2, n2)
+    return None if test is None else test.p_value
 
 
 def test_the_z_test():

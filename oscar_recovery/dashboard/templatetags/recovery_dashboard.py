@@ -20,15 +20,6 @@ def percent(value, digits: int = 1) -> str:
 
 
 @register.filter
-def signed_percent(value, digits: int = 1) -> str:
-    """A change as "+12.5 %" or "-3.0 %"; a dash when there is nothing to compare with."""
-    if value is None:
-        return NO_VALUE
-    sign = "+" if value > 0 else ""
-    return f"{sign}{floatformat(float(value) * 100, digits)} %"
-
-
-@register.filter
 def points(value, digits: int = 1) -> str:
     """A difference of two rates in percentage points."""
     if value is None:
