@@ -3,6 +3,7 @@ backoff, the delivery log, the admin, and the events the shop's real flows raise
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -22,7 +23,9 @@ from oscar_recovery.outgoing_webhooks import (
     deliver,
     emit,
     encode_body,
+    is_public_address,
     retry_delay,
+    send_test,
     signature_header,
     verify_signature,
 )
@@ -350,6 +353,83 @@ def test_a_private_address_is_refused_at_delivery_too(server, settings, emit_now
     assert delivery.status == DeliveryStatus.FAILED
     assert "private" in delivery.attempt_log.get().error
     assert server.received == []
+
+
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture
+def rebinding_dns(monkeypatch):
+    """``rebind.test`` resolves to a public address for the first lookup (the check) and to
+    127.0.0.1 for every later one (the HTTP client's, when it connects)."""
+    real = socket.getaddrinfo
+    lookups = []
+
+    def fake(host, port, *args, **kwargs):
+        if host != "rebind.test":
+            return real(host, port, *args, **kwargs)
+        lookups.append(host)
+        address = PUBLIC_ADDRESS if len(lookups) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return lookups
+
+
+def test_a_rebinding_host_never_reaches_the_local_server(server, settings, rebinding_dns):
+    settings.OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    port = server.httpd.server_address[1]
+    endpoint = WebhookEndpoint.objects.create(
+        name="Rebind", url=f"http://rebind.test:{port}/hook", secret=SECRET, events=ALL_EVENTS
+    )
+    server.default = Reply(200, body="internal secrets")
+    delivery = send_test(endpoint)
+    assert len(rebinding_dns) >= 2  # the check, then the connection
+    assert server.received == []
+    assert delivery.status == DeliveryStatus.FAILED
+    attempt = delivery.attempt_log.get()
+    assert attempt.outcome == AttemptOutcome.PERMANENT
+    assert "127.0.0.1" in attempt.error
+    assert "internal" not in attempt.response_body
+
+
+def test_the_connected_address_is_checked_even_when_the_name_check_passed(
+    server, settings, emit_now, monkeypatch
+):
+    """The second check stands on its own: whatever the name check concluded, a connection
+    that reached a private address sends nothing."""
+    settings.OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    endpoint = make_endpoint(server)
+    monkeypatch.setattr(outgoing_webhooks, "check_destination", lambda url: None)
+    [delivery_id] = emit_now(WebhookEvent.TEST, lambda personal: {}, endpoints=[endpoint])
+    assert server.received == []
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.attempt_log.get().outcome == AttemptOutcome.PERMANENT
+
+
+@pytest.mark.parametrize(
+    "address, public",
+    [
+        ("93.184.215.14", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("127.0.0.1", False),
+        ("::ffff:127.0.0.1", False),
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a00:5", False),  # NAT64 of 10.0.0.5
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
+        ("64:ff9b::5db8:d70e", True),  # NAT64 of a public address
+        ("64:ff9b:1::5db8:d70e", False),  # local-use NAT64
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("2002:c0a8:101::1", False),  # 6to4 of 192.168.1.1
+        ("2002:5db8:d70e::1", True),  # 6to4 of a public address
+        ("::127.0.0.1", False),  # IPv4-compatible
+        ("fe80::1%eth0", False),
+        ("not an address", False),
+    ],
+)
+def test_embedded_ipv4_addresses_are_vetted_like_ipv4(address, public):
+    assert is_public_address(address) is public
 
 
 # The admin
