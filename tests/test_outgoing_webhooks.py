@@ -520,6 +520,59 @@ def test_non_staff_cannot_reach_the_webhook_admin(customer, server):
     assert response.status_code == 302 and "login" in response["Location"]
 
 
+def view_only_staff() -> Client:
+    from django.contrib.auth.models import Permission
+    from oscar.test.factories import UserFactory
+
+    user = UserFactory(is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="oscar_recovery",
+            codename__in=["view_webhookendpoint", "view_webhookdelivery"],
+        )
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_secret_shows_on_the_add_form_and_is_masked_afterwards(staff_client, server):
+    add = staff_client.get(reverse("admin:oscar_recovery_webhookendpoint_add"))
+    generated = add.context["adminform"].form["secret"].value()
+    assert generated in add.content.decode()  # to be copied to the receiver, once
+    endpoint = make_endpoint(server)
+    change = staff_client.get(
+        reverse("admin:oscar_recovery_webhookendpoint_change", args=[endpoint.pk])
+    )
+    html = change.content.decode()
+    assert change.status_code == 200
+    assert SECRET not in html and SECRET[:-4] not in html
+    assert "\u2022" * 8 + SECRET[-4:] in html
+
+
+def test_view_only_staff_never_see_the_secret_and_cannot_replace_it(server):
+    endpoint = make_endpoint(server)
+    client = view_only_staff()
+    url = reverse("admin:oscar_recovery_webhookendpoint_change", args=[endpoint.pk])
+    response = client.get(url)
+    assert response.status_code == 200
+    assert SECRET not in response.content.decode()
+    assert "new_secret" not in response.content.decode()
+    client.post(url, {"name": "x", "url": server.url, "new_secret": "y" * 20})
+    assert WebhookEndpoint.objects.get().secret == SECRET
+
+
+def test_staff_who_may_change_an_endpoint_replace_its_secret(staff_client, server):
+    endpoint = make_endpoint(server)
+    url = reverse("admin:oscar_recovery_webhookendpoint_change", args=[endpoint.pk])
+    data = {"name": "Zap", "url": server.url, "is_active": "on", "events": ALL_EVENTS}
+    assert staff_client.post(url, {**data, "new_secret": "short"}).status_code == 200
+    assert staff_client.post(url, data).status_code == 302
+    assert WebhookEndpoint.objects.get().secret == SECRET  # empty keeps it
+    assert staff_client.post(url, {**data, "new_secret": "n" * 24}).status_code == 302
+    assert WebhookEndpoint.objects.get().secret == "n" * 24
+
+
 # Events from the shop's real flows
 
 
