@@ -197,3 +197,48 @@ def check_prompts(app_configs, **kwargs):
             )
         )
     return problems
+
+
+def _anymail_urls_mounted(patterns) -> bool:
+    from django.urls import URLResolver
+
+    return any(
+        isinstance(pattern, URLResolver)
+        and (pattern.app_name == "anymail" or _anymail_urls_mounted(pattern.url_patterns))
+        for pattern in patterns
+    )
+
+
+def _anymail_webhook_secret() -> str | None:
+    anymail = getattr(settings, "ANYMAIL", None) or {}
+    return anymail.get("WEBHOOK_SECRET") or getattr(settings, "ANYMAIL_WEBHOOK_SECRET", None)
+
+
+@register()
+def check_esp_webhook_secret(app_configs, **kwargs):
+    """The ESP tracking URLs (``oscar_recovery.webhooks`` or ``anymail.urls``) without
+    ``ANYMAIL["WEBHOOK_SECRET"]`` take events from anyone: a forged bounce or complaint
+    suppresses any address. An error in production, a warning under ``DEBUG``."""
+    from django.urls import get_resolver
+
+    try:
+        mounted = _anymail_urls_mounted(get_resolver().url_patterns)
+    except Exception:  # a broken URLconf is reported by Django's own checks
+        return []
+    if not mounted or _anymail_webhook_secret():
+        return []
+    level, check_id = (Warning, "W030") if settings.DEBUG else (Error, "E030")
+    return [
+        level(
+            _(
+                "The ESP tracking webhook URLs are mounted but ANYMAIL['WEBHOOK_SECRET'] is "
+                "not set: anyone can post forged bounces and complaints that suppress any "
+                "address."
+            ),
+            hint=_(
+                "Set ANYMAIL['WEBHOOK_SECRET'] to 'user:password' and use it as basic auth "
+                "in the ESP's webhook URL."
+            ),
+            id=f"oscar_recovery.{check_id}",
+        )
+    ]

@@ -324,6 +324,25 @@ def test_the_preview_needs_view_permission(client, step):
     assert client.get(html_url(step)).status_code == 403
 
 
+def test_view_only_staff_see_the_preview_but_cannot_post_drafts_or_send(client, step):
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(is_staff=True, email="viewer@example.com")
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="oscar_recovery",
+            codename__in=["view_campaignstep", "view_campaign"],
+        )
+    )
+    client.force_login(user)
+    assert client.get(preview_url(step)).status_code == 200
+    assert client.post(preview_url(step), draft(step, body_text="x")).status_code == 403
+    assert client.post(preview_url(step), draft(step, action="send")).status_code == 403
+    changelist = reverse("admin:oscar_recovery_campaignstep_changelist")
+    client.post(changelist, {"action": "send_test_emails", "_selected_action": [step.pk]})
+    assert mail.outbox == []
+
+
 # Test emails
 
 

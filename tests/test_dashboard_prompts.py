@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.test import Client
 from django.urls import reverse
-from oscar.test import factories
 
 from oscar_recovery.constants import PromptEventKind, PromptKind
 from oscar_recovery.dashboard.timeline import journey_timeline, prompt_timeline
 from oscar_recovery.models import Prompt, PromptEvent
 from oscar_recovery.reporting.reports import Period, prompt_rows
+from tests.support.dashboard_scenario import recovery_staff
 from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +93,7 @@ def test_the_campaigns_page_lists_prompts_for_staff():
     prompt = make_prompt("Exit: new")
     events(prompt, PromptEventKind.SHOWN, 2)
     client = Client()
-    client.force_login(factories.UserFactory(is_staff=True))
+    client.force_login(recovery_staff("view_campaign"))
 
     response = client.get(
         reverse("recovery_dashboard:recovery-campaigns"),

@@ -34,7 +34,7 @@ def scenario():
 @pytest.fixture
 def staff_client():
     client = Client()
-    client.force_login(factories.UserFactory(is_staff=True, email="staff@example.com"))
+    client.force_login(sc.recovery_staff(*sc.RECOVERY_STAFF_PERMISSIONS, email="staff@example.com"))
     return client
 
 
@@ -66,6 +66,41 @@ def test_customers_who_are_not_staff_are_refused(scenario):
     pk = scenario.journeys[1].pk
     for page in [*all_pages(pk), url("recovery-overview") + "?export=overview"]:
         assert client.get(page).status_code == 403, page
+    assert client.post(url("recovery-basket-action", pk), {"action": "stop"}).status_code == 403
+    assert CampaignEnrolment.objects.get(journey_id=pk).status == EnrolmentStatus.ACTIVE
+
+
+def test_staff_without_recovery_permissions_are_refused(scenario):
+    """The admin refuses them; so does the dashboard: no addresses, no CSV, no actions."""
+    client = Client()
+    client.force_login(sc.recovery_staff())
+    pk = scenario.journeys[1].pk
+    for page in all_pages(pk):
+        assert client.get(page).status_code == 403, page
+    assert client.get(url("recovery-basket-list"), {"export": "baskets"}).status_code == 403
+    assert client.post(url("recovery-basket-action", pk), {"action": "stop"}).status_code == 403
+    assert CampaignEnrolment.objects.get(journey_id=pk).status == EnrolmentStatus.ACTIVE
+
+
+def test_figures_need_view_campaign_and_baskets_view_cartjourney(scenario):
+    pk = scenario.journeys[1].pk
+    figures = Client()
+    figures.force_login(sc.recovery_staff("view_campaign"))
+    assert figures.get(url("recovery-overview"), PERIOD_QUERY).status_code == 200
+    assert figures.get(url("recovery-basket-list")).status_code == 403
+    assert figures.get(url("recovery-basket-detail", pk)).status_code == 403
+    baskets = Client()
+    baskets.force_login(sc.recovery_staff("view_cartjourney"))
+    assert baskets.get(url("recovery-basket-list")).status_code == 200
+    assert baskets.get(url("recovery-overview")).status_code == 403
+
+
+def test_view_only_staff_read_a_basket_but_cannot_act_on_it(scenario):
+    pk = scenario.journeys[1].pk
+    client = Client()
+    client.force_login(sc.recovery_staff("view_cartjourney"))
+    response = client.get(url("recovery-basket-detail", pk))
+    assert response.status_code == 200 and response.context["actions"] == {}
     assert client.post(url("recovery-basket-action", pk), {"action": "stop"}).status_code == 403
     assert CampaignEnrolment.objects.get(journey_id=pk).status == EnrolmentStatus.ACTIVE
 
@@ -224,7 +259,7 @@ def test_basket_detail_shows_lines_and_the_whole_timeline(scenario, staff_client
 
 def csrf_client(staff_user_email="actions@example.com") -> Client:
     client = Client(enforce_csrf_checks=True)
-    client.force_login(factories.UserFactory(is_staff=True, email=staff_user_email))
+    client.force_login(sc.recovery_staff(*sc.RECOVERY_STAFF_PERMISSIONS, email=staff_user_email))
     return client
 
 

@@ -23,6 +23,7 @@ PACKAGE = Path(oscar_recovery.__file__).parent
 DOTTED = re.compile(r"\boscar_recovery(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 FROM_IMPORT = re.compile(r"^\s*from (oscar_recovery[\w.]*) import ([\w, ]+)$", re.MULTILINE)
 CHECK_ID = re.compile(r"^oscar_recovery\.[EW]\d{3}$")
+PERMISSION = re.compile(r"^oscar_recovery\.(?:add|change|delete|view)_(\w+)$")
 FILE_PATH = re.compile(r"`(oscar_recovery/[\w/.-]+\.(?:py|html|txt|js|css))`")
 
 
@@ -76,6 +77,14 @@ def test_the_readme_is_read():
 def test_every_documented_path_exists(path):
     if CHECK_ID.match(path):
         assert f'id="{path}"' in (PACKAGE / "checks.py").read_text()
+    elif PERMISSION.match(path):
+        # A permission (app label and codename), as the dashboard section names them.
+        from django.apps import apps
+
+        model_names = {
+            m._meta.model_name for m in apps.get_app_config("oscar_recovery").get_models()
+        }
+        assert PERMISSION.match(path).group(1) in model_names
     elif path in task_names():
         pass  # a Celery task name, registered under its explicit name
     else:
@@ -105,7 +114,7 @@ def test_every_celery_task_the_readme_names_is_registered():
     named = {path for path in documented_paths() if path.count(".") == 1}
     modules = {path for path in named if (PACKAGE / f"{path.split('.')[1]}.py").exists()}
     modules |= {path for path in named if (PACKAGE / path.split(".")[1]).is_dir()}
-    checks = {path for path in named if CHECK_ID.match(path)}
+    checks = {path for path in named if CHECK_ID.match(path) or PERMISSION.match(path)}
     missing = named - modules - checks - task_names()
     assert missing == set()
     assert "oscar_recovery.deliver_webhook" in task_names()

@@ -3,6 +3,7 @@ backoff, the delivery log, the admin, and the events the shop's real flows raise
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -23,10 +24,12 @@ from oscar_recovery.outgoing_webhooks import (
     emit,
     encode_body,
     retry_delay,
+    send_test,
     signature_header,
     verify_signature,
 )
 from oscar_recovery.outgoing_webhooks.admin import WebhookEndpointForm
+from oscar_recovery.outgoing_webhooks.delivery import is_public_address
 from oscar_recovery.sweep.stages import run_sweep
 from tests.support.hook_server import HookServer, Reply
 from tests.support.journeys import add_to_basket, guest_gateway
@@ -352,6 +355,83 @@ def test_a_private_address_is_refused_at_delivery_too(server, settings, emit_now
     assert server.received == []
 
 
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture
+def rebinding_dns(monkeypatch):
+    """``rebind.test`` resolves to a public address for the first lookup (the check) and to
+    127.0.0.1 for every later one (the HTTP client's, when it connects)."""
+    real = socket.getaddrinfo
+    lookups = []
+
+    def fake(host, port, *args, **kwargs):
+        if host != "rebind.test":
+            return real(host, port, *args, **kwargs)
+        lookups.append(host)
+        address = PUBLIC_ADDRESS if len(lookups) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return lookups
+
+
+def test_a_rebinding_host_never_reaches_the_local_server(server, settings, rebinding_dns):
+    settings.OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    port = server.httpd.server_address[1]
+    endpoint = WebhookEndpoint.objects.create(
+        name="Rebind", url=f"http://rebind.test:{port}/hook", secret=SECRET, events=ALL_EVENTS
+    )
+    server.default = Reply(200, body="internal secrets")
+    delivery = send_test(endpoint)
+    assert len(rebinding_dns) >= 2  # the check, then the connection
+    assert server.received == []
+    assert delivery.status == DeliveryStatus.FAILED
+    attempt = delivery.attempt_log.get()
+    assert attempt.outcome == AttemptOutcome.PERMANENT
+    assert "127.0.0.1" in attempt.error
+    assert "internal" not in attempt.response_body
+
+
+def test_the_connected_address_is_checked_even_when_the_name_check_passed(
+    server, settings, emit_now, monkeypatch
+):
+    """The second check stands on its own: whatever the name check concluded, a connection
+    that reached a private address sends nothing."""
+    settings.OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    endpoint = make_endpoint(server)
+    monkeypatch.setattr(outgoing_webhooks.delivery, "check_destination", lambda url: None)
+    [delivery_id] = emit_now(WebhookEvent.TEST, lambda personal: {}, endpoints=[endpoint])
+    assert server.received == []
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.attempt_log.get().outcome == AttemptOutcome.PERMANENT
+
+
+@pytest.mark.parametrize(
+    "address, public",
+    [
+        ("93.184.215.14", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("127.0.0.1", False),
+        ("::ffff:127.0.0.1", False),
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a00:5", False),  # NAT64 of 10.0.0.5
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
+        ("64:ff9b::5db8:d70e", True),  # NAT64 of a public address
+        ("64:ff9b:1::5db8:d70e", False),  # local-use NAT64
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("2002:c0a8:101::1", False),  # 6to4 of 192.168.1.1
+        ("2002:5db8:d70e::1", True),  # 6to4 of a public address
+        ("::127.0.0.1", False),  # IPv4-compatible
+        ("fe80::1%eth0", False),
+        ("not an address", False),
+    ],
+)
+def test_embedded_ipv4_addresses_are_vetted_like_ipv4(address, public):
+    assert is_public_address(address) is public
+
+
 # The admin
 
 
@@ -438,6 +518,59 @@ def test_non_staff_cannot_reach_the_webhook_admin(customer, server):
     client.force_login(customer)
     response = client.get(reverse("admin:oscar_recovery_webhookendpoint_changelist"))
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def view_only_staff() -> Client:
+    from django.contrib.auth.models import Permission
+    from oscar.test.factories import UserFactory
+
+    user = UserFactory(is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="oscar_recovery",
+            codename__in=["view_webhookendpoint", "view_webhookdelivery"],
+        )
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_secret_shows_on_the_add_form_and_is_masked_afterwards(staff_client, server):
+    add = staff_client.get(reverse("admin:oscar_recovery_webhookendpoint_add"))
+    generated = add.context["adminform"].form["secret"].value()
+    assert generated in add.content.decode()  # to be copied to the receiver, once
+    endpoint = make_endpoint(server)
+    change = staff_client.get(
+        reverse("admin:oscar_recovery_webhookendpoint_change", args=[endpoint.pk])
+    )
+    html = change.content.decode()
+    assert change.status_code == 200
+    assert SECRET not in html and SECRET[:-4] not in html
+    assert "\u2022" * 8 + SECRET[-4:] in html
+
+
+def test_view_only_staff_never_see_the_secret_and_cannot_replace_it(server):
+    endpoint = make_endpoint(server)
+    client = view_only_staff()
+    url = reverse("admin:oscar_recovery_webhookendpoint_change", args=[endpoint.pk])
+    response = client.get(url)
+    assert response.status_code == 200
+    assert SECRET not in response.content.decode()
+    assert "new_secret" not in response.content.decode()
+    client.post(url, {"name": "x", "url": server.url, "new_secret": "y" * 20})
+    assert WebhookEndpoint.objects.get().secret == SECRET
+
+
+def test_staff_who_may_change_an_endpoint_replace_its_secret(staff_client, server):
+    endpoint = make_endpoint(server)
+    url = reverse("admin:oscar_recovery_webhookendpoint_change", args=[endpoint.pk])
+    data = {"name": "Zap", "url": server.url, "is_active": "on", "events": ALL_EVENTS}
+    assert staff_client.post(url, {**data, "new_secret": "short"}).status_code == 200
+    assert staff_client.post(url, data).status_code == 302
+    assert WebhookEndpoint.objects.get().secret == SECRET  # empty keeps it
+    assert staff_client.post(url, {**data, "new_secret": "n" * 24}).status_code == 302
+    assert WebhookEndpoint.objects.get().secret == "n" * 24
 
 
 # Events from the shop's real flows

@@ -24,9 +24,12 @@ from oscar_recovery.models import (
     CampaignEnrolment,
     CartJourney,
     CartJourneyEvent,
+    Prompt,
+    PromptEvent,
     RecoveryMessage,
     SuppressedAddress,
     TrackingEvent,
+    WebhookEndpoint,
 )
 from oscar_recovery.outcomes import tracking
 from oscar_recovery.privacy import data_rights as privacy
@@ -318,3 +321,118 @@ class RefusingFirstBackend(_TestBackend):
             RefusingFirstBackend.refused += 1
             raise AnymailRecipientsRefused(f"Recipient {email_messages[0].to[0]} refused")
         return super().send_messages(email_messages)
+
+
+# Erasure and export cover every table the app writes
+
+
+@pytest.fixture
+def prompted(emailed, shopper):
+    """The same shopper also gave the address to a prompt (consent wording, voucher, keyed
+    hash on the event) and an endpoint opted into personal data got the address."""
+    from decimal import Decimal
+
+    from django.core.cache import cache
+
+    from oscar_recovery import outgoing_webhooks
+    from oscar_recovery.constants import Incentive, PromptKind, WebhookEvent
+
+    cache.clear()
+    prompt = Prompt.objects.create(
+        name="Exit",
+        kind=PromptKind.EXIT_INTENT,
+        is_active=True,
+        headline="Before you go",
+        cta_label="Send my code",
+        consent_text="Email me about my basket and offers.",
+        incentive=Incentive.PERCENTAGE,
+        incentive_value=Decimal("10"),
+    )
+    response = shopper.post(
+        "/recovery/prompts/capture/",
+        {"prompt": prompt.pk, "variant": "A", "email": ADDRESS, "consent": True, "visit": "c" * 32},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    endpoint = WebhookEndpoint.objects.create(
+        name="CRM",
+        url="https://93.184.215.14/hook",
+        secret="whsec_test_secret_0123456789",
+        events=[WebhookEvent.CONTACT_CAPTURED],
+        include_personal_data=True,
+    )
+    journey = CartJourney.objects.get(email__iexact=ADDRESS)
+    outgoing_webhooks.emit(
+        WebhookEvent.CONTACT_CAPTURED,
+        lambda personal: outgoing_webhooks.events.journey_event_data(journey, personal),
+        endpoints=[endpoint],
+        publish=False,
+    )
+    return response.json()["voucher"]
+
+
+def traces_of(email: str, *also: str) -> list[str]:
+    """Every text or JSON value in every model of the app that holds the address, one of
+    its keyed hashes, or one of ``also``: ``"<model>.<field>"`` per hit. The suppression
+    hash is the one trace erasure keeps on purpose."""
+    from django.apps import apps
+    from django.db import models as db_models
+
+    from oscar_recovery.privacy.suppression import all_hashes
+
+    needles = [email.lower(), *all_hashes(email), *(value.lower() for value in also)]
+    hits = []
+    for model in apps.get_app_config("oscar_recovery").get_models():
+        fields = [
+            field
+            for field in model._meta.concrete_fields
+            if isinstance(field, db_models.CharField | db_models.TextField | db_models.JSONField)
+        ]
+        for row in model.objects.all():
+            for field in fields:
+                value = field.value_from_object(row)
+                text = (
+                    json.dumps(value) if isinstance(field, db_models.JSONField) else value
+                ) or ""
+                if model is SuppressedAddress and field.name == "email_hash":
+                    continue
+                if any(needle in str(text).lower() for needle in needles):
+                    hits.append(f"{model.__name__}.{field.name}")
+    return hits
+
+
+def test_export_covers_prompt_events_their_vouchers_and_webhook_payloads(prompted):
+    data = privacy.export_email(ADDRESS)
+    (submitted,) = [e for e in data["prompt_events"] if e["kind"] == "submitted"]
+    assert submitted["data"]["consent"]["wording"] == "Email me about my basket and offers."
+    assert submitted["voucher_code"] == prompted
+    assert prompted in {v["code"] for v in data["vouchers"]}
+    (delivery,) = data["webhook_deliveries"]
+    assert delivery["payload"]["data"]["customer"]["email"] == ADDRESS
+
+
+def test_erase_leaves_no_trace_of_the_address_in_any_model(prompted):
+    before = set(traces_of(ADDRESS, prompted))
+    # The walk sees what it must: without these the test would prove nothing.
+    assert {"CartJourney.email", "PromptEvent.data", "PromptEvent.voucher_code"} <= before
+    assert {"WebhookDelivery.payload", "RecoveryMessage.to_email"} <= before
+    result = privacy.erase_email(ADDRESS)
+    assert traces_of(ADDRESS, prompted) == []
+    assert result.prompt_events >= 1 and result.webhook_deliveries == 1
+    assert not Voucher.objects.filter(code=prompted).exists()
+    # Statistics keep their counts: the events stay, anonymised.
+    assert PromptEvent.objects.filter(kind="submitted").count() == 1
+    export = privacy.export_email(ADDRESS)
+    assert export["prompt_events"] == export["webhook_deliveries"] == export["vouchers"] == []
+
+
+def test_the_erased_address_is_not_given_its_old_prompt_voucher_again(prompted, shopper):
+    privacy.erase_email(ADDRESS)
+    prompt = Prompt.objects.get()
+    response = shopper.post(
+        "/recovery/prompts/capture/",
+        {"prompt": prompt.pk, "variant": "A", "email": ADDRESS, "consent": True, "visit": "d" * 32},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["voucher"] != prompted

@@ -56,3 +56,25 @@ def test_a_custom_adapter_is_used(settings, shopper, product):
 class EveryoneIsABot(RecoveryAdapter):
     def is_bot(self, user_agent: str) -> bool:
         return True
+
+
+def test_tracking_urls_without_a_webhook_secret_are_an_error_in_production(settings):
+    from oscar_recovery.checks import check_esp_webhook_secret
+
+    assert check_esp_webhook_secret(None) == []  # tests/urls.py mounts them, with a secret
+    settings.ANYMAIL = {}
+    settings.DEBUG = False
+    assert [problem.id for problem in check_esp_webhook_secret(None)] == ["oscar_recovery.E030"]
+    settings.DEBUG = True
+    assert [problem.id for problem in check_esp_webhook_secret(None)] == ["oscar_recovery.W030"]
+    settings.ANYMAIL_WEBHOOK_SECRET = "esp:secret"
+    assert check_esp_webhook_secret(None) == []
+
+
+def test_no_webhook_secret_is_needed_when_the_tracking_urls_are_not_mounted(settings):
+    from oscar_recovery.checks import check_esp_webhook_secret
+
+    settings.ANYMAIL = {}
+    settings.DEBUG = False
+    settings.ROOT_URLCONF = "oscar_recovery.urls"
+    assert check_esp_webhook_secret(None) == []

@@ -14,7 +14,9 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy
 
 from oscar_recovery.sending.templating import (
+    MAX_RENDERED_CHARS,
     TemplateError,
+    TemplateTooLarge,
     default_source,
     inline_css,
     render_html,
@@ -450,3 +452,52 @@ def test_inline_css_does_not_load_remote_stylesheets():
         listener.close()
     assert f'<link rel="stylesheet" href="{url}">' in inlined
     assert "<p>Hi</p>" in inlined
+
+
+# Bounded output
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '{{ x|ljust:"30000000" }}',
+        '{{ x|rjust:"30000000" }}',
+        '{{ x|center:"30000000" }}',
+        '{{ x|stringformat:"030000000d" }}',
+        '{{ 1|floatformat:"10000000" }}',
+        "{% lorem 500000 w %}",
+        "{% lorem 100000 p %}",
+        # Nested loops multiply: three loops of 1,000 would run a billion times.
+        '{% with a="x"|ljust:"1000" %}{% for i in a %}{% for j in a %}{% for k in a %}'
+        "x{% endfor %}{% endfor %}{% endfor %}{% endwith %}",
+        # Doubling a value through {% with %}: every filter's result is bounded.
+        '{% with a="x"|ljust:"1000" %}{% with b=a|add:a %}{% with c=b|add:b %}'
+        "{% with d=c|add:c %}{% with e=d|add:d %}{% with f=e|add:e %}{% with g=f|add:f %}"
+        "{% with h=g|add:g %}{% with i=h|add:h %}{% with j=i|add:i %}"
+        "{{ j }}{% endwith %}{% endwith %}{% endwith %}{% endwith %}{% endwith %}"
+        "{% endwith %}{% endwith %}{% endwith %}{% endwith %}{% endwith %}",
+    ],
+)
+def test_templates_that_would_render_megabytes_are_refused(source):
+    with pytest.raises(ValidationError):
+        validate_template(source)
+    with pytest.raises(TemplateTooLarge):
+        render_html(source, {"x": "a"})
+
+
+def test_output_over_the_documented_size_is_refused_whatever_builds_it():
+    source = "{% for line in lines %}{{ line }}{% endfor %}"
+    lines = ["y" * 999] * 600  # each value fine, together over the limit
+    assert len(render_html(source, {"lines": lines[:400]})) == 399_600
+    with pytest.raises(TemplateTooLarge):
+        render_html(source, {"lines": lines})
+    assert MAX_RENDERED_CHARS < 600 * 999
+
+
+def test_reasonable_widths_and_lorem_still_work():
+    assert render_html('{{ "ab"|ljust:"5" }}|{{ "ab"|center:"6" }}|', {}) == "ab   |  ab  |"
+    assert render_line('{{ 3.14159|floatformat:"2" }} {{ 7|stringformat:"03d" }}', {}) == (
+        "3.14 007"
+    )
+    assert len(render_line("{% lorem 20 w %}", {}).split()) == 20
+    validate_template('{{ x|ljust:"40" }}{% lorem 3 p %}{% for i in items %}{{ i }}{% endfor %}')

@@ -170,6 +170,9 @@ class CampaignStepAdmin(admin.ModelAdmin):
         """The step rendered for a journey; POST previews (action=preview) or sends staff
         (action=send) the edited templates in the form, saving nothing."""
         step = self._step_for_preview(request, step_id)
+        if request.method == "POST" and not self.has_change_permission(request, step):
+            # Drafts render owner-written templates and send email: that is editing.
+            raise PermissionDenied
         options = PreviewOptionsForm(request.GET, step=step, user=request.user)
         saved = content_for(step, options.chosen_variant())
         journey = options.chosen_journey()
@@ -241,7 +244,9 @@ class CampaignStepAdmin(admin.ModelAdmin):
         )
         return True
 
-    @admin.action(description=_("Send me a test email of the selected steps"), permissions=["view"])
+    @admin.action(
+        description=_("Send me a test email of the selected steps"), permissions=["change"]
+    )
     def send_test_emails(self, request, queryset):
         if not request.user.email:
             messages.error(

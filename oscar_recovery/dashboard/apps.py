@@ -2,10 +2,24 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from oscar.core.application import OscarDashboardConfig
 
+#: Reading figures needs the view permission on campaigns; reading baskets (shoppers'
+#: addresses) the view permission on journeys; acting on an enrolment its change
+#: permission: the permissions the Django admin asks for the same data. Always with
+#: ``is_staff``, as Oscar's dashboard does.
+FIGURES = ["is_staff", "oscar_recovery.view_campaign"]
+BASKETS = ["is_staff", "oscar_recovery.view_cartjourney"]
+ACT_ON_ENROLMENTS = [
+    "is_staff",
+    "oscar_recovery.view_cartjourney",
+    "oscar_recovery.change_campaignenrolment",
+]
+
 
 class RecoveryDashboardConfig(OscarDashboardConfig):
     """Mount with ``path("dashboard/recovery/", apps.get_app_config("recovery_dashboard").urls)``
-    before Oscar's own URLs; every view is for staff only (Oscar's dashboard permissions)."""
+    before Oscar's own URLs. Every view needs ``is_staff`` and the model permission the admin
+    asks for the same data (:data:`FIGURES`, :data:`BASKETS`, :data:`ACT_ON_ENROLMENTS`);
+    Oscar's menu hides entries the user may not open."""
 
     name = "oscar_recovery.dashboard"
     label = "recovery_dashboard"
@@ -13,7 +27,17 @@ class RecoveryDashboardConfig(OscarDashboardConfig):
     verbose_name = _("Cart recovery dashboard")
     default_auto_field = "django.db.models.BigAutoField"
 
-    default_permissions = ["is_staff"]
+    # A view missing from the map is closed to all but superusers: never open by mistake.
+    default_permissions = ["is_superuser"]
+    permissions_map = {
+        "recovery-overview": FIGURES,
+        "recovery-campaigns": FIGURES,
+        "recovery-ab-tests": FIGURES,
+        "recovery-products": FIGURES,
+        "recovery-basket-list": BASKETS,
+        "recovery-basket-detail": BASKETS,
+        "recovery-basket-action": ACT_ON_ENROLMENTS,
+    }
 
     def ready(self) -> None:
         # function-level: like Oscar's own dashboard apps, so that URLs load after models.

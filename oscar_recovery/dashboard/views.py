@@ -1,6 +1,7 @@
 """Views of the recovery dashboard: thin, over :mod:`oscar_recovery.reports` and the
 enrolment actions in :mod:`oscar_recovery.dispatch`. Access control is Oscar's (the app
-config's ``default_permissions``). Every table offers ``?export=<table>`` as CSV."""
+config's ``permissions_map``: the admin's model permissions). Every table offers
+``?export=<table>`` as CSV."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
+from oscar.views.decorators import check_permissions
 
 from oscar_recovery import app_settings
 from oscar_recovery.campaigns import dispatch
 from oscar_recovery.dashboard import csv_export
+from oscar_recovery.dashboard.apps import ACT_ON_ENROLMENTS
 from oscar_recovery.dashboard.forms import BasketFilterForm, PeriodForm
 from oscar_recovery.dashboard.timeline import journey_timeline
 from oscar_recovery.models import CartJourney, RecoveryMessage
@@ -444,6 +447,8 @@ class BasketDetailView(DetailView):
         journey = self.object
         enrolment = getattr(journey, "enrolment", None)
         allowed = dispatch.allowed_actions(enrolment) if enrolment else []
+        if not check_permissions(self.request.user, ACT_ON_ENROLMENTS):
+            allowed = []  # the action view refuses them: offer no button
         context.update(
             timeline=journey_timeline(journey),
             enrolment=enrolment,

@@ -56,13 +56,68 @@ class WebhookEndpointForm(forms.ModelForm):
         return cleaned
 
 
+class WebhookEndpointChangeForm(WebhookEndpointForm):
+    """An existing endpoint's form: the secret is never sent to the browser again; staff
+    who may change the endpoint can replace it."""
+
+    new_secret = forms.CharField(
+        label=_("new signing secret"),
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(attrs={"size": 60, "autocomplete": "new-password"}),
+        help_text=_("Leave empty to keep the current secret."),
+    )
+
+    class Meta(WebhookEndpointForm.Meta):
+        fields = ["name", "url", "is_active", "events", "include_personal_data"]
+
+    def clean_new_secret(self) -> str:
+        secret = self.cleaned_data["new_secret"]
+        if secret and len(secret) < 16:
+            raise forms.ValidationError(_("Use a secret of at least 16 characters."))
+        return secret
+
+    def save(self, commit: bool = True) -> WebhookEndpoint:
+        if self.cleaned_data.get("new_secret"):
+            self.instance.secret = self.cleaned_data["new_secret"]
+        return super().save(commit)
+
+
+def mask_secret(secret: str) -> str:
+    """Enough of a secret to tell two apart, never enough to sign with."""
+    return "\u2022" * 8 + secret[-4:] if len(secret) >= 16 else "\u2022" * 8
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    """The signing secret shows in full only on the add form (where it is chosen or
+    generated, to be copied to the receiver); afterwards it is masked for everyone, and only
+    staff with the change permission may replace it."""
+
     form = WebhookEndpointForm
+    readonly_fields = ["masked_secret"]
     list_display = ["name", "url", "is_active", "event_list", "include_personal_data", "log"]
     list_filter = ["is_active", "include_personal_data"]
     search_fields = ["name", "url"]
     actions = ["send_test_event"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None:
+            kwargs["form"] = WebhookEndpointChangeForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "url", "is_active", "events", "include_personal_data"]
+        if obj is None:
+            return [*fields, "secret"]
+        fields.append("masked_secret")
+        if self.has_change_permission(request, obj):
+            fields.append("new_secret")
+        return fields
+
+    @admin.display(description=_("signing secret"))
+    def masked_secret(self, obj: WebhookEndpoint) -> str:
+        return mask_secret(obj.secret)
 
     @admin.display(description=_("events"))
     def event_list(self, obj: WebhookEndpoint) -> str:

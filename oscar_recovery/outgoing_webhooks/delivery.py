@@ -12,6 +12,9 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
 from celery.utils.time import get_exponential_backoff_interval
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -53,12 +56,44 @@ def check_destination(url: str) -> None:
             _("The host %(host)s cannot be resolved."), params={"host": parts.hostname}
         ) from exc
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not address.is_global or address.is_multicast:
+        if not is_public_address(info[4][0]):
             raise ValidationError(
                 _("%(host)s is a local or private address; webhooks go to public hosts only."),
                 params={"host": parts.hostname},
             )
+
+
+#: NAT64 prefixes (RFC 6052 well-known, RFC 8215 local-use): a gateway turns these IPv6
+#: addresses into connections to the IPv4 address embedded in them.
+_NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def is_public_address(value: str) -> bool:
+    """Whether a webhook may connect to the IP address ``value``: globally routable, not
+    multicast, and, for IPv6 forms that carry an IPv4 address (mapped ``::ffff:0:0/96``,
+    compatible ``::/96``, 6to4 ``2002::/16``, NAT64 ``64:ff9b::/96``), the embedded IPv4
+    address is public too: ``64:ff9b::7f00:1`` reaches 127.0.0.1 through a NAT64 gateway
+    although Python calls it global. The local-use NAT64 prefix is never public."""
+    try:
+        address = ipaddress.ip_address(value.split("%")[0])
+    except ValueError:
+        return False
+    embedded: ipaddress.IPv4Address | None = None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL_USE:
+            return False
+        if address.ipv4_mapped is not None:
+            embedded = address.ipv4_mapped
+        elif address.sixtofour is not None:
+            embedded = address.sixtofour
+        elif address in _NAT64_WELL_KNOWN or address in _IPV4_COMPATIBLE:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    for candidate in (address, embedded):
+        if candidate is not None and (not candidate.is_global or candidate.is_multicast):
+            return False
+    return True
 
 
 def enqueue(delivery_ids: list[int]) -> None:
@@ -137,8 +172,76 @@ def _retry_after(response: requests.Response) -> float | None:
         return None  # an HTTP date; the backoff is good enough
 
 
+class PrivatePeer(Exception):
+    """The connection reached a local or private address although the name was vetted as
+    public (DNS rebinding). Not an ``OSError`` on purpose: urllib3 neither retries it nor
+    wraps it, so :func:`post` sees it and fails the attempt for good."""
+
+
+class _PeerCheckingMixin:
+    """Checks the address each new connection actually reached, before a byte is sent.
+
+    :func:`check_destination` resolves the host, and the HTTP client resolves it again to
+    connect: a name whose DNS answer changes in between (rebinding) would pass the check and
+    connect to 127.0.0.1. Checking the connected peer closes that gap for every attempt
+    and every connection; TLS (SNI, certificate) and ``Host`` still use the URL's name."""
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        if not app_settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
+            peer = sock.getpeername()[0]
+            if not is_public_address(peer):
+                sock.close()
+                raise PrivatePeer(
+                    _(
+                        "The host resolved to %(address)s at connection time, a local or "
+                        "private address; nothing was sent."
+                    )
+                    % {"address": peer}
+                )
+        return sock
+
+
+class _PeerCheckingHTTPConnection(_PeerCheckingMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _PeerCheckingHTTPSConnection(_PeerCheckingMixin, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _PeerCheckingHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _PeerCheckingHTTPConnection
+
+
+class _PeerCheckingHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _PeerCheckingHTTPSConnection
+
+
+class _PeerCheckingAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _PeerCheckingHTTPPool,
+            "https": _PeerCheckingHTTPSPool,
+        }
+
+
+def _session() -> requests.Session:
+    """A session whose connections are peer-checked. Proxies from the environment are
+    ignored: through a proxy the address check would vet the proxy, not the endpoint."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = _PeerCheckingAdapter(max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 def post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes) -> Answer:
-    """One signed POST. Never raises: every failure is an :class:`Answer`."""
+    """One signed POST. Never raises: every failure is an :class:`Answer`. The host is
+    vetted before the request and the connected address again after connecting
+    (:class:`_PeerCheckingMixin`); redirects are not followed."""
     try:
         check_destination(endpoint.url)
     except ValidationError as exc:
@@ -153,14 +256,17 @@ def post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes) -> A
     }
     timeout = app_settings.WEBHOOK_TIMEOUT
     try:
-        with requests.post(
-            endpoint.url,
-            data=body,
-            headers=headers,
-            timeout=(timeout, timeout),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
+        with (
+            _session() as session,
+            session.post(
+                endpoint.url,
+                data=body,
+                headers=headers,
+                timeout=(timeout, timeout),
+                allow_redirects=False,
+                stream=True,
+            ) as response,
+        ):
             # Only the start of the answer is kept: an endpoint must not fill the log.
             raw = next(response.iter_content(RESPONSE_LOG_LIMIT * 2), b"")
             text = raw.decode(response.encoding or "utf-8", errors="replace")
@@ -170,6 +276,8 @@ def post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes) -> A
                 body=text[:RESPONSE_LOG_LIMIT],
                 retry_after=_retry_after(response),
             )
+    except PrivatePeer as exc:
+        return Answer(AttemptOutcome.PERMANENT, error=str(exc))
     except requests.RequestException as exc:
         return Answer(AttemptOutcome.TRANSIENT, error=f"{type(exc).__name__}: {exc}"[:2000])
 

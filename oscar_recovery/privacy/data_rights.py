@@ -3,14 +3,22 @@
 What is held about an address: its cart journeys (by the journey's email, or through a user
 account with that email) with their timelines, campaign enrolments, recovery messages (also
 any sent to the address from another journey), ESP tracking events, the vouchers minted
-for those messages, and whether the address is suppressed. Links in emails are signed
+for those messages and revealed by prompts, the prompt events of the address (its keyed
+hash, the consent wording it agreed to, its voucher; and the events of its journeys and
+browser), the outgoing webhook deliveries whose payload names it (endpoints opted into
+personal data), and whether the address is suppressed. Links in emails are signed
 tokens, not stored: restore links die with their journey; unsubscribe links name only the
 suppression hash.
 
 Erasure deletes all of it except the suppression hash: the address is added to the
 suppression list (reason ``erased``) so that it is never emailed again, which is the one
 thing a shopper who asked to be forgotten must be able to rely on. Used vouchers stay (an
-order refers to them; they name no one); unused ones are deleted.
+order refers to them; they name no one); unused ones are deleted. Prompt events are
+anonymised rather than deleted (visitor, visit, journey, voucher and data cleared; prompt,
+variant, kind and time kept) so prompt statistics keep their counts. Webhook deliveries
+keep their log row with the customer's address, name and account id blanked and the
+endpoint's stored answers cleared; what an endpoint already received is the shop's to erase
+downstream.
 
 Shops with their own data-request flow call :func:`export_email` / :func:`erase_email`
 directly, extend them through the adapter (``export_personal_data``,
@@ -35,9 +43,12 @@ from oscar_recovery.models import (
     CampaignEnrolment,
     CartJourney,
     CartJourneyEvent,
+    PromptEvent,
     RecoveryMessage,
     SuppressedAddress,
     TrackingEvent,
+    WebhookAttempt,
+    WebhookDelivery,
     email_matches,
 )
 from oscar_recovery.privacy.suppression import all_hashes, email_hash, normalise_email, suppress
@@ -70,11 +81,40 @@ def messages_of(email: str) -> models.QuerySet:
     )
 
 
+def prompt_events_of(email: str) -> models.QuerySet:
+    """Prompt events of an address: submissions keyed by its hash (under every key), the
+    events of its journeys and of their browsers, and the "offer used" events of the
+    vouchers its submissions revealed."""
+    journeys = journeys_of(email)
+    visitors = journeys.exclude(visitor_id="").values_list("visitor_id", flat=True)
+    submitted = PromptEvent.objects.filter(data__email_hash__in=all_hashes(email))
+    codes = submitted.exclude(voucher_code="").values_list("voucher_code", flat=True)
+    return PromptEvent.objects.filter(
+        Q(pk__in=submitted.values("pk"))
+        | Q(journey__in=journeys)
+        | Q(visitor_id__in=visitors)
+        | Q(voucher_code__in=list(codes))
+    )
+
+
+def webhook_deliveries_of(email: str) -> models.QuerySet:
+    """Outgoing webhook deliveries whose payload carries the address (only endpoints opted
+    into personal data get it, under ``data.customer.email``)."""
+    return WebhookDelivery.objects.filter(payload__data__customer__email__iexact=email.strip())
+
+
 def vouchers_of(email: str) -> models.QuerySet:
-    """Recovery vouchers minted for the emails sent to the address."""
+    """Recovery vouchers minted for the emails sent to the address or revealed to it by
+    prompts."""
     codes = [
         code.upper()
         for code in messages_of(email)
+        .exclude(voucher_code="")
+        .values_list("voucher_code", flat=True)
+    ]
+    codes += [
+        code.upper()
+        for code in prompt_events_of(email)
         .exclude(voucher_code="")
         .values_list("voucher_code", flat=True)
     ]
@@ -107,6 +147,8 @@ def export_email(email: str) -> dict[str, Any]:
     for event in TrackingEvent.objects.filter(message__in=messages).order_by("occurred_at"):
         tracking.setdefault(event.message_id, []).append(_row(event, ("message_id", "event_key")))
     suppressed = SuppressedAddress.objects.filter(email_hash__in=all_hashes(email)).first()
+    prompt_events = prompt_events_of(email).order_by("created_at", "pk")
+    deliveries = webhook_deliveries_of(email).order_by("created_at", "pk")
     return {
         "format": EXPORT_FORMAT,
         "email": email.strip(),
@@ -135,6 +177,8 @@ def export_email(email: str) -> dict[str, Any]:
             }
             for voucher in vouchers_of(email).order_by("start_datetime")
         ],
+        "prompt_events": [_row(event) for event in prompt_events],
+        "webhook_deliveries": [_row(delivery, ("next_attempt_at",)) for delivery in deliveries],
         "links": (
             "Links in emails are signed tokens and are not stored: restore links stop working "
             "once the journey is erased; unsubscribe links name only the suppression hash."
@@ -159,6 +203,8 @@ class Erasure:
     messages: int = 0
     tracking_events: int = 0
     vouchers: int = 0
+    prompt_events: int = 0
+    webhook_deliveries: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -178,6 +224,11 @@ def erase_email(email: str) -> Erasure:
         unused = vouchers_of(email).filter(num_orders=0, applications__isnull=True)
         vouchers = unused.count()
         Voucher.objects.filter(pk__in=list(unused.values_list("pk", flat=True))).delete()
+        # Before the journeys go: the events are found through them too.
+        prompt_events = PromptEvent.objects.filter(
+            pk__in=list(prompt_events_of(email).values_list("pk", flat=True))
+        ).update(visitor_id="", visit_id="", journey=None, voucher_code="", data={})
+        webhook_deliveries = _redact_webhook_deliveries(email)
         get_adapter().erase_personal_data(email)
         _, deleted_messages = RecoveryMessage.objects.filter(pk__in=message_ids).delete()
         _, deleted = CartJourney.objects.filter(pk__in=journey_ids).delete()
@@ -191,8 +242,24 @@ def erase_email(email: str) -> Erasure:
             messages=counts.get(RecoveryMessage._meta.label, 0),
             tracking_events=counts.get(TrackingEvent._meta.label, 0),
             vouchers=vouchers,
+            prompt_events=prompt_events,
+            webhook_deliveries=webhook_deliveries,
         )
     signals.personal_data_erased.send(
         sender=CartJourney, email_hash=email_hash(normalise_email(email)), erasure=erasure
     )
     return erasure
+
+
+def _redact_webhook_deliveries(email: str) -> int:
+    """Blank who the customer is in the stored payloads naming ``email`` (a pending
+    delivery then goes out without them) and drop the endpoints' stored answers, which may
+    echo the payload. Returns how many deliveries were redacted."""
+    redacted = []
+    for delivery in webhook_deliveries_of(email).only("pk", "payload"):
+        customer = delivery.payload["data"]["customer"]
+        customer.update(email=None, name=None, user_id=None)
+        redacted.append(delivery)
+    WebhookDelivery.objects.bulk_update(redacted, ["payload"], batch_size=500)
+    WebhookAttempt.objects.filter(delivery__in=redacted).update(response_body="")
+    return len(redacted)

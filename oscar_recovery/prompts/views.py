@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
@@ -57,9 +57,14 @@ def csrf_failure(request: HttpRequest) -> str | None:
 
 
 class BadRequest(Exception):
-    def __init__(self, errors: dict[str, list[str]]):
+    def __init__(self, errors: dict[str, list[str]], status: int = 400):
         super().__init__(errors)
         self.errors = errors
+        self.status = status
+
+
+def _too_large() -> BadRequest:
+    return BadRequest({"__all__": [gettext("The request is too large.")]}, status=413)
 
 
 # Exempt from the middleware only to run the same check here and answer in JSON.
@@ -94,7 +99,7 @@ class PromptEndpoint(View):
             payload = self.parse(request)
             return self.handle(request, payload)
         except BadRequest as exc:
-            return self.bad_request(exc.errors)
+            return self.bad_request(exc.errors, exc.status)
         except Exception:
             # The page's script shows a message either way; it needs JSON, not a 500 page.
             logger.exception("oscar_recovery: prompt endpoint %s failed", request.path)
@@ -102,15 +107,32 @@ class PromptEndpoint(View):
                 {"error": gettext("Something went wrong. Please try again later.")}, status=500
             )
 
-    def bad_request(self, errors: dict[str, list[str]]) -> JsonResponse:
-        return JsonResponse({"error": next(iter(errors.values()))[0], "errors": errors}, status=400)
+    def bad_request(self, errors: dict[str, list[str]], status: int = 400) -> JsonResponse:
+        return JsonResponse(
+            {"error": next(iter(errors.values()))[0], "errors": errors}, status=status
+        )
 
     def parse(self, request: HttpRequest) -> dict:
-        if len(request.body) > MAX_BODY:
-            raise BadRequest({"__all__": [gettext("The request is too large.")]})
+        """The body as a JSON object, or :class:`BadRequest`: 413 for a body over
+        :data:`MAX_BODY` (refused by its declared length before it is read; one without a
+        length is read at most up to Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``), 400 for
+        anything that is not a JSON object, nesting too deep for the parser included."""
         try:
-            payload = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > MAX_BODY:
+            raise _too_large()
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            raise _too_large() from None
+        if len(body) > MAX_BODY:
+            raise _too_large()
+        try:
+            payload = json.loads(body or b"null")
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: "[[[[..." nested deeper than the parser's stack.
             raise BadRequest({"__all__": [gettext("The request is not valid JSON.")]}) from None
         if not isinstance(payload, dict):
             raise BadRequest({"__all__": [gettext("Send a JSON object.")]})

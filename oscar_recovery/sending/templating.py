@@ -14,6 +14,12 @@ Three walls keep it in:
   even a list method called from a template can change the caller's data.
 - **Caught failures**: compiling and rendering only ever raise :class:`TemplateError`, with a
   message meant for the staff member who wrote the template.
+- **Bounded output**: a render may produce at most :data:`MAX_RENDERED_CHARS` characters, no
+  filter may return more, padding widths and number formats are at most :data:`MAX_WIDTH`,
+  ``{% lorem %}`` at most :data:`MAX_LOREM` items, and all ``{% for %}`` loops of one render
+  at most :data:`MAX_LOOP_ITERATIONS` iterations. Going over is a :class:`TemplateTooLarge`,
+  refused when the template is saved (a trial render) and when it is rendered, before the
+  big value is built where the size is known in advance (``ljust:"30000000"``).
 
 The shipped default bodies are ordinary files (``oscar_recovery/email/default.html`` and
 ``.txt``) found through the project's template loaders, so a shop overrides them the Django
@@ -117,6 +123,102 @@ class TemplateError(Exception):
     The message is meant for staff: it says what is wrong and, when known, on which line."""
 
 
+#: Largest rendered template (subject, preheader or body), and largest value a filter may
+#: return, in characters. A recovery email is a few kilobytes; this is far above any real one.
+MAX_RENDERED_CHARS = 500_000
+#: Largest width for ``ljust``, ``rjust``, ``center``, ``stringformat`` and ``floatformat``.
+MAX_WIDTH = 1_000
+#: Largest count for ``{% lorem %}`` (words, paragraphs or blocks).
+MAX_LOREM = 100
+#: Most ``{% for %}`` iterations in one render, all loops together (nested loops multiply).
+MAX_LOOP_ITERATIONS = 10_000
+
+
+class TemplateTooLarge(TemplateError):
+    """A template whose output (or one of its values) would exceed the documented limits."""
+
+
+def _too_large(what: str) -> TemplateTooLarge:
+    return TemplateTooLarge(
+        gettext("The template makes too much output: %(what)s.") % {"what": what}
+    )
+
+
+_WIDTH_FILTERS = frozenset({"ljust", "rjust", "center", "stringformat", "floatformat"})
+_NUMBERS = re.compile(r"\d+")
+
+
+def _bounded_filter(name: str, func):
+    """``func`` refusing width arguments over :data:`MAX_WIDTH` before it runs, and results
+    longer than :data:`MAX_RENDERED_CHARS` after. ``functools.wraps`` keeps the flags
+    Django reads (``is_safe``, ``needs_autoescape``...) and, through ``__wrapped__``, the
+    signature it checks arguments against."""
+
+    @functools.wraps(func)
+    def bounded(value, *args, **kwargs):
+        if name in _WIDTH_FILTERS and args:
+            widths = [int(n) for n in _NUMBERS.findall(str(args[0]))]
+            if any(width > MAX_WIDTH for width in widths):
+                raise _too_large(
+                    gettext("%(filter)s allows widths up to %(max)d")
+                    % {"filter": name, "max": MAX_WIDTH}
+                )
+        result = func(value, *args, **kwargs)
+        if isinstance(result, str | list) and len(result) > MAX_RENDERED_CHARS:
+            raise _too_large(
+                gettext("the %(filter)s filter returned more than %(max)d characters")
+                % {"filter": name, "max": MAX_RENDERED_CHARS}
+            )
+        return result
+
+    return bounded
+
+
+class _BoundedLoremNode(defaulttags.LoremNode):
+    def render(self, context):
+        try:
+            count = int(self.count.resolve(context))
+        except (ValueError, TypeError):
+            count = 1
+        if count > MAX_LOREM:
+            raise _too_large(gettext("{%% lorem %%} allows up to %(max)d") % {"max": MAX_LOREM})
+        return super().render(context)
+
+
+def _lorem(parser, token):
+    node = defaulttags.lorem(parser, token)
+    node.__class__ = _BoundedLoremNode
+    return node
+
+
+_LOOP_BUDGET = "oscar_recovery.loop_iterations"
+
+
+class _CountedForNode(defaulttags.ForNode):
+    """Counts this render's loop iterations (shared by all loops of the render, kept in
+    its ``render_context``) and refuses to start a loop that would exceed the budget."""
+
+    def render(self, context):
+        values = self.sequence.resolve(context, ignore_failures=True)
+        try:
+            planned = len(values) if values is not None else 0
+        except TypeError:
+            planned = 0  # an iterator: Django turns it into a list, bounded by its source
+        done = context.render_context.get(_LOOP_BUDGET, 0) + planned
+        if done > MAX_LOOP_ITERATIONS:
+            raise _too_large(
+                gettext("loops may run %(max)d times in all") % {"max": MAX_LOOP_ITERATIONS}
+            )
+        context.render_context[_LOOP_BUDGET] = done
+        return super().render(context)
+
+
+def _for(parser, token):
+    node = defaulttags.do_for(parser, token)
+    node.__class__ = _CountedForNode
+    return node
+
+
 def _forbidden(parser, token) -> None:
     name = token.split_contents()[0]
     message = gettext("The {%% %(tag)s %%} tag is not allowed in recovery emails (line %(line)d).")
@@ -134,8 +236,11 @@ def _sandbox_library() -> Library:
         library.tags[name] = i18n.register.tags[name]
     for name in FORBIDDEN_TAGS:
         library.tags[name] = _forbidden
-    library.filters.update(defaultfilters.register.filters)
-    library.filters.update(i18n.register.filters)
+    library.tags["lorem"] = _lorem
+    library.tags["for"] = _for
+    for filters in (defaultfilters.register.filters, i18n.register.filters):
+        for name, func in filters.items():
+            library.filters[name] = _bounded_filter(name, func)
     return library
 
 
@@ -253,13 +358,18 @@ def _render(source: str, context: dict, *, autoescape: bool) -> str:
             raise TemplateError(gettext("Template context keys must be text."))
         plain[key] = _plain(value, key)
     try:
-        return template.render(Context(plain, autoescape=autoescape))
+        rendered = template.render(Context(plain, autoescape=autoescape))
+    except TemplateTooLarge:
+        raise
     except Exception as exc:
         # Filters and tags fail on odd values in ways a template author can fix; the error
         # must reach them (the admin preview), not crash a sending worker.
         raise TemplateError(
             gettext("The template could not be rendered: %(error)s") % {"error": exc}
         ) from exc
+    if len(rendered) > MAX_RENDERED_CHARS:
+        raise _too_large(gettext("more than %(max)d characters") % {"max": MAX_RENDERED_CHARS})
+    return rendered
 
 
 def render_html(source: str, context: dict) -> str:
@@ -289,12 +399,28 @@ def render_line(source: str, context: dict) -> str:
 
 
 def validate_template(source: str) -> None:
-    """Compile ``source`` in the sandbox; :class:`~django.core.exceptions.ValidationError`
-    with the :class:`TemplateError` message if it does not (for admin form ``clean``)."""
+    """Compile ``source`` in the sandbox and try it on an empty context;
+    :class:`~django.core.exceptions.ValidationError` with the :class:`TemplateError` message
+    if it does not compile or its output is over the limits already then (for admin form
+    ``clean``). Other render failures on the empty context are left to the preview: real
+    data may well render."""
     try:
         _compile(source)
+        _render(source, {}, autoescape=True)
+    except TemplateTooLarge as exc:
+        raise ValidationError(str(exc), code="template_too_large") from exc
     except TemplateError as exc:
+        if _is_compiled(source):
+            return
         raise ValidationError(str(exc), code="invalid_template") from exc
+
+
+def _is_compiled(source: str) -> bool:
+    try:
+        _compile(source)
+    except TemplateError:
+        return False
+    return True
 
 
 DEFAULT_TEMPLATES = {

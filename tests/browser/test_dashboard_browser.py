@@ -15,7 +15,6 @@ from datetime import date
 
 import pytest
 from django.test import Client
-from oscar.test import factories
 
 from oscar_recovery.reporting import aggregation
 from tests.support import dashboard_scenario as sc
@@ -48,7 +47,7 @@ def dashboard_browser(live_server, sandbox_base_template, settings):
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
-    staff = factories.UserFactory(is_staff=True, email="browser-staff@example.com")
+    staff = sc.recovery_staff(*sc.RECOVERY_STAFF_PERMISSIONS, email="browser-staff@example.com")
     client = Client()
     client.force_login(staff)
     session_cookie = client.cookies["sessionid"].value

@@ -165,7 +165,8 @@ BAD_EVENTS = [
     (json.dumps({"prompt": 999999, "event": "shown"}).encode(), "prompt"),
     (json.dumps({"prompt": None, "event": "shown"}).encode(), "event"),  # event checked first
     (b"\xff\xfe", "__all__"),
-    (json.dumps({"x": "y" * 5000}).encode(), "__all__"),
+    (b"[" * 4000, "__all__"),  # deeper than the JSON parser's stack
+    (b'{"a":' + b"[" * 3000 + b"]" * 1000, "__all__"),
 ]
 
 
@@ -178,6 +179,30 @@ def test_bad_event_bodies_are_400_with_a_message(browser, exit_prompt, raw, fiel
     assert response.status_code == 400
     body = response.json()
     assert field in body["errors"] and body["error"]
+    assert not PromptEvent.objects.exists()
+
+
+@pytest.mark.parametrize("endpoint", [EVENTS, CAPTURE])
+def test_deeply_nested_json_is_a_400_not_an_error(browser, exit_prompt, endpoint, caplog):
+    response = post(browser, endpoint, None, raw=b"[" * 4000)
+    assert response.status_code == 400
+    assert response.json()["errors"]["__all__"]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not PromptEvent.objects.exists()
+
+
+@pytest.mark.parametrize("endpoint", [EVENTS, CAPTURE])
+@pytest.mark.parametrize("size", [5000, 3 * 1024 * 1024])  # over ours; over Django's limit
+def test_a_body_too_large_is_a_413_with_the_json_error(
+    browser, exit_prompt, endpoint, size, caplog, settings
+):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+    raw = json.dumps({"prompt": exit_prompt.pk, "x": "y" * size}).encode()
+    response = post(browser, endpoint, None, raw=raw)
+    assert response.status_code == 413
+    body = response.json()
+    assert body["error"] and body["errors"]["__all__"]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
     assert not PromptEvent.objects.exists()
 
 

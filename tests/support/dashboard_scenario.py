@@ -255,3 +255,19 @@ EXPECTED_FUNNEL = [
     ("Order preview", 3, 0),
     ("Order placed", 3, 0),  # J1 J4 J5
 ]
+
+
+#: What staff need for every page and action of the recovery dashboard.
+RECOVERY_STAFF_PERMISSIONS = ("view_campaign", "view_cartjourney", "change_campaignenrolment")
+
+
+def recovery_staff(*codenames: str, **fields):
+    """A staff user with the given ``oscar_recovery`` model permissions (none: a staff user
+    the admin refuses)."""
+    from django.contrib.auth.models import Permission
+
+    user = factories.UserFactory(is_staff=True, **fields)
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="oscar_recovery", codename__in=codenames)
+    )
+    return user
