@@ -99,3 +99,12 @@ def aggregate_stats(days: int | None = None) -> dict:
     from oscar_recovery.reporting import aggregation
 
     return vars(aggregation.recompute_recent(days=days))
+
+
+@shared_task(name="oscar_recovery.run_handoff", acks_late=True)
+def run_handoff(handoff_id: int) -> bool:
+    """Do one recorded hand-off (:mod:`oscar_recovery.handoff.outbox`); a duplicate
+    delivery finds it done or locked and does nothing."""
+    from oscar_recovery import handoff
+
+    return handoff.run(handoff_id)

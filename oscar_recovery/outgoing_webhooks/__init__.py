@@ -312,25 +312,50 @@ def emit_on_commit(event: str, build: DataBuilder) -> None:
 
 
 def enqueue(delivery_ids: list[int]) -> None:
-    """Hand deliveries to Celery once the transaction commits. A broker that is down only
-    delays them: :func:`requeue_stale` hands them over again."""
+    """Hand deliveries to Celery once the transaction commits, without waiting for the
+    broker (:func:`oscar_recovery.handoff.publish_soon`). A broker that is down only delays
+    them: :func:`requeue_stale` hands them over again. Without Celery the sweep delivers
+    them (:func:`deliver_due`)."""
     if not delivery_ids:
         return
+    from oscar_recovery.handoff import publish_soon
+
     WebhookDelivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.PENDING).update(
         next_attempt_at=timezone.now()
     )
+    arg_lists = [(pk,) for pk in delivery_ids]
+    transaction.on_commit(lambda: publish_soon("oscar_recovery.deliver_webhook", arg_lists))
 
-    def publish() -> None:
-        from oscar_recovery.tasks import deliver_webhook
 
-        for pk in delivery_ids:
-            try:
-                deliver_webhook.delay(pk)
-            except Exception:
-                logger.warning("Could not queue webhook delivery %s", pk, exc_info=True)
-                return
+def deliver_due(now: datetime | None = None) -> int:
+    """Without Celery (inline mode, from the sweep): make one attempt at each delivery that
+    is due. Each is claimed first (its ``next_attempt_at`` moves on, under ``SKIP LOCKED``),
+    so parallel sweeps never post it twice. Returns how many were attempted."""
+    from oscar_recovery.utils import skip_locked
 
-    transaction.on_commit(publish)
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            skip_locked(
+                WebhookDelivery.objects.filter(
+                    status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
+                ).filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True))
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)[: app_settings.SWEEP_BATCH_SIZE]
+        )
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            next_attempt_at=now + app_settings.QUEUED_STALE_AFTER
+        )
+    for pk in ids:
+        attempts = WebhookDelivery.objects.filter(pk=pk).values_list("attempts", flat=True)
+        try:
+            deliver(pk, retries=attempts[0] if attempts else 0)
+        except TransientDeliveryError:
+            pass  # next_attempt_at is set: a later sweep tries again
+        except Exception:
+            logger.exception("Webhook delivery %s failed", pk)
+    return len(ids)
 
 
 def requeue_stale(now: datetime | None = None) -> list[int]:
@@ -368,13 +393,14 @@ def purge_log(now: datetime | None = None) -> int:
 
 
 def queue_abandoned(journey_ids: list[int]) -> None:
-    """What the sweep's ``journeys_abandoned`` receiver calls: payloads are built by a task
-    after the batch committed, and only when some endpoint wants them."""
+    """What the sweep's ``journeys_abandoned`` receiver calls: records the events in the
+    outbox, in the sweep's transaction, when some endpoint wants them; payloads are built
+    once it committed (by a worker, or the sweep itself without Celery)."""
     if not journey_ids or not subscribed_endpoints(WebhookEvent.BASKET_ABANDONED):
         return
-    from oscar_recovery.tasks import webhooks_basket_abandoned
+    from oscar_recovery import handoff
 
-    transaction.on_commit(lambda: webhooks_basket_abandoned.delay(list(journey_ids)))
+    handoff.record("webhooks_basket_abandoned", list(journey_ids))
 
 
 def emit_abandoned(journey_ids: list[int]) -> list[int]:

@@ -3,8 +3,9 @@
 the 7 before).
 
 Both go to :meth:`~oscar_recovery.adapter.RecoveryAdapter.staff_alert_recipients`, in the
-shop's ``LANGUAGE_CODE``. The sweep only queues the alert task (after its batch committed):
-rendering and sending never delay or break it.
+shop's ``LANGUAGE_CODE``. The sweep only records the alerts in the outbox (in its batch's
+transaction): rendering and sending never delay or break it, and a broker that is down
+only delays them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch
@@ -41,13 +41,14 @@ def alert_threshold() -> Decimal | None:
 
 
 def queue_abandoned_alerts(journey_ids: list[int]) -> None:
-    """What the sweep's ``journeys_abandoned`` receiver calls: hands the batch to a task
-    once committed. Costs nothing while alerts are off."""
+    """What the sweep's ``journeys_abandoned`` receiver calls: records the batch's alerts in
+    the outbox, in the sweep's transaction, for a worker (or the sweep itself, without
+    Celery) to send once it committed. Costs nothing while alerts are off."""
     if alert_threshold() is None or not journey_ids:
         return
-    from oscar_recovery.tasks import alert_abandoned
+    from oscar_recovery import handoff
 
-    transaction.on_commit(lambda: alert_abandoned.delay(list(journey_ids)))
+    handoff.record("alert_abandoned", list(journey_ids))
 
 
 def journeys_to_alert(journey_ids: list[int]):
