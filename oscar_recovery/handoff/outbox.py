@@ -94,9 +94,9 @@ def _failed(handoff_id: int, exc: Exception, now: datetime) -> None:
         available_at=now + app_settings.QUEUED_STALE_AFTER,
     )
     # Give up for good after MAX_ATTEMPTS; the error stays on the row.
-    HandOff.objects.filter(
-        pk=handoff_id, done_at__isnull=True, attempts__gte=MAX_ATTEMPTS
-    ).update(done_at=now)
+    HandOff.objects.filter(pk=handoff_id, done_at__isnull=True, attempts__gte=MAX_ATTEMPTS).update(
+        done_at=now
+    )
 
 
 def claim_due(now: datetime, limit: int) -> list[int]:

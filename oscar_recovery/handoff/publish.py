@@ -46,6 +46,8 @@ def publish_now(task_name: str, arg_lists: Iterable[tuple]) -> int:
     arg_lists = list(arg_lists)
     if not arg_lists:
         return 0
+    import oscar_recovery.tasks  # noqa: F401  (registers the shared tasks with the app)
+
     app = _app()
     task = app.tasks[task_name]
     if app.conf.task_always_eager:

@@ -225,7 +225,5 @@ def send_due(now: datetime | None = None, result: SweepResult | None = None) -> 
     result.dispatched += len(new_ids)
     if not handoff.uses_celery():
         # No worker will: the sweep (run by cron) sends them itself.
-        result.sent += sending.send_queued([*requeued, *new_ids], now).get(
-            MessageStatus.SENT, 0
-        )
+        result.sent += sending.send_queued([*requeued, *new_ids], now).get(MessageStatus.SENT, 0)
     return result
