@@ -89,9 +89,9 @@ def publishes(monkeypatch):
     calls: list[tuple[str, str]] = []
     real = publish.publish_now
 
-    def recording(task_name, arg_lists):
+    def recording(task_name, arg_lists, app=None):
         calls.append((task_name, threading.current_thread().name))
-        return real(task_name, arg_lists)
+        return real(task_name, arg_lists, app)
 
     monkeypatch.setattr(publish, "publish_now", recording)
     return calls

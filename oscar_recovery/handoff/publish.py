@@ -25,7 +25,7 @@ logger = get_logger(__name__)
 #: still has them) rather than hold memory while the broker is away.
 QUEUE_LIMIT = 10_000
 
-_queue: queue.Queue[tuple[str, list[tuple]]] = queue.Queue(maxsize=QUEUE_LIMIT)
+_queue: queue.Queue[tuple[object, str, list[tuple]]] = queue.Queue(maxsize=QUEUE_LIMIT)
 _thread: threading.Thread | None = None
 _thread_lock = threading.Lock()
 
@@ -39,16 +39,17 @@ def _app():
     return app
 
 
-def publish_now(task_name: str, arg_lists: Iterable[tuple]) -> int:
+def publish_now(task_name: str, arg_lists: Iterable[tuple], app=None) -> int:
     """Publish ``task_name`` once per argument tuple, here and now, with short broker
     timeouts; stops at the first failure (the broker is away: the rest would fail alike).
-    Returns how many were published. For the sweep and workers, never a shop request."""
+    Returns how many were published. For the sweep and workers, never a shop request.
+    ``app``: the Celery app to publish with (default: the project's, as seen here)."""
     arg_lists = list(arg_lists)
     if not arg_lists:
         return 0
     import oscar_recovery.tasks  # noqa: F401  (registers the shared tasks with the app)
 
-    app = _app()
+    app = app or _app()
     task = app.tasks[task_name]
     if app.conf.task_always_eager:
         for args in arg_lists:
@@ -88,11 +89,13 @@ def publish_soon(task_name: str, arg_lists: Iterable[tuple]) -> None:
     if not arg_lists or not uses_celery():
         return
     try:
-        if _app().conf.task_always_eager:
-            publish_now(task_name, arg_lists)  # no broker involved: the task runs here
+        # Celery's current app is per thread: the caller's is the one to publish with.
+        app = _app()
+        if app.conf.task_always_eager:
+            publish_now(task_name, arg_lists, app)  # no broker involved: the task runs here
             return
         _ensure_thread()
-        _queue.put_nowait((task_name, arg_lists))
+        _queue.put_nowait((app, task_name, arg_lists))
     except queue.Full:
         logger.warning("Publish queue full; %s is left to the sweep", task_name)
     except Exception:
@@ -111,9 +114,9 @@ def _ensure_thread() -> None:
 
 def _publisher() -> None:
     while True:
-        task_name, arg_lists = _queue.get()
+        app, task_name, arg_lists = _queue.get()
         try:
-            publish_now(task_name, arg_lists)
+            publish_now(task_name, arg_lists, app)
         except Exception:
             logger.exception("Publishing %s failed", task_name)
         finally:
