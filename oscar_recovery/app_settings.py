@@ -406,6 +406,21 @@ class AppSettings:
         """Viewed products a browse journey keeps (most recent first)."""
         return int(self._setting("BROWSE_VIEWED_LIMIT", 12))
 
+    # How work leaves a request or the sweep (oscar_recovery.handoff)
+
+    @property
+    def TASK_MODE(self) -> str:
+        """``"auto"`` (default): ``"celery"`` when the project has a Celery app, else
+        ``"inline"``. ``"celery"``: hand work to Celery workers. ``"inline"``: no Celery at
+        all; ``recovery_sweep`` (run by cron) does the work itself."""
+        return str(self._setting("TASK_MODE", "auto")).lower()
+
+    @property
+    def BROKER_TIMEOUT(self) -> float:
+        """Seconds a publish to the broker may take before it is left to the outbox (the
+        sweep hands the work over again). Never spent in a shop request."""
+        return float(self._setting("BROKER_TIMEOUT", 2.0))
+
 
 _app_settings = AppSettings()
 

@@ -3,12 +3,13 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Info, Warning, register
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from oscar_recovery import app_settings
 from oscar_recovery.constants import LawfulBasis
+from oscar_recovery.handoff import mode
 
 
 @register()
@@ -242,3 +243,28 @@ def check_esp_webhook_secret(app_configs, **kwargs):
             id=f"oscar_recovery.{check_id}",
         )
     ]
+
+
+@register()
+def check_task_mode(app_configs, **kwargs):
+    """Which way work is done (Celery workers, or ``recovery_sweep`` from cron), said out
+    loud: a shop without Celery must know that cron sends its emails."""
+    if app_settings.TASK_MODE not in mode.MODES:
+        return [
+            Error(
+                _("OSCAR_RECOVERY_TASK_MODE %(mode)r is not one of %(choices)s.")
+                % {"mode": app_settings.TASK_MODE, "choices": ", ".join(mode.MODES)},
+                id="oscar_recovery.E011",
+            )
+        ]
+    if mode.task_mode() == mode.CELERY:
+        message = _(
+            "oscar-recovery hands its work to Celery workers (task mode: celery); run a "
+            "worker and beat with oscar_recovery.schedules.BEAT_SCHEDULE."
+        )
+    else:
+        message = _(
+            "oscar-recovery runs without Celery (task mode: inline): run "
+            "'manage.py recovery_sweep' every minute from cron; it sends the emails itself."
+        )
+    return [Info(message, id="oscar_recovery.I001")]

@@ -19,6 +19,7 @@ from datetime import timedelta
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from oscar_recovery.adapter import get_adapter
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
@@ -49,8 +50,6 @@ def hit_client(
     scope: str, request: HttpRequest, limit: tuple[int, timedelta], now: float | None = None
 ) -> int | None:
     """:func:`hit` for the client of ``request`` (see :func:`client_key`)."""
-    from oscar_recovery.adapter import get_adapter
-
     address = client_key(get_adapter().client_address(request))
     return hit(scope, address, limit, now)
 

@@ -3,7 +3,7 @@
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
-from oscar_recovery import app_settings, outgoing_webhooks
+from oscar_recovery import app_settings, handoff, outgoing_webhooks
 from oscar_recovery.privacy import retention
 from oscar_recovery.recommendations import cooccurrence
 from oscar_recovery.reporting import aggregation, alerts
@@ -93,3 +93,10 @@ def aggregate_stats(days: int | None = None) -> dict:
     """Recompute the dashboard's daily figures of the last ``days`` days (default
     ``OSCAR_RECOVERY_STATS_RECOMPUTE_DAYS``)."""
     return vars(aggregation.recompute_recent(days=days))
+
+
+@shared_task(name="oscar_recovery.run_handoff", acks_late=True)
+def run_handoff(handoff_id: int) -> bool:
+    """Do one recorded hand-off (:mod:`oscar_recovery.handoff.outbox`); a duplicate
+    delivery finds it done or locked and does nothing."""
+    return handoff.run(handoff_id)

@@ -163,17 +163,30 @@ def test_a_new_order_updates_only_its_own_pairs(django_capture_on_commit_callbac
 def test_a_broker_failure_never_breaks_the_checkout(
     monkeypatch, django_capture_on_commit_callbacks, shopper, product, country
 ):
+    """The order's update is recorded in the outbox with the order; a broker that refuses
+    the publish delays it until the sweep's housekeeping, never loses it."""
+    from oscar_recovery.models import HandOff
+    from oscar_recovery.sweep.stages import hand_over
     from tests.support.journeys import guest_checkout
 
     def broken(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.add_order_to_recommendations, "delay", broken)
-    with django_capture_on_commit_callbacks(execute=True):
-        guest_checkout(shopper, product, country)
+    with monkeypatch.context() as patched:
+        patched.setattr(tasks.run_handoff, "apply_async", broken)
+        with django_capture_on_commit_callbacks(execute=True):
+            guest_checkout(shopper, product, country)
 
     assert Order.objects.count() == 1
-    assert not ProductSales.objects.exists()  # the next full build counts it
+    assert not ProductSales.objects.exists()
+    [pending] = HandOff.objects.filter(done_at__isnull=True)
+    assert pending.task == "add_order_to_recommendations"
+
+    # The broker is back: the housekeeping hands it over once it is stale.
+    hand_over(timezone.now() + timedelta(hours=1))
+
+    assert ProductSales.objects.get(product=product).orders == 1
+    assert HandOff.objects.get(pk=pending.pk).done_at is not None
 
 
 def test_the_management_command_builds_the_tables():

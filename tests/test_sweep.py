@@ -141,4 +141,6 @@ def test_sweep_task_runs_the_sweep():
         "requeued": 0,
         "interrupted": 0,
         "browse_abandoned": 0,
+        "sent": 0,
+        "handed_over": 0,
     }

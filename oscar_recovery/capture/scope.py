@@ -101,6 +101,8 @@ _scope: contextvars.ContextVar[CaptureScope | None] = contextvars.ContextVar(
 )
 # The basket whose lines changed last: Oscar's Basket.merge moves lines into the master
 # basket before it saves the merged one, so this names the master when the merge lands.
+# Outside a request it is kept with the transaction it was noted in (see _line_marker): a
+# basket noted by an earlier, unrelated transaction must never be taken for the master.
 _last_line_basket: contextvars.ContextVar[Any] = contextvars.ContextVar(
     "oscar_recovery_last_line_basket", default=None
 )
@@ -223,10 +225,45 @@ def request_seen(request: HttpRequest) -> None:
         scope.request = request
 
 
+def _line_marker() -> tuple | None:
+    """Where in the transaction a line change happened. ``Basket.merge`` is atomic, so the
+    line moves of one merge and its final save share the same savepoints; a marker noted
+    outside any transaction (no merge can be running) is None."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return None
+    return tuple(connection.savepoint_ids)
+
+
+def _forget_last_line_basket() -> None:
+    _last_line_basket.set(None)
+
+
 @never_raises
 def lines_changed(basket) -> None:
-    _last_line_basket.set(basket)
+    if _scope.get() is not None:
+        _last_line_basket.set((basket, None))
+    else:
+        marker = _line_marker()
+        _last_line_basket.set(None if marker is None else (basket, marker))
+        if marker is not None:
+            # Whatever this transaction becomes, the next one starts with no master noted.
+            transaction.on_commit(_forget_last_line_basket)
     _note(basket, lines=True)
+
+
+def _merge_master(slave) -> Any:
+    """The basket ``slave`` was merged into: the one whose lines changed last in this same
+    merge (this request, or outside a request the same transaction and savepoint)."""
+    noted = _last_line_basket.get()
+    if noted is None:
+        return None
+    master, marker = noted
+    if master.id == slave.id:
+        return None
+    if _scope.get() is None and marker != _line_marker():
+        return None
+    return master
 
 
 @never_raises
@@ -251,8 +288,8 @@ def basket_saved(basket, created: bool) -> None:
     if created or not _enabled():
         return
     if basket.status == Basket.MERGED:
-        master = _last_line_basket.get()
-        if master is None or master.id == basket.id:
+        master = _merge_master(basket)
+        if master is None:
             return
         scope = _scope.get()
         if scope is None:

@@ -15,7 +15,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView, TemplateView
 from oscar.views.decorators import check_permissions
 
-from oscar_recovery import app_settings
+from oscar_recovery import app_settings, handoff
 from oscar_recovery.campaigns import dispatch
 from oscar_recovery.dashboard import csv_export
 from oscar_recovery.dashboard.apps import ACT_ON_ENROLMENTS
@@ -68,6 +68,7 @@ class OverviewView(PeriodMixin, TemplateView):
         funnel = reports.funnel(self.period, overview.current)
         series = reports.daily_series(self.period)
         context.update(
+            task_mode=handoff.task_mode(),
             overview=overview,
             figures=overview_figures(overview),
             funnel=funnel,

@@ -152,10 +152,15 @@ def merge_baskets(slave_id: int, master, *, now: datetime | None = None) -> None
 
     One journey continues and none is duplicated: when the master basket has no journey the
     guest's journey simply moves to it; otherwise the master's journey takes over the
-    guest's progress and the guest's journey ends as merged, kept for history.
+    guest's progress and the guest's journey ends as merged, kept for history. Nothing is
+    written when ``master`` no longer exists.
     """
     now = now or timezone.now()
     with transaction.atomic():
+        # Never point a journey at a basket that is gone: in the caller's transaction a
+        # deferred foreign key would only fail at its commit, breaking the shop's own code.
+        if not Basket.objects.filter(pk=master.id).exists():
+            return
         journeys = {
             j.basket_id: j
             for j in CartJourney.objects.select_for_update().filter(

@@ -13,7 +13,8 @@
   ``WebhookAttempt`` (and ``new_webhook_secret``, which migration 0008 imports from here);
 * :mod:`~oscar_recovery.models.recommendations`: ``BoughtTogether``, ``ProductSales``;
 * :mod:`~oscar_recovery.models.stats`: ``DailyStat``, ``DailyProductStat``;
-* :mod:`~oscar_recovery.models.prompts`: ``Prompt``, ``PromptVariant``, ``PromptEvent``.
+* :mod:`~oscar_recovery.models.prompts`: ``Prompt``, ``PromptVariant``, ``PromptEvent``;
+* :mod:`~oscar_recovery.models.operations`: ``HandOff`` (the outbox of work for workers).
 
 Import models from ``oscar_recovery.models``: the modules behind it may move.
 """
@@ -26,6 +27,7 @@ from oscar_recovery.models.journeys import (
     email_matches,
 )
 from oscar_recovery.models.messages import MessageQuerySet, RecoveryMessage, TrackingEvent
+from oscar_recovery.models.operations import HandOff
 from oscar_recovery.models.privacy import SuppressedAddress
 from oscar_recovery.models.prompts import Prompt, PromptEvent, PromptVariant
 from oscar_recovery.models.recommendations import BoughtTogether, ProductSales
@@ -46,6 +48,7 @@ __all__ = [
     "CartJourneyEvent",
     "DailyProductStat",
     "DailyStat",
+    "HandOff",
     "JourneyQuerySet",
     "MessageQuerySet",
     "ProductSales",

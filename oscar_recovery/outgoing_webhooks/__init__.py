@@ -15,6 +15,7 @@ from oscar_recovery.outgoing_webhooks.delivery import (
     TransientDeliveryError,
     check_destination,
     deliver,
+    deliver_due,
     enqueue,
     retry_delay,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "check_destination",
     "compute_signature",
     "deliver",
+    "deliver_due",
     "emit",
     "emit_abandoned",
     "emit_on_commit",

@@ -8,7 +8,7 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import requests
@@ -18,15 +18,16 @@ import urllib3.connection
 from celery.utils.time import get_exponential_backoff_interval
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery import __version__, app_settings
 from oscar_recovery.constants import AttemptOutcome, DeliveryStatus, WebhookEvent
+from oscar_recovery.handoff import publish_soon
 from oscar_recovery.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from oscar_recovery.outgoing_webhooks.signing import SIGNATURE_HEADER, encode_body, signature_header
-from oscar_recovery.utils import get_logger
+from oscar_recovery.utils import get_logger, skip_locked
 
 logger = get_logger(__name__)
 
@@ -97,26 +98,46 @@ def is_public_address(value: str) -> bool:
 
 
 def enqueue(delivery_ids: list[int]) -> None:
-    """Hand deliveries to Celery once the transaction commits. A broker that is down only
-    delays them: :func:`requeue_stale` hands them over again."""
+    """Hand deliveries to Celery once the transaction commits, without waiting for the
+    broker (:func:`oscar_recovery.handoff.publish_soon`). A broker that is down only delays
+    them: :func:`~oscar_recovery.outgoing_webhooks.housekeeping.requeue_stale` hands them
+    over again. Without Celery the sweep delivers them (:func:`deliver_due`)."""
     if not delivery_ids:
         return
     WebhookDelivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.PENDING).update(
         next_attempt_at=timezone.now()
     )
+    arg_lists = [(pk,) for pk in delivery_ids]
+    transaction.on_commit(lambda: publish_soon("oscar_recovery.deliver_webhook", arg_lists))
 
-    def publish() -> None:
-        # function-level: breaks the cycle tasks <-> outgoing_webhooks
-        from oscar_recovery.tasks import deliver_webhook
 
-        for pk in delivery_ids:
-            try:
-                deliver_webhook.delay(pk)
-            except Exception:
-                logger.warning("Could not queue webhook delivery %s", pk, exc_info=True)
-                return
-
-    transaction.on_commit(publish)
+def deliver_due(now: datetime | None = None) -> int:
+    """Without Celery (inline mode, from the sweep): make one attempt at each delivery that
+    is due. Each is claimed first (its ``next_attempt_at`` moves on, under ``SKIP LOCKED``),
+    so parallel sweeps never post it twice. Returns how many were attempted."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            skip_locked(
+                WebhookDelivery.objects.filter(
+                    status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
+                ).filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True))
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)[: app_settings.SWEEP_BATCH_SIZE]
+        )
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            next_attempt_at=now + app_settings.QUEUED_STALE_AFTER
+        )
+    for pk in ids:
+        attempts = WebhookDelivery.objects.filter(pk=pk).values_list("attempts", flat=True)
+        try:
+            deliver(pk, retries=attempts[0] if attempts else 0)
+        except TransientDeliveryError:
+            pass  # next_attempt_at is set: a later sweep tries again
+        except Exception:
+            logger.exception("Webhook delivery %s failed", pk)
+    return len(ids)
 
 
 # Delivering

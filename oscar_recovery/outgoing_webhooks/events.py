@@ -13,7 +13,7 @@ from django.db import transaction
 from django.urls import NoReverseMatch
 from django.utils import timezone
 
-from oscar_recovery import app_settings
+from oscar_recovery import app_settings, handoff
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import CheckoutStep, WebhookEvent
 from oscar_recovery.models import CartJourney, RecoveryMessage, WebhookDelivery, WebhookEndpoint
@@ -191,14 +191,12 @@ def emit_on_commit(event: str, build: DataBuilder) -> None:
 
 
 def queue_abandoned(journey_ids: list[int]) -> None:
-    """What the sweep's ``journeys_abandoned`` receiver calls: payloads are built by a task
-    after the batch committed, and only when some endpoint wants them."""
+    """What the sweep's ``journeys_abandoned`` receiver calls: records the events in the
+    outbox, in the sweep's transaction, when some endpoint wants them; payloads are built
+    once it committed (by a worker, or the sweep itself without Celery)."""
     if not journey_ids or not subscribed_endpoints(WebhookEvent.BASKET_ABANDONED):
         return
-    # function-level: breaks the cycle tasks <-> outgoing_webhooks
-    from oscar_recovery.tasks import webhooks_basket_abandoned
-
-    transaction.on_commit(lambda: webhooks_basket_abandoned.delay(list(journey_ids)))
+    handoff.record("webhooks_basket_abandoned", list(journey_ids))
 
 
 def emit_abandoned(journey_ids: list[int]) -> list[int]:

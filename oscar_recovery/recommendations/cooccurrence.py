@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from oscar.core.loading import get_model
 
-from oscar_recovery import app_settings
+from oscar_recovery import app_settings, handoff
 from oscar_recovery.models import BoughtTogether, ProductSales
 from oscar_recovery.utils import get_logger
 
@@ -161,18 +161,13 @@ def add_order(order_id: int) -> int:
 
 
 def schedule_order(order) -> None:
-    """Queue the order's update once its transaction commits. Called from the
-    ``order_placed`` receiver: it must cost the checkout nothing and never fail it (a
-    broker that is down only delays the order's pairs until the next full build)."""
-    order_id = order.pk
-
-    def publish() -> None:
-        # function-level: breaks the cycle tasks <-> recommendations.cooccurrence
-        from oscar_recovery.tasks import add_order_to_recommendations
-
-        try:
-            add_order_to_recommendations.delay(order_id)
-        except Exception:
-            logger.warning("Could not queue order %s for recommendations", order_id, exc_info=True)
-
-    transaction.on_commit(publish)
+    """Record the order's update in the outbox, in the order's transaction. Called from the
+    ``order_placed`` receiver: it must cost the checkout nothing and never fail it. The
+    insert runs in a savepoint (a failure cannot poison the order's transaction), and the
+    publish happens after commit without waiting for the broker; a broker that is down only
+    delays the update until the sweep hands it over again."""
+    try:
+        with transaction.atomic():
+            handoff.record("add_order_to_recommendations", order.pk)
+    except Exception:
+        logger.warning("Could not record order %s for recommendations", order.pk, exc_info=True)

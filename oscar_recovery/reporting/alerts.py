@@ -3,8 +3,9 @@
 the 7 before).
 
 Both go to :meth:`~oscar_recovery.adapter.RecoveryAdapter.staff_alert_recipients`, in the
-shop's ``LANGUAGE_CODE``. The sweep only queues the alert task (after its batch committed):
-rendering and sending never delay or break it.
+shop's ``LANGUAGE_CODE``. The sweep only records the alerts in the outbox (in its batch's
+transaction): rendering and sending never delay or break it, and a broker that is down
+only delays them.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from oscar_recovery import app_settings
+from oscar_recovery import app_settings, handoff
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import CheckoutStep, JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney, RecoveryMessage
@@ -41,14 +41,12 @@ def alert_threshold() -> Decimal | None:
 
 
 def queue_abandoned_alerts(journey_ids: list[int]) -> None:
-    """What the sweep's ``journeys_abandoned`` receiver calls: hands the batch to a task
-    once committed. Costs nothing while alerts are off."""
+    """What the sweep's ``journeys_abandoned`` receiver calls: records the batch's alerts in
+    the outbox, in the sweep's transaction, for a worker (or the sweep itself, without
+    Celery) to send once it committed. Costs nothing while alerts are off."""
     if alert_threshold() is None or not journey_ids:
         return
-    # function-level: breaks the cycle tasks <-> reporting.alerts
-    from oscar_recovery.tasks import alert_abandoned
-
-    transaction.on_commit(lambda: alert_abandoned.delay(list(journey_ids)))
+    handoff.record("alert_abandoned", list(journey_ids))
 
 
 def journeys_to_alert(journey_ids: list[int]):

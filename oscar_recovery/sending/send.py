@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from oscar_recovery import app_settings, signals
 from oscar_recovery.constants import CampaignTrigger, MessageStatus, SkipReason
+from oscar_recovery.handoff import publish_soon
 from oscar_recovery.models import CartJourney, RecoveryMessage
 from oscar_recovery.sending.content import compose, load_email_products
 from oscar_recovery.sending.send_checks import why_not_send
@@ -159,27 +160,30 @@ def fail_interrupted(now: datetime | None = None) -> int:
 
 
 def enqueue(message_ids: list[int], now: datetime | None = None) -> None:
-    """Hand messages to Celery once the transaction that created them commits. A broker
-    that is down only delays them: they stay queued and the sweep hands them over again."""
+    """Hand messages to Celery once the transaction that created them commits, without
+    waiting for the broker. A broker that is down only delays them: they stay queued and
+    the sweep hands them over again. Without Celery (inline mode) nothing is published:
+    the sweep sends them itself (:func:`send_queued`)."""
     if not message_ids:
         return
     now = now or timezone.now()
     RecoveryMessage.objects.filter(pk__in=message_ids).update(enqueued_at=now)
+    arg_lists = [(pk,) for pk in message_ids]
+    transaction.on_commit(lambda: publish_soon("oscar_recovery.send_message", arg_lists))
 
-    def publish() -> None:
-        # function-level: breaks the cycle tasks <-> sending.send
-        from oscar_recovery.tasks import send_message as send_task
 
-        for pk in message_ids:
-            try:
-                send_task.delay(pk)
-            except Exception:
-                logger.warning(
-                    "Could not queue recovery message %s; the sweep will retry", pk, exc_info=True
-                )
-                return
-
-    transaction.on_commit(publish)
+def send_queued(message_ids: list[int], now: datetime | None = None) -> dict[str, int]:
+    """Inline mode: send messages here, one after the other (the sweep run by cron). The
+    claim in :func:`send_message` keeps each to one send, whoever else tries; a transient
+    failure leaves the message queued for a later sweep. Returns counts by status."""
+    counts: dict[str, int] = {}
+    for pk in message_ids:
+        try:
+            status = send_message(pk, now)
+        except TransientSendError:
+            status = MessageStatus.QUEUED
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def requeue_stale(now: datetime | None = None) -> list[int]:

@@ -127,8 +127,13 @@ def abandon_browsing(now: datetime | None = None) -> list[int]:
                 for pk in ids
             ]
         )
-    if ids:
-        signals.journeys_abandoned.send_robust(sender=CartJourney, journey_ids=ids)
+        if ids:
+            # In the batch's transaction, like the sweep's stages: what receivers record
+            # (enrolments, outbox rows) commits with the journeys or not at all.
+            # function-level: breaks the cycle sweep.stages <-> sweep.browse
+            from oscar_recovery.sweep.stages import announce
+
+            announce(signals.journeys_abandoned, ids, "browse_abandoned", [])
     return ids
 
 

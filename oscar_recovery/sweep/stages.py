@@ -15,9 +15,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from oscar_recovery import app_settings, signals
+from oscar_recovery import app_settings, handoff, outgoing_webhooks, signals
 from oscar_recovery.campaigns import dispatch
-from oscar_recovery.constants import JourneyStatus
+from oscar_recovery.constants import JourneyStatus, MessageStatus
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney
 from oscar_recovery.sending import send as sending
@@ -41,6 +41,10 @@ class SweepResult:
     errors: list[str] = field(default_factory=list)
     #: Browse journeys opened for signed-in shoppers who viewed products and went quiet.
     browse_abandoned: int = 0
+    #: Inline mode (no Celery): messages the sweep sent itself.
+    sent: int = 0
+    #: Outbox hand-offs published again (Celery) or done by the sweep (inline).
+    handed_over: int = 0
 
     def __str__(self) -> str:
         return (
@@ -58,6 +62,8 @@ class SweepResult:
             "requeued": self.requeued,
             "interrupted": self.interrupted,
             "browse_abandoned": self.browse_abandoned,
+            "sent": self.sent,
+            "handed_over": self.handed_over,
         }
 
 
@@ -90,18 +96,39 @@ ABANDON = Transition(
 EXPIRE = Transition(JourneyStatus.EXPIRED, "EXPIRE_AFTER", signals.journeys_expired, "expired")
 
 
-def _transition_batch(stage: Transition, cutoff: datetime, now: datetime, size: int) -> list[int]:
+def _transition_batch(
+    stage: Transition, cutoff: datetime, now: datetime, size: int, errors: list[str]
+) -> list[int]:
     with transaction.atomic():
         ids = _claim_batch(stage.from_status, cutoff, size)
         if not ids:
             return []
         # The WHERE repeats the claim's conditions: a shopper who came back between the
         # claim and now (SQLite has no row locks) stays active.
-        return status.mark_quiet(
+        ids = status.mark_quiet(
             CartJourney.objects.filter(pk__in=ids, last_activity_at__lt=cutoff),
             stage.to_status,
             now=now,
         )
+        if ids:
+            announce(stage.signal, ids, stage.counter, errors)
+    return ids
+
+
+def announce(signal, ids: list[int], label: str, errors: list[str]) -> None:
+    """Send a batch's signal inside the batch's transaction, so what receivers record (the
+    enrolments, and the outbox rows of alerts and webhook events) commits with the batch or
+    not at all: no broker state can lose it. The receivers share a savepoint: one that breaks
+    the database undoes the receivers' writes (logged), never the batch."""
+    try:
+        with transaction.atomic():
+            for receiver, response in signal.send_robust(sender=CartJourney, journey_ids=ids):
+                if isinstance(response, Exception):
+                    logger.error("%s receiver %r failed: %r", label, receiver, response)
+                    errors.append(repr(response))
+    except Exception as exc:
+        logger.exception("%s receivers failed", label)
+        errors.append(repr(exc))
 
 
 def run_transition(
@@ -113,15 +140,11 @@ def run_transition(
     cutoff = now - getattr(app_settings, stage.quiet_setting)
     batch_size = app_settings.SWEEP_BATCH_SIZE
     for _ in range(app_settings.SWEEP_MAX_BATCHES):
-        ids = _transition_batch(stage, cutoff, now, batch_size)
+        ids = _transition_batch(stage, cutoff, now, batch_size, result.errors)
         if not ids:
             break
         result.batches += 1
         setattr(result, stage.counter, getattr(result, stage.counter) + len(ids))
-        for receiver, response in stage.signal.send_robust(sender=CartJourney, journey_ids=ids):
-            if isinstance(response, Exception):
-                logger.error("%s receiver %r failed: %r", stage.counter, receiver, response)
-                result.errors.append(repr(response))
         if len(ids) < batch_size:
             break
     return result
@@ -147,17 +170,40 @@ def run_sweep(now: datetime | None = None) -> SweepResult:
         result.errors.append(repr(exc))
     expire_stale(now, result)
     send_due(now, result)
+    hand_over(now, result)
+    return result
+
+
+def hand_over(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
+    """The outbox's housekeeping. With Celery: hand-offs whose task never ran are published
+    again. Without: the sweep does them itself (alerts, webhook events and deliveries,
+    recommendation updates), straight away."""
+    now = now or timezone.now()
+    result = result or SweepResult()
+    inline = not handoff.uses_celery()
+    try:
+        result.handed_over += handoff.flush(now, everything=inline)
+        if inline:
+            outgoing_webhooks.deliver_due(now)
+    except Exception as exc:  # the outbox keeps its rows: the next sweep tries again
+        logger.exception("Outbox housekeeping failed")
+        result.errors.append(repr(exc))
     return result
 
 
 def send_due(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
-    """The email half of the sweep: due steps become messages handed to Celery; messages
-    stuck queued are handed over again and those stuck sending are marked failed."""
+    """The email half of the sweep: due steps become messages handed to Celery (or, without
+    Celery, sent here); messages stuck queued are handed over again and those stuck sending
+    are marked failed."""
     now = now or timezone.now()
     result = result or SweepResult()
     result.interrupted += sending.fail_interrupted(now)
-    result.requeued += len(sending.requeue_stale(now))
+    requeued = sending.requeue_stale(now)
+    result.requeued += len(requeued)
     new_ids = dispatch.dispatch_due(now)
     sending.enqueue(new_ids, now)
     result.dispatched += len(new_ids)
+    if not handoff.uses_celery():
+        # No worker will: the sweep (run by cron) sends them itself.
+        result.sent += sending.send_queued([*requeued, *new_ids], now).get(MessageStatus.SENT, 0)
     return result

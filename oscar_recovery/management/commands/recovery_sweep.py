@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from oscar_recovery.handoff.publish import wait_for_publisher
 from oscar_recovery.sweep.stages import run_sweep
 
 
@@ -15,6 +16,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         result = run_sweep()
+        # Celery mode: what the sweep published goes out before the process exits (bounded
+        # by OSCAR_RECOVERY_BROKER_TIMEOUT; anything left stays in the database).
+        wait_for_publisher()
         self.stdout.write(summary(result))
         for error in result.errors:
             self.stderr.write(error)
