@@ -24,7 +24,7 @@ from oscar_recovery.campaigns.install import install_defaults  # noqa: E402
 from oscar_recovery.handoff import task_mode  # noqa: E402
 from oscar_recovery.models import Campaign, RecoveryMessage  # noqa: E402
 from tests.conftest import BROWSER_UA  # noqa: E402
-from tests.journeys import add_to_basket, guest_gateway  # noqa: E402
+from tests.support.journeys import add_to_basket, guest_gateway  # noqa: E402
 
 campaign = install_defaults(activate=True)
 Campaign.objects.filter(pk=campaign.pk).update(holdout_percent=0)

@@ -12,7 +12,7 @@ from django.db import transaction
 from oscar.test import factories
 
 from oscar_recovery.models import CartJourney
-from tests.journeys import make_voucher
+from tests.support.journeys import make_voucher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

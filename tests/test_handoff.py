@@ -25,7 +25,7 @@ from oscar_recovery.checks import check_task_mode
 from oscar_recovery.handoff import publish
 from oscar_recovery.models import HandOff
 from oscar_recovery.sweep.stages import hand_over, run_sweep
-from tests.factories import make_journey
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,7 +105,7 @@ def test_no_broker_state_reaches_the_checkout(
     the database and published by the background publisher after the response."""
     from oscar.core.loading import get_model
 
-    from tests.journeys import guest_checkout
+    from tests.support.journeys import guest_checkout
 
     tarpit = Tarpit() if broker == "tarpit" else None
     try:
