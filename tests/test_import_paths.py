@@ -22,7 +22,7 @@ PACKAGE = Path(oscar_recovery.__file__).parent
 
 DOTTED = re.compile(r"\boscar_recovery(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 FROM_IMPORT = re.compile(r"^\s*from (oscar_recovery[\w.]*) import ([\w, ]+)$", re.MULTILINE)
-CHECK_ID = re.compile(r"^oscar_recovery\.[EW]\d{3}$")
+CHECK_ID = re.compile(r"^oscar_recovery\.[EWI]\d{3}$")
 PERMISSION = re.compile(r"^oscar_recovery\.(?:add|change|delete|view)_(\w+)$")
 FILE_PATH = re.compile(r"`(oscar_recovery/[\w/.-]+\.(?:py|html|txt|js|css))`")
 

@@ -20,7 +20,6 @@ import pytest
 from oscar.test import factories
 
 import oscar_recovery
-from oscar_recovery import tasks
 from oscar_recovery.constants import JourneyStatus, WebhookEvent
 from oscar_recovery.models import WebhookEndpoint
 from oscar_recovery.outgoing_webhooks import deliver, emit
@@ -123,10 +122,10 @@ def test_an_address_in_a_webhook_url_is_redacted_from_the_failure_log(caplog):
 def test_an_address_in_a_broker_error_is_redacted_from_the_recommendations_log(
     monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
-    def refused(order_id):
-        raise RuntimeError(f"broker refused the message for {ADDRESS}")
+    def refused(task, *args):
+        raise RuntimeError(f"the outbox refused the order of {ADDRESS}")
 
-    monkeypatch.setattr(tasks.add_order_to_recommendations, "delay", refused)
+    monkeypatch.setattr(cooccurrence.handoff, "record", refused)
     with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
         cooccurrence.schedule_order(SimpleNamespace(pk=1))
     assert_redacted(caplog, "oscar_recovery.recommendations.cooccurrence")
