@@ -13,3 +13,6 @@ class RecoveryConfig(OscarConfig):
         # Importing these registers the system checks and connects the signal receivers.
         from oscar_recovery import checks  # noqa: F401
         from oscar_recovery.capture import receivers  # noqa: F401
+        from oscar_recovery.operations import doctor, heartbeat  # noqa: F401
+
+        heartbeat.connect()

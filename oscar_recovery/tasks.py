@@ -6,12 +6,14 @@ from celery.utils.time import get_exponential_backoff_interval
 from oscar_recovery import app_settings, outgoing_webhooks
 from oscar_recovery.reporting import alerts
 from oscar_recovery.sending import send as sending
-from oscar_recovery.sweep import stages as sweep_service
 
 
 @shared_task(name="oscar_recovery.sweep", ignore_result=False)
 def sweep() -> dict:
-    return sweep_service.run_sweep().as_dict()
+    """One sweep, recorded as a ``SweepRun`` for the health view."""
+    from oscar_recovery.operations import health
+
+    return health.recorded_sweep().as_dict()
 
 
 @shared_task(name="oscar_recovery.send_message", bind=True, acks_late=True)

@@ -19,6 +19,7 @@ from oscar_recovery.dashboard import csv_export
 from oscar_recovery.dashboard.forms import BasketFilterForm, PeriodForm
 from oscar_recovery.dashboard.timeline import journey_timeline
 from oscar_recovery.models import CartJourney, RecoveryMessage
+from oscar_recovery.operations import health
 from oscar_recovery.reporting import reports
 from oscar_recovery.reporting.aggregation import reporting_journeys
 
@@ -65,6 +66,7 @@ class OverviewView(PeriodMixin, TemplateView):
         funnel = reports.funnel(self.period, overview.current)
         series = reports.daily_series(self.period)
         context.update(
+            health=health.check(),
             overview=overview,
             figures=overview_figures(overview),
             funnel=funnel,

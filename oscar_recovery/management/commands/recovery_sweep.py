@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from oscar_recovery.sweep.stages import run_sweep
+from oscar_recovery.operations.health import recorded_sweep
 
 
 class Command(BaseCommand):
@@ -14,7 +14,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        result = run_sweep()
+        result = recorded_sweep()
         self.stdout.write(summary(result))
         for error in result.errors:
             self.stderr.write(error)
