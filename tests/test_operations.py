@@ -407,3 +407,22 @@ def test_check_deploy_shows_the_same_findings(production):
     out = io.StringIO()
     call_command("check", stdout=out, stderr=io.StringIO())
     assert "oscar_recovery.W13" not in out.getvalue()
+
+
+# The basket list marks bots and staff (the sandbox's first scripted visitor sees why)
+
+
+def test_basket_list_shows_bot_and_staff_journeys_as_such(staff_client):
+    bot = make_journey(quiet_for=timedelta(hours=1), status=JourneyStatus.ABANDONED, is_bot=True)
+    staff = make_journey(
+        quiet_for=timedelta(hours=1), status=JourneyStatus.ABANDONED, is_staff=True
+    )
+    hidden = staff_client.get("/dashboard/recovery/baskets/").content.decode()
+    assert f'data-journey="{bot.pk}"' not in hidden and "data-bots-hidden" in hidden
+    assert "bots=on" in hidden
+    html = staff_client.get("/dashboard/recovery/baskets/?bots=on").content.decode()
+    assert "data-bots-hidden" not in html
+    bot_row = html.split(f'data-journey="{bot.pk}"')[1].split("</tr>")[0]
+    staff_row = html.split(f'data-journey="{staff.pk}"')[1].split("</tr>")[0]
+    assert "data-bot" in bot_row and "data-staff" not in bot_row
+    assert "data-staff" in staff_row and "data-bot" not in staff_row
