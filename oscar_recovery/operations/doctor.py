@@ -41,6 +41,8 @@ class DoctorCheck:
     test: Callable[[], str | None]
     fix: Promise | str
     needs_db: bool = False
+    #: False where an ordinary system check already says it (no double warning).
+    in_check_deploy: bool = True
 
 
 @dataclass(frozen=True)
@@ -184,11 +186,13 @@ CHECKS: list[DoctorCheck] = [
             "Set OSCAR_RECOVERY_LAWFUL_BASIS to 'soft_opt_in', 'consent' or 'us_canspam' (see "
             "the README's privacy section)."
         ),
+        in_check_deploy=False,  # oscar_recovery.W003
     ),
     DoctorCheck(
         "oscar_recovery.W134",
         _postal_address,
         gettext_lazy("Set OSCAR_RECOVERY_POSTAL_ADDRESS to the shop's postal address."),
+        in_check_deploy=False,  # oscar_recovery.W002
     ),
     DoctorCheck(
         "oscar_recovery.W135",
@@ -229,11 +233,13 @@ CHECKS: list[DoctorCheck] = [
 ]
 
 
-def diagnose(include_db: bool = True) -> list[Finding]:
+def diagnose(include_db: bool = True, for_check_deploy: bool = False) -> list[Finding]:
     """Every check that finds something wrong, in :data:`CHECKS` order."""
     findings = []
     for doctor_check in CHECKS:
         if doctor_check.needs_db and not include_db:
+            continue
+        if for_check_deploy and not doctor_check.in_check_deploy:
             continue
         try:
             message = doctor_check.test()
@@ -248,4 +254,5 @@ def diagnose(include_db: bool = True) -> list[Finding]:
 @register(deploy=True)
 def check_deploy(app_configs, databases=None, **kwargs) -> list[Warning]:
     """The doctor's findings under ``manage.py check --deploy``."""
-    return [Warning(finding.message, hint=finding.fix, id=finding.id) for finding in diagnose()]
+    findings = diagnose(for_check_deploy=True)
+    return [Warning(finding.message, hint=finding.fix, id=finding.id) for finding in findings]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import DESKTOP_UA
+from tests.browser.conftest import DESKTOP_UA, PageProblems
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -205,7 +205,7 @@ def topology(tmp_path, database):
 def outbox_email(topo: Topology) -> tuple[str, str] | None:
     with pg_connect(topo.database) as conn:
         row = conn.execute(
-            'SELECT subject, html FROM sandbox_demo_outboxmessage WHERE "to" = %s '
+            'SELECT subject, html, id FROM sandbox_demo_outboxmessage WHERE "to" = %s '
             "ORDER BY id LIMIT 1",
             [SHOPPER],
         ).fetchone()
@@ -227,12 +227,37 @@ def test_shopper_to_recovery_email_through_the_real_processes(topology, chromium
     page.wait_for_url(re.compile(r"/checkout/shipping-address/"))
     context.close()  # the shopper leaves
 
-    subject, html = topo.wait_for("the first recovery email", lambda: outbox_email(topo))
+    subject, html, outbox_id = topo.wait_for("the first recovery email", lambda: outbox_email(topo))
     assert subject
     # The sandbox tells the truth: links and images on the address it is served on.
     restore = re.search(r'href="(http://[^"]+/recovery/restore/[^"]+)"', html)
     assert restore and restore.group(1).startswith(topo.url + "/"), html[:2000]
     assert "127.0.0.1:8000" not in html
+
+    # The outbox shows the email as sent: full height, styled, images loaded, no CSP error.
+    reader = chromium.new_context(user_agent=DESKTOP_UA, viewport={"width": 1280, "height": 900})
+    page = reader.new_page()
+    problems = PageProblems(page)
+    page.goto(f"{topo.url}/outbox/{outbox_id}/")
+    frame_element = page.locator("iframe.outbox-email")
+    email = frame_element.content_frame
+    email.locator("img").first.wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelector('iframe.outbox-email').contentDocument"
+        ".images].every(img => img.complete)"
+    )
+    page.wait_for_function(
+        "() => { const f = document.querySelector('iframe.outbox-email');"
+        " return f.offsetHeight >= f.contentDocument.documentElement.scrollHeight; }"
+    )
+    images = email.locator("img").evaluate_all("els => els.map(e => e.naturalWidth)")
+    assert images and all(width > 0 for width in images)
+    assert frame_element.bounding_box()["height"] > 400
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 1280  # long headers (List-Unsubscribe) wrap
+    page.screenshot(path=str(topo.tmp_path / "outbox.png"), full_page=True)
+    assert problems.errors == []
+    reader.close()
 
     def healthy():
         status, body = topo.get("/recovery/health/", Authorization=f"Bearer {TOKEN}")
