@@ -421,6 +421,20 @@ class AppSettings:
         sweep hands the work over again). Never spent in a shop request."""
         return float(self._setting("BROKER_TIMEOUT", 2.0))
 
+    # Operations: health and the doctor (issue 13)
+
+    @property
+    def SWEEP_INTERVAL(self) -> timedelta:
+        """How often the project schedules the sweep (``BEAT_SCHEDULE`` says every minute).
+        Health calls the sweep late when its last run started over three intervals ago."""
+        return _as_timedelta(self._setting("SWEEP_INTERVAL", timedelta(minutes=1)))
+
+    @property
+    def HEALTH_TOKEN(self) -> str:
+        """Secret that lets an uptime monitor read the health endpoint without a staff
+        login (``Authorization: Bearer <token>``). Empty, the default: staff only."""
+        return str(self._setting("HEALTH_TOKEN", "") or "")
+
 
 _app_settings = AppSettings()
 

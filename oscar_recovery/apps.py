@@ -17,6 +17,7 @@ class RecoveryConfig(OscarConfig):
         from oscar_recovery import checks  # noqa: F401
         from oscar_recovery.campaigns import receivers as campaigns_receivers  # noqa: F401
         from oscar_recovery.capture import receivers as capture_receivers  # noqa: F401
+        from oscar_recovery.operations import doctor, heartbeat  # noqa: F401
         from oscar_recovery.outcomes import receivers as outcomes_receivers  # noqa: F401
         from oscar_recovery.outgoing_webhooks import receivers as webhooks_receivers  # noqa: F401
         from oscar_recovery.privacy import receivers as privacy_receivers  # noqa: F401
@@ -24,3 +25,5 @@ class RecoveryConfig(OscarConfig):
         from oscar_recovery.recommendations import receivers as recs_receivers  # noqa: F401
         from oscar_recovery.reporting import receivers as reporting_receivers  # noqa: F401
         from oscar_recovery.sweep import receivers as sweep_receivers  # noqa: F401
+
+        heartbeat.connect()

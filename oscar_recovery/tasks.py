@@ -8,12 +8,14 @@ from oscar_recovery.privacy import retention
 from oscar_recovery.recommendations import cooccurrence
 from oscar_recovery.reporting import aggregation, alerts
 from oscar_recovery.sending import send as sending
-from oscar_recovery.sweep import stages as sweep_service
 
 
 @shared_task(name="oscar_recovery.sweep", ignore_result=False)
 def sweep() -> dict:
-    return sweep_service.run_sweep().as_dict()
+    """One sweep, recorded as a ``SweepRun`` for the health view."""
+    from oscar_recovery.operations import health
+
+    return health.recorded_sweep().as_dict()
 
 
 @shared_task(name="oscar_recovery.send_message", bind=True, acks_late=True)

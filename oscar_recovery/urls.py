@@ -1,8 +1,9 @@
-"""Shopper-facing URLs of the app, mounted by the project with
-``path("recovery/", include("oscar_recovery.urls"))``."""
+"""Shopper-facing URLs of the app and the health endpoint for uptime monitors, mounted by
+the project with ``path("recovery/", include("oscar_recovery.urls"))``."""
 
 from django.urls import path
 
+from oscar_recovery.operations.views import HealthView
 from oscar_recovery.outcomes.views import RestoreView, UnsubscribeView
 from oscar_recovery.prompts.views import PromptCaptureView, PromptEventView
 
@@ -13,4 +14,5 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", UnsubscribeView.as_view(), name="unsubscribe"),
     path("prompts/events/", PromptEventView.as_view(), name="prompt-events"),
     path("prompts/capture/", PromptCaptureView.as_view(), name="prompt-capture"),
+    path("health/", HealthView.as_view(), name="health"),
 ]

@@ -23,11 +23,25 @@ def _env_flag(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def link_host(addr: str) -> str:
+    """The ``host:port`` emails link to for the address the server listens on: a wildcard
+    address (``0.0.0.0:8001``) is reachable here as 127.0.0.1 on that port."""
+    host, _, port = addr.rpartition(":")
+    if not host:  # runserver accepts a bare port
+        host, port = "127.0.0.1", addr
+    if host in ("0.0.0.0", "[::]", "::"):
+        host = "127.0.0.1"
+    return f"{host}:{port}"
+
+
+#: Where the sandbox is served (``runserver``/``gunicorn`` address); links in emails follow it.
+SANDBOX_ADDR = os.environ.get("SANDBOX_ADDR", "127.0.0.1:8000")
+SANDBOX_LINK_HOST = link_host(SANDBOX_ADDR)
 DEBUG = _env_flag("SANDBOX_DEBUG", True)
 SECRET_KEY = os.environ.get(
     "SANDBOX_SECRET_KEY", "sandbox-insecure-key-only-for-local-demos-never-deploy-this-1234"
 )
-ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"] + [
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", SANDBOX_LINK_HOST.rpartition(":")[0]] + [
     host for host in os.environ.get("SANDBOX_ALLOWED_HOSTS", "").split(",") if host
 ]
 
@@ -40,6 +54,18 @@ DATABASES = {
         "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
     }
 }
+if os.environ.get("SANDBOX_PG_NAME"):
+    # The production topology (README, *Production*; tests/integration/test_topology.py).
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ["SANDBOX_PG_NAME"],
+            "USER": os.environ.get("SANDBOX_PG_USER", "postgres"),
+            "PASSWORD": os.environ.get("SANDBOX_PG_PASSWORD", ""),
+            "HOST": os.environ.get("SANDBOX_PG_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("SANDBOX_PG_PORT", "5432"),
+        }
+    }
 # Oscar's migrations use AutoField; saying so silences models.W042 for its apps.
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
@@ -175,7 +201,7 @@ OSCAR_ALLOW_ANON_CHECKOUT = True
 
 # Short, so a person trying the sandbox sees baskets marked abandoned within minutes.
 OSCAR_RECOVERY_ABANDON_AFTER = timedelta(
-    minutes=int(os.environ.get("SANDBOX_ABANDON_MINUTES", "2"))
+    minutes=float(os.environ.get("SANDBOX_ABANDON_MINUTES", "2"))
 )
 OSCAR_FROM_EMAIL = DEFAULT_FROM_EMAIL = "Recovery Sandbox <shop@example.com>"
 OSCAR_INITIAL_ORDER_STATUS = OSCAR_INITIAL_LINE_STATUS = "Pending"
@@ -192,14 +218,14 @@ SANDBOX_FREE_SHIPPING_THRESHOLD = Decimal(
 )
 # Recovery emails show the gap to free delivery and products that close it.
 OSCAR_RECOVERY_FREE_SHIPPING_THRESHOLD = SANDBOX_FREE_SHIPPING_THRESHOLD
-OSCAR_RECOVERY_SITE_URL = os.environ.get("SANDBOX_SITE_URL", "http://127.0.0.1:8000")
+OSCAR_RECOVERY_SITE_URL = os.environ.get("SANDBOX_SITE_URL", f"http://{SANDBOX_LINK_HOST}")
 OSCAR_RECOVERY_POSTAL_ADDRESS = "Recovery Sandbox Ltd\n1 Example Street\nLondon EC1A 1AA"
 # The demo campaign's emails follow each other within minutes (sandbox_demo_data), so the
 # per-address pause between recovery emails is off; production keeps the 20 h default.
 OSCAR_RECOVERY_ADDRESS_COOLDOWN = timedelta(0)
 # Minutes after abandonment of the demo campaign's three emails (instead of 1 h, 24 h, 72 h).
 SANDBOX_STEP_MINUTES = [
-    int(m) for m in os.environ.get("SANDBOX_STEP_MINUTES", "1,5,15").split(",") if m.strip()
+    float(m) for m in os.environ.get("SANDBOX_STEP_MINUTES", "1,5,15").split(",") if m.strip()
 ]
 
 # Email: stored and shown at /outbox/ unless a real backend is named.
@@ -209,22 +235,39 @@ EMAIL_BACKEND = os.environ.get("SANDBOX_EMAIL_BACKEND", "sandbox.demo.mail.Outbo
 SANDBOX_CELERY_BROKER_URL = os.environ.get("SANDBOX_CELERY_BROKER_URL", "")
 if SANDBOX_CELERY_BROKER_URL:
     CELERY_BROKER_URL = SANDBOX_CELERY_BROKER_URL
+    # A queue of its own, so sandboxes (or test runs) sharing one Redis never meet.
+    CELERY_TASK_DEFAULT_QUEUE = os.environ.get("SANDBOX_CELERY_QUEUE", "celery")
 else:
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = True
     # Nothing is ever published in eager mode; this keeps Celery from dialling a local AMQP.
     CELERY_BROKER_URL = "memory://"
 
-# Seconds between two runs of ``recovery_sweep`` inside runserver; 0 turns the thread off.
+# Seconds between two runs of ``recovery_sweep`` inside runserver (0 turns the thread off), or
+# of Celery beat's sweep with a broker.
 SANDBOX_SWEEP_SECONDS = int(os.environ.get("SANDBOX_SWEEP_SECONDS", "60"))
+OSCAR_RECOVERY_SWEEP_INTERVAL = timedelta(seconds=SANDBOX_SWEEP_SECONDS or 60)
+if SANDBOX_CELERY_BROKER_URL:
+    from oscar_recovery.schedules import BEAT_SCHEDULE
+
+    CELERY_BEAT_SCHEDULE = {**BEAT_SCHEDULE}
+    CELERY_BEAT_SCHEDULE["oscar-recovery-sweep"] = {
+        **BEAT_SCHEDULE["oscar-recovery-sweep"],
+        "schedule": timedelta(seconds=SANDBOX_SWEEP_SECONDS or 60),
+    }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Routine per-minute work (the sweep's summary) logs at DEBUG: SANDBOX_LOG_LEVEL=DEBUG.
     "loggers": {
-        name: {"handlers": ["console"], "level": "INFO", "propagate": False}
+        name: {
+            "handlers": ["console"],
+            "level": os.environ.get("SANDBOX_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        }
         for name in ("sandbox", "oscar_recovery", "oscar.checkout")
     },
 }
@@ -238,6 +281,9 @@ if not SANDBOX_CELERY_BROKER_URL:
     OSCAR_RECOVERY_WEBHOOK_TIMEOUT = 3
     OSCAR_RECOVERY_WEBHOOK_MAX_RETRIES = 1
 
+
+# Health endpoint (/recovery/health/) for uptime monitors: staff, or this bearer token.
+OSCAR_RECOVERY_HEALTH_TOKEN = os.environ.get("SANDBOX_HEALTH_TOKEN", "")
 
 # Privacy (issue 7): the sandbox is a UK shop; the gateway template shows the notice.
 OSCAR_RECOVERY_LAWFUL_BASIS = os.environ.get("SANDBOX_LAWFUL_BASIS", "soft_opt_in")

@@ -1,10 +1,12 @@
 """URLs of the sandbox shop."""
 
+import re
+
 from django.apps import apps
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,9 +16,15 @@ urlpatterns = [
     path("anymail/", include("oscar_recovery.webhooks")),
 ]
 
-if settings.DEBUG:
-    # Product images; listed before Oscar's URLs so no shop pattern can shadow them.
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Product images, with DEBUG off too (a demo, never a production shop; the emails show
+# them); listed before Oscar's URLs so no shop pattern can shadow them.
+urlpatterns += [
+    re_path(
+        "^" + re.escape(settings.MEDIA_URL.lstrip("/")) + r"(?P<path>.*)$",
+        serve,
+        {"document_root": settings.MEDIA_ROOT},
+    )
+]
 
 urlpatterns += [
     path("dashboard/recovery/", apps.get_app_config("recovery_dashboard").urls),

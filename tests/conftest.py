@@ -76,3 +76,22 @@ def country(db):
 @pytest.fixture
 def customer(db):
     return factories.UserFactory(email="customer@example.com", password="secret-pass")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's headless Chromium, shared by the browser tests and the integration tier's
+    topology test (one Playwright per test run)."""
+    from tests.browser.conftest import CHROMIUM, browser_missing
+
+    missing = browser_missing()
+    if missing:
+        pytest.fail(f"CI=true and the browser tests cannot run: {missing}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()

@@ -77,6 +77,11 @@ class BasketFilterForm(forms.Form):
     date_to = forms.DateField(
         label=_("Abandoned to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    bots = forms.BooleanField(
+        label=_("Include bots"),
+        required=False,
+        help_text=_("Journeys whose User-Agent looks like a bot (HeadlessChrome too)."),
+    )
 
     def clean(self):
         data = super().clean()
@@ -89,7 +94,10 @@ class BasketFilterForm(forms.Form):
         return data
 
     def filter(self, queryset):
-        """The journeys matching valid filters (all of them when the form is invalid)."""
+        """The journeys matching valid filters (all of them when the form is invalid); bots
+        only with ``bots`` ticked."""
+        if not (self.is_valid() and self.cleaned_data["bots"]):
+            queryset = queryset.exclude(is_bot=True)
         if not self.is_valid():
             return queryset
         data = self.cleaned_data

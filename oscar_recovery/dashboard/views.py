@@ -17,13 +17,14 @@ from oscar.views.decorators import check_permissions
 
 from oscar_recovery import app_settings, handoff
 from oscar_recovery.campaigns import dispatch
+from oscar_recovery.constants import JourneyStatus
 from oscar_recovery.dashboard import csv_export
 from oscar_recovery.dashboard.apps import ACT_ON_ENROLMENTS
 from oscar_recovery.dashboard.forms import BasketFilterForm, PeriodForm
 from oscar_recovery.dashboard.timeline import journey_timeline
 from oscar_recovery.models import CartJourney, RecoveryMessage
+from oscar_recovery.operations import health
 from oscar_recovery.reporting import reports
-from oscar_recovery.reporting.aggregation import reporting_journeys
 
 
 def _pct(value) -> str:
@@ -69,6 +70,7 @@ class OverviewView(PeriodMixin, TemplateView):
         series = reports.daily_series(self.period)
         context.update(
             task_mode=handoff.task_mode(),
+            health=health.check(),
             overview=overview,
             figures=overview_figures(overview),
             funnel=funnel,
@@ -341,7 +343,12 @@ class BasketListView(ListView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        queryset = reporting_journeys().filter(abandoned_at__isnull=False)
+        # Bots can be listed too (the form's "bots", marked, never contacted), unlike in the
+        # figures: a first visitor who scripts the sandbox with HeadlessChrome sees why no
+        # email came.
+        queryset = CartJourney.objects.exclude(status=JourneyStatus.MERGED).filter(
+            abandoned_at__isnull=False
+        )
         return (
             self.form.filter(queryset)
             .select_related("enrolment__campaign", "order")
@@ -352,6 +359,11 @@ class BasketListView(ListView):
         context = super().get_context_data(**kwargs)
         query = self.request.GET.copy()
         query.pop("page", None)
+        bots_shown = self.form.is_valid() and self.form.cleaned_data["bots"]
+        if not bots_shown:
+            query["bots"] = "on"
+            context["bots_hidden_query"] = query.urlencode()
+            query.pop("bots")
         context.update(form=self.form, query=query.urlencode())
         return context
 

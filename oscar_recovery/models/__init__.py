@@ -14,7 +14,8 @@
 * :mod:`~oscar_recovery.models.recommendations`: ``BoughtTogether``, ``ProductSales``;
 * :mod:`~oscar_recovery.models.stats`: ``DailyStat``, ``DailyProductStat``;
 * :mod:`~oscar_recovery.models.prompts`: ``Prompt``, ``PromptVariant``, ``PromptEvent``;
-* :mod:`~oscar_recovery.models.operations`: ``HandOff`` (the outbox of work for workers).
+* :mod:`~oscar_recovery.models.operations`: ``HandOff`` (the outbox of work for workers),
+  ``SweepRun``, ``WorkerHeartbeat``.
 
 Import models from ``oscar_recovery.models``: the modules behind it may move.
 """
@@ -27,7 +28,7 @@ from oscar_recovery.models.journeys import (
     email_matches,
 )
 from oscar_recovery.models.messages import MessageQuerySet, RecoveryMessage, TrackingEvent
-from oscar_recovery.models.operations import HandOff
+from oscar_recovery.models.operations import HandOff, SweepRun, WorkerHeartbeat
 from oscar_recovery.models.privacy import SuppressedAddress
 from oscar_recovery.models.prompts import Prompt, PromptEvent, PromptVariant
 from oscar_recovery.models.recommendations import BoughtTogether, ProductSales
@@ -58,10 +59,12 @@ __all__ = [
     "RecoveryMessage",
     "StepVariant",
     "SuppressedAddress",
+    "SweepRun",
     "TrackingEvent",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "WorkerHeartbeat",
     "email_matches",
     "new_webhook_secret",
 ]

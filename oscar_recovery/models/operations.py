@@ -1,4 +1,5 @@
-"""How the app's own machinery is doing: the outbox of work handed to workers."""
+"""How the app's own machinery is doing: the outbox of work handed to workers, the sweep's
+runs and the workers' heartbeats (what the health view, endpoint and doctor read)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,39 @@ class HandOff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}({self.pk})"
+
+
+class SweepRun(models.Model):
+    """One run of the sweep, from start to end: the owner's proof that the scheduler runs.
+
+    A row with no ``finished_at`` is a run in progress, or one whose process died."""
+
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("sweep run")
+        verbose_name_plural = _("sweep runs")
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["started_at"], name="recovery_sweeprun_started_idx")]
+
+    def __str__(self) -> str:
+        return f"sweep {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last task of this app each worker (by hostname) finished, and when."""
+
+    worker = models.CharField(_("worker"), max_length=255, unique=True)
+    task = models.CharField(_("last task"), max_length=255, blank=True)
+    seen_at = models.DateTimeField(_("last seen at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
+        ordering = ["-seen_at"]
+
+    def __str__(self) -> str:
+        return self.worker

@@ -1,6 +1,7 @@
 """Runs the recovery sweep periodically inside ``runserver``, so the sandbox needs no cron,
 Celery beat or worker. Real deployments schedule ``recovery_sweep`` (or ``run_sweep``)."""
 
+import io
 import logging
 import threading
 
@@ -28,8 +29,11 @@ def _sweep_forever(interval: int) -> None:
     while not stop.wait(interval):
         # The sweep, then the dashboard's recent daily figures (Celery beat runs both).
         for command, *options in (("recovery_sweep",), ("recovery_aggregate", "--days", "2")):
+            output = io.StringIO()
             try:
-                call_command(command, *options)
+                call_command(command, *options, stdout=output)
+                # Routine work every minute: DEBUG, with a timestamp, not bare stdout lines.
+                logger.debug("%s: %s", command, output.getvalue().strip())
             except Exception:
                 # A failed run must not kill the thread: the next run may well succeed.
                 logger.exception("%s failed", command)

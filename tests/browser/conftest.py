@@ -49,21 +49,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=f"browser tests skipped: {missing}"))
 
 
-@pytest.fixture(scope="session")
-def chromium():
-    missing = browser_missing()
-    if missing:
-        pytest.fail(f"CI=true and the browser tests cannot run: {missing}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
-
-
 class PageProblems:
     """Console errors, uncaught exceptions and CSP violations seen by one page."""
 

@@ -3,7 +3,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from oscar_recovery.handoff.publish import wait_for_publisher
-from oscar_recovery.sweep.stages import run_sweep
+from oscar_recovery.operations.health import recorded_sweep
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        result = run_sweep()
+        result = recorded_sweep()
         # Celery mode: what the sweep published goes out before the process exits (bounded
         # by OSCAR_RECOVERY_BROKER_TIMEOUT; anything left stays in the database).
         wait_for_publisher()

@@ -4,7 +4,6 @@ Idempotent: everything is looked up before it is created, so running it again ch
 nothing (and never resets stock levels that orders have used up).
 """
 
-import os
 import textwrap
 from datetime import timedelta
 from decimal import Decimal
@@ -124,7 +123,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--domain",
-            default=os.environ.get("SANDBOX_ADDR", "127.0.0.1:8000"),
+            default=settings.SANDBOX_LINK_HOST,
             help="Domain of the Site, used for absolute links in emails (default: %(default)s).",
         )
 
