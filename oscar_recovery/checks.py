@@ -210,9 +210,28 @@ def _anymail_urls_mounted(patterns) -> bool:
     )
 
 
-def _anymail_webhook_secret() -> str | None:
+def esp_webhook_signed() -> bool:
+    """Whether django-anymail checks the ESP's webhook calls: ``ANYMAIL["WEBHOOK_SECRET"]``
+    (or ``ANYMAIL_WEBHOOK_SECRET``), or an ESP's own signing secret (``<ESP>_WEBHOOK_SECRET``,
+    ``<ESP>_WEBHOOK_SIGNING_KEY``)."""
     anymail = getattr(settings, "ANYMAIL", None) or {}
-    return anymail.get("WEBHOOK_SECRET") or getattr(settings, "ANYMAIL_WEBHOOK_SECRET", None)
+    if getattr(settings, "ANYMAIL_WEBHOOK_SECRET", None):
+        return True
+    return any(
+        value and (key == "WEBHOOK_SECRET" or key.endswith(("_WEBHOOK_SECRET", "_SIGNING_KEY")))
+        for key, value in anymail.items()
+    )
+
+
+def esp_webhook_unsigned() -> bool:
+    """The ESP tracking URLs are mounted and nothing checks who calls them."""
+    from django.urls import get_resolver
+
+    try:
+        mounted = _anymail_urls_mounted(get_resolver().url_patterns)
+    except Exception:  # a broken URLconf is reported by Django's own checks
+        return False
+    return mounted and not esp_webhook_signed()
 
 
 @register()
@@ -220,13 +239,7 @@ def check_esp_webhook_secret(app_configs, **kwargs):
     """The ESP tracking URLs (``oscar_recovery.webhooks`` or ``anymail.urls``) without
     ``ANYMAIL["WEBHOOK_SECRET"]`` take events from anyone: a forged bounce or complaint
     suppresses any address. An error in production, a warning under ``DEBUG``."""
-    from django.urls import get_resolver
-
-    try:
-        mounted = _anymail_urls_mounted(get_resolver().url_patterns)
-    except Exception:  # a broken URLconf is reported by Django's own checks
-        return []
-    if not mounted or _anymail_webhook_secret():
+    if not esp_webhook_unsigned():
         return []
     level, check_id = (Warning, "W030") if settings.DEBUG else (Error, "E030")
     return [
