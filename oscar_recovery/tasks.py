@@ -29,6 +29,22 @@ def send_message(self, message_id: int) -> str:
         ) from exc
 
 
+@shared_task(name="oscar_recovery.send_consent_confirmation", bind=True, acks_late=True)
+def send_consent_confirmation(self, confirmation_id: int) -> str:
+    """Send one double opt-in email; the claim makes a redelivered task harmless."""
+    from oscar_recovery.privacy import confirmation
+
+    try:
+        return confirmation.send_confirmation(confirmation_id)
+    except sending.TransientSendError as exc:
+        countdown = get_exponential_backoff_interval(
+            factor=30, retries=self.request.retries, maximum=600, full_jitter=True
+        )
+        raise self.retry(
+            exc=exc, countdown=countdown, max_retries=app_settings.SEND_MAX_RETRIES
+        ) from exc
+
+
 # Staff alerts and outgoing webhooks
 
 

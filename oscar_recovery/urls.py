@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from oscar_recovery.outcomes.views import RestoreView, UnsubscribeView
+from oscar_recovery.outcomes.views import ConfirmConsentView, RestoreView, UnsubscribeView
 from oscar_recovery.prompts.views import PromptCaptureView, PromptEventView
 
 app_name = "oscar_recovery"
@@ -11,6 +11,7 @@ app_name = "oscar_recovery"
 urlpatterns = [
     path("restore/<str:token>/", RestoreView.as_view(), name="restore"),
     path("unsubscribe/<str:token>/", UnsubscribeView.as_view(), name="unsubscribe"),
+    path("confirm/<str:token>/", ConfirmConsentView.as_view(), name="confirm-consent"),
     path("prompts/events/", PromptEventView.as_view(), name="prompt-events"),
     path("prompts/capture/", PromptCaptureView.as_view(), name="prompt-capture"),
 ]

@@ -20,6 +20,7 @@ from oscar_recovery.campaigns import dispatch
 from oscar_recovery.constants import JourneyStatus
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney
+from oscar_recovery.privacy import confirmation
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sweep import browse
 from oscar_recovery.utils import get_logger, skip_locked
@@ -157,6 +158,7 @@ def send_due(now: datetime | None = None, result: SweepResult | None = None) -> 
     result = result or SweepResult()
     result.interrupted += sending.fail_interrupted(now)
     result.requeued += len(sending.requeue_stale(now))
+    result.requeued += len(confirmation.requeue_stale(now))
     new_ids = dispatch.dispatch_due(now)
     sending.enqueue(new_ids, now)
     result.dispatched += len(new_ids)
