@@ -265,7 +265,7 @@ def test_one_client_can_cause_only_a_few_confirmation_emails(
 
 
 def test_the_gateway_counts_its_client(settings, product, django_capture_on_commit_callbacks):
-    from tests.test_consent import gateway, rendered_field
+    from tests.test_consent import rendered_field
 
     settings.OSCAR_RECOVERY_DOUBLE_OPT_IN_RATE_LIMIT = (1, timedelta(hours=1))
     with django_capture_on_commit_callbacks(execute=True):
