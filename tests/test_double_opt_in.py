@@ -132,6 +132,8 @@ def test_the_confirmation_is_in_the_shoppers_language(django_capture_on_commit_c
     (sent,) = mail.outbox
     html = sent.alternatives[0][0]
     assert 'lang="ar"' in html and 'dir="rtl"' in html
+    assert sent.subject.startswith("يُرجى تأكيد تذكيرات السلة")
+    assert "يُرجى التأكيد" in sent.body and "يُرجى التأكيد" in html
 
 
 def test_no_recovery_email_before_the_address_confirms(client, step):
