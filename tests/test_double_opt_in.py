@@ -435,3 +435,21 @@ def test_two_unrelated_baskets_of_one_address_still_get_one_email(soft_opt_in, s
     second.refresh_from_db()
     assert second.skip_reason == SkipReason.COOLDOWN
     assert len(mail.outbox) == 1
+
+
+def test_retyping_the_address_on_a_consented_basket_mails_no_one(
+    shopper, product, django_capture_on_commit_callbacks
+):
+    """Worst sender: ticks the box once, then retypes address after address at the gateway
+    without the consent field. The consent stays unconfirmed; no new address is mailed."""
+    from tests.journeys import guest_gateway
+    from tests.test_consent import gateway, rendered_field
+
+    add_to_basket(shopper, product)
+    with django_capture_on_commit_callbacks(execute=True):
+        gateway(shopper, rendered_field(), tick=True, email="first@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):
+            guest_gateway(shopper, f"next{n}@example.com")
+    assert [m.to for m in mail.outbox] == [["first@example.com"]]
+    assert CartJourney.objects.get().email == "next2@example.com"

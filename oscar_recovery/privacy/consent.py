@@ -279,16 +279,14 @@ FIELDS = ("consent_basis", "consent_text", "consent_given", "consent_at", "conse
 
 
 def email_attached(journey: CartJourney, email: str) -> None:
-    """A "no thanks" given before the address was known covers the address once it is; a
-    consent given before it asks the address to confirm (double opt-in)."""
+    """A "no thanks" given before the address was known covers the address once it is.
+
+    A consent given with another address (or none) asks nothing of this one: under double
+    opt-in it stays unconfirmed until the shopper ticks the box with it. Otherwise retyping
+    the address on one basket would mail address after address, past the per-client limit.
+    """
     if journey.consent_given is False and journey.consent_at is not None:
         suppress(email, SuppressionReason.DECLINED)
-    elif (
-        journey.consent_given
-        and journey.consent_basis == LawfulBasis.CONSENT
-        and journey.consent_source not in VERIFIED_SOURCES
-    ):
-        _ask_to_confirm(journey, journey.consent_basis)
 
 
 def _lift_refusal(email: str) -> None:
