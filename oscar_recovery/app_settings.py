@@ -314,6 +314,33 @@ class AppSettings:
         return self._setting("OPT_OUT_TEXT", None)
 
     @property
+    def DOUBLE_OPT_IN(self) -> bool:
+        """Under ``LAWFUL_BASIS = "consent"``: a consent given with an address nobody
+        verified (checkout box, prompt) only counts once the address confirms it with the
+        signed link emailed to it; until then no recovery email goes there. On by default:
+        German and French shops must be able to prove the address's owner agreed. Ignored
+        under the other bases."""
+        return bool(self._setting("DOUBLE_OPT_IN", True))
+
+    @property
+    def DOUBLE_OPT_IN_LINK_MAX_AGE(self) -> timedelta:
+        """How long the link in a confirmation email keeps working."""
+        return _as_timedelta(self._setting("DOUBLE_OPT_IN_LINK_MAX_AGE", timedelta(days=7)))
+
+    @property
+    def DOUBLE_OPT_IN_COOLDOWN(self) -> timedelta:
+        """Least time between two confirmation emails to one address, whoever asks: a
+        stranger typing someone's address cannot make the shop mail them more often."""
+        return _as_timedelta(self._setting("DOUBLE_OPT_IN_COOLDOWN", timedelta(days=1)))
+
+    @property
+    def DOUBLE_OPT_IN_RATE_LIMIT(self) -> tuple[int, timedelta]:
+        """Confirmation emails one client address may cause, and the window they count in
+        (different addresses; each address has its own cooldown as well)."""
+        count, window = self._setting("DOUBLE_OPT_IN_RATE_LIMIT", (5, timedelta(hours=1)))
+        return int(count), _as_timedelta(window)
+
+    @property
     def TRACK_OPENS(self) -> bool | None:
         """Open tracking per email (django-anymail ``track_opens``). Off by default: a pixel
         that tells when a person read an email needs consent in the EU. Click tracking is

@@ -162,6 +162,8 @@ class SkipReason(models.TextChoices):
     #: Browse abandonment: the shopper started a basket, whose own journey takes over.
     BASKET_STARTED = "basket_started", _("The shopper started a basket since browsing")
     NOTHING_VIEWED = "nothing_viewed", _("Nothing viewed is still for sale")
+    #: Lawful basis ``consent`` with double opt-in: the address has not confirmed yet.
+    UNCONFIRMED = "unconfirmed", _("Consent not yet confirmed by email (double opt-in)")
 
 
 # -- Privacy: lawful basis and consent (issue 7) -------------------------------------------
@@ -186,7 +188,19 @@ class ConsentSource(models.TextChoices):
     PROMPT = "prompt", _("On-site prompt")
     ACCOUNT = "account", _("Customer account")
     STAFF = "staff", _("Recorded by staff")
+    #: Double opt-in: confirmed with the signed link emailed to the address.
+    CONFIRMED = "confirmed", _("Confirmed by email (double opt-in)")
     OTHER = "other", _("Other")
+
+
+class ConfirmationStatus(models.TextChoices):
+    """Where a double opt-in confirmation email is (see ``privacy/confirmation.py``)."""
+
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Skipped")
+    FAILED = "failed", _("Failed")
 
 
 class WebhookEvent(models.TextChoices):

@@ -4,7 +4,8 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from oscar_recovery import app_settings, handoff, outgoing_webhooks
-from oscar_recovery.privacy import retention
+from oscar_recovery.operations import health
+from oscar_recovery.privacy import confirmation, retention
 from oscar_recovery.recommendations import cooccurrence
 from oscar_recovery.reporting import aggregation, alerts
 from oscar_recovery.sending import send as sending
@@ -13,8 +14,6 @@ from oscar_recovery.sending import send as sending
 @shared_task(name="oscar_recovery.sweep", ignore_result=False)
 def sweep() -> dict:
     """One sweep, recorded as a ``SweepRun`` for the health view."""
-    from oscar_recovery.operations import health
-
     return health.recorded_sweep().as_dict()
 
 
@@ -24,6 +23,20 @@ def send_message(self, message_id: int) -> str:
     again, and the claim in :func:`oscar_recovery.sending.send.send_message` makes that harmless."""
     try:
         return sending.send_message(message_id)
+    except sending.TransientSendError as exc:
+        countdown = get_exponential_backoff_interval(
+            factor=30, retries=self.request.retries, maximum=600, full_jitter=True
+        )
+        raise self.retry(
+            exc=exc, countdown=countdown, max_retries=app_settings.SEND_MAX_RETRIES
+        ) from exc
+
+
+@shared_task(name="oscar_recovery.send_consent_confirmation", bind=True, acks_late=True)
+def send_consent_confirmation(self, confirmation_id: int) -> str:
+    """Send one double opt-in email; the claim makes a redelivered task harmless."""
+    try:
+        return confirmation.send_confirmation(confirmation_id)
     except sending.TransientSendError as exc:
         countdown = get_exponential_backoff_interval(
             factor=30, retries=self.request.retries, maximum=600, full_jitter=True

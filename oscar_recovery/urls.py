@@ -4,7 +4,7 @@ the project with ``path("recovery/", include("oscar_recovery.urls"))``."""
 from django.urls import path
 
 from oscar_recovery.operations.views import HealthView
-from oscar_recovery.outcomes.views import RestoreView, UnsubscribeView
+from oscar_recovery.outcomes.views import ConfirmConsentView, RestoreView, UnsubscribeView
 from oscar_recovery.prompts.views import PromptCaptureView, PromptEventView
 
 app_name = "oscar_recovery"
@@ -12,6 +12,7 @@ app_name = "oscar_recovery"
 urlpatterns = [
     path("restore/<str:token>/", RestoreView.as_view(), name="restore"),
     path("unsubscribe/<str:token>/", UnsubscribeView.as_view(), name="unsubscribe"),
+    path("confirm/<str:token>/", ConfirmConsentView.as_view(), name="confirm-consent"),
     path("prompts/events/", PromptEventView.as_view(), name="prompt-events"),
     path("prompts/capture/", PromptCaptureView.as_view(), name="prompt-capture"),
     path("health/", HealthView.as_view(), name="health"),

@@ -92,6 +92,8 @@ UNTICKED = {"given": False, "basis": LawfulBasis.CONSENT}
 )
 def test_each_lawful_basis_decides_send_or_skip(settings, step, basis, source, decision, expected):
     settings.OSCAR_RECOVERY_LAWFUL_BASIS = basis
+    # Single opt-in; test_double_opt_in.py holds back the consent until it is confirmed.
+    settings.OSCAR_RECOVERY_DOUBLE_OPT_IN = False
     message = due_message(step, email_source=source)
     if decision:
         consent.record_consent(
@@ -343,6 +345,7 @@ def test_an_unverified_consent_covers_only_its_own_journey(settings, step):
     """Worst sender: gives consent with someone else's address, hoping it carries over to
     the owner's own journeys. It covers the journey it was given on, and that browser's."""
     settings.OSCAR_RECOVERY_LAWFUL_BASIS = LawfulBasis.CONSENT
+    settings.OSCAR_RECOVERY_DOUBLE_OPT_IN = False  # with it, not even its own journey
     owners = due_message(step, email="owner@example.com", visitor_id="owner")
     strangers = make_journey(
         quiet_for=timedelta(hours=2), email="owner@example.com", visitor_id="stranger"

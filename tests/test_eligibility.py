@@ -102,9 +102,10 @@ def test_an_order_from_before_the_journey_does_not_count(step):
     assert reason(message) is None
 
 
-def test_only_the_newest_journey_per_address_is_pursued(step):
-    older = due_message(step)
-    make_journey(quiet_for=timedelta(minutes=5))  # same address, newer, with items
+def test_only_the_newest_journey_per_shopper_is_pursued(step):
+    older = due_message(step, visitor_id="browser")
+    # same address and browser, newer, with items
+    make_journey(quiet_for=timedelta(minutes=5), visitor_id="browser")
     assert reason(older) == SkipReason.NEWER_JOURNEY
 
 

@@ -32,7 +32,7 @@ from oscar_recovery.capture.visitor import read_visitor_id
 from oscar_recovery.constants import CheckoutStep, EmailSource
 from oscar_recovery.journeys import writes as journeys
 from oscar_recovery.models import CartJourney
-from oscar_recovery.privacy import consent
+from oscar_recovery.privacy import confirmation, consent
 from oscar_recovery.utils import never_raises
 
 Basket = get_model("basket", "Basket")
@@ -177,7 +177,8 @@ def _write_changes(change: _BasketChanges, scope: CaptureScope, now) -> None:
     _write_basket_changes(change, scope, now)
     if change.consent is not None:
         # After the email: the decision then covers the address it was given with.
-        consent.record_for_basket(basket.id, change.consent, at=now)
+        client = confirmation.client_of(scope.request)
+        consent.record_for_basket(basket.id, change.consent, at=now, client=client)
 
 
 def _write_basket_changes(change: _BasketChanges, scope: CaptureScope, now) -> None:

@@ -8,7 +8,7 @@
   ``CampaignEnrolment``;
 * :mod:`~oscar_recovery.models.messages`: ``RecoveryMessage`` (``MessageQuerySet``),
   ``TrackingEvent``;
-* :mod:`~oscar_recovery.models.privacy`: ``SuppressedAddress``;
+* :mod:`~oscar_recovery.models.privacy`: ``SuppressedAddress``, ``ConsentConfirmation``;
 * :mod:`~oscar_recovery.models.webhooks`: ``WebhookEndpoint``, ``WebhookDelivery``,
   ``WebhookAttempt`` (and ``new_webhook_secret``, which migration 0008 imports from here);
 * :mod:`~oscar_recovery.models.recommendations`: ``BoughtTogether``, ``ProductSales``;
@@ -29,7 +29,7 @@ from oscar_recovery.models.journeys import (
 )
 from oscar_recovery.models.messages import MessageQuerySet, RecoveryMessage, TrackingEvent
 from oscar_recovery.models.operations import HandOff, SweepRun, WorkerHeartbeat
-from oscar_recovery.models.privacy import SuppressedAddress
+from oscar_recovery.models.privacy import ConsentConfirmation, SuppressedAddress
 from oscar_recovery.models.prompts import Prompt, PromptEvent, PromptVariant
 from oscar_recovery.models.recommendations import BoughtTogether, ProductSales
 from oscar_recovery.models.stats import DailyProductStat, DailyStat
@@ -47,6 +47,7 @@ __all__ = [
     "CampaignStep",
     "CartJourney",
     "CartJourneyEvent",
+    "ConsentConfirmation",
     "DailyProductStat",
     "DailyStat",
     "HandOff",

@@ -13,9 +13,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from oscar_recovery import signals
 from oscar_recovery.adapter import get_adapter
-from oscar_recovery.constants import SuppressionReason
+from oscar_recovery.constants import LawfulBasis, SuppressionReason
 from oscar_recovery.models import CartJourney, SuppressedAddress
 from oscar_recovery.outcomes import restore
+from oscar_recovery.privacy import confirmation, consent
 from oscar_recovery.privacy.suppression import suppress_hash
 from oscar_recovery.sending.tokens import InvalidLink, check_restore_token, check_unsubscribe_token
 from oscar_recovery.utils import get_logger
@@ -48,6 +49,11 @@ class UnsubscribeView(View):
             return self.render(request, token, error=exc, status=400)
         newly = not SuppressedAddress.objects.filter(email_hash=hashed).exists()
         suppress_hash(hashed, SuppressionReason.UNSUBSCRIBED)
+        # An unsubscribe outranks a "no thanks", which a confirmation link may lift and
+        # which still lets double opt-in emails through.
+        SuppressedAddress.objects.filter(
+            email_hash=hashed, reason=SuppressionReason.DECLINED
+        ).update(reason=SuppressionReason.UNSUBSCRIBED)
         if newly:
             # The shopper is unsubscribed whatever a receiver does.
             signals.unsubscribed.send_robust(
@@ -62,6 +68,48 @@ class UnsubscribeView(View):
             {"token": token, "error": error, "done": done},
             status=status,
         )
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+@method_decorator(never_cache, name="dispatch")
+class ConfirmConsentView(View):
+    """The link of a double opt-in email (see :mod:`oscar_recovery.privacy.confirmation`).
+
+    GET (what a person, a link scanner or a mail client's preview opens) only shows the
+    consent wording and a button; the POST of that button (CSRF-protected) records the
+    confirmation. Repeating it changes nothing. An invalid link gets 400 (tampered) or
+    410 (expired, or its journey no longer holds the address it was sent to).
+    """
+
+    template_name = "oscar_recovery/confirm_consent.html"
+    http_method_names = ["get", "post", "head", "options"]
+    STATUS = {InvalidLink.TAMPERED: 400, InvalidLink.EXPIRED: 410, InvalidLink.USED_UP: 410}
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            confirmation.check_confirmation_token(token)
+        except InvalidLink as exc:
+            return self.render(request, token, error=exc, status=self.STATUS[exc.reason])
+        return self.render(request, token)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            journey = confirmation.check_confirmation_token(token)
+        except InvalidLink as exc:
+            return self.render(request, token, error=exc, status=self.STATUS[exc.reason])
+        confirmation.confirm(journey)
+        return self.render(request, token, done=True)
+
+    def render(self, request, token, *, error=None, done=False, status=200) -> HttpResponse:
+        context = {
+            "token": token,
+            "error": error,
+            "done": done,
+            "consent_text": consent.notice(LawfulBasis.CONSENT).text,
+        }
+        response = render(request, self.template_name, context, status=status)
+        # The page's own URL carries the token: keep it out of Referer headers.
         response["Referrer-Policy"] = "no-referrer"
         return response
 

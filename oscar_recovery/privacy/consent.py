@@ -19,7 +19,12 @@ Anyone can type anyone's address, so a decision given with an address nobody ver
 covers the journey it was given on (and that browser's), never the address: it never lifts
 a "no thanks" or a suppression of the address, and never becomes the decision of another
 journey with that address. Only a *verified* consent (:data:`VERIFIED_SOURCES`: recorded by
-staff) does. A "no thanks" always covers the address: it can only stop email.
+staff, or confirmed from the address's mailbox) does. A "no thanks" always covers the
+address: it can only stop email.
+
+Double opt-in (``OSCAR_RECOVERY_DOUBLE_OPT_IN``, on by default, ``consent`` basis only): an
+unverified consent also asks the address to confirm (:mod:`.confirmation`), and no recovery
+email goes to the address until it has (``SkipReason.UNCONFIRMED``).
 
 Public API for code that captures an email (the checkout gateway here; prompts, account
 forms, a shop's own forms)::
@@ -53,6 +58,7 @@ from oscar_recovery.constants import (
     SuppressionReason,
 )
 from oscar_recovery.models import CartJourney, CartJourneyEvent, SuppressedAddress, email_matches
+from oscar_recovery.privacy.confirmation import request_confirmation
 from oscar_recovery.privacy.suppression import all_hashes, suppress
 
 #: Form field names the gateway tag renders and the ``start_checkout`` receiver reads.
@@ -162,7 +168,12 @@ def decision_from_form(data: Any, source: str = ConsentSource.CHECKOUT) -> Decis
 
 
 #: Sources whose consent speaks for the address, not only for the journey it was given on.
-VERIFIED_SOURCES = (ConsentSource.STAFF,)
+VERIFIED_SOURCES = (ConsentSource.STAFF, ConsentSource.CONFIRMED)
+
+
+def double_opt_in(basis: str | None = None) -> bool:
+    """Whether unverified consents must be confirmed by email under ``basis``."""
+    return app_settings.DOUBLE_OPT_IN and (basis or current_basis()) == LawfulBasis.CONSENT
 
 
 # -- recording ----------------------------------------------------------------------------
@@ -176,13 +187,16 @@ def record_consent(
     source: str,
     basis: str | None = None,
     at: datetime | None = None,
+    client: str = "",
 ) -> CartJourney:
     """Store the shopper's decision on ``journey``: the basis, the exact ``text`` they saw,
     whether they agreed (or, under an opt-out basis, did not opt out) and when.
 
     The latest decision wins on this journey. Only a consent from a verified ``source``
     (:data:`VERIFIED_SOURCES`) under the ``consent`` basis lifts an earlier "no thanks" of
-    the address; use :func:`record_refusal` for a "no thanks".
+    the address; use :func:`record_refusal` for a "no thanks". Under double opt-in an
+    unverified consent asks the address to confirm (rate-limited per address and per
+    ``client``, see :func:`.confirmation.request_confirmation`).
     """
     basis = basis or current_basis()
     at = at or timezone.now()
@@ -203,9 +217,17 @@ def record_consent(
         # No text here: it is on the journey; the timeline says what happened.
         data={"basis": str(basis), "given": bool(given), "source": str(source)},
     )
-    if given and basis == LawfulBasis.CONSENT and journey.email and source in VERIFIED_SOURCES:
-        _lift_refusal(journey.email)
+    if given and basis == LawfulBasis.CONSENT and journey.email:
+        if source in VERIFIED_SOURCES:
+            _lift_refusal(journey.email)
+        else:
+            _ask_to_confirm(journey, basis, client=client, at=at)
     return journey
+
+
+def _ask_to_confirm(journey: CartJourney, basis: str, *, client: str = "", at=None) -> None:
+    if double_opt_in(basis) and not address_confirmed(journey.email):
+        request_confirmation(journey, client=client, now=at)
 
 
 def record_refusal(
@@ -224,22 +246,32 @@ def record_refusal(
     return journey
 
 
-def record_decision(journey: CartJourney, decision: Decision, *, at=None) -> CartJourney:
+def record_decision(
+    journey: CartJourney, decision: Decision, *, at=None, client: str = ""
+) -> CartJourney:
     """Record what a form (:func:`decision_from_form`) says."""
     shown, basis = decision.notice.text_shown, decision.notice.basis
     if decision.is_refusal:
         return record_refusal(journey, text=shown, source=decision.source, basis=basis, at=at)
     return record_consent(
-        journey, text=shown, given=decision.given, source=decision.source, basis=basis, at=at
+        journey,
+        text=shown,
+        given=decision.given,
+        source=decision.source,
+        basis=basis,
+        at=at,
+        client=client,
     )
 
 
-def record_for_basket(basket_id: int, decision: Decision, *, at=None) -> CartJourney | None:
+def record_for_basket(
+    basket_id: int, decision: Decision, *, at=None, client: str = ""
+) -> CartJourney | None:
     """Record a decision on the journey of an (open or frozen) basket, if it has one."""
     journey = CartJourney.objects.filter(basket_id=basket_id).first()
     if journey is None:
         return None
-    return record_decision(journey, decision, at=at)
+    return record_decision(journey, decision, at=at, client=client)
 
 
 #: The journey fields that hold a consent decision, carried over when journeys merge.
@@ -247,7 +279,12 @@ FIELDS = ("consent_basis", "consent_text", "consent_given", "consent_at", "conse
 
 
 def email_attached(journey: CartJourney, email: str) -> None:
-    """A "no thanks" given before the address was known covers the address once it is."""
+    """A "no thanks" given before the address was known covers the address once it is.
+
+    A consent given with another address (or none) asks nothing of this one: under double
+    opt-in it stays unconfirmed until the shopper ticks the box with it. Otherwise retyping
+    the address on one basket would mail address after address, past the per-client limit.
+    """
     if journey.consent_given is False and journey.consent_at is not None:
         suppress(email, SuppressionReason.DECLINED)
 
@@ -266,7 +303,7 @@ def latest_decision(journey: CartJourney) -> dict | None:
     same browser, or on a journey of the same address when it is a "no thanks" or a
     verified consent (an unverified consent speaks for its own journey only, so a stranger
     who typed the address cannot decide for its owner). Keys: ``consent_given``,
-    ``consent_basis``."""
+    ``consent_basis``, ``consent_source``."""
     who = Q(pk=journey.pk)
     if journey.email:
         who |= email_matches(journey.email) & (
@@ -277,9 +314,25 @@ def latest_decision(journey: CartJourney) -> dict | None:
     return (
         CartJourney.objects.filter(who, consent_at__isnull=False)
         .order_by("-consent_at", "-pk")
-        .values("consent_given", "consent_basis")
+        .values("consent_given", "consent_basis", "consent_source")
         .first()
     )
+
+
+def address_confirmed(email: str) -> bool:
+    """Whether the address's newest own decision is a verified consent (staff-recorded or
+    confirmed from its mailbox) that no "no thanks" of the address followed. One query."""
+    if not email:
+        return False
+    newest = (
+        CartJourney.objects.for_email(email)
+        .filter(consent_at__isnull=False)
+        .filter(Q(consent_given=False) | Q(consent_source__in=VERIFIED_SOURCES))
+        .order_by("-consent_at", "-pk")
+        .values_list("consent_given", flat=True)
+        .first()
+    )
+    return bool(newest)
 
 
 def why_not_contact(journey: CartJourney, basis: str | None = None) -> SkipReason | None:
@@ -297,6 +350,15 @@ def why_not_contact(journey: CartJourney, basis: str | None = None) -> SkipReaso
         )
         if not consented and not get_adapter().has_prior_consent(journey):
             return SkipReason.NO_CONSENT
+        if (
+            double_opt_in(basis)
+            and decision is not None
+            and decision["consent_source"] not in VERIFIED_SOURCES
+            and not address_confirmed(journey.email)
+            and not get_adapter().has_prior_consent(journey)
+        ):
+            # Until the address confirms, the consent may be a stranger's who typed it.
+            return SkipReason.UNCONFIRMED
     elif (
         basis == LawfulBasis.SOFT_OPT_IN
         and journey.email_source == EmailSource.CAPTURED

@@ -20,6 +20,7 @@ from oscar_recovery import app_settings
 from oscar_recovery.capture import scope as capture
 from oscar_recovery.constants import ConsentSource, EmailSource, Incentive, PromptEventKind
 from oscar_recovery.models import CartJourney, Prompt, PromptEvent
+from oscar_recovery.privacy import confirmation
 from oscar_recovery.privacy import consent as consent_service
 from oscar_recovery.privacy.suppression import email_hash
 from oscar_recovery.prompts.targeting import PromptContent
@@ -150,6 +151,7 @@ def capture_from_prompt(
             wording=content.consent_text,
             given=consent,
             at=now,
+            client=confirmation.client_of(request),
         )
         event.save()
     message = content.thank_you or default_thank_you(voucher is not None)
@@ -164,6 +166,7 @@ def record_consent(
     wording: str,
     given: bool,
     at: datetime,
+    client: str = "",
 ) -> None:
     """Record what the shopper agreed to when giving ``email``: the exact wording the
     server rendered for the prompt's variant (never text sent by the page), whether the
@@ -183,7 +186,12 @@ def record_consent(
         # No wording shown records nothing, so the basis decides alone (no notice, no send
         # under the soft opt-in or consent).
         consent_service.record_consent(
-            journey, text=wording, given=given, source=ConsentSource.PROMPT, at=at
+            journey,
+            text=wording,
+            given=given,
+            source=ConsentSource.PROMPT,
+            at=at,
+            client=client,
         )
 
 

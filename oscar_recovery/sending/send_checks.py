@@ -79,10 +79,23 @@ def order_placed_since(journey: CartJourney) -> bool:
 
 
 def newer_journey_exists(journey: CartJourney) -> bool:
-    """Only the newest journey per address is pursued."""
+    """Only the newest journey per shopper is pursued: a newer journey with the address
+    counts only when it is the same shopper's, by the same account or the same browser
+    (visitor id). Anyone can type an address into their own basket; were any newer journey
+    of the address to count, a stranger could silence the owner's own reminder (#12). Nor
+    does a confirmed address make it the same shopper: the owner may confirm the link a
+    stranger's basket triggered. Two journeys of one address from unrelated browsers are
+    both pursued; ``ADDRESS_COOLDOWN`` still keeps the address to one email per window."""
+    same_shopper = Q()
+    if journey.user_id:
+        same_shopper |= Q(user_id=journey.user_id)
+    if journey.visitor_id:
+        same_shopper |= Q(visitor_id=journey.visitor_id)
+    if not same_shopper:
+        return False
     return (
         CartJourney.objects.for_email(journey.email)
-        .filter(created_at__gt=journey.created_at, num_items__gt=0)
+        .filter(same_shopper, created_at__gt=journey.created_at, num_items__gt=0)
         .exclude(pk=journey.pk)
         .exclude(status=JourneyStatus.MERGED)
         .exists()

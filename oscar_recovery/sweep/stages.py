@@ -20,6 +20,7 @@ from oscar_recovery.campaigns import dispatch
 from oscar_recovery.constants import JourneyStatus, MessageStatus
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney
+from oscar_recovery.privacy import confirmation
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sweep import browse
 from oscar_recovery.utils import get_logger, skip_locked
@@ -200,10 +201,12 @@ def send_due(now: datetime | None = None, result: SweepResult | None = None) -> 
     result.interrupted += sending.fail_interrupted(now)
     requeued = sending.requeue_stale(now)
     result.requeued += len(requeued)
+    result.requeued += len(confirmation.requeue_stale(now))
     new_ids = dispatch.dispatch_due(now)
     sending.enqueue(new_ids, now)
     result.dispatched += len(new_ids)
     if not handoff.uses_celery():
         # No worker will: the sweep (run by cron) sends them itself.
         result.sent += sending.send_queued([*requeued, *new_ids], now).get(MessageStatus.SENT, 0)
+        confirmation.send_queued(now)
     return result
