@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oscar_recovery', '0012_prompts'),
+        ('oscar_recovery', '0014_health'),
     ]
 
     operations = [

@@ -27,6 +27,7 @@ The contract:
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 from django.conf import settings
@@ -191,10 +192,9 @@ def send_queued(now: datetime | None = None) -> int:
     )
     sent = 0
     for pk in ids:
-        try:
+        # A transient failure leaves it queued for a later sweep.
+        with contextlib.suppress(TransientSendError):
             sent += send_confirmation(pk, now) == ConfirmationStatus.SENT
-        except TransientSendError:
-            pass
     return sent
 
 
