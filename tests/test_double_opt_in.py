@@ -353,12 +353,13 @@ def test_unsubscribing_from_a_confirmation_email_ends_them(
 def test_nothing_is_sent_in_the_request_and_a_lost_task_is_sent_by_the_sweep(
     monkeypatch, django_capture_on_commit_callbacks
 ):
-    from oscar_recovery import tasks
+    from oscar_recovery.handoff import publish
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.send_consent_confirmation, "delay", broker_down)
+    # The publish fails as a refused broker would (after the commit, never in the request).
+    monkeypatch.setattr(publish, "publish_now", broker_down)
     journey = journey_for()
     with django_capture_on_commit_callbacks(execute=True):
         consent_on(journey)
