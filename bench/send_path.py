@@ -22,6 +22,13 @@ Prints, per N: the sweep's time, the time until all were sent, emails per second
 and of the sending phase alone (after the sweep returned), and both as a ratio to N=1; with
 the CPU count and the load average, because on a shared machine the ratios mean more than
 the rates. Drives only public entry points, so it keeps measuring when the pipeline changes.
+
+Reading the scaling: each worker waits on PostgreSQL for most of a send (about twenty
+queries), so more workers overlap those waits, until the CPUs are busy; with PostgreSQL,
+Redis and the workers on one 2-core machine that is at about 2 busy processes, and what is
+left is the sweep, which runs alone before the first email goes out. On a machine shared with
+other work, more processes also take a larger share of it: compare ratios within one run,
+at similar load averages.
 """
 
 from __future__ import annotations
@@ -343,9 +350,9 @@ def main() -> None:
     )
     for r in rounds:
         print(
-            f"{r.workers:>7}{r.sweep_s:>9.1f}{r.total_s:>9.1f}{r.rate:>10.0f}"
-            f"{r.rate / base.rate:>8.2f}{r.send_rate:>14.0f}{r.send_rate / base.send_rate:>8.2f}"
-            f"{r.send_rate / r.workers:>12.0f}"
+            f"{r.workers:>7}{r.sweep_s:>9.1f}{r.total_s:>9.1f}{r.rate:>10.1f}"
+            f"{r.rate / base.rate:>8.2f}{r.send_rate:>14.1f}{r.send_rate / base.send_rate:>8.2f}"
+            f"{r.send_rate / r.workers:>12.1f}"
         )
 
 
