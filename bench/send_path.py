@@ -87,7 +87,7 @@ def seed(journeys: int) -> None:
     from oscar_recovery.campaigns.install import install_defaults
     from oscar_recovery.constants import EmailSource
     from oscar_recovery.models import Campaign, CampaignStep, CartJourney
-    from tests.factories import journey_row
+    from tests.support.factories import journey_row
 
     call_command("flush", interactive=False, verbosity=0)
     products = [
@@ -186,7 +186,7 @@ class Workers:
                             "-m",
                             "celery",
                             "-A",
-                            "tests.celery_app",
+                            "tests.support.celery_app",
                             "worker",
                             "--pool=solo",
                             "--concurrency=1",
@@ -309,7 +309,7 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from tests.celery_app import app
+    from tests.support.celery_app import app
 
     app.set_current()  # the sweep publishes through the bench's broker
     call_command("migrate", verbosity=0)
