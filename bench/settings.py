@@ -1,15 +1,22 @@
 """Bench settings: the test shop, on a file database, with or without the app installed.
 
-``BENCH_WITH_APP=0`` removes oscar_recovery from INSTALLED_APPS (no receivers connected).
+``BENCH_WITH_APP=0`` removes oscar_recovery and its dashboard from INSTALLED_APPS (no
+receivers connected), from the dashboard navigation and from the URLs.
+``BENCH_EMAIL_BACKEND`` replaces the email backend (the send-path bench's worker processes
+use ``bench.mail.EmailBackend``).
 """
 
 import os
 
 from tests.settings import *  # noqa: F403
-from tests.settings import INSTALLED_APPS
+from tests.settings import INSTALLED_APPS, OSCAR_DASHBOARD_NAVIGATION, RECOVERY_NAVIGATION
 
 if os.environ.get("BENCH_WITH_APP", "1") == "0":
-    INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "oscar_recovery"]
+    INSTALLED_APPS = [app for app in INSTALLED_APPS if not app.startswith("oscar_recovery")]
+    OSCAR_DASHBOARD_NAVIGATION = [
+        item for item in OSCAR_DASHBOARD_NAVIGATION if item is not RECOVERY_NAVIGATION
+    ]
+    ROOT_URLCONF = "bench.urls_without_app"
 if os.environ.get("OSCAR_RECOVERY_TEST_DB", "sqlite") != "postgres":
     DATABASES = {
         "default": {
@@ -17,5 +24,7 @@ if os.environ.get("OSCAR_RECOVERY_TEST_DB", "sqlite") != "postgres":
             "NAME": os.environ.get("BENCH_SQLITE", "/tmp/oscar_recovery_bench.sqlite3"),
         }
     }
+if os.environ.get("BENCH_EMAIL_BACKEND"):
+    EMAIL_BACKEND = os.environ["BENCH_EMAIL_BACKEND"]
 DEBUG = False
 LOGGING = {"version": 1, "disable_existing_loggers": False}
