@@ -21,10 +21,11 @@ from oscar_recovery.constants import JourneyStatus
 from oscar_recovery.dashboard import csv_export
 from oscar_recovery.dashboard.apps import ACT_ON_ENROLMENTS
 from oscar_recovery.dashboard.forms import BasketFilterForm, PeriodForm
-from oscar_recovery.dashboard.timeline import journey_timeline
+from oscar_recovery.dashboard.timeline import journey_timeline, stop_reason_text
 from oscar_recovery.models import CartJourney, RecoveryMessage
 from oscar_recovery.operations import health
 from oscar_recovery.reporting import reports
+from oscar_recovery.sending.content import display_step
 
 
 def _pct(value) -> str:
@@ -272,7 +273,7 @@ class ABTestsView(TemplateView):
         for group in reports.ab_results():
             for result in group:
                 base = [
-                    str(result.step),
+                    display_step(result.step),
                     result.label,
                     result.sent,
                     result.clicked,
@@ -465,6 +466,7 @@ class BasketDetailView(DetailView):
         context.update(
             timeline=journey_timeline(journey),
             enrolment=enrolment,
+            stop_reason=stop_reason_text(enrolment.stop_reason) if enrolment else "",
             actions={
                 name: label
                 for name, (label, _service) in BasketActionView.ACTIONS.items()

@@ -29,6 +29,7 @@ from oscar_recovery.models import (
 )
 from oscar_recovery.prompts.figures import event_counts
 from oscar_recovery.reporting import statistics as stats
+from oscar_recovery.sending.content import display_subject
 
 FURTHEST_FIELDS = {step: f"furthest_{step.slug}" for step in CheckoutStep}
 SUMMED_FIELDS = (
@@ -279,7 +280,7 @@ def step_rows(period: Period) -> list[Row]:
         Row(
             f"{step.campaign.name} #{step.position}",
             grouped[step.pk],
-            {"step": step, "subject": step.subject},
+            {"step": step, "subject": display_subject(step)},
         )
         for step in sorted(steps, key=lambda step: (step.campaign.name, step.position))
     ]
