@@ -76,6 +76,9 @@ class OverviewView(PeriodMixin, TemplateView):
             figures=overview_figures(overview),
             funnel=funnel,
             worst_step=reports.worst_step(funnel),
+            worst_step_minimum=reports.WORST_STEP_MIN_REACHED,
+            deliveries_unreported=bool(overview.current["sent"])
+            and not overview.current["delivered"],
             chart_config={
                 "daily": {
                     "labels": series["days"],
@@ -265,6 +268,8 @@ class ABTestsView(TemplateView):
             groups=reports.ab_results(),
             sample_size=app_settings.AB_SAMPLE_SIZE,
             alpha=app_settings.AB_ALPHA,
+            msprt_tau=reports.stats.MSPRT_TAU,
+            msprt_threshold=1 / app_settings.AB_ALPHA,
         )
         return context
 
@@ -281,9 +286,10 @@ class ABTestsView(TemplateView):
                     result.recovered_revenue,
                 ]
                 if not result.comparisons:
-                    rows.append([*base, "", "", "", "", ""])
+                    rows.append([*base, "", "", "", "", "", "", ""])
                 for comparison in result.comparisons:
                     test = comparison.result.test
+                    sequential = comparison.sequential
                     rows.append(
                         [
                             *base,
@@ -292,6 +298,8 @@ class ABTestsView(TemplateView):
                             f"{test.z:.4f}" if test else "",
                             f"{test.p_value:.6f}" if test else "",
                             f"{comparison.result.progress:.4f}",
+                            sequential.verdict.value if sequential else "",
+                            f"{sequential.p_value:.6f}" if sequential else "",
                         ]
                     )
         header = (
@@ -306,6 +314,8 @@ class ABTestsView(TemplateView):
             "z",
             "p",
             _("Sample progress"),
+            _("Sequential verdict"),
+            _("Always-valid p"),
         )
         return csv_export.csv_response("recovery-ab-tests", header, rows)
 
