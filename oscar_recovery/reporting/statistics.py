@@ -149,9 +149,10 @@ def ab_verdict(
 
 # --- Always-valid sequential test (mSPRT) -------------------------------------------------
 #: Standard deviation of the normal mixture prior on the true difference of the two rates
-#: (absolute, 0.02 = 2 percentage points): the size of effect the test is most sensitive
-#: to. Recovery emails click and order at a few per cent, so lifts of 1-3 points matter.
-MSPRT_TAU = 0.02
+#: (absolute: 0.05 = 5 percentage points), the size of effect the test is most sensitive
+#: to. A shop sending a few hundred emails per arm can only ever see differences of that
+#: order; a smaller tau suits shops with far more traffic and smaller expected effects.
+MSPRT_TAU = 0.05
 
 
 @dataclass(frozen=True)
