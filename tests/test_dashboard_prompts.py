@@ -58,6 +58,7 @@ def test_the_prompts_table_counts_each_prompt_s_events_in_the_period():
         "captured": 3,
         "capture_rate": 0.3,
         "recovered_orders": 1,
+        "assisted_orders": 0,
     }
     assert rows[1]["shown"] == 4 and rows[1]["captured"] == 0 and rows[1]["capture_rate"] == 0
 

@@ -121,7 +121,7 @@ def test_overview_shows_the_figures(scenario, staff_client):
     assert figures["Baskets abandoned"] == (5, 1)
     assert figures["Recovered orders"] == (1, 0)
     html = response.content.decode()
-    assert "within 5\xa0days before ordering" in html  # the attribution window
+    assert "within 5 days before ordering" in html  # the attribution window
     assert "data-not-enough-data" in html
     assert "data-no-figures" not in html
     assert 'id="recovery-chart-config"' in html
@@ -248,7 +248,7 @@ def test_basket_detail_shows_lines_and_the_whole_timeline(scenario, staff_client
     timeline = [(entry.kind, entry.title) for entry in response.context["timeline"]]
     assert timeline == [
         ("journey", "Basket created"),
-        ("email", "Email scheduled"),
+        ("email", "Email 1 “Forgot something?” scheduled"),
         ("email", "Email sent"),
         ("email", "Email delivered"),
         ("click", "Email link clicked"),

@@ -29,6 +29,7 @@ from oscar_recovery.admin.forms import (
     send_test_email,
 )
 from oscar_recovery.campaigns.variants import content_for
+from oscar_recovery.dashboard.formatting import humanize_duration
 from oscar_recovery.models import (
     Campaign,
     CampaignEnrolment,
@@ -36,6 +37,7 @@ from oscar_recovery.models import (
     RecoveryMessage,
     StepVariant,
 )
+from oscar_recovery.sending.content import display_step
 from oscar_recovery.sending.templating import TemplateError, default_source
 
 PREVIEW_URL_NAME = "admin:oscar_recovery_campaignstep_preview"
@@ -105,7 +107,7 @@ class CampaignStepAdmin(admin.ModelAdmin):
     them for a real or sample basket, takes unsaved edits and sends staff test emails."""
 
     form = CampaignStepForm
-    list_display = ["__str__", "campaign", "position", "delay", "incentive"]
+    list_display = ["step_label", "campaign", "position", "delay_label", "incentive"]
     list_filter = ["campaign"]
     inlines = [StepVariantInline]
     actions = ["send_test_emails"]
@@ -125,6 +127,14 @@ class CampaignStepAdmin(admin.ModelAdmin):
         ),
         (_("Incentive"), {"fields": ["incentive", "incentive_value", "incentive_valid_for"]}),
     ]
+
+    @admin.display(description=_("step"), ordering="campaign__name")
+    def step_label(self, obj):
+        return display_step(obj)
+
+    @admin.display(description=_("delay after abandonment"), ordering="delay")
+    def delay_label(self, obj):
+        return humanize_duration(obj.delay)
 
     @admin.display(description=_("default HTML body"))
     def default_body_html(self, obj):
@@ -272,7 +282,11 @@ class CampaignEnrolmentAdmin(ReadOnlyAdmin):
 
 @admin.register(RecoveryMessage)
 class RecoveryMessageAdmin(ReadOnlyAdmin):
-    list_display = ["journey", "step", "variant", "status", "skip_reason", "sent_at"]
+    list_display = ["journey", "step_label", "variant", "status", "skip_reason", "sent_at"]
     list_filter = ["status", "skip_reason", "step__campaign"]
     search_fields = ["to_email", "esp_message_id"]
     list_select_related = ["journey", "step__campaign", "variant"]
+
+    @admin.display(description=_("step"), ordering="step")
+    def step_label(self, obj):
+        return display_step(obj.step)

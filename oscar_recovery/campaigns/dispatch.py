@@ -19,6 +19,7 @@ from oscar_recovery import app_settings
 from oscar_recovery.campaigns.variants import choose_variant
 from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
 from oscar_recovery.models import CampaignEnrolment, RecoveryMessage
+from oscar_recovery.privacy.suppression import is_suppressed
 from oscar_recovery.sending.send import enqueue
 from oscar_recovery.utils import skip_locked
 
@@ -135,6 +136,10 @@ def send_next_step_now(enrolment_id: int, now: datetime | None = None) -> int:
             raise EnrolmentActionError(
                 gettext_lazy("Only an abandoned basket can be sent a reminder.")
             )
+        if is_suppressed(enrolment.journey.email):
+            raise EnrolmentActionError(
+                gettext_lazy("This address unsubscribed, bounced or complained.")
+            )
         message_id = _dispatch_one(enrolment, now, force=True)
         if message_id is None:
             raise EnrolmentActionError(gettext_lazy("This step was already sent to this basket."))
@@ -194,10 +199,12 @@ def allowed_actions(enrolment: CampaignEnrolment) -> list[str]:
     if enrolment.status != EnrolmentStatus.ACTIVE:
         return []
     actions = ["pause", "stop"]
+    # An address that unsubscribed since the last step would only be skipped: no offer.
     if (
         enrolment.next_step_id
         and not enrolment.is_holdout
         and enrolment.journey.status == JourneyStatus.ABANDONED
+        and not is_suppressed(enrolment.journey.email)
     ):
         actions.insert(0, "send_now")
     return actions

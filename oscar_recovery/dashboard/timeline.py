@@ -6,11 +6,20 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from oscar_recovery.constants import CheckoutStep
-from oscar_recovery.models import CartJourney, PromptEvent
+from oscar_recovery.constants import (
+    CheckoutStep,
+    ConsentSource,
+    EmailSource,
+    JourneyEventKind,
+    LawfulBasis,
+    MessageStatus,
+    SkipReason,
+)
+from oscar_recovery.models import CartJourney, CartJourneyEvent, PromptEvent, RecoveryMessage
+from oscar_recovery.sending.content import display_subject
 
 
 @dataclass(frozen=True)
@@ -22,38 +31,120 @@ class Entry:
     detail: str = ""
 
 
-def journey_timeline(journey: CartJourney) -> list[Entry]:
+#: How a consent source reads in "Consent given at checkout (soft opt-in)".
+_CONSENT_WHERE = {
+    ConsentSource.CHECKOUT: _("at checkout"),
+    ConsentSource.PROMPT: _("in an on-site prompt"),
+    ConsentSource.ACCOUNT: _("in the customer account"),
+    ConsentSource.STAFF: _("as recorded by staff"),
+    ConsentSource.CONFIRMED: _("by confirming the email"),
+    ConsentSource.OTHER: _("elsewhere"),
+}
+#: How a lawful basis reads in brackets after the consent sentence.
+_BASIS_SHORT = {
+    LawfulBasis.SOFT_OPT_IN: _("soft opt-in"),
+    LawfulBasis.CONSENT: _("prior consent"),
+    LawfulBasis.US_CANSPAM: _("CAN-SPAM"),
+}
+#: Why an enrolment stopped, as the end of "Stopped: …"; skip reasons read as their label.
+_STOP_REASONS = {
+    "order_placed": _("an order was placed"),
+    "staff": _("stopped by staff"),
+}
+
+
+def stop_reason_text(reason: str) -> str:
+    """The end of the sentence "Stopped: …" for an enrolment's ``stop_reason``: a known
+    reason in words (an order, staff, or the skip reason that ended it), else as stored."""
+    if reason in _STOP_REASONS:
+        return str(_STOP_REASONS[reason])
+    if reason in SkipReason.values:
+        label = str(SkipReason(reason).label)
+        return label[:1].lower() + label[1:]
+    return reason
+
+
+def describe_event(event: CartJourneyEvent) -> tuple[str, str]:
+    """A journey event as a sentence (title) and a detail line, from its kind and data."""
+    data = event.data or {}
+    kind = event.kind
+    if kind == JourneyEventKind.CONSENT_RECORDED:
+        where = _CONSENT_WHERE.get(data.get("source"), "")
+        basis = _BASIS_SHORT.get(data.get("basis"), data.get("basis", ""))
+        if data.get("given"):
+            title = _("Consent given %(where)s (%(basis)s)")
+        else:
+            title = _("Reminders refused %(where)s (%(basis)s)")
+        return " ".join(str(title % {"where": where, "basis": basis}).split()), ""
+    if kind == JourneyEventKind.EMAIL_CAPTURED:
+        source = data.get("source", "")
+        label = EmailSource(source).label if source in EmailSource.values else source
+        return str(_("Email address known (%(source)s)") % {"source": label}), ""
+    if kind == JourneyEventKind.ORDER_PLACED and data.get("order_number"):
+        return str(_("Order %(number)s placed") % {"number": data["order_number"]}), ""
+    if kind == JourneyEventKind.MERGED_IN and data.get("journey"):
+        return str(_("Guest basket #%(journey)s merged in") % {"journey": data["journey"]}), ""
+    if kind == JourneyEventKind.MOVED_ON_LOGIN:
+        return str(_("The shopper logged in and continued with this basket")), ""
+    return str(event.get_kind_display()), ""
+
+
+def _message_sentence(message: RecoveryMessage, label: str) -> tuple[str, str]:
+    """(title, detail) of a message's entry: "… not sent: <reason>" for a skipped one,
+    "… scheduled" with its status (and any error) otherwise."""
+    if message.status == MessageStatus.SKIPPED:
+        reason = stop_reason_text(message.skip_reason) if message.skip_reason else ""
+        if reason:
+            return str(_("%(email)s not sent: %(reason)s") % {"email": label, "reason": reason}), ""
+        return str(_("%(email)s not sent") % {"email": label}), ""
+    detail = str(_("Status: %(status)s") % {"status": message.get_status_display()})
+    if message.error:
+        detail = f"{detail} ({message.error})"
+    return str(_("%(email)s scheduled") % {"email": label}), detail
+
+
+def journey_timeline(journey: CartJourney, language: str | None = None) -> list[Entry]:
+    """Every dated thing that happened to the journey, oldest first, as sentences in the
+    active language; email subjects are rendered (:func:`display_subject`) in ``language``
+    (the active one by default), never shown as template source."""
+    language = language or translation.get_language()
     entries = [Entry(journey.created_at, "journey", str(_("Basket created")))]
     for step in CheckoutStep:
         reached = journey.step_reached_at(step)
         if reached and step != CheckoutStep.BASKET:
-            entries.append(Entry(reached, "journey", str(_("Reached: %s") % step.label)))
-    if journey.email_captured_at:
+            entries.append(
+                Entry(reached, "journey", str(_("Reached: %(step)s") % {"step": step.label}))
+            )
+    events = list(journey.events.all())
+    if journey.email_captured_at and not any(
+        event.kind == JourneyEventKind.EMAIL_CAPTURED for event in events
+    ):
         entries.append(
             Entry(
                 journey.email_captured_at,
                 "journey",
-                str(_("Email known")),
-                journey.get_email_source_display(),
+                str(
+                    _("Email address known (%(source)s)")
+                    % {"source": journey.get_email_source_display()}
+                ),
             )
         )
-    for event in journey.events.all():
-        detail = ", ".join(f"{key}: {value}" for key, value in sorted(event.data.items()))
-        entries.append(Entry(event.created_at, "journey", event.get_kind_display(), detail))
+    for event in events:
+        if event.kind == JourneyEventKind.ORDER_PLACED and journey.order_id:
+            continue  # the order's own entry below says it, with the order's time
+        title, detail = describe_event(event)
+        entries.append(Entry(event.created_at, "journey", title, detail))
     for message in journey.messages.all():
-        label = str(message.step)
+        label = str(
+            _("Email %(position)s “%(subject)s”")
+            % {
+                "position": message.step.position,
+                "subject": display_subject(message.step, language, message.variant),
+            }
+        )
         if message.variant_id:
             label = f"{label} [{message.variant.label}]"
-        entries.append(
-            Entry(
-                message.created_at,
-                "email",
-                str(_("Email scheduled")),
-                f"{label}: {message.get_status_display()}"
-                + (f" ({message.skip_reason})" if message.skip_reason else "")
-                + (f" - {message.error}" if message.error else ""),
-            )
-        )
+        entries.append(Entry(message.created_at, "email", *_message_sentence(message, label)))
         for field, title, kind in (
             ("sent_at", _("Email sent"), "email"),
             ("delivered_at", _("Email delivered"), "email"),
@@ -68,7 +159,7 @@ def journey_timeline(journey: CartJourney) -> list[Entry]:
                 Entry(
                     event.occurred_at,
                     "tracking",
-                    str(_("ESP event: %s") % event.event_type),
+                    str(_("The email service reported: %(event)s") % {"event": event.event_type}),
                     f"{label} ({event.esp_name})" if event.esp_name else label,
                 )
             )
@@ -79,7 +170,7 @@ def journey_timeline(journey: CartJourney) -> list[Entry]:
             Entry(
                 order.date_placed,
                 "order",
-                str(_("Order %s placed") % order.number),
+                str(_("Order %(number)s placed") % {"number": order.number}),
                 journey.get_status_display(),
             )
         )

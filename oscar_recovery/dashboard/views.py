@@ -21,10 +21,11 @@ from oscar_recovery.constants import JourneyStatus
 from oscar_recovery.dashboard import csv_export
 from oscar_recovery.dashboard.apps import ACT_ON_ENROLMENTS
 from oscar_recovery.dashboard.forms import BasketFilterForm, PeriodForm
-from oscar_recovery.dashboard.timeline import journey_timeline
+from oscar_recovery.dashboard.timeline import journey_timeline, stop_reason_text
 from oscar_recovery.models import CartJourney, RecoveryMessage
 from oscar_recovery.operations import health
 from oscar_recovery.reporting import reports
+from oscar_recovery.sending.content import display_step
 
 
 def _pct(value) -> str:
@@ -75,6 +76,9 @@ class OverviewView(PeriodMixin, TemplateView):
             figures=overview_figures(overview),
             funnel=funnel,
             worst_step=reports.worst_step(funnel),
+            worst_step_minimum=reports.WORST_STEP_MIN_REACHED,
+            deliveries_unreported=bool(overview.current["sent"])
+            and not overview.current["delivered"],
             chart_config={
                 "daily": {
                     "labels": series["days"],
@@ -264,6 +268,8 @@ class ABTestsView(TemplateView):
             groups=reports.ab_results(),
             sample_size=app_settings.AB_SAMPLE_SIZE,
             alpha=app_settings.AB_ALPHA,
+            msprt_tau=reports.stats.MSPRT_TAU,
+            msprt_threshold=1 / app_settings.AB_ALPHA,
         )
         return context
 
@@ -272,7 +278,7 @@ class ABTestsView(TemplateView):
         for group in reports.ab_results():
             for result in group:
                 base = [
-                    str(result.step),
+                    display_step(result.step),
                     result.label,
                     result.sent,
                     result.clicked,
@@ -280,9 +286,10 @@ class ABTestsView(TemplateView):
                     result.recovered_revenue,
                 ]
                 if not result.comparisons:
-                    rows.append([*base, "", "", "", "", ""])
+                    rows.append([*base, "", "", "", "", "", "", ""])
                 for comparison in result.comparisons:
                     test = comparison.result.test
+                    sequential = comparison.sequential
                     rows.append(
                         [
                             *base,
@@ -291,6 +298,8 @@ class ABTestsView(TemplateView):
                             f"{test.z:.4f}" if test else "",
                             f"{test.p_value:.6f}" if test else "",
                             f"{comparison.result.progress:.4f}",
+                            sequential.verdict.value if sequential else "",
+                            f"{sequential.p_value:.6f}" if sequential else "",
                         ]
                     )
         header = (
@@ -305,6 +314,8 @@ class ABTestsView(TemplateView):
             "z",
             "p",
             _("Sample progress"),
+            _("Sequential verdict"),
+            _("Always-valid p"),
         )
         return csv_export.csv_response("recovery-ab-tests", header, rows)
 
@@ -465,6 +476,7 @@ class BasketDetailView(DetailView):
         context.update(
             timeline=journey_timeline(journey),
             enrolment=enrolment,
+            stop_reason=stop_reason_text(enrolment.stop_reason) if enrolment else "",
             actions={
                 name: label
                 for name, (label, _service) in BasketActionView.ACTIONS.items()

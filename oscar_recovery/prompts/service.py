@@ -20,6 +20,7 @@ from oscar_recovery import app_settings
 from oscar_recovery.capture import scope as capture
 from oscar_recovery.constants import ConsentSource, EmailSource, Incentive, PromptEventKind
 from oscar_recovery.models import CartJourney, Prompt, PromptEvent
+from oscar_recovery.outcomes import attribution
 from oscar_recovery.privacy import confirmation
 from oscar_recovery.privacy import consent as consent_service
 from oscar_recovery.privacy.suppression import email_hash
@@ -288,7 +289,9 @@ def record_conversion(
 ) -> list[PromptEvent]:
     """An order was placed: each prompt shown to the visitor (or given their email for this
     basket) within ``OSCAR_RECOVERY_PROMPTS_ATTRIBUTION_WINDOW`` before it counts a
-    conversion, in the variant the visitor saw. Once per prompt and order."""
+    conversion, in the variant the visitor saw. Once per prompt and order. Its ``credit``
+    says whether the prompt got the order or only assisted
+    (:func:`oscar_recovery.outcomes.attribution.credit_order`)."""
     now = now or timezone.now()
     seen = Q(journey=journey, kind=PromptEventKind.SUBMITTED)
     if journey.visitor_id:
@@ -297,13 +300,17 @@ def record_conversion(
         PromptEvent.objects.filter(seen)
         .filter(created_at__gte=now - app_settings.PROMPTS_ATTRIBUTION_WINDOW, created_at__lte=now)
         .order_by("-created_at")
-        .values_list("prompt_id", "variant", "visit_id")
+        .values_list("prompt_id", "variant", "visit_id", "created_at")
     )
     latest: dict[int, tuple[str, str]] = {}
-    for prompt_id, variant, visit_id in events:
+    touched: dict[int, datetime] = {}
+    for prompt_id, variant, visit_id, created_at in events:
         latest.setdefault(prompt_id, (variant, visit_id))
+        touched.setdefault(prompt_id, created_at)
     if not latest:
         return []
+    # One order, one channel: the rule and its reasons are in outcomes.attribution.
+    credit = attribution.credit_order(journey, now, touched)
     number = str(order.number)
     done = set(
         PromptEvent.objects.filter(
@@ -320,7 +327,11 @@ def record_conversion(
                 visit_id=visit_id,
                 journey=journey,
                 created_at=now,
-                data={"order": number, "total": str(order.total_incl_tax)},
+                data={
+                    "order": number,
+                    "total": str(order.total_incl_tax),
+                    "credit": "order" if prompt_id == credit.prompt_id else "assisted",
+                },
             )
             for prompt_id, (variant, visit_id) in latest.items()
             if prompt_id not in done

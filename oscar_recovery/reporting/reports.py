@@ -29,6 +29,7 @@ from oscar_recovery.models import (
 )
 from oscar_recovery.prompts.figures import event_counts
 from oscar_recovery.reporting import statistics as stats
+from oscar_recovery.sending.content import display_subject
 
 FURTHEST_FIELDS = {step: f"furthest_{step.slug}" for step in CheckoutStep}
 SUMMED_FIELDS = (
@@ -204,10 +205,25 @@ def funnel(period: Period, figures: dict[str, Any] | None = None) -> list[Funnel
     return steps
 
 
-def worst_step(steps: list[FunnelStep]) -> FunnelStep | None:
-    """The step that loses the most shoppers (by count); None when none lost any."""
-    candidates = [step for step in steps if step.dropped]
-    return max(candidates, key=lambda step: step.dropped, default=None)
+#: A funnel step is ranked by its drop-off rate only once this many journeys reached it:
+#: below that a rate is noise (1 of 1 is "100 %").
+WORST_STEP_MIN_REACHED = 20
+
+
+def worst_step(
+    steps: list[FunnelStep], minimum_reached: int = WORST_STEP_MIN_REACHED
+) -> FunnelStep | None:
+    """The step with the highest drop-off rate (went no further / reached) among those at
+    least ``minimum_reached`` journeys reached; ties go to the step that lost more shoppers,
+    then to the earlier step. None when no such step lost anyone."""
+    candidates = [
+        (index, step)
+        for index, step in enumerate(steps)
+        if step.dropped and step.reached >= max(minimum_reached, 1)
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda pair: (pair[1].drop_rate, pair[1].dropped, -pair[0]))[1]
 
 
 def daily_series(period: Period) -> dict[str, list]:
@@ -279,7 +295,7 @@ def step_rows(period: Period) -> list[Row]:
         Row(
             f"{step.campaign.name} #{step.position}",
             grouped[step.pk],
-            {"step": step, "subject": step.subject},
+            {"step": step, "subject": display_subject(step)},
         )
         for step in sorted(steps, key=lambda step: (step.campaign.name, step.position))
     ]
@@ -293,6 +309,8 @@ class ArmComparison:
     control: tuple[int, int]
     variant: tuple[int, int]
     result: stats.ABResult
+    #: The always-valid sequential test (None: too few successes or failures yet).
+    sequential: stats.SequentialTest | None = None
 
     @property
     def control_rate(self) -> float | None:
@@ -370,6 +388,7 @@ def ab_results(sample_size: int | None = None) -> list[list[VariantResult]]:
                             pair_control,
                             pair_variant,
                             stats.ab_verdict(pair_control, pair_variant, sample_size, alpha),
+                            stats.msprt(pair_control, pair_variant, alpha),
                         )
                     )
             group.append(result)
@@ -422,7 +441,8 @@ PROMPT_COLUMNS = (
     ("dismissed", _("Dismissed")),
     ("captured", _("Emails captured")),
     ("capture_rate", _("Capture rate")),
-    ("recovered_orders", _("Orders after prompt")),
+    ("recovered_orders", _("Orders")),
+    ("assisted_orders", _("Assisted orders")),
 )
 
 
@@ -433,12 +453,16 @@ def prompt_rows(period: Period) -> list[Row]:
     zone = timezone.get_current_timezone()
     start = timezone.make_aware(datetime.combine(period.start, time.min), zone)
     end = timezone.make_aware(datetime.combine(period.end + timedelta(days=1), time.min), zone)
-    counts = event_counts(
-        PromptEvent.objects.filter(created_at__gte=start, created_at__lt=end), "prompt_id"
+    events = PromptEvent.objects.filter(created_at__gte=start, created_at__lt=end)
+    counts = event_counts(events, "prompt_id")
+    # Orders a prompt only assisted (outcomes.attribution.credit_order) are not its own.
+    assisted = event_counts(
+        events.filter(kind=PromptEventKind.CONVERTED, data__credit="assisted"), "prompt_id"
     )
     rows = []
     for prompt in Prompt.objects.filter(pk__in=counts).order_by("-priority", "name"):
         kinds = counts[prompt.pk]
+        assisted_count = assisted.get(prompt.pk, {}).get(PromptEventKind.CONVERTED, 0)
         shown = kinds.get(PromptEventKind.SHOWN, 0)
         captured = kinds.get(PromptEventKind.SUBMITTED, 0)
         figures = {
@@ -446,7 +470,8 @@ def prompt_rows(period: Period) -> list[Row]:
             "dismissed": kinds.get(PromptEventKind.DISMISSED, 0),
             "captured": captured,
             "capture_rate": stats.rate(captured, shown),
-            "recovered_orders": kinds.get(PromptEventKind.CONVERTED, 0),
+            "recovered_orders": kinds.get(PromptEventKind.CONVERTED, 0) - assisted_count,
+            "assisted_orders": assisted_count,
         }
         rows.append(Row(prompt.name, figures, {"prompt": prompt}))
     return rows

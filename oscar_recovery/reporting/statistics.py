@@ -7,6 +7,9 @@ Closed forms only (no SciPy): the normal distribution through :func:`math.erf` a
   honest at a sample size fixed in advance (:func:`sample_size_per_arm`): looking at the
   p-value every day and stopping when it dips below 0.05 finds "winners" that are noise.
   :func:`ab_verdict` therefore says "keep running" until both arms reach that size.
+* :func:`msprt` is the test a small shop can finish: an always-valid sequential test that
+  may be read every day and stopped as soon as it decides, with no planned sample size.
+  The dashboard shows it beside the z-test.
 * :func:`difference_interval` is the confidence interval of a difference of two rates: the
   lift of emailed journeys over the holdout.
 """
@@ -142,3 +145,65 @@ def ab_verdict(
     if test is None or test.p_value >= alpha:
         return ABResult(Verdict.NO_DIFFERENCE, progress, test)
     return ABResult(Verdict.BETTER if test.difference > 0 else Verdict.WORSE, progress, test)
+
+
+# --- Always-valid sequential test (mSPRT) -------------------------------------------------
+#: Standard deviation of the normal mixture prior on the true difference of the two rates
+#: (absolute: 0.05 = 5 percentage points), the size of effect the test is most sensitive
+#: to. A shop sending a few hundred emails per arm can only ever see differences of that
+#: order; a smaller tau suits shops with far more traffic and smaller expected effects.
+MSPRT_TAU = 0.05
+
+
+@dataclass(frozen=True)
+class SequentialTest:
+    #: The mixture likelihood ratio Lambda_n.
+    likelihood_ratio: float
+    #: Always-valid p-value: min(1, 1 / Lambda_n).
+    p_value: float
+    #: Rate of the variant minus rate of the control.
+    difference: float
+    verdict: Verdict
+
+
+def msprt(
+    control: tuple[int, int],
+    variant: tuple[int, int],
+    alpha: float = 0.05,
+    tau: float = MSPRT_TAU,
+) -> SequentialTest | None:
+    """Mixture sequential probability ratio test of ``variant`` against ``control`` on
+    ``(successes, trials)`` pairs (Johari, Pekelis and Walsh, "Always valid inference",
+    2017), on the normal approximation of the difference d = p2 - p1 with variance
+    V = p(1-p)(1/n1 + 1/n2) (p pooled) and a N(0, tau^2) prior on the true difference:
+
+        Lambda_n = sqrt(V / (V + tau^2)) * exp(tau^2 d^2 / (2 V (V + tau^2)))
+
+    Under "no difference" Lambda_n is a martingale with mean 1, so by Ville's inequality it
+    ever reaches 1/alpha with probability at most alpha, *however often it is looked at and
+    whenever the test is stopped*. The verdict is BETTER or WORSE once Lambda_n >= 1/alpha,
+    otherwise KEEP_RUNNING: a sequential test never concludes "no difference" by itself.
+
+    None when it cannot be read: an arm with fewer than 5 successes or 5 failures (the
+    normal approximation), or no variation at all.
+    """
+    (x1, n1), (x2, n2) = control, variant
+    if not (enough_for_normal_approximation(x1, n1) and enough_for_normal_approximation(x2, n2)):
+        return None
+    pooled = (x1 + x2) / (n1 + n2)
+    variance = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
+    if variance <= 0 or tau <= 0:
+        return None
+    difference = x2 / n2 - x1 / n1
+    tau2 = tau * tau
+    log_ratio = 0.5 * math.log(variance / (variance + tau2)) + (tau2 * difference**2) / (
+        2 * variance * (variance + tau2)
+    )
+    # exp overflows past ~709; such a ratio is far beyond any 1/alpha anyway.
+    ratio = math.exp(min(log_ratio, 700.0))
+    p_value = min(1.0, 1 / ratio)
+    if ratio >= 1 / alpha:
+        verdict = Verdict.BETTER if difference > 0 else Verdict.WORSE
+    else:
+        verdict = Verdict.KEEP_RUNNING
+    return SequentialTest(ratio, p_value, difference, verdict)

@@ -27,9 +27,10 @@ from oscar_recovery import app_settings
 from oscar_recovery.adapter import RecoveryAdapter, get_adapter
 from oscar_recovery.campaigns.variants import StepContent, content_for
 from oscar_recovery.constants import CampaignTrigger, RecommendationReason
-from oscar_recovery.models import CampaignStep, CartJourney, RecoveryMessage
+from oscar_recovery.models import CampaignStep, CartJourney, RecoveryMessage, StepVariant
 from oscar_recovery.recommendations.service import purchased_product_ids
 from oscar_recovery.sending.templating import (
+    TemplateError,
     default_source,
     inline_css,
     render_html,
@@ -296,6 +297,34 @@ def render_email(content: StepContent, context: dict) -> RenderedEmail:
     html = render_html(content.body_html or default_source("html"), context)
     text = render_text(content.body_text or default_source("text"), context)
     return RenderedEmail(context["subject"], context["preheader"], inline_css(html), text)
+
+
+def display_subject(
+    step: CampaignStep, language: str | None = None, variant: StepVariant | None = None
+) -> str:
+    """A step's (or variant's) subject as staff should read it in lists and timelines:
+    rendered in ``language`` (the active one by default), so ``{% translate %}`` tags show
+    their text, never their source. Basket-specific variables render empty; a subject that
+    does not render shows its source rather than break the page."""
+    source = content_for(step, variant).subject
+    context = {
+        "shop": {"name": settings.OSCAR_SHOP_NAME},
+        "shopper": {"first_name": ""},
+        "step": {"position": step.position},
+        "lines": [],
+        "num_items": 0,
+    }
+    with translation.override(language or translation.get_language()):
+        try:
+            return render_line(source, context)
+        except TemplateError:
+            return source
+
+
+def display_step(step: CampaignStep, language: str | None = None) -> str:
+    """ "Campaign #2: rendered subject", the step as staff read it (see
+    :func:`display_subject`); the model's ``__str__`` keeps the raw subject."""
+    return f"{step.campaign} #{step.position}: {display_subject(step, language)}"
 
 
 def language_of(journey: CartJourney) -> str:

@@ -25,9 +25,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from oscar_recovery import app_settings, signals
-from oscar_recovery.constants import CampaignTrigger, MessageStatus, SkipReason
+from oscar_recovery.constants import CampaignTrigger, EnrolmentStatus, MessageStatus, SkipReason
 from oscar_recovery.handoff import publish_soon
-from oscar_recovery.models import CartJourney, RecoveryMessage
+from oscar_recovery.models import CampaignEnrolment, CartJourney, RecoveryMessage
 from oscar_recovery.sending.content import compose, load_email_products
 from oscar_recovery.sending.send_checks import why_not_send
 from oscar_recovery.sending.vouchers import issue_voucher
@@ -88,6 +88,8 @@ def send_message(message_id: int, now: datetime | None = None) -> str:
             reason = SkipReason.NOTHING_VIEWED
     if reason is not None:
         _finish(message, MessageStatus.SKIPPED, skip_reason=reason)
+        if reason in ENDS_ENROLMENT:
+            _stop_enrolment(message.journey_id, reason)
         return MessageStatus.SKIPPED
     try:
         voucher = issue_voucher(message, now)
@@ -105,6 +107,30 @@ def send_message(message_id: int, now: datetime | None = None) -> str:
     )
     _announce_sent(message)
     return MessageStatus.SENT
+
+
+#: Skip reasons no later step can get past: the enrolment stops with the reason, so the
+#: dashboard says "Stopped" (not "Active, next: step 3") and offers no "Send now". Reasons
+#: that can pass (a cooldown, consent not yet given or confirmed, an emptied basket) leave
+#: the later steps to be checked on their own.
+ENDS_ENROLMENT = frozenset(
+    {
+        SkipReason.SUPPRESSED,
+        SkipReason.CONSENT_REFUSED,
+        SkipReason.NO_EMAIL,
+        SkipReason.BOT,
+        SkipReason.STAFF,
+        SkipReason.ORDER_PLACED,
+        SkipReason.JOURNEY_ENDED,
+        SkipReason.NEWER_JOURNEY,
+    }
+)
+
+
+def _stop_enrolment(journey_id: int, reason: str) -> None:
+    CampaignEnrolment.objects.filter(
+        journey_id=journey_id, status__in=(EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED)
+    ).update(status=EnrolmentStatus.STOPPED, stop_reason=reason, next_send_at=None)
 
 
 def _announce_sent(message: RecoveryMessage) -> None:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django import template
 from django.template.defaultfilters import floatformat
-from django.utils.timesince import timesince
+
+from oscar_recovery.dashboard.formatting import format_datetime, humanize_duration
+from oscar_recovery.sending.content import display_step
 
 register = template.Library()
 #: Shown for a rate without a denominator (an en dash).
@@ -30,6 +32,17 @@ def points(value, digits: int = 1) -> str:
 
 @register.filter
 def duration(value: timedelta) -> str:
-    """A timedelta in words ("5 days", "1 day, 12 hours")."""
-    start = datetime(2000, 1, 1, tzinfo=UTC)
-    return timesince(start, start + value)
+    """A timedelta in words ("7 days", "1 day, 12 hours"): :func:`humanize_duration`."""
+    return humanize_duration(value)
+
+
+@register.filter
+def step_label(step) -> str:
+    """A campaign step with its subject rendered in the active language."""
+    return display_step(step)
+
+
+@register.filter
+def when(value: datetime | None) -> str:
+    """A date and time as every dashboard page writes it: :func:`format_datetime`."""
+    return format_datetime(value)
