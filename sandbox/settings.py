@@ -7,6 +7,7 @@ environment variables switch these to the real thing. Nothing here is fit for pr
 DEBUG is on, the secret key is public and the outbox is open to anyone.
 """
 
+import hashlib
 import os
 from datetime import timedelta
 from decimal import Decimal
@@ -230,6 +231,13 @@ SANDBOX_STEP_MINUTES = [
 
 # Email: stored and shown at /outbox/ unless a real backend is named.
 EMAIL_BACKEND = os.environ.get("SANDBOX_EMAIL_BACKEND", "sandbox.demo.mail.OutboxBackend")
+# The ESP tracking URLs are mounted: an ESP must prove itself with basic auth (check E030).
+# Set SANDBOX_WEBHOOK_SECRET ("user:password") when a real ESP posts to this sandbox.
+ANYMAIL = {
+    "WEBHOOK_SECRET": os.environ.get(
+        "SANDBOX_WEBHOOK_SECRET", "sandbox:" + hashlib.sha256(SECRET_KEY.encode()).hexdigest()[:24]
+    )
+}
 
 # Celery: no broker means tasks run inline, right where they are queued.
 SANDBOX_CELERY_BROKER_URL = os.environ.get("SANDBOX_CELERY_BROKER_URL", "")
