@@ -351,10 +351,8 @@ def test_returning_banner_is_non_modal_without_layout_shift(make_page):
     banner = page.get_by_role("region", name="Welcome back")
     banner.wait_for()
     style = "getComputedStyle(document.querySelector('.orc-banner'))"
-    # Last in the page and sticky: nothing above it moves, and scrolled to the end it has its
-    # own room, so no control of the page stays covered.
-    assert page.evaluate(f"{style}.position") == "sticky"
-    assert page.evaluate("document.body.lastElementChild.matches('.orc-banner')")
+    assert page.evaluate(f"{style}.position") == "fixed"
+    assert page.evaluate("document.querySelector('main').firstElementChild.matches('.orc-banner')")
     assert page.evaluate("window.__shifts") == 0
     # Non-modal: the page stays usable under it.
     page.fill("#q", "hat")

@@ -186,7 +186,8 @@ GATEWAY_CONTROLS_ON_TOP = """() => {
     el.scrollIntoView({block: 'end'});
     const r = el.getBoundingClientRect();
     const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
-    return [el.name || el.textContent.trim(), el === top || el.contains(top) || top?.control === el];
+    const onTop = el === top || el.contains(top) || top?.control === el;
+    return [el.name || el.textContent.trim(), onTop];
   });
 }"""
 

@@ -100,14 +100,14 @@
     const f = t.field && $(d, t.field), form = f?.form;
     const el = (form || !t.field) && !get("orc:dismissed:" + p.id) && !get("orc:done:" + p.id) && render(p);
     if (!el) return;
-    // Guest help: above the gateway form, on its fields.
+    // Guest help: in the form's flow.
     if (form) {
       form.before(el);
       on($(el, "[data-orc-guest]"), "click", () => {
         form.elements.options && (form.elements.options.value = "anonymous");
         f.value.trim() && f.checkValidity() ? form.requestSubmit() : f.focus();
       });
-    } else d.body.append(el);
+    } else ($(d, "main") || d.body).prepend(el);
     wire(p, el, () => {
       if (!el.orcDone) { set("orc:dismissed:" + p.id); track(p, "dismissed"); }
       el.remove();
