@@ -285,9 +285,7 @@ def _incentive_context(step: CampaignStep, voucher, currency: str) -> dict | Non
     }
 
 
-def unsubscribe_url(
-    email: str, adapter: RecoveryAdapter | None = None, language: str = ""
-) -> str:
+def unsubscribe_url(email: str, adapter: RecoveryAdapter | None = None, language: str = "") -> str:
     """The absolute one-click unsubscribe link; its page speaks ``language``."""
     adapter = adapter or get_adapter()
     path = reverse("oscar_recovery:unsubscribe", args=[unsubscribe_token(email, language)])
