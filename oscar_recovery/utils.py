@@ -17,6 +17,15 @@ _EMAIL_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 REDACTED_EMAIL = "<email>"
 
 
+def mask_email(email: str) -> str:
+    """An address as a page may show it to whoever holds a link: the first character of the
+    local part, then ``***``, then the domain (``j***@example.com``); ``""`` for no address."""
+    local, at, domain = (email or "").strip().rpartition("@")
+    if not at or not local:
+        return ""
+    return f"{local[0]}***@{domain}"
+
+
 def redact(text: str) -> str:
     """``text`` with every email address replaced by ``<email>``."""
     return _EMAIL_IN_TEXT.sub(REDACTED_EMAIL, text)

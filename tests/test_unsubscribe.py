@@ -47,3 +47,32 @@ def test_a_tampered_link_gets_a_friendly_400_and_changes_nothing(client):
         assert response.status_code == 400
         assert b"could not read this unsubscribe link" in response.content
     assert not is_suppressed("shopper@example.com")
+
+
+def test_the_page_speaks_the_emails_language_and_names_the_address_masked(client):
+    """The language and the masked address travel in the signed link, so the page is right
+    for whoever opens it (no cookie, any browser language); the whole address never shows."""
+    token = unsubscribe_token("jane.doe@example.com", language="ar")
+    url = reverse("oscar_recovery:unsubscribe", kwargs={"token": token})
+    response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    body = response.content.decode()
+    assert response["Content-Language"] == "ar"
+    assert "هل تريد إلغاء الاشتراك في تذكيرات السلة؟" in body
+    assert "j***@example.com" in body and "jane.doe" not in body
+    done = client.post(url).content.decode()
+    assert "j***@example.com" in done and "jane.doe" not in done
+
+
+def test_a_language_the_shop_does_not_offer_is_ignored(client):
+    token = unsubscribe_token("jane@example.com", language="xx-evil")
+    response = client.get(reverse("oscar_recovery:unsubscribe", kwargs={"token": token}))
+    assert response.status_code == 200
+    assert response["Content-Language"] != "xx-evil"
+
+
+def test_mask_email_keeps_one_character_and_the_domain():
+    from oscar_recovery.utils import mask_email
+
+    assert mask_email("jane.doe@example.com") == "j***@example.com"
+    assert mask_email("not an address") == ""
+    assert mask_email("") == ""

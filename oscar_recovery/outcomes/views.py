@@ -3,8 +3,10 @@ and restore."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -18,7 +20,12 @@ from oscar_recovery.models import CartJourney, SuppressedAddress
 from oscar_recovery.outcomes import restore
 from oscar_recovery.privacy import confirmation, consent
 from oscar_recovery.privacy.suppression import suppress_hash
-from oscar_recovery.sending.tokens import InvalidLink, check_restore_token, check_unsubscribe_token
+from oscar_recovery.sending.tokens import (
+    InvalidLink,
+    check_restore_token,
+    check_unsubscribe_token,
+    unsubscribe_details,
+)
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
@@ -62,12 +69,19 @@ class UnsubscribeView(View):
         return self.render(request, token, done=True)
 
     def render(self, request, token, *, error=None, done=False, status=200) -> HttpResponse:
-        response = render(
-            request,
-            self.template_name,
-            {"token": token, "error": error, "done": done},
-            status=status,
-        )
+        # The page speaks the email's language (a mail client's one-click POST carries no
+        # cookie or Accept-Language worth trusting) and names the address only masked.
+        masked, language = unsubscribe_details(token)
+        if language not in {code for code, _name in settings.LANGUAGES}:
+            language = translation.get_language()
+        with translation.override(language):
+            response = render(
+                request,
+                self.template_name,
+                {"token": token, "error": error, "done": done, "masked_email": masked},
+                status=status,
+            )
+        response["Content-Language"] = language
         response["Referrer-Policy"] = "no-referrer"
         return response
 

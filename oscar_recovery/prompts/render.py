@@ -50,6 +50,9 @@ def trigger_for(decision: Decision) -> dict:
         if prompt.scroll_percent is not None:
             trigger["scrollPercent"] = prompt.scroll_percent
         return trigger
+    if prompt.kind == PromptKind.GUEST_CHECKOUT:
+        # The script finds the gateway form through its email field and acts on that form.
+        return {"field": GATEWAY_EMAIL_SELECTOR}
     return {}
 
 
@@ -149,7 +152,6 @@ def render_prompts(request: HttpRequest) -> str:
             "config_id": CONFIG_ID,
             "items": items,
             "csrf_token": config["csrf"],
-            "gateway_url": reverse(GATEWAY_URL_NAME),
         }
     )
 

@@ -232,7 +232,7 @@ def build_context(
         ),
         "browse": products.is_browse,
         "viewed": viewed,
-        "unsubscribe_url": unsubscribe_url(journey.email, adapter),
+        "unsubscribe_url": unsubscribe_url(journey.email, adapter, journey.language),
         "incentive": _incentive_context(step, voucher, currency),
         "free_shipping": None,
         "recommendations": [
@@ -286,9 +286,10 @@ def _incentive_context(step: CampaignStep, voucher, currency: str) -> dict | Non
     }
 
 
-def unsubscribe_url(email: str, adapter: RecoveryAdapter | None = None) -> str:
+def unsubscribe_url(email: str, adapter: RecoveryAdapter | None = None, language: str = "") -> str:
+    """The absolute one-click unsubscribe link; its page speaks ``language``."""
     adapter = adapter or get_adapter()
-    path = reverse("oscar_recovery:unsubscribe", args=[unsubscribe_token(email)])
+    path = reverse("oscar_recovery:unsubscribe", args=[unsubscribe_token(email, language)])
     return adapter.absolute_url(path)
 
 

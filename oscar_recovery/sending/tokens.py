@@ -5,7 +5,9 @@ never an address, and they never log anyone in.
   state of its basket: once the basket is merged, submitted or frozen, or the journey has
   ended, the link is used up.
 - An **unsubscribe token** names an address by its suppression hash, and never expires
-  (an opt-out must keep working long after the email was sent).
+  (an opt-out must keep working long after the email was sent). It also carries the masked
+  address (``j***@example.com``, never the whole one) and the email's language, so the page
+  says whom it unsubscribes, in the shopper's language.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from oscar_recovery import app_settings
 from oscar_recovery.models import CartJourney, RecoveryMessage
 from oscar_recovery.privacy.suppression import email_hash
+from oscar_recovery.utils import mask_email
 
 _RESTORE_SALT = "oscar_recovery.restore"
 _UNSUBSCRIBE_SALT = "oscar_recovery.unsubscribe"
@@ -96,8 +99,27 @@ def check_restore_token(token: str) -> RestoreLink:
     return RestoreLink(journey=journey, message_id=message_id)
 
 
-def unsubscribe_token(email: str) -> str:
-    return signing.dumps({"h": email_hash(email)}, salt=_UNSUBSCRIBE_SALT)
+def unsubscribe_token(email: str, language: str = "") -> str:
+    payload = {"h": email_hash(email), "m": mask_email(email)}
+    if language:
+        payload["l"] = language
+    return signing.dumps(payload, salt=_UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_details(token: str) -> tuple[str, str]:
+    """The masked address and the language an unsubscribe token carries (``""`` for either
+    when absent, as in links sent before they were added, or when the token is invalid)."""
+    try:
+        payload = signing.loads(token, salt=_UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return "", ""
+    if not isinstance(payload, dict):
+        return "", ""
+    masked, language = payload.get("m"), payload.get("l")
+    return (
+        masked if isinstance(masked, str) else "",
+        language if isinstance(language, str) else "",
+    )
 
 
 def check_unsubscribe_token(token: str) -> str:

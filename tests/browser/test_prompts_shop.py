@@ -178,14 +178,46 @@ def test_a_dismissed_exit_intent_stays_away(shop, make_page):
     assert "exit_intent" not in prompt_kinds(other)
 
 
+# Is the element at the centre of each of the gateway form's own controls that control (or
+# inside it)? Each is scrolled to the bottom edge of the window, where a fixed banner sits.
+GATEWAY_CONTROLS_ON_TOP = """() => {
+  const form = document.querySelector('#id_username').form;
+  return [...form.querySelectorAll('button, input:not([type=hidden])')].map(el => {
+    el.scrollIntoView({block: 'end'});
+    const r = el.getBoundingClientRect();
+    const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    const onTop = el === top || el.contains(top) || top?.control === el;
+    return [el.name || el.textContent.trim(), onTop];
+  });
+}"""
+
+
+@pytest.mark.parametrize("size", [(1280, 900), (390, 844)], ids=["desktop", "phone"])
+def test_the_guest_checkout_help_covers_none_of_the_gateway_form(shop, make_page, size, tmp_path):
+    page = make_page(viewport={"width": size[0], "height": size[1]})
+    add_to_basket(page, shop)
+    page.goto(shop["url"] + "/checkout/")
+    page.get_by_role("region", name="No account needed").wait_for()
+    page.screenshot(path=str(tmp_path / f"gateway-{size[0]}.png"))
+    controls = page.evaluate(GATEWAY_CONTROLS_ON_TOP)
+    assert [name for name, _ in controls if name == "Continue"], controls
+    assert all(on_top for _, on_top in controls), controls
+    # One email field on the page: the gateway's own.
+    assert page.locator("input[type=email], input[name=username]").count() == 1
+
+
 def test_guest_checkout_prompt_leads_to_a_completed_guest_order(shop, make_page):
     page = make_page()
     add_to_basket(page, shop)
     page.goto(shop["url"] + "/checkout/")
     banner = page.get_by_role("region", name="No account needed")
     banner.wait_for()
-    banner.get_by_label("Email").fill("guest@example.com")
-    banner.locator("[type=submit]").click()
+    # Empty field: the help sends the shopper to the gateway's own email field.
+    banner.get_by_role("button", name="Continue as a guest").click()
+    assert page.evaluate("document.activeElement.id") == "id_username"
+    page.fill("#id_username", "guest@example.com")
+    page.locator("#id_options_1").check()  # had picked "new account": the help picks guest
+    banner.get_by_role("button", name="Continue as a guest").click()
     page.wait_for_url("**/checkout/shipping-address/")
     page.fill("#id_first_name", "Ada")
     page.fill("#id_last_name", "Lovelace")
@@ -200,7 +232,7 @@ def test_guest_checkout_prompt_leads_to_a_completed_guest_order(shop, make_page)
     page.wait_for_url("**/checkout/thank-you/")
     order = Order.objects.get()
     assert order.guest_email == "guest@example.com"
-    assert PromptEvent.objects.filter(kind="cta").count() == 1
+    assert PromptEvent.objects.filter(kind="cta").count() == 2
 
 
 def test_the_tab_title_changes_while_the_page_is_hidden(shop, make_page):

@@ -3,7 +3,6 @@
 import json
 import re
 from datetime import timedelta
-from html.parser import HTMLParser
 
 import pytest
 from django.core.cache import cache
@@ -16,13 +15,12 @@ from oscar_recovery.models import CartJourney, Prompt, PromptVariant
 from oscar_recovery.prompts import render
 from oscar_recovery.prompts import targeting as eligibility
 from tests.conftest import BROWSER_UA
-from tests.support.journeys import add_to_basket, place_order, shipping_address
+from tests.support.journeys import add_to_basket
 from tests.support.prompt_helpers import render_tag, visitor_cookie, visitor_request
 
 pytestmark = pytest.mark.django_db
 
 Basket = get_model("basket", "Basket")
-Order = get_model("order", "Order")
 
 
 def make_prompt(**fields) -> Prompt:
@@ -52,20 +50,6 @@ def template_of(html: str, prompt_id: int) -> str:
     )
     assert match, html
     return match.group(1)
-
-
-class FormFields(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.action = None
-        self.fields = {}
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self.action = attrs.get("action")
-        if tag == "input" and attrs.get("name"):
-            self.fields[attrs["name"]] = attrs.get("value", "")
 
 
 def test_nothing_is_rendered_when_nothing_is_eligible(django_assert_max_num_queries):
@@ -140,7 +124,9 @@ def test_the_email_capture_trigger_and_variant(basket):
     assert "Variant B" in template_of(html, prompt.pk)
 
 
-def test_the_guest_checkout_banner_is_a_real_guest_checkout_form(basket, shopper, product, country):
+def test_the_guest_checkout_banner_acts_on_the_gateway_form_instead_of_its_own(basket):
+    """One email field on the gateway: the help carries a button that the script wires to the
+    gateway form found through its email field, never a second form of its own."""
     prompt = make_prompt(
         kind=PromptKind.GUEST_CHECKOUT,
         asks_email=False,
@@ -151,21 +137,9 @@ def test_the_guest_checkout_banner_is_a_real_guest_checkout_form(basket, shopper
     markup = template_of(html, prompt.pk)
     assert markup.startswith('<section class="orc-banner')
     assert 'role="region"' in markup and f'aria-labelledby="orc-title-{prompt.pk}"' in markup
-    assert config_of(html)["prompts"][0]["trigger"] == {}
-    form = FormFields()
-    form.feed(markup)
-    assert form.action == "/checkout/"
-    assert form.fields["options"] == "anonymous"
-
-    # The same form, submitted by a shopper, leads to a completed guest order.
-    add_to_basket(shopper, product)
-    shopper.get("/checkout/")
-    data = {"options": form.fields["options"], "username": "guest@example.com"}
-    response = shopper.post(form.action, data)
-    assert response.status_code == 302 and "shipping-address" in response["Location"]
-    shipping_address(shopper, country)
-    place_order(shopper)
-    assert Order.objects.get().guest_email == "guest@example.com"
+    assert config_of(html)["prompts"][0]["trigger"] == {"field": "#id_username"}
+    assert "<form" not in markup and "<input" not in markup
+    assert "data-orc-guest" in markup and "Continue as a guest" in markup
 
 
 def test_the_welcome_back_banner_lists_recently_viewed_products(product):

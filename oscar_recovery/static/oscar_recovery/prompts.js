@@ -15,9 +15,9 @@
     headers: { "Content-Type": "application/json", "X-CSRFToken": cfg.csrf },
     body: JSON.stringify({ ...body, visit: cfg.visit })
   });
-  // A lost statistic must never become an error on the page.
+  // A lost statistic is never a page error.
   const track = (p, event) => post(cfg.events, { prompt: p.id, variant: p.variant, event }, true).catch(() => {});
-  // Typing in a field, or a <select> whose list is open, must never look like leaving.
+  // Typing, or an open <select>, is not leaving.
   const isField = el => /^(INPUT|SELECT|OPTION|TEXTAREA)$/.test(el?.tagName);
   on(d, "keydown", e => { if (isField(e.target)) typedAt = Date.now(); }, true);
 
@@ -77,13 +77,13 @@
     set("orc:shown");
     d.body.append(dlg);
     wire(p, dlg, () => dlg.close());
-    // Escape and the close buttons end here: a dismissal unless the email was given.
+    // Esc and close end here: a dismissal unless the email was given.
     on(dlg, "close", () => {
       if (!dlg.orcDone) track(p, "dismissed");
       dlg.remove();
       opener?.focus?.();
     });
-    // Tab wraps inside the dialog instead of escaping to the browser's own controls.
+    // Tab wraps inside the dialog.
     on(dlg, "keydown", e => {
       if (e.key !== "Tab") return;
       const f = [...dlg.querySelectorAll("a[href],button,input,select,textarea")].filter(x => !x.disabled && x.getClientRects().length);
@@ -96,11 +96,18 @@
     track(p, "shown");
   };
 
-  const showBanner = p => {
-    const el = !get("orc:dismissed:" + p.id) && !get("orc:done:" + p.id) && render(p);
+  const showBanner = (p, t) => {
+    const f = t.field && $(d, t.field), form = f?.form;
+    const el = (form || !t.field) && !get("orc:dismissed:" + p.id) && !get("orc:done:" + p.id) && render(p);
     if (!el) return;
-    const host = $(d, "main") || d.body;
-    host.prepend(el);
+    // Guest help: in the form's flow.
+    if (form) {
+      form.before(el);
+      on($(el, "[data-orc-guest]"), "click", () => {
+        form.elements.options && (form.elements.options.value = "anonymous");
+        f.value.trim() && f.checkValidity() ? form.requestSubmit() : f.focus();
+      });
+    } else ($(d, "main") || d.body).prepend(el);
     wire(p, el, () => {
       if (!el.orcDone) { set("orc:dismissed:" + p.id); track(p, "dismissed"); }
       el.remove();
@@ -117,14 +124,14 @@
       clearTimeout(grace);
       grace = setTimeout(() => showModal(p), t.graceMs || 0);
     });
-    // Coming back within the grace period means the pointer only grazed the edge.
+    // Back within the grace period: it only grazed the edge.
     on(d, "mouseover", () => clearTimeout(grace));
     if (t.mobileScroll && w.matchMedia("(pointer: coarse)").matches) {
       let lastY = w.scrollY, lastT = Date.now();
       on(w, "scroll", () => {
         const y = w.scrollY, now = Date.now(), speed = (lastY - y) / Math.max(now - lastT, 1);
         lastY = y; lastT = now;
-        if (armed && speed > 1.5) showModal(p); // px/ms up: a flick to the top
+        if (armed && speed > 1.5) showModal(p); // px/ms up
       }, { passive: true });
     }
   };
@@ -145,10 +152,10 @@
     const t = p.trigger || {};
     if (p.kind === "exit_intent") armExit(p, t);
     else if (p.kind === "email_capture") armCapture(p, t);
-    else showBanner(p);
+    else showBanner(p, t);
   }
 
-  // Abandoned tab: a reminder in the tab strip while the shopper is elsewhere.
+  // Abandoned tab: a reminder in the tab strip.
   const tab = cfg.tab;
   let title = null, icon, added, oldHref;
   if (tab) on(d, "visibilitychange", () => {
@@ -170,7 +177,7 @@
     }
   });
 
-  // Live capture (only where the lawful basis allows it): a valid address once typed.
+  // Live capture (where lawful): a valid address once typed.
   const live = cfg.liveCapture, field = live && $(d, live.selector);
   let sent = "", timer;
   if (field) on(field, "input", () => {
