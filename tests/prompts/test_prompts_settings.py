@@ -49,5 +49,5 @@ def test_settings_are_read_lazily_under_the_shops_names(settings):
     settings.OSCAR_RECOVERY_PROMPTS_VISIT_GAP = 60
     settings.OSCAR_RECOVERY_PROMPTS_CAPTURE_RATE_LIMIT = (3, 120)
     assert prompt_settings.ENABLED is False
-    assert prompt_settings.VISIT_GAP == timedelta(minutes=1)
-    assert prompt_settings.CAPTURE_RATE_LIMIT == (3, timedelta(minutes=2))
+    assert timedelta(minutes=1) == prompt_settings.VISIT_GAP
+    assert (3, timedelta(minutes=2)) == prompt_settings.CAPTURE_RATE_LIMIT
