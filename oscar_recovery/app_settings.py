@@ -236,52 +236,6 @@ class AppSettings:
         """Confidence level of the interval around the lift over the holdout."""
         return float(self._setting("LIFT_CONFIDENCE", 0.95))
 
-    # -- on-site prompts (issue 5) --
-
-    @property
-    def PROMPTS_ENABLED(self) -> bool:
-        """Master switch for on-site prompts: off, ``{% recovery_prompts %}`` renders nothing."""
-        return bool(self._setting("PROMPTS_ENABLED", True))
-
-    @property
-    def PROMPTS_CACHE_TIMEOUT(self) -> int:
-        """Seconds the active prompts stay cached; saving a prompt clears the cache at once."""
-        return int(self._setting("PROMPTS_CACHE_TIMEOUT", 300))
-
-    @property
-    def PROMPTS_VISIT_GAP(self) -> timedelta:
-        """A visitor first seen longer ago than this, before the current visit, is returning."""
-        return _as_timedelta(self._setting("PROMPTS_VISIT_GAP", timedelta(minutes=30)))
-
-    @property
-    def PROMPTS_TAB_REMINDER(self) -> bool:
-        """Change the page title and favicon while the tab is hidden and the basket is not
-        empty."""
-        return bool(self._setting("PROMPTS_TAB_REMINDER", True))
-
-    @property
-    def PROMPTS_LIVE_CAPTURE(self) -> bool:
-        """Capture the checkout email as it is typed, before submit. Only takes effect when
-        ``OSCAR_RECOVERY_LAWFUL_BASIS`` allows it (never under ``consent``)."""
-        return bool(self._setting("PROMPTS_LIVE_CAPTURE", False))
-
-    @property
-    def PROMPTS_EVENTS_RATE_LIMIT(self) -> tuple[int, timedelta]:
-        """Prompt events accepted per client address, and the window they count in."""
-        count, window = self._setting("PROMPTS_EVENTS_RATE_LIMIT", (120, timedelta(hours=1)))
-        return int(count), _as_timedelta(window)
-
-    @property
-    def PROMPTS_CAPTURE_RATE_LIMIT(self) -> tuple[int, timedelta]:
-        """Emails accepted by the prompt capture endpoint per client address and window."""
-        count, window = self._setting("PROMPTS_CAPTURE_RATE_LIMIT", (10, timedelta(hours=1)))
-        return int(count), _as_timedelta(window)
-
-    @property
-    def PROMPTS_ATTRIBUTION_WINDOW(self) -> timedelta:
-        """An order within this time of a prompt being shown counts as its conversion."""
-        return _as_timedelta(self._setting("PROMPTS_ATTRIBUTION_WINDOW", timedelta(days=7)))
-
     @property
     def ADAPTER(self) -> str:
         """Dotted path of the adapter class: the single customisation seam."""

@@ -17,6 +17,15 @@ def sweep() -> dict:
     return health.recorded_sweep().as_dict()
 
 
+def _retry_send(task, exc: Exception) -> Exception:
+    """The retry of an email that failed for a passing reason: exponential backoff from 30 s
+    to 10 min with full jitter, at most ``OSCAR_RECOVERY_SEND_MAX_RETRIES`` times."""
+    countdown = get_exponential_backoff_interval(
+        factor=30, retries=task.request.retries, maximum=600, full_jitter=True
+    )
+    return task.retry(exc=exc, countdown=countdown, max_retries=app_settings.SEND_MAX_RETRIES)
+
+
 @shared_task(name="oscar_recovery.send_message", bind=True, acks_late=True)
 def send_message(self, message_id: int) -> str:
     """Send one recovery message. ``acks_late``: a task lost with its worker is delivered
@@ -24,12 +33,7 @@ def send_message(self, message_id: int) -> str:
     try:
         return sending.send_message(message_id)
     except sending.TransientSendError as exc:
-        countdown = get_exponential_backoff_interval(
-            factor=30, retries=self.request.retries, maximum=600, full_jitter=True
-        )
-        raise self.retry(
-            exc=exc, countdown=countdown, max_retries=app_settings.SEND_MAX_RETRIES
-        ) from exc
+        raise _retry_send(self, exc) from exc
 
 
 @shared_task(name="oscar_recovery.send_consent_confirmation", bind=True, acks_late=True)
@@ -38,12 +42,7 @@ def send_consent_confirmation(self, confirmation_id: int) -> str:
     try:
         return confirmation.send_confirmation(confirmation_id)
     except sending.TransientSendError as exc:
-        countdown = get_exponential_backoff_interval(
-            factor=30, retries=self.request.retries, maximum=600, full_jitter=True
-        )
-        raise self.retry(
-            exc=exc, countdown=countdown, max_retries=app_settings.SEND_MAX_RETRIES
-        ) from exc
+        raise _retry_send(self, exc) from exc
 
 
 # Staff alerts and outgoing webhooks

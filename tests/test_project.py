@@ -1,7 +1,9 @@
 """The app as a project sees it: migrations, system checks, settings."""
 
+import re
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -78,3 +80,35 @@ def test_no_webhook_secret_is_needed_when_the_tracking_urls_are_not_mounted(sett
     settings.DEBUG = False
     settings.ROOT_URLCONF = "oscar_recovery.urls"
     assert check_esp_webhook_secret(None) == []
+
+
+def test_the_layout_map_names_every_package_and_root_module():
+    """README "How the code is laid out" and the package docstring list the tree as it is."""
+    import oscar_recovery
+
+    root = Path(oscar_recovery.__file__).parent
+    readme = (root.parent / "README.md").read_text()
+    block = readme.split("## How the code is laid out", 1)[1].split("```", 2)[1]
+    packages = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("__"))
+    modules = sorted(p.stem for p in root.glob("*.py") if p.stem != "__init__")
+    assert len(modules) + 1 <= 16, "the root stays small"
+    for name in packages:
+        assert f"{name}/" in block, name
+    for name in modules:
+        assert f"{name}.py" in block, name
+        assert f"``{name}``" in oscar_recovery.__doc__, name
+    for name in set(packages) - {"templates", "static", "locale", "migrations"}:
+        assert f"``{name}/``" in oscar_recovery.__doc__, name
+    named = set(re.findall(r"^  ([a-z_]+)/", block, re.MULTILINE))
+    assert named <= set(packages), named - set(packages)
+
+
+def test_the_readme_links_only_to_its_own_headings():
+    """The Security section (and any other) links to sections that exist."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    headings = re.findall(r"^#{2,4} (.+)$", readme, re.MULTILINE)
+    anchors = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+    security = readme.split("## Security\n", 1)[1].split("\n## ", 1)[0]
+    assert "OSCAR_RECOVERY_TRUSTED_PROXIES" in security and 'ANYMAIL["WEBHOOK_SECRET"]' in security
+    for link in re.findall(r"\]\(#([^)]+)\)", readme):
+        assert link in anchors, link

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils.translation import ngettext
 from oscar.core.loading import get_model
 
-from oscar_recovery import app_settings
 from oscar_recovery.capture.history import viewed_from_cookie
 from oscar_recovery.constants import PromptKind
+from oscar_recovery.prompts import app_settings as prompt_settings
 from oscar_recovery.prompts import service
 from oscar_recovery.prompts import targeting as eligibility
 from oscar_recovery.prompts.targeting import GATEWAY_URL_NAME, Decision, Visitor
@@ -57,7 +57,7 @@ def trigger_for(decision: Decision) -> dict:
 
 
 def tab_config(visitor: Visitor) -> dict | None:
-    if not app_settings.PROMPTS_TAB_REMINDER or not visitor.basket_items:
+    if not prompt_settings.TAB_REMINDER or not visitor.basket_items:
         return None
     count = visitor.basket_items
     title = ngettext(
@@ -95,7 +95,7 @@ def recent_products(visitor: Visitor) -> list:
 
 def render_prompts(request: HttpRequest) -> str:
     """The tag's output; an empty string when nothing is for this visitor on this page."""
-    if not app_settings.PROMPTS_ENABLED:
+    if not prompt_settings.ENABLED:
         return ""
     visitor = Visitor(request)
     if visitor.is_bot:

@@ -24,6 +24,7 @@ from oscar_recovery.outcomes import attribution
 from oscar_recovery.privacy import confirmation
 from oscar_recovery.privacy import consent as consent_service
 from oscar_recovery.privacy.suppression import email_hash
+from oscar_recovery.prompts import app_settings as prompt_settings
 from oscar_recovery.prompts.targeting import PromptContent
 from oscar_recovery.sending import vouchers
 
@@ -36,7 +37,7 @@ LIVE_CAPTURE_BASES = ("soft_opt_in", "us_canspam")
 
 
 def live_capture_allowed() -> bool:
-    return app_settings.PROMPTS_LIVE_CAPTURE and app_settings.LAWFUL_BASIS in LIVE_CAPTURE_BASES
+    return prompt_settings.LIVE_CAPTURE and app_settings.LAWFUL_BASIS in LIVE_CAPTURE_BASES
 
 
 # -- events -------------------------------------------------------------------------------
@@ -298,7 +299,7 @@ def record_conversion(
         seen |= Q(visitor_id=journey.visitor_id, kind=PromptEventKind.SHOWN)
     events = (
         PromptEvent.objects.filter(seen)
-        .filter(created_at__gte=now - app_settings.PROMPTS_ATTRIBUTION_WINDOW, created_at__lte=now)
+        .filter(created_at__gte=now - prompt_settings.ATTRIBUTION_WINDOW, created_at__lte=now)
         .order_by("-created_at")
         .values_list("prompt_id", "variant", "visit_id", "created_at")
     )

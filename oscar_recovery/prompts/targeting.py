@@ -33,7 +33,6 @@ from django.http import HttpRequest
 from django.utils import timezone
 from oscar.core.loading import get_model
 
-from oscar_recovery import app_settings
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.campaigns.enrolment import CustomerHistory
 from oscar_recovery.campaigns.variants import CONTROL_LABEL, pick_variant
@@ -41,6 +40,7 @@ from oscar_recovery.capture.history import viewed_from_cookie
 from oscar_recovery.capture.visitor import read_visitor_id
 from oscar_recovery.constants import DeviceClass, LoginState, PromptKind, ValueTier, VisitorType
 from oscar_recovery.models import Prompt, PromptVariant
+from oscar_recovery.prompts import app_settings as prompt_settings
 from oscar_recovery.prompts import state
 from oscar_recovery.utils import get_logger
 
@@ -67,7 +67,7 @@ def active_prompts(now: datetime | None = None) -> list[Prompt]:
     prompts = cache.get(CACHE_KEY)
     if prompts is None:
         prompts = _load_active_prompts(now or timezone.now())
-        cache.set(CACHE_KEY, prompts, app_settings.PROMPTS_CACHE_TIMEOUT)
+        cache.set(CACHE_KEY, prompts, prompt_settings.CACHE_TIMEOUT)
     return prompts
 
 
@@ -365,7 +365,7 @@ class Decision:
 
 def eligible_prompts(visitor: Visitor) -> list[Decision]:
     """The prompts this visitor sees on this page, highest priority first, one per kind."""
-    if not app_settings.PROMPTS_ENABLED or visitor.is_bot:
+    if not prompt_settings.ENABLED or visitor.is_bot:
         return []
     chosen: dict[str, Decision] = {}
     for prompt in active_prompts(visitor.now):

@@ -21,12 +21,13 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from oscar_recovery import app_settings, ratelimit
+from oscar_recovery import ratelimit
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.campaigns.variants import CONTROL_LABEL
 from oscar_recovery.capture.visitor import ensure_visitor_cookie
 from oscar_recovery.constants import PromptEventKind, PromptKind
 from oscar_recovery.models import Prompt
+from oscar_recovery.prompts import app_settings as prompt_settings
 from oscar_recovery.prompts import service, state
 from oscar_recovery.prompts import targeting as eligibility
 from oscar_recovery.utils import get_logger
@@ -183,7 +184,7 @@ class PromptEventView(PromptEndpoint):
     rate_scope = "prompt-events"
 
     def rate_limit(self):
-        return app_settings.PROMPTS_EVENTS_RATE_LIMIT
+        return prompt_settings.EVENTS_RATE_LIMIT
 
     def handle(self, request: HttpRequest, payload: dict) -> HttpResponse:
         kind = payload.get("event")
@@ -220,7 +221,7 @@ class PromptCaptureView(PromptEndpoint):
     rate_scope = "prompt-capture"
 
     def rate_limit(self):
-        return app_settings.PROMPTS_CAPTURE_RATE_LIMIT
+        return prompt_settings.CAPTURE_RATE_LIMIT
 
     def handle(self, request: HttpRequest, payload: dict) -> HttpResponse:
         if payload.get("live") is True and "prompt" not in payload:

@@ -1,23 +1,21 @@
 from datetime import date, timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
+from oscar_recovery.management.base import RecoveryCommand
 from oscar_recovery.reporting import aggregation
 
 
-class Command(BaseCommand):
-    @property
-    def help(self) -> str:
-        # A property: argparse needs a real str, in the language active when help is shown.
-        return _(
-            "Recompute the dashboard's daily figures: the recent days (what the Celery task "
-            "does; --days), a range (--from/--to), or everything since the first journey "
-            "(--all). Safe to rerun: each day is replaced as a whole."
-        )
+class Command(RecoveryCommand):
+    help_text = gettext_lazy(
+        "Recompute the dashboard's daily figures: the recent days (what the Celery task "
+        "does; --days), a range (--from/--to), or everything since the first journey "
+        "(--all). Safe to rerun: each day is replaced as a whole."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--from", dest="first", type=date.fromisoformat, help="YYYY-MM-DD")

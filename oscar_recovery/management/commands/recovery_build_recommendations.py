@@ -1,19 +1,17 @@
 import time
 
-from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from oscar_recovery.management.base import RecoveryCommand
 from oscar_recovery.recommendations.cooccurrence import rebuild
 
 
-class Command(BaseCommand):
-    @property
-    def help(self) -> str:
-        # A property: argparse needs a real str, in the language active when help is shown.
-        return _(
-            "Rebuild the bought-together and bestseller tables behind product recommendations "
-            "from the orders (what the nightly Celery task does)."
-        )
+class Command(RecoveryCommand):
+    help_text = gettext_lazy(
+        "Rebuild the bought-together and bestseller tables behind product recommendations "
+        "from the orders (what the nightly Celery task does)."
+    )
 
     def handle(self, *args, **options):
         started = time.perf_counter()

@@ -1,16 +1,15 @@
-from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from oscar_recovery.management.base import RecoveryCommand
 from oscar_recovery.operations import doctor
 
 
-class Command(BaseCommand):
-    @property
-    def help(self) -> str:
-        return _(
-            "List what this shop has wrong for production, each with how to fix it. Exits "
-            "with status 1 when anything is found."
-        )
+class Command(RecoveryCommand):
+    help_text = gettext_lazy(
+        "List what this shop has wrong for production, each with how to fix it. Exits "
+        "with status 1 when anything is found."
+    )
 
     def handle(self, *args, **options):
         findings = doctor.diagnose()

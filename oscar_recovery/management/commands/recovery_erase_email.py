@@ -1,28 +1,23 @@
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
-from django.core.validators import validate_email
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from oscar_recovery.management.base import RecoveryCommand, checked_email
 from oscar_recovery.privacy.data_rights import erase_email
 
 
-class Command(BaseCommand):
-    @property
-    def help(self) -> str:
-        return _(
-            "Erase everything oscar-recovery holds about an email address; only its "
-            "suppression hash is kept, so it is never emailed again."
-        )
+class Command(RecoveryCommand):
+    help_text = gettext_lazy(
+        "Erase everything oscar-recovery holds about an email address; only its "
+        "suppression hash is kept, so it is never emailed again."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("email")
         parser.add_argument("--yes", action="store_true", help=_("Do not ask for confirmation."))
 
     def handle(self, *args, email, yes=False, **options):
-        try:
-            validate_email(email.strip())
-        except ValidationError as exc:
-            raise CommandError(_("Not an email address.")) from exc
+        checked_email(email)
         if not yes:
             answer = input(_("Erase all recovery data of this address? Type 'yes' to continue: "))
             if answer.strip().lower() != "yes":

@@ -1,16 +1,14 @@
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
-from django.core.validators import validate_email
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from oscar_recovery.management.base import RecoveryCommand, checked_email
 from oscar_recovery.privacy.data_rights import export_json
 
 
-class Command(BaseCommand):
-    @property
-    def help(self) -> str:
-        # A property: argparse needs a real str, in the language active when help is shown.
-        return _("Export everything oscar-recovery holds about an email address, as JSON.")
+class Command(RecoveryCommand):
+    help_text = gettext_lazy(
+        "Export everything oscar-recovery holds about an email address, as JSON."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("email")
@@ -19,10 +17,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, email, output=None, **options):
-        try:
-            validate_email(email.strip())
-        except ValidationError as exc:
-            raise CommandError(_("Not an email address.")) from exc
+        checked_email(email)
         data = export_json(email, indent=2, ensure_ascii=False)
         if output:
             with open(output, "w", encoding="utf-8") as file:

@@ -1,10 +1,11 @@
 from decimal import Decimal, InvalidOperation
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from oscar_recovery.campaigns.install import install_browse_defaults, install_defaults
+from oscar_recovery.management.base import RecoveryCommand
 
 
 def _percentage(value: str) -> Decimal:
@@ -19,14 +20,11 @@ def _percentage(value: str) -> Decimal:
     return percent
 
 
-class Command(BaseCommand):
-    @property
-    def help(self) -> str:
-        # A property: argparse needs a real str, in the language active when help is shown.
-        return _(
-            "Create the recommended abandoned-basket campaign (emails after 1 h, 24 h and 72 h). "
-            "It stays inactive unless --activate is given; running it again changes nothing."
-        )
+class Command(RecoveryCommand):
+    help_text = gettext_lazy(
+        "Create the recommended abandoned-basket campaign (emails after 1 h, 24 h and 72 h). "
+        "It stays inactive unless --activate is given; running it again changes nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--activate", action="store_true", help=_("Switch the campaign on."))

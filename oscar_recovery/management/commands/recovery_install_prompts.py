@@ -1,19 +1,16 @@
-from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import gettext_lazy, pgettext
 
+from oscar_recovery.management.base import RecoveryCommand
 from oscar_recovery.prompts.install import install_default_prompts
 
 
-class Command(BaseCommand):
-    @property
-    def help(self) -> str:
-        # A property: argparse needs a real str, in the language active when help is shown.
-        return _(
-            "Create the example on-site prompts: exit intent (free delivery for new visitors, "
-            "10% off for returning ones), guest checkout, welcome back and email capture. They "
-            "stay inactive unless --activate is given; running it again changes nothing else."
-        )
+class Command(RecoveryCommand):
+    help_text = gettext_lazy(
+        "Create the example on-site prompts: exit intent (free delivery for new visitors, "
+        "10% off for returning ones), guest checkout, welcome back and email capture. They "
+        "stay inactive unless --activate is given; running it again changes nothing else."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(

@@ -1,16 +1,15 @@
-from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from oscar_recovery.management.base import RecoveryCommand
 from oscar_recovery.privacy.retention import purge_expired
 
 
-class Command(BaseCommand):
-    @property
-    def help(self) -> str:
-        return _(
-            "Delete recovery data older than OSCAR_RECOVERY_RETENTION, in batches (what the "
-            "oscar_recovery.purge Celery task does)."
-        )
+class Command(RecoveryCommand):
+    help_text = gettext_lazy(
+        "Delete recovery data older than OSCAR_RECOVERY_RETENTION, in batches (what the "
+        "oscar_recovery.purge Celery task does)."
+    )
 
     def handle(self, *args, **options):
         result = purge_expired()

@@ -1,18 +1,14 @@
-from django.core.management.base import BaseCommand
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from oscar_recovery.handoff.publish import wait_for_publisher
+from oscar_recovery.management.base import RecoveryCommand
 from oscar_recovery.operations.health import recorded_sweep
 
 
-class Command(BaseCommand):
-    @property
-    def help(self) -> str:
-        # A property: argparse needs a real str, in the language active when help is shown.
-        return _(
-            "Mark quiet cart journeys abandoned and expire stale ones (what the Celery task does)."
-        )
+class Command(RecoveryCommand):
+    help_text = gettext_lazy(
+        "Mark quiet cart journeys abandoned and expire stale ones (what the Celery task does)."
+    )
 
     def handle(self, *args, **options):
         result = recorded_sweep()
