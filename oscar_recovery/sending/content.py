@@ -308,7 +308,7 @@ def compose(
     """The email for a message, ready to send: rendered in the shopper's language, with
     one-click unsubscribe headers and ESP tags that carry no personal data."""
     journey, step = message.journey, message.step
-    content = content_for(step, message.variant)
+    content = content_for(step, message.variant, language_of(journey))
     with translation.override(language_of(journey)):
         context = build_context(journey, step, content, products, message=message, voucher=voucher)
         rendered = render_email(content, context)
@@ -366,7 +366,7 @@ def preview(
 ) -> RenderedEmail:
     """How a step looks for a journey, without sending or storing anything (admin preview).
     No voucher is minted: the incentive block shows a sample code."""
-    content = content or content_for(step, None)
+    content = content or content_for(step, None, language_of(journey))
     if step.campaign.trigger == CampaignTrigger.BROWSE_ABANDONED and not journey.viewed:
         # A basket (or the sample) stands in for what a browsing shopper viewed.
         journey = copy.copy(journey)
