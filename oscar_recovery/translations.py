@@ -129,8 +129,9 @@ class TranslationsFormMixin:
     :func:`with_translations`, which declares ``<field>__<code>`` for each language of
     :func:`content_languages`. Those are optional, start from the stored translations and are
     folded back into ``translations`` on save (languages no longer in ``LANGUAGES`` are
-    kept; emptied ones are dropped). :meth:`clean_translation` validates one value (e.g. a
-    template that must compile) and may raise ``ValidationError``."""
+    kept; emptied ones are dropped). A ``clean_translation(field, value)`` method, where the
+    form has one, validates each value (e.g. a template that must compile) and may raise
+    ``ValidationError``."""
 
     translated_fields: tuple[str, ...] = ()
 
@@ -142,17 +143,16 @@ class TranslationsFormMixin:
             if code and field in self.translated_fields and name not in self.initial:
                 self.initial[name] = (stored.get(code) or {}).get(field, "")
 
-    def clean_translation(self, field: str, value: str) -> str:
-        return value
-
     def clean(self) -> dict:
         cleaned = super().clean()
+        # Looked up rather than defined here, so a mixin later in the MRO can provide it.
+        check = getattr(self, "clean_translation", None)
         for name in list(cleaned):
             field, code = split_name(name)
             value = cleaned.get(name)
-            if code and field in self.translated_fields and value:
+            if check and code and field in self.translated_fields and value:
                 try:
-                    cleaned[name] = self.clean_translation(field, value)
+                    cleaned[name] = check(field, value)
                 except forms.ValidationError as exc:
                     self.add_error(name, exc)
         return cleaned

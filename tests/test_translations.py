@@ -217,9 +217,12 @@ def test_a_language_without_text_gets_the_default_and_a_variant_its_own(journey)
     )
     CartJourney.objects.filter(pk=journey.pk).update(language="ko")
     journey.refresh_from_db()
-    assert compose(
-        RecoveryMessage.objects.create(journey=journey, step=step), load_email_products(journey)
-    ).subject == "Hello"
+    assert (
+        compose(
+            RecoveryMessage.objects.create(journey=journey, step=step), load_email_products(journey)
+        ).subject
+        == "Hello"
+    )
     assert content_for(step, variant, "ar").subject == "أهلا"
     assert content_for(step, variant, "ko").subject == "Hi"
     assert content_for(step, None).subject == "Hello"  # no language: the default's

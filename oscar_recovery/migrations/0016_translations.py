@@ -4,30 +4,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('oscar_recovery', '0015_double_opt_in'),
+        ("oscar_recovery", "0015_double_opt_in"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='campaignstep',
-            name='translations',
-            field=models.JSONField(blank=True, default=dict, help_text="The text in the shop's other languages, by language code.", verbose_name='translations'),
+            model_name="campaignstep",
+            name="translations",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="The text in the shop's other languages, by language code.",
+                verbose_name="translations",
+            ),
         ),
         migrations.AddField(
-            model_name='prompt',
-            name='translations',
-            field=models.JSONField(blank=True, default=dict, help_text="The text in the shop's other languages, by language code.", verbose_name='translations'),
+            model_name="prompt",
+            name="translations",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="The text in the shop's other languages, by language code.",
+                verbose_name="translations",
+            ),
         ),
         migrations.AddField(
-            model_name='promptvariant',
-            name='translations',
-            field=models.JSONField(blank=True, default=dict, help_text="The text in the shop's other languages, by language code.", verbose_name='translations'),
+            model_name="promptvariant",
+            name="translations",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="The text in the shop's other languages, by language code.",
+                verbose_name="translations",
+            ),
         ),
         migrations.AddField(
-            model_name='stepvariant',
-            name='translations',
-            field=models.JSONField(blank=True, default=dict, help_text="The text in the shop's other languages, by language code.", verbose_name='translations'),
+            model_name="stepvariant",
+            name="translations",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="The text in the shop's other languages, by language code.",
+                verbose_name="translations",
+            ),
         ),
     ]
