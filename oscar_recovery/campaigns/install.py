@@ -4,8 +4,8 @@ Three emails after the basket is left: a reminder after 1 hour, a nudge after 24
 last call after 72 hours. Subjects and preheaders are plain text in the shop's language and,
 as translations, in every language the app ships, so each shopper gets them in their own
 language and owners edit them side by side in the admin. Bodies are left empty, which means
-the shipped default templates (``oscar_recovery/email/default.html`` and ``.txt``), so improvements to
-those reach shops on upgrade unless the owner has edited the body.
+the shipped default templates (``oscar_recovery/email/default.html`` and ``.txt``), so
+improvements to those reach shops on upgrade unless the owner has edited the body.
 """
 
 from __future__ import annotations
