@@ -26,10 +26,16 @@ def test_installs_an_inactive_campaign_of_three_emails():
         timedelta(hours=72),
     ]
     assert all(step.incentive == Incentive.NONE for step in steps)
-    for step in steps:  # subjects are translatable templates that compile in the sandbox
+    for step in steps:  # plain text per language, which compiles in the sandbox
         validate_template(step.subject)
         validate_template(step.preheader)
-        assert "{% translate" in step.subject
+        assert "{%" not in step.subject
+        assert set(step.translations) == {"ar", "fa", "ko", "ro"}
+        for values in step.translations.values():
+            validate_template(values["subject"])
+            assert values["subject"] != step.subject and values["preheader"] != step.preheader
+    assert steps[0].subject == "You left something in your basket"
+    assert steps[0].translations["ar"]["subject"] == "تركتَ شيئًا في سلة التسوق"
 
 
 def test_activate_switches_it_on_and_running_again_changes_nothing_else():
@@ -72,7 +78,7 @@ def test_the_browse_campaign_installs_the_same_way():
     steps = list(campaign.steps.order_by("position"))
     assert [step.delay for step in steps] == [timedelta(hours=2), timedelta(hours=48)]
     assert all(step.incentive == Incentive.NONE for step in steps)
-    assert all("{% translate" in step.subject for step in steps)
+    assert all(set(step.translations) == {"ar", "fa", "ko", "ro"} for step in steps)
     campaign.steps.filter(position=1).update(subject="Edited by the owner")
 
     again = install_browse_defaults(activate=True)

@@ -37,16 +37,17 @@ from oscar_recovery.models import (
     RecoveryMessage,
     StepVariant,
 )
-from oscar_recovery.sending.content import display_step
+from oscar_recovery.sending.content import display_step, language_of
 from oscar_recovery.sending.templating import TemplateError, default_source
+from oscar_recovery.translations import TranslationsAdminMixin
 
 PREVIEW_URL_NAME = "admin:oscar_recovery_campaignstep_preview"
 PREVIEW_HTML_URL_NAME = "admin:oscar_recovery_campaignstep_preview_html"
 
 
-class CampaignStepInline(admin.StackedInline):
+class CampaignStepInline(TranslationsAdminMixin, admin.StackedInline):
     model = CampaignStep
-    form = CampaignStepForm
+    translations_form = CampaignStepForm
     extra = 0
     show_change_link = True
     fields = [
@@ -94,19 +95,19 @@ class CampaignAdmin(admin.ModelAdmin):
     ]
 
 
-class StepVariantInline(admin.StackedInline):
+class StepVariantInline(TranslationsAdminMixin, admin.StackedInline):
     model = StepVariant
-    form = StepVariantForm
+    translations_form = StepVariantForm
     formset = StepVariantFormSet
     extra = 0
 
 
 @admin.register(CampaignStep)
-class CampaignStepAdmin(admin.ModelAdmin):
+class CampaignStepAdmin(TranslationsAdminMixin, admin.ModelAdmin):
     """Steps are edited here with their variants; the Preview page (an object tool) renders
     them for a real or sample basket, takes unsaved edits and sends staff test emails."""
 
-    form = CampaignStepForm
+    translations_form = CampaignStepForm
     list_display = ["step_label", "campaign", "position", "delay_label", "incentive"]
     list_filter = ["campaign"]
     inlines = [StepVariantInline]
@@ -184,10 +185,11 @@ class CampaignStepAdmin(admin.ModelAdmin):
             # Drafts render owner-written templates and send email: that is editing.
             raise PermissionDenied
         options = PreviewOptionsForm(request.GET, step=step, user=request.user)
-        saved = content_for(step, options.chosen_variant())
         journey = options.chosen_journey()
         language = options.chosen_language()
         preview_of = detached_journey(journey, email=request.user.email, language=language)
+        # The draft starts from the text of the language previewed.
+        saved = content_for(step, options.chosen_variant(), language_of(preview_of))
         draft = PreviewDraftForm(
             request.POST if request.method == "POST" else None,
             initial=PreviewDraftForm.initial_for(saved),
@@ -234,7 +236,8 @@ class CampaignStepAdmin(admin.ModelAdmin):
             email=request.user.email,
             language=options.chosen_language(),
         )
-        result = render_preview(step, preview_of, content_for(step, options.chosen_variant()))
+        content = content_for(step, options.chosen_variant(), language_of(preview_of))
+        result = render_preview(step, preview_of, content)
         if result.email is not None:
             response = HttpResponse(result.email.html)
         else:

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery.campaigns.variants import (
     CONTROL_LABEL,
+    STEP_TEXT_FIELDS,
     BaseVariantFormSet,
     StepContent,
     VariantLabelMixin,
@@ -29,12 +30,14 @@ from oscar_recovery.models import CampaignStep, CartJourney, StepVariant
 from oscar_recovery.sending.content import (
     RenderedEmail,
     build_email,
+    language_of,
     preview,
     sample_journey,
     unsubscribe_url,
 )
 from oscar_recovery.sending.templating import TemplateError, validate_template
 from oscar_recovery.sending.vouchers import validate_incentive
+from oscar_recovery.translations import TranslationsFormMixin
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
@@ -115,9 +118,16 @@ class TemplateFieldsMixin:
     def clean_body_text(self) -> str:
         return _check_template(self.cleaned_data["body_text"])
 
+    def clean_translation(self, field: str, value: str) -> str:
+        """Each language's subject and bodies compile too (see TranslationsFormMixin)."""
+        return _check_template(value) if field in TEMPLATE_FIELDS else value
 
-class CampaignStepForm(TemplateFieldsMixin, forms.ModelForm):
-    """A step: its templates compile in the sandbox and its incentive makes sense."""
+
+class CampaignStepForm(TranslationsFormMixin, TemplateFieldsMixin, forms.ModelForm):
+    """A step: its templates, in every language, compile in the sandbox and its incentive
+    makes sense."""
+
+    translated_fields = STEP_TEXT_FIELDS
 
     class Meta:
         model = CampaignStep
@@ -164,8 +174,13 @@ class CampaignStepForm(TemplateFieldsMixin, forms.ModelForm):
             self.add_error(field if field in self.fields else None, errors)
 
 
-class StepVariantForm(VariantLabelMixin, TemplateFieldsMixin, forms.ModelForm):
-    """A variant: templates compile; the label is the variant's name in reports."""
+class StepVariantForm(
+    TranslationsFormMixin, VariantLabelMixin, TemplateFieldsMixin, forms.ModelForm
+):
+    """A variant: templates compile in every language; the label is the variant's name in
+    reports."""
+
+    translated_fields = STEP_TEXT_FIELDS
 
     class Meta:
         model = StepVariant
@@ -402,7 +417,7 @@ def send_test_email(
         )
     journey = journey or default_journey(user)
     copy = detached_journey(journey, email=to, language=language)
-    result = render_preview(step, copy, content or content_for(step, None))
+    result = render_preview(step, copy, content or content_for(step, None, language_of(copy)))
     if result.email is None:
         raise CannotSendTest(
             gettext("The email could not be rendered: %(error)s") % {"error": result.error}

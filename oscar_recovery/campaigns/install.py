@@ -1,10 +1,11 @@
 """The recommended default campaign, installed by ``manage.py recovery_install_defaults``.
 
 Three emails after the basket is left: a reminder after 1 hour, a nudge after 24 hours and a
-last call after 72 hours. Subjects and preheaders are templates with ``{% translate %}``, so
-each shopper gets them in their own language; bodies are left empty, which means the shipped
-default templates (``oscar_recovery/email/default.html`` and ``.txt``), so improvements to
-those reach shops on upgrade unless the owner has edited the body.
+last call after 72 hours. Subjects and preheaders are plain text in the shop's language and,
+as translations, in every language the app ships, so each shopper gets them in their own
+language and owners edit them side by side in the admin. Bodies are left empty, which means
+the shipped default templates (``oscar_recovery/email/default.html`` and ``.txt``), so
+improvements to those reach shops on upgrade unless the owner has edited the body.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_noop
 
 from oscar_recovery.constants import CampaignTrigger, Incentive
 from oscar_recovery.models import Campaign, CampaignStep
+from oscar_recovery.translations import translations_of
 
 DEFAULT_CAMPAIGN_NAME = "Abandoned basket (default)"
 
@@ -29,7 +31,7 @@ class DefaultStep:
     preheader: str
 
 
-# gettext_noop: makemessages picks the sentences up; they are translated when rendered.
+# gettext_noop: makemessages picks the sentences up; they are translated when installed.
 DEFAULT_STEPS = (
     DefaultStep(
         timedelta(hours=1),
@@ -47,10 +49,6 @@ DEFAULT_STEPS = (
         gettext_noop("We can only keep your basket for a little longer."),
     ),
 )
-
-
-def _translated(text: str) -> str:
-    return '{% translate "' + text.replace('"', '\\"') + '" %}'
 
 
 def install_defaults(*, activate: bool = False, discount: Decimal | None = None) -> Campaign:
@@ -93,12 +91,15 @@ def _install(
             last = len(steps)
             for position, step in enumerate(steps, start=1):
                 incentive = position == last and discount is not None
+                texts, translations = translations_of(
+                    {"subject": step.subject, "preheader": step.preheader}
+                )
                 CampaignStep.objects.create(
                     campaign=campaign,
                     position=position,
                     delay=step.delay,
-                    subject=_translated(step.subject),
-                    preheader=_translated(step.preheader),
+                    **texts,
+                    translations=translations,
                     incentive=Incentive.PERCENTAGE if incentive else Incentive.NONE,
                     incentive_value=discount if incentive else None,
                 )

@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.functional import Promise
 
 from oscar_recovery.models import CampaignStep, StepVariant
+from oscar_recovery.translations import layered_text
 from oscar_recovery.utils import percentile
 
 #: The label reports and events give the control (steps and prompts alike).
@@ -55,6 +57,10 @@ def choose_variant(step: CampaignStep, journey_id: int) -> StepVariant | None:
     return pick_variant(step.variants.all(), "variant", step.pk, journey_id)
 
 
+#: The fields of a step or variant written per language (and templates, all of them).
+STEP_TEXT_FIELDS = ("subject", "preheader", "body_html", "body_text")
+
+
 @dataclass(frozen=True)
 class StepContent:
     """The templates a message is rendered from: the variant's where it sets them."""
@@ -66,17 +72,17 @@ class StepContent:
     body_text: str
 
 
-def content_for(step: CampaignStep, variant: StepVariant | None) -> StepContent:
-    if variant is None:
-        return StepContent(
-            CONTROL_LABEL, step.subject, step.preheader, step.body_html, step.body_text
-        )
+def content_for(
+    step: CampaignStep, variant: StepVariant | None, language: str | None = None
+) -> StepContent:
+    """The templates of ``step`` (or ``variant`` over it) in ``language``: each field the
+    variant's or the step's text written for that language (or its base language), else
+    the default-language text (:func:`oscar_recovery.translations.layered_text`). ``None``
+    is the shop's default language, whose text is the fields themselves."""
+    language = settings.LANGUAGE_CODE if language is None else language
+    label = CONTROL_LABEL if variant is None else variant.label
     return StepContent(
-        variant.label,
-        variant.subject or step.subject,
-        variant.preheader or step.preheader,
-        variant.body_html or step.body_html,
-        variant.body_text or step.body_text,
+        label, *(layered_text(variant, step, name, language)[0] for name in STEP_TEXT_FIELDS)
     )
 
 

@@ -87,6 +87,12 @@ class CampaignStep(IncentiveFields):
     body_text = models.TextField(
         _("text body template"), blank=True, help_text=_("Empty: the shipped default.")
     )
+    translations = models.JSONField(
+        _("translations"),
+        default=dict,
+        blank=True,
+        help_text=_("The text in the shop's other languages, by language code."),
+    )
 
     class Meta:
         verbose_name = _("campaign step")
@@ -112,6 +118,12 @@ class StepVariant(VariantFields):
     preheader = models.CharField(_("preheader"), max_length=200, blank=True)
     body_html = models.TextField(_("HTML body template"), blank=True)
     body_text = models.TextField(_("text body template"), blank=True)
+    translations = models.JSONField(
+        _("translations"),
+        default=dict,
+        blank=True,
+        help_text=_("The text in the shop's other languages, by language code."),
+    )
 
     class Meta:
         verbose_name = _("step variant")

@@ -85,6 +85,12 @@ class Prompt(IncentiveFields):
         blank=True,
         help_text=_("Shown after the email is given. Empty: a default message."),
     )
+    translations = models.JSONField(
+        _("translations"),
+        default=dict,
+        blank=True,
+        help_text=_("The text in the shop's other languages, by language code."),
+    )
 
     # Offer, revealed after the email is given: one unique, single-use voucher per shopper.
     # The incentive group comes from IncentiveFields; a prompt calls it an "offer".
@@ -191,6 +197,12 @@ class PromptVariant(VariantFields):
     cta_label = models.CharField(_("call to action"), max_length=60, blank=True)
     consent_text = models.TextField(_("consent wording"), blank=True)
     thank_you = models.CharField(_("thank-you message"), max_length=200, blank=True)
+    translations = models.JSONField(
+        _("translations"),
+        default=dict,
+        blank=True,
+        help_text=_("The text in the shop's other languages, by language code."),
+    )
 
     class Meta:
         verbose_name = _("prompt variant")

@@ -9,11 +9,12 @@ from oscar_recovery.admin.base import ReadOnlyAdmin
 from oscar_recovery.models import Prompt, PromptEvent, PromptVariant
 from oscar_recovery.prompts.figures import prompt_statistics, with_event_counts
 from oscar_recovery.prompts.forms import PromptForm, PromptVariantForm, PromptVariantFormSet
+from oscar_recovery.translations import TranslationsAdminMixin
 
 
-class PromptVariantInline(admin.StackedInline):
+class PromptVariantInline(TranslationsAdminMixin, admin.StackedInline):
     model = PromptVariant
-    form = PromptVariantForm
+    translations_form = PromptVariantForm
     formset = PromptVariantFormSet
     extra = 0
 
@@ -23,10 +24,11 @@ def _percent(rate):
 
 
 @admin.register(Prompt)
-class PromptAdmin(admin.ModelAdmin):
-    """Prompts, their A/B variants and their results (the statistics block)."""
+class PromptAdmin(TranslationsAdminMixin, admin.ModelAdmin):
+    """Prompts, their A/B variants and their results (the statistics block); texts are
+    edited side by side in the shop's languages."""
 
-    form = PromptForm
+    translations_form = PromptForm
     list_display = [
         "name",
         "kind",

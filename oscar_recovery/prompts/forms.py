@@ -12,7 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from oscar_recovery.campaigns.variants import BaseVariantFormSet, VariantLabelMixin
 from oscar_recovery.constants import Incentive, PromptKind
 from oscar_recovery.models import Prompt, PromptVariant
+from oscar_recovery.prompts.targeting import TEXT_FIELDS
 from oscar_recovery.sending.vouchers import validate_incentive
+from oscar_recovery.translations import TranslationsFormMixin
 
 _PATTERN = re.compile(r"^(/\S*|[\w*?\[\]-]+(:[\w*?\[\]-]+)*)$")
 
@@ -32,7 +34,9 @@ def check_patterns(value: str) -> str:
     return value
 
 
-class PromptForm(forms.ModelForm):
+class PromptForm(TranslationsFormMixin, forms.ModelForm):
+    translated_fields = TEXT_FIELDS
+
     class Meta:
         model = Prompt
         fields = [
@@ -41,7 +45,8 @@ class PromptForm(forms.ModelForm):
             if getattr(f, "editable", False)
             and not f.auto_created
             and f.concrete
-            and f.name not in ("created_at", "updated_at")
+            # translations: edited as one field per language (TranslationsFormMixin)
+            and f.name not in ("created_at", "updated_at", "translations")
         ]
 
     def clean_include_pages(self) -> str:
@@ -98,7 +103,9 @@ class PromptForm(forms.ModelForm):
         return data
 
 
-class PromptVariantForm(VariantLabelMixin, forms.ModelForm):
+class PromptVariantForm(TranslationsFormMixin, VariantLabelMixin, forms.ModelForm):
+    translated_fields = TEXT_FIELDS
+
     class Meta:
         model = PromptVariant
         fields = ["label", "headline", "body", "cta_label", "consent_text", "thank_you", "weight"]

@@ -4,20 +4,20 @@ Exit intent offers new visitors free delivery and returning visitors 10 % off (t
 the research suggests), the guest-checkout banner tells anonymous shoppers at the checkout
 gateway that no account is needed, and a returning visitor is reminded of their basket or
 recently viewed items. An email-capture prompt is installed switched off: not every shop
-wants a second dialog. Texts are written in the shop's ``LANGUAGE_CODE``; owners edit them.
+wants a second dialog. Texts come in the shop's ``LANGUAGE_CODE`` and in every language the
+app ships (en, ar, fa, ko, ro); owners edit them side by side in the admin.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import translation
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_noop
 
 from oscar_recovery.constants import Incentive, PromptKind, VisitorType
 from oscar_recovery.models import Prompt
+from oscar_recovery.translations import translations_of
 
 CONSENT = gettext_noop("Email me about my basket and offers. I can unsubscribe at any time.")
 
@@ -102,14 +102,15 @@ _TEXT_FIELDS = ("headline", "body", "cta_label", "consent_text")
 
 def install_default_prompts(*, activate: bool = False) -> list[Prompt]:
     """Create the example prompts that are missing; existing ones (perhaps edited) are left
-    as they are, except that ``activate`` switches on those meant to be on."""
+    as they are, except that ``activate`` switches on those meant to be on. Their texts are
+    in the shop's ``LANGUAGE_CODE`` and, as translations, in every language the app ships."""
     installed = []
-    with transaction.atomic(), translation.override(settings.LANGUAGE_CODE):
+    with transaction.atomic():
         for name, (fields, on) in DEFAULT_PROMPTS.items():
-            values = {
-                key: gettext(value) if key in _TEXT_FIELDS else value
-                for key, value in fields.items()
-            }
+            texts, translations = translations_of(
+                {key: value for key, value in fields.items() if key in _TEXT_FIELDS}
+            )
+            values = {**fields, **texts, "translations": translations}
             prompt, created = Prompt.objects.get_or_create(
                 name=name, defaults={**values, "is_active": activate and on}
             )

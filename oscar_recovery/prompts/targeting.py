@@ -31,6 +31,9 @@ from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from oscar.core.loading import get_model
 
 from oscar_recovery.adapter import get_adapter
@@ -42,6 +45,7 @@ from oscar_recovery.constants import DeviceClass, LoginState, PromptKind, ValueT
 from oscar_recovery.models import Prompt, PromptVariant
 from oscar_recovery.prompts import app_settings as prompt_settings
 from oscar_recovery.prompts import state
+from oscar_recovery.translations import is_rtl, layered_text, normalise
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
@@ -100,9 +104,14 @@ def clear_cache() -> None:
 # -- variants -----------------------------------------------------------------------------
 
 
+#: The prompt texts written per language (a prompt's and a variant's alike).
+TEXT_FIELDS = ("headline", "body", "cta_label", "consent_text", "thank_you")
+
+
 @dataclass(frozen=True)
 class PromptContent:
-    """What a visitor reads: the variant's text where it sets any, else the prompt's."""
+    """What a visitor reads, in their language: the variant's text where it sets any, else
+    the prompt's (see :func:`oscar_recovery.translations.layered_text`)."""
 
     label: str
     headline: str
@@ -110,6 +119,22 @@ class PromptContent:
     cta_label: str
     consent_text: str
     thank_you: str
+    #: ``(field, language code)``: the language each text is actually in, which is the
+    #: default language where the owner wrote none for the visitor's.
+    languages: tuple[tuple[str, str], ...] = ()
+    #: The language asked for (the page's): the prompt's own ``lang`` and ``dir``.
+    language: str = ""
+
+    @property
+    def bidi(self) -> dict[str, SafeString]:
+        """Per field whose text is not in the page's language, `` lang="…" dir="…"`` for
+        the element holding it: English text that fell back into an Arabic page keeps its
+        full stop on the right. Empty for the others (they follow the prompt's)."""
+        return {
+            field: format_html(' lang="{}" dir="{}"', code, "rtl" if is_rtl(code) else "ltr")
+            for field, code in self.languages
+            if code != normalise(self.language)
+        }
 
 
 def choose_variant(prompt: Prompt, unit_id: str) -> PromptVariant | None:
@@ -124,23 +149,21 @@ def variants_of(prompt: Prompt) -> list[PromptVariant]:
     return cached if cached is not None else list(prompt.variants.all())
 
 
-def content_for(prompt: Prompt, variant: PromptVariant | None) -> PromptContent:
-    if variant is None:
-        return PromptContent(
-            CONTROL_LABEL,
-            prompt.headline,
-            prompt.body,
-            prompt.cta_label,
-            prompt.consent_text,
-            prompt.thank_you,
-        )
+def content_for(
+    prompt: Prompt, variant: PromptVariant | None, language: str | None = None
+) -> PromptContent:
+    """The texts of ``prompt`` (or ``variant`` over it) in ``language``, by default the
+    active one (the request's): each one the language's text, else the default
+    language's."""
+    language = get_language() if language is None else language
+    found = [layered_text(variant, prompt, name, language) for name in TEXT_FIELDS]
     return PromptContent(
-        variant.label,
-        variant.headline or prompt.headline,
-        variant.body or prompt.body,
-        variant.cta_label or prompt.cta_label,
-        variant.consent_text or prompt.consent_text,
-        variant.thank_you or prompt.thank_you,
+        CONTROL_LABEL if variant is None else variant.label,
+        *(text for text, _code in found),
+        languages=tuple(
+            (name, code) for name, (_text, code) in zip(TEXT_FIELDS, found, strict=True)
+        ),
+        language=language or settings.LANGUAGE_CODE,
     )
 
 

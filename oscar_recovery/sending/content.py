@@ -307,7 +307,9 @@ def display_subject(
     rendered in ``language`` (the active one by default), so ``{% translate %}`` tags show
     their text, never their source. Basket-specific variables render empty; a subject that
     does not render shows its source rather than break the page."""
-    source = content_for(step, variant).subject
+    language = language or translation.get_language()
+    # The owner's text for that language (per-language fields), else the default's.
+    source = content_for(step, variant, language).subject
     context = {
         "shop": {"name": settings.OSCAR_SHOP_NAME},
         "shopper": {"first_name": ""},
@@ -315,7 +317,7 @@ def display_subject(
         "lines": [],
         "num_items": 0,
     }
-    with translation.override(language or translation.get_language()):
+    with translation.override(language):
         try:
             return render_line(source, context)
         except TemplateError:
@@ -338,7 +340,7 @@ def compose(
     """The email for a message, ready to send: rendered in the shopper's language, with
     one-click unsubscribe headers and ESP tags that carry no personal data."""
     journey, step = message.journey, message.step
-    content = content_for(step, message.variant)
+    content = content_for(step, message.variant, language_of(journey))
     with translation.override(language_of(journey)):
         context = build_context(journey, step, content, products, message=message, voucher=voucher)
         rendered = render_email(content, context)
@@ -396,7 +398,7 @@ def preview(
 ) -> RenderedEmail:
     """How a step looks for a journey, without sending or storing anything (admin preview).
     No voucher is minted: the incentive block shows a sample code."""
-    content = content or content_for(step, None)
+    content = content or content_for(step, None, language_of(journey))
     if step.campaign.trigger == CampaignTrigger.BROWSE_ABANDONED and not journey.viewed:
         # A basket (or the sample) stands in for what a browsing shopper viewed.
         journey = copy.copy(journey)

@@ -82,7 +82,8 @@ def test_an_exit_intent_prompt_renders_per_the_contract(basket):
     assert config["liveCapture"] is None
     markup = template_of(html, prompt.pk)
     assert (
-        f'<dialog class="orc-dialog" aria-labelledby="orc-title-{prompt.pk}" '
+        '<dialog class="orc-dialog" lang="en-gb" dir="ltr" '
+        f'aria-labelledby="orc-title-{prompt.pk}" '
         f'aria-describedby="orc-body-{prompt.pk}" data-orc-prompt="{prompt.pk}">'
     ) in markup
     assert f'<h2 id="orc-title-{prompt.pk}">Before you go</h2>' in markup

@@ -1,0 +1,130 @@
+"""Prompts in the shopper's language (#14.2): the text the owner wrote for the page's
+language, its lang/dir, the fallback to the default language, the wording recorded on
+capture, the admin's side-by-side fields and the example prompts in every shipped language."""
+
+import pytest
+from django.test import Client
+from django.utils import translation
+
+from oscar_recovery.constants import Incentive, PromptEventKind, PromptKind
+from oscar_recovery.models import Prompt, PromptEvent, PromptVariant
+from oscar_recovery.prompts import targeting
+from oscar_recovery.prompts.install import install_default_prompts
+from tests.conftest import BROWSER_UA
+from tests.prompts.test_prompts_admin import ADD_URL, form_data
+from tests.prompts.test_prompts_endpoints import CAPTURE, capture, post
+from tests.prompts.test_prompts_tag import make_prompt, template_of
+from tests.support.prompt_helpers import render_tag, visitor_request
+
+pytestmark = pytest.mark.django_db
+
+ARABIC = {
+    "headline": "قبل أن تغادر",
+    "body": "اترك بريدك الإلكتروني.",
+    "cta_label": "أرسل الرمز",
+    "consent_text": "راسلوني بشأن سلتي.",
+}
+
+
+def arabic_prompt(**fields) -> Prompt:
+    return make_prompt(
+        consent_text="Email me about my basket.", translations={"ar": ARABIC}, **fields
+    )
+
+
+def test_an_arabic_page_shows_the_arabic_text_right_to_left(basket):
+    prompt = arabic_prompt()
+    with translation.override("ar"):
+        markup = template_of(render_tag(visitor_request(basket=basket)), prompt.pk)
+    assert 'lang="ar" dir="rtl"' in markup.split(">", 1)[0]  # the dialog itself
+    assert f'<h2 id="orc-title-{prompt.pk}">قبل أن تغادر</h2>' in markup
+    assert "<p>اترك بريدك الإلكتروني.</p>" in markup
+    assert "راسلوني بشأن سلتي." in markup and '"orc-cta">أرسل الرمز</button>' in markup
+    assert "Before you go" not in markup and "Email me" not in markup
+
+
+def test_text_without_a_translation_keeps_its_own_language_and_direction(basket):
+    prompt = make_prompt(translations={"ar": {"headline": "قبل أن تغادر"}})
+    with translation.override("ar"):
+        markup = template_of(render_tag(visitor_request(basket=basket)), prompt.pk)
+    assert f'<h2 id="orc-title-{prompt.pk}">قبل أن تغادر</h2>' in markup
+    # The English body sits in the right-to-left dialog as English: its full stop at the end.
+    assert f'<div id="orc-body-{prompt.pk}" lang="en-gb" dir="ltr"><p>Leave your email.' in markup
+    assert '<button type="submit" class="orc-cta" lang="en-gb" dir="ltr">Send my code' in markup
+
+
+def test_other_languages_and_the_default_see_the_default_text(basket):
+    prompt = arabic_prompt()
+    for language, attrs in (("en-gb", ""), ("ko", ' lang="en-gb" dir="ltr"')):
+        with translation.override(language):
+            markup = template_of(render_tag(visitor_request(basket=basket)), prompt.pk)
+        assert f'<h2 id="orc-title-{prompt.pk}"{attrs}>Before you go</h2>' in markup
+
+
+def test_a_variant_in_arabic_and_the_cached_prompts_carry_translations():
+    prompt = arabic_prompt()
+    variant = PromptVariant.objects.create(
+        prompt=prompt,
+        label="B",
+        weight=50,
+        headline="Wait!",
+        translations={"ar": {"headline": "انتظر!"}},
+    )
+    cached = targeting.active_prompts()[0]
+    assert cached.translations == {"ar": ARABIC}
+    assert cached.variant_list[0].translations == {"ar": {"headline": "انتظر!"}}
+    with translation.override("ar"):
+        assert targeting.content_for(cached, cached.variant_list[0]).headline == "انتظر!"
+        assert targeting.content_for(cached, None).cta_label == "أرسل الرمز"
+    assert targeting.content_for(prompt, variant, "ko").headline == "Wait!"
+
+
+def test_the_consent_wording_recorded_is_the_language_the_shopper_was_shown():
+    prompt = arabic_prompt(incentive=Incentive.NONE)
+    browser = Client(HTTP_USER_AGENT=BROWSER_UA, enforce_csrf_checks=True)
+    response = post(browser, CAPTURE, capture(prompt), HTTP_ACCEPT_LANGUAGE="ar")
+    assert response.status_code == 200, response.content
+    submitted = PromptEvent.objects.get(kind=PromptEventKind.SUBMITTED)
+    assert submitted.data["consent"]["wording"] == "راسلوني بشأن سلتي."
+
+
+def test_the_admin_edits_each_language_beside_the_default(admin_client):
+    page = admin_client.get(ADD_URL).content.decode()
+    row = page[page.index('class="form-row field-headline') :]
+    row = row[: row.index('class="form-row', 10)]
+    assert (
+        'name="headline"' in row and 'name="headline__ar"' in row and 'name="headline__ro"' in row
+    )
+    assert 'name="translations"' not in page  # edited through the fields, not as JSON
+
+    data = form_data(
+        **{"headline__ar": "قبل أن تغادر", "cta_label__fa": "ارسال", "thank_you__ko": "감사합니다"},
+        **{
+            "variants-TOTAL_FORMS": 1,
+            "variants-0-label": "B",
+            "variants-0-headline": "Wait!",
+            "variants-0-headline__ar": "انتظر!",
+            "variants-0-weight": 50,
+        },
+    )
+    response = admin_client.post(ADD_URL, data)
+    assert response.status_code == 302, response.context["adminform"].errors
+    prompt = Prompt.objects.get()
+    assert prompt.translations == {
+        "ar": {"headline": "قبل أن تغادر"},
+        "fa": {"cta_label": "ارسال"},
+        "ko": {"thank_you": "감사합니다"},
+    }
+    assert prompt.variants.get().translations == {"ar": {"headline": "انتظر!"}}
+
+
+def test_the_example_prompts_come_in_every_shipped_language():
+    for prompt in install_default_prompts():
+        assert set(prompt.translations) == {"ar", "fa", "ko", "ro"}, prompt.name
+        for values in prompt.translations.values():
+            assert values["headline"] != prompt.headline
+            assert values["cta_label"] != prompt.cta_label
+            if prompt.consent_text:
+                assert values["consent_text"] != prompt.consent_text
+    exit_prompt = Prompt.objects.get(kind=PromptKind.EXIT_INTENT, incentive=Incentive.FREE_SHIPPING)
+    assert exit_prompt.translations["ar"]["headline"] == "قبل أن تغادر: شحن مجاني لهذا الطلب"
