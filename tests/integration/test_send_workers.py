@@ -248,8 +248,9 @@ def test_workers_killed_mid_send_lose_only_emails_whose_esp_call_started(workers
     # Generous: on a busy machine a replacement worker takes seconds to start.
     settled = wait_for(swept_clean, timeout=150)
     left = list(
-        RecoveryMessage.objects.filter(status__in=[MessageStatus.QUEUED, MessageStatus.SENDING])
-        .values_list("pk", "status", "attempts", "esp_call_started_at")
+        RecoveryMessage.objects.filter(
+            status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]
+        ).values_list("pk", "status", "attempts", "esp_call_started_at")
     )
     assert settled, (left, workers.worker_log()[-3000:])
 
