@@ -136,10 +136,23 @@ class AppSettings:
         return int(self._setting("SEND_MAX_RETRIES", 5))
 
     @property
+    def SEND_RATE(self) -> str | None:
+        """Most recovery emails handed to the ESP, across all workers together: ``"14/s"``,
+        ``"600/m"``, ``"5000/h"``. ``None``: unlimited (no query)."""
+        return self._setting("SEND_RATE", None) or None
+
+    @property
+    def SEND_RATE_MAX_WAIT(self) -> timedelta:
+        """Longest a worker sleeps for a send-rate token; past it the message goes back to
+        the queue and its task is retried when a token is due."""
+        return _as_timedelta(self._setting("SEND_RATE_MAX_WAIT", timedelta(seconds=10)))
+
+    @property
     def SENDING_STALE_AFTER(self) -> timedelta:
         """A message still "sending" this long after its claim belonged to a worker that
-        died mid-send. Whether the ESP took it is unknown, so it is marked failed, never
-        sent again: a lost email is better than a duplicate."""
+        died mid-send. If its ESP call had started, whether the ESP took it is unknown, so
+        it is marked failed, never sent again: a lost email is better than a duplicate.
+        If not, it never reached the ESP and is queued again."""
         return _as_timedelta(self._setting("SENDING_STALE_AFTER", timedelta(minutes=15)))
 
     @property

@@ -72,6 +72,19 @@ def check_settings(app_configs, **kwargs):
                 id="oscar_recovery.E005",
             )
         )
+    if app_settings.SEND_RATE is not None:
+        from oscar_recovery.sending.rate import parse_rate
+
+        try:
+            parse_rate(app_settings.SEND_RATE)
+        except ValueError:
+            problems.append(
+                Error(
+                    _('OSCAR_RECOVERY_SEND_RATE %(rate)r is not a rate such as "14/s" or "600/m".')
+                    % {"rate": app_settings.SEND_RATE},
+                    id="oscar_recovery.E012",
+                )
+            )
     return problems
 
 

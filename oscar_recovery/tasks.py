@@ -10,6 +10,10 @@ from oscar_recovery.recommendations import cooccurrence
 from oscar_recovery.reporting import aggregation, alerts
 from oscar_recovery.sending import send as sending
 
+#: Retries of a send task waiting for the shared send rate: not a failure, so practically
+#: unbounded (``None`` would mean Celery's default of 3).
+RATE_LIMITED_RETRIES = 10**6
+
 
 @shared_task(name="oscar_recovery.sweep", ignore_result=False)
 def sweep() -> dict:
@@ -32,6 +36,11 @@ def send_message(self, message_id: int) -> str:
     again, and the claim in :func:`oscar_recovery.sending.send.send_message` makes that harmless."""
     try:
         return sending.send_message(message_id)
+    except sending.RateLimited as exc:
+        # Waiting for the shared send rate is no failure: no retry budget is spent on it.
+        raise self.retry(
+            exc=exc, countdown=exc.countdown, max_retries=RATE_LIMITED_RETRIES
+        ) from exc
     except sending.TransientSendError as exc:
         raise _retry_send(self, exc) from exc
 

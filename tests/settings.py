@@ -125,6 +125,10 @@ if os.environ.get("OSCAR_RECOVERY_TEST_EMAIL_DIR"):
     # The integration tier's worker process: the test reads what it sent from files.
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = os.environ["OSCAR_RECOVERY_TEST_EMAIL_DIR"]
+if os.environ.get("OSCAR_RECOVERY_TEST_RECORD_DIR"):
+    # The integration tier's sending workers (tests/integration/test_send_workers.py).
+    EMAIL_BACKEND = "tests.support.backends.RecordingBackend"
+OSCAR_RECOVERY_SEND_RATE = os.environ.get("OSCAR_RECOVERY_TEST_SEND_RATE") or None
 OSCAR_ALLOW_ANON_CHECKOUT = True
 OSCAR_DEFAULT_CURRENCY = "GBP"
 

@@ -157,9 +157,10 @@ def test_transient_errors_past_the_retry_budget_fail_the_message(
 def test_a_message_stuck_sending_is_marked_interrupted_and_never_resent(message):
     long_ago = timezone.now() - timedelta(hours=1)
     RecoveryMessage.objects.filter(pk=message.pk).update(
-        status=MessageStatus.SENDING, claimed_at=long_ago
+        status=MessageStatus.SENDING, claimed_at=long_ago, attempts=1, esp_call_started_at=long_ago
     )
 
+    assert sending.requeue_unsent() == []
     assert sending.fail_interrupted() == 1
     assert sending.send_message(message.pk) == MessageStatus.FAILED
     message.refresh_from_db()

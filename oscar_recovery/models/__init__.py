@@ -7,7 +7,7 @@
 * :mod:`~oscar_recovery.models.campaigns`: ``Campaign``, ``CampaignStep``, ``StepVariant``,
   ``CampaignEnrolment``;
 * :mod:`~oscar_recovery.models.messages`: ``RecoveryMessage`` (``MessageQuerySet``),
-  ``TrackingEvent``;
+  ``TrackingEvent``, ``SendRateBucket``;
 * :mod:`~oscar_recovery.models.privacy`: ``SuppressedAddress``, ``ConsentConfirmation``;
 * :mod:`~oscar_recovery.models.webhooks`: ``WebhookEndpoint``, ``WebhookDelivery``,
   ``WebhookAttempt`` (and ``new_webhook_secret``, which migration 0008 imports from here);
@@ -27,7 +27,12 @@ from oscar_recovery.models.journeys import (
     JourneyQuerySet,
     email_matches,
 )
-from oscar_recovery.models.messages import MessageQuerySet, RecoveryMessage, TrackingEvent
+from oscar_recovery.models.messages import (
+    MessageQuerySet,
+    RecoveryMessage,
+    SendRateBucket,
+    TrackingEvent,
+)
 from oscar_recovery.models.operations import HandOff, SweepRun, WorkerHeartbeat
 from oscar_recovery.models.privacy import ConsentConfirmation, SuppressedAddress
 from oscar_recovery.models.prompts import Prompt, PromptEvent, PromptVariant
@@ -58,6 +63,7 @@ __all__ = [
     "PromptEvent",
     "PromptVariant",
     "RecoveryMessage",
+    "SendRateBucket",
     "StepVariant",
     "SuppressedAddress",
     "SweepRun",

@@ -50,6 +50,9 @@ class RecoveryMessage(models.Model):
     #: left queued for long (the broker was down, the task was lost).
     enqueued_at = models.DateTimeField(_("enqueued at"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    #: Committed right before the ESP call of the current claim. A message left "sending"
+    #: without it never reached the ESP and is queued again; with it, it may have.
+    esp_call_started_at = models.DateTimeField(_("ESP call started at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
@@ -87,6 +90,23 @@ class RecoveryMessage(models.Model):
             "journey": self.journey_id,
             "status": self.get_status_display(),
         }
+
+
+class SendRateBucket(models.Model):
+    """The shared token bucket of ``OSCAR_RECOVERY_SEND_RATE``: one row per bucket, taken
+    from by an atomic conditional ``UPDATE`` (:mod:`oscar_recovery.sending.rate`)."""
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    tokens = models.FloatField(_("tokens"), default=0)
+    #: Seconds since the epoch of the last refill (a float keeps the arithmetic portable).
+    refilled_at = models.FloatField(_("refilled at"), default=0)
+
+    class Meta:
+        verbose_name = _("send rate bucket")
+        verbose_name_plural = _("send rate buckets")
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class TrackingEvent(models.Model):

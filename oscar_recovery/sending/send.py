@@ -5,9 +5,14 @@ The guarantee comes from the database, not from luck:
 - one row per journey and step (``recovery_message_once``), created by the dispatcher;
 - an atomic claim, ``UPDATE .. SET status='sending' WHERE status='queued'``: of any number of
   workers, retries or duplicated tasks, one wins and the others find nothing to do;
-- a message is only ever handed to the ESP while claimed. A worker that dies mid-send
-  leaves it "sending"; the sweep later marks it failed (``interrupted``) rather than sending
-  again, since the ESP may already have accepted it: a lost email beats a duplicate.
+- a message is only ever handed to the ESP while claimed, and the moment its ESP call
+  starts is committed first (``esp_call_started_at``, only by the current claimant). A
+  worker that dies mid-send leaves it "sending"; the sweep later queues it again if that
+  mark is missing (it never reached the ESP), and otherwise marks it failed
+  (``interrupted``) rather than sending again, since the ESP may already have accepted it:
+  a lost email beats a duplicate;
+- ``OSCAR_RECOVERY_SEND_RATE`` is taken, one token per ESP call, from a bucket every worker
+  shares (:mod:`oscar_recovery.sending.rate`).
 
 Transient errors (network, ESP 5xx/429, SMTP 4xx) put the message back in the queue for the
 Celery task to retry with backoff; permanent ones (refused address, ESP 4xx, a broken
@@ -28,6 +33,7 @@ from oscar_recovery import app_settings, signals
 from oscar_recovery.constants import CampaignTrigger, EnrolmentStatus, MessageStatus, SkipReason
 from oscar_recovery.handoff import publish_soon
 from oscar_recovery.models import CampaignEnrolment, CartJourney, RecoveryMessage
+from oscar_recovery.sending import rate
 from oscar_recovery.sending.content import compose, load_email_products
 from oscar_recovery.sending.send_checks import why_not_send
 from oscar_recovery.sending.vouchers import issue_voucher
@@ -37,10 +43,23 @@ logger = get_logger(__name__)
 
 #: Why a message left "sending" without a known outcome.
 INTERRUPTED = "interrupted: the worker stopped mid-send; not resent, to avoid a duplicate"
+#: Left on a message queued again because its worker stopped before the ESP call.
+INTERRUPTED_BEFORE_ESP = "interrupted before the ESP call: queued again"
+#: Why a message that never reached the ESP was given up after its workers kept stopping.
+INTERRUPTED_UNSENT = "interrupted: the worker stopped before the ESP call, too many times"
 
 
 class TransientSendError(Exception):
     """The ESP could not take the message now; it is queued again and worth retrying."""
+
+
+class RateLimited(TransientSendError):
+    """No send-rate token came within ``OSCAR_RECOVERY_SEND_RATE_MAX_WAIT``: the message is
+    queued again (this attempt not counted); retry after ``countdown`` seconds."""
+
+    def __init__(self, countdown: float) -> None:
+        super().__init__(f"send rate reached; next token in {countdown:.2f}s")
+        self.countdown = countdown
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -94,6 +113,12 @@ def send_message(message_id: int, now: datetime | None = None) -> str:
     try:
         voucher = issue_voucher(message, now)
         email = compose(message, products, voucher)
+    except Exception as exc:
+        return _failed_attempt(message, exc)
+    if not start_esp_call(message):
+        current = RecoveryMessage.objects.filter(pk=message_id).values_list("status", flat=True)
+        return current[0] if current else ""
+    try:
         email.send()
     except Exception as exc:
         return _failed_attempt(message, exc)
@@ -133,6 +158,45 @@ def _stop_enrolment(journey_id: int, reason: str) -> None:
     ).update(status=EnrolmentStatus.STOPPED, stop_reason=reason, next_send_at=None)
 
 
+def start_esp_call(message: RecoveryMessage) -> bool:
+    """Right before the ESP call: take a send-rate token (may sleep, bounded), then record,
+    committed, that the call starts. False when the claim was lost meanwhile (the sweep
+    queued the message again): the caller must not send.
+
+    Raises :class:`RateLimited` after putting the message back in the queue when no token
+    came in time. The mark is a single ``UPDATE`` in autocommit, as the task and the sweep
+    run it, so it is committed before the ESP sees anything; it matches only this claim
+    (status "sending" and this claim's attempt number) and only the first time.
+    """
+    _take_send_token(message)
+    marked = RecoveryMessage.objects.filter(
+        pk=message.pk,
+        status=MessageStatus.SENDING,
+        attempts=message.attempts,
+        esp_call_started_at__isnull=True,
+    ).update(esp_call_started_at=timezone.now())
+    if not marked:
+        logger.warning("Recovery message %s: claim lost before the ESP call", message.pk)
+    return marked == 1
+
+
+def _take_send_token(message: RecoveryMessage) -> None:
+    if app_settings.SEND_RATE is None:
+        return  # unlimited: not even a query
+    limit = rate.parse_rate(app_settings.SEND_RATE)
+    wait = rate.acquire(limit, app_settings.SEND_RATE_MAX_WAIT.total_seconds())
+    if wait:
+        # Waiting for a token is not a failed attempt: give back the one the claim counted.
+        _finish(
+            message,
+            MessageStatus.QUEUED,
+            attempts=F("attempts") - 1,
+            enqueued_at=timezone.now(),
+            esp_call_started_at=None,
+        )
+        raise RateLimited(wait)
+
+
 def _announce_sent(message: RecoveryMessage) -> None:
     # The email is gone: a failing receiver must not make the task look failed and retry.
     for receiver, response in signals.email_sent.send_robust(sender=CartJourney, message=message):
@@ -156,7 +220,13 @@ def _failed_attempt(message: RecoveryMessage, exc: Exception) -> str:
     if is_transient(exc) and message.attempts < app_settings.SEND_MAX_RETRIES:
         logger.warning("Recovery message %s will be retried: %s", message.pk, error)
         # The task's retry is this message's next hand-over.
-        _finish(message, MessageStatus.QUEUED, error=error, enqueued_at=timezone.now())
+        _finish(
+            message,
+            MessageStatus.QUEUED,
+            error=error,
+            enqueued_at=timezone.now(),
+            esp_call_started_at=None,  # that call ended with an answer: the next is new
+        )
         raise TransientSendError(error) from exc
     logger.error("Recovery message %s failed: %s", message.pk, error, exc_info=exc)
     _finish(message, MessageStatus.FAILED, error=error)
@@ -171,18 +241,58 @@ def _describe(exc: Exception) -> str:
 
 
 def _finish(message: RecoveryMessage, status: str, **fields) -> None:
-    """Leave the "sending" state; only the claimant may, so a stale row is never overwritten."""
-    RecoveryMessage.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
-        status=status, **fields
+    """Leave the "sending" state; only the claimant may (this claim's attempt number), so
+    a row the sweep queued again and another worker claimed is never overwritten."""
+    RecoveryMessage.objects.filter(
+        pk=message.pk, status=MessageStatus.SENDING, attempts=message.attempts
+    ).update(status=status, **fields)
+
+
+def _stale_sending(now: datetime):
+    return RecoveryMessage.objects.filter(
+        status=MessageStatus.SENDING, claimed_at__lt=now - app_settings.SENDING_STALE_AFTER
     )
 
 
 def fail_interrupted(now: datetime | None = None) -> int:
-    """Messages claimed so long ago that their worker must have died mid-send."""
+    """Messages claimed so long ago that their worker must have died mid-send, and whose
+    ESP call had started: failed (``interrupted``), never resent. Also those that never
+    reached the ESP but used up ``OSCAR_RECOVERY_SEND_MAX_RETRIES`` claims (a message that
+    keeps killing its worker must not loop forever). Returns how many."""
     now = now or timezone.now()
-    return RecoveryMessage.objects.filter(
-        status=MessageStatus.SENDING, claimed_at__lt=now - app_settings.SENDING_STALE_AFTER
-    ).update(status=MessageStatus.FAILED, error=INTERRUPTED)
+    in_flight = _stale_sending(now).filter(esp_call_started_at__isnull=False)
+    exhausted = _stale_sending(now).filter(
+        esp_call_started_at__isnull=True, attempts__gte=app_settings.SEND_MAX_RETRIES
+    )
+    return in_flight.update(status=MessageStatus.FAILED, error=INTERRUPTED) + exhausted.update(
+        status=MessageStatus.FAILED, error=INTERRUPTED_UNSENT
+    )
+
+
+def requeue_unsent(now: datetime | None = None) -> list[int]:
+    """Messages left "sending" past ``OSCAR_RECOVERY_SENDING_STALE_AFTER`` whose ESP call
+    never started: their worker died before the ESP saw them, so they are queued and
+    handed over again. Each row moves by its own conditional ``UPDATE`` (still sending,
+    still unmarked), so a slow worker that marks it meanwhile keeps it, and one that marks
+    it later finds its claim gone and does not send. Returns the ids queued again."""
+    now = now or timezone.now()
+    candidates = list(
+        _stale_sending(now)
+        .filter(esp_call_started_at__isnull=True, attempts__lt=app_settings.SEND_MAX_RETRIES)
+        .values_list("pk", "attempts")[: app_settings.SWEEP_BATCH_SIZE]
+    )
+    requeued = [
+        pk
+        for pk, attempts in candidates
+        if RecoveryMessage.objects.filter(
+            pk=pk,
+            status=MessageStatus.SENDING,
+            attempts=attempts,
+            esp_call_started_at__isnull=True,
+        ).update(status=MessageStatus.QUEUED, error=INTERRUPTED_BEFORE_ESP)
+    ]
+    enqueue(requeued, now)
+    return requeued
 
 
 def enqueue(message_ids: list[int], now: datetime | None = None) -> None:
