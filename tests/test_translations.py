@@ -7,16 +7,16 @@ import pytest
 from django.utils import translation
 
 from oscar_recovery.admin.forms import CampaignStepForm, StepVariantForm
-from oscar_recovery.campaigns.variants import content_for
-from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage, StepVariant
-from oscar_recovery.sending.content import compose, load_email_products, preview
-from oscar_recovery.translations import (
+from oscar_recovery.campaigns.translations import (
     content_languages,
     layered_text,
     text_for,
     translations_of,
     with_translations,
 )
+from oscar_recovery.campaigns.variants import content_for
+from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage, StepVariant
+from oscar_recovery.sending.content import compose, load_email_products, preview
 from tests.support.journeys import add_to_basket, guest_gateway
 
 pytestmark = pytest.mark.django_db

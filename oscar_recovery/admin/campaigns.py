@@ -28,6 +28,7 @@ from oscar_recovery.admin.forms import (
     render_preview,
     send_test_email,
 )
+from oscar_recovery.campaigns.translations import TranslationsAdminMixin
 from oscar_recovery.campaigns.variants import content_for
 from oscar_recovery.dashboard.formatting import humanize_duration
 from oscar_recovery.models import (
@@ -39,7 +40,6 @@ from oscar_recovery.models import (
 )
 from oscar_recovery.sending.content import display_step, language_of
 from oscar_recovery.sending.templating import TemplateError, default_source
-from oscar_recovery.translations import TranslationsAdminMixin
 
 PREVIEW_URL_NAME = "admin:oscar_recovery_campaignstep_preview"
 PREVIEW_HTML_URL_NAME = "admin:oscar_recovery_campaignstep_preview_html"

@@ -18,6 +18,7 @@ from django.template import TemplateSyntaxError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from oscar_recovery.campaigns.translations import TranslationsFormMixin
 from oscar_recovery.campaigns.variants import (
     CONTROL_LABEL,
     STEP_TEXT_FIELDS,
@@ -37,7 +38,6 @@ from oscar_recovery.sending.content import (
 )
 from oscar_recovery.sending.templating import TemplateError, validate_template
 from oscar_recovery.sending.vouchers import validate_incentive
-from oscar_recovery.translations import TranslationsFormMixin
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)

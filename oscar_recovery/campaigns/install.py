@@ -17,9 +17,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext_noop
 
+from oscar_recovery.campaigns.translations import translations_of
 from oscar_recovery.constants import CampaignTrigger, Incentive
 from oscar_recovery.models import Campaign, CampaignStep
-from oscar_recovery.translations import translations_of
 
 DEFAULT_CAMPAIGN_NAME = "Abandoned basket (default)"
 

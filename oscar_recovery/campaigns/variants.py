@@ -17,8 +17,8 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.functional import Promise
 
+from oscar_recovery.campaigns.translations import layered_text
 from oscar_recovery.models import CampaignStep, StepVariant
-from oscar_recovery.translations import layered_text
 from oscar_recovery.utils import percentile
 
 #: The label reports and events give the control (steps and prompts alike).
@@ -77,7 +77,7 @@ def content_for(
 ) -> StepContent:
     """The templates of ``step`` (or ``variant`` over it) in ``language``: each field the
     variant's or the step's text written for that language (or its base language), else
-    the default-language text (:func:`oscar_recovery.translations.layered_text`). ``None``
+    the default-language text (:func:`oscar_recovery.campaigns.translations.layered_text`). ``None``
     is the shop's default language, whose text is the fields themselves."""
     language = settings.LANGUAGE_CODE if language is None else language
     label = CONTROL_LABEL if variant is None else variant.label

@@ -6,10 +6,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery.admin.base import ReadOnlyAdmin
+from oscar_recovery.campaigns.translations import TranslationsAdminMixin
 from oscar_recovery.models import Prompt, PromptEvent, PromptVariant
 from oscar_recovery.prompts.figures import prompt_statistics, with_event_counts
 from oscar_recovery.prompts.forms import PromptForm, PromptVariantForm, PromptVariantFormSet
-from oscar_recovery.translations import TranslationsAdminMixin
 
 
 class PromptVariantInline(TranslationsAdminMixin, admin.StackedInline):

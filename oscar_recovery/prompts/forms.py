@@ -9,12 +9,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from oscar_recovery.campaigns.translations import TranslationsFormMixin
 from oscar_recovery.campaigns.variants import BaseVariantFormSet, VariantLabelMixin
 from oscar_recovery.constants import Incentive, PromptKind
 from oscar_recovery.models import Prompt, PromptVariant
 from oscar_recovery.prompts.targeting import TEXT_FIELDS
 from oscar_recovery.sending.vouchers import validate_incentive
-from oscar_recovery.translations import TranslationsFormMixin
 
 _PATTERN = re.compile(r"^(/\S*|[\w*?\[\]-]+(:[\w*?\[\]-]+)*)$")
 

@@ -15,9 +15,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext_noop
 
+from oscar_recovery.campaigns.translations import translations_of
 from oscar_recovery.constants import Incentive, PromptKind, VisitorType
 from oscar_recovery.models import Prompt
-from oscar_recovery.translations import translations_of
 
 CONSENT = gettext_noop("Email me about my basket and offers. I can unsubscribe at any time.")
 

@@ -38,6 +38,7 @@ from oscar.core.loading import get_model
 
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.campaigns.enrolment import CustomerHistory
+from oscar_recovery.campaigns.translations import is_rtl, layered_text, normalise
 from oscar_recovery.campaigns.variants import CONTROL_LABEL, pick_variant
 from oscar_recovery.capture.history import viewed_from_cookie
 from oscar_recovery.capture.visitor import read_visitor_id
@@ -45,7 +46,6 @@ from oscar_recovery.constants import DeviceClass, LoginState, PromptKind, ValueT
 from oscar_recovery.models import Prompt, PromptVariant
 from oscar_recovery.prompts import app_settings as prompt_settings
 from oscar_recovery.prompts import state
-from oscar_recovery.translations import is_rtl, layered_text, normalise
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
@@ -111,7 +111,7 @@ TEXT_FIELDS = ("headline", "body", "cta_label", "consent_text", "thank_you")
 @dataclass(frozen=True)
 class PromptContent:
     """What a visitor reads, in their language: the variant's text where it sets any, else
-    the prompt's (see :func:`oscar_recovery.translations.layered_text`)."""
+    the prompt's (see :func:`oscar_recovery.campaigns.translations.layered_text`)."""
 
     label: str
     headline: str
