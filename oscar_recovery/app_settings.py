@@ -362,6 +362,12 @@ class AppSettings:
         return int(self._setting("RECOMMENDATIONS_PER_CATEGORY", 2))
 
     @property
+    def RECOMMENDATIONS_GAP_POOL(self) -> int:
+        """Catalogue products considered per price band when looking for what closes the
+        free-shipping gap (bounds the search; 0 keeps it to the recommended products)."""
+        return int(self._setting("RECOMMENDATIONS_GAP_POOL", 50))
+
+    @property
     def BOUGHT_TOGETHER_PER_PRODUCT(self) -> int:
         """Partners kept per product by the full build of the bought-together table."""
         return int(self._setting("BOUGHT_TOGETHER_PER_PRODUCT", 50))

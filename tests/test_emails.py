@@ -14,7 +14,13 @@ from oscar.test import factories
 from oscar_recovery.campaigns.variants import content_for
 from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage
 from oscar_recovery.privacy.suppression import email_hash
-from oscar_recovery.sending.content import build_context, compose, load_email_products, preview
+from oscar_recovery.sending.content import (
+    build_context,
+    compose,
+    load_email_products,
+    preview,
+    render_email,
+)
 from oscar_recovery.sending.tokens import check_restore_token, check_unsubscribe_token
 from tests.support.journeys import add_to_basket, guest_gateway
 
@@ -78,7 +84,7 @@ def test_a_product_no_longer_in_stock_is_left_out(journey, step, other_product):
     assert context["total"] == "£40.00"
 
 
-def test_below_the_threshold_the_gap_shows_with_products_that_close_it_first(
+def test_below_the_threshold_the_gap_shows_with_the_product_that_closes_it_first(
     journey, step, product, settings
 ):
     settings.OSCAR_RECOVERY_FREE_SHIPPING_THRESHOLD = Decimal("100.00")
@@ -86,9 +92,49 @@ def test_below_the_threshold_the_gap_shows_with_products_that_close_it_first(
 
     context = context_for(journey, step)
 
-    assert context["free_shipping"] == {"threshold": "£100.00", "gap": "£35.00"}
-    # Scarf and Boots close the £35 gap, the cheaper first; Socks come after.
-    assert [r["title"] for r in context["recommendations"]] == ["Scarf", "Boots", "Socks"]
+    # Scarf closes the £35 gap for the least extra spend; the rest keep the shop's ranking.
+    assert [r["title"] for r in context["recommendations"]] == ["Scarf", "Socks", "Boots"]
+    assert context["free_shipping"] == {
+        "threshold": "£100.00",
+        "gap": "£35.00",
+        "closers": [context["recommendations"][0]],
+        "closers_total": "£36.00",
+    }
+
+
+def gap_email(journey, step, settings):
+    """The £22.50 gap of issue #14.4: a £65 basket, free delivery from £87.50."""
+    settings.OSCAR_RECOVERY_FREE_SHIPPING_THRESHOLD = Decimal("87.50")
+    context = context_for(journey, step)
+    return context, render_email(content_for(step, None), context)
+
+
+def test_a_pair_from_the_catalogue_closes_the_gap_and_the_email_says_so(
+    journey, step, product, settings
+):
+    recommend(product, ("Pen", "7.00"))
+    for title, price in (("Wallet", "15.00"), ("Socks", "8.00")):  # recommended by nobody
+        factories.create_product(title=title, price=price, num_in_stock=5)
+
+    context, email = gap_email(journey, step, settings)
+
+    assert [r["title"] for r in context["free_shipping"]["closers"]] == ["Wallet", "Socks"]
+    assert context["free_shipping"]["closers_total"] == "£23.00"
+    assert [r["title"] for r in context["recommendations"]][:3] == ["Wallet", "Socks", "Pen"]
+    expected = "Add Wallet and Socks (£23.00 together) to get free delivery."
+    assert expected in email.text and expected in email.html
+
+
+def test_when_nothing_closes_the_gap_the_email_only_says_how_far(journey, step, product, settings):
+    recommend(product, ("Pen", "7.00"))
+
+    context, email = gap_email(journey, step, settings)
+
+    assert context["free_shipping"]["closers"] == []
+    for body in (email.text, email.html):
+        assert "You are £22.50 away from free delivery." in body
+        assert "to get free delivery" not in body
+        assert "Top up" not in body and "You might also like" in body
 
 
 def test_no_gap_above_the_threshold_or_without_one(journey, step, settings):

@@ -351,7 +351,7 @@ def test_already_bought_is_left_out_unless_configured(settings, only, customer):
 # -- gap filler, diversity, determinism ----------------------------------------------------
 
 
-def test_below_free_shipping_gap_closers_come_first_complements_before_the_rest(settings, only):
+def test_below_free_shipping_the_one_product_closing_the_gap_cheapest_comes_first(settings, only):
     only("curated", "bestseller")
     coat = make("Coat")
     socks, boots, scarf = make("Socks", "5.00"), make("Boots", "70.00"), make("Scarf", "36.00")
@@ -366,11 +366,140 @@ def test_below_free_shipping_gap_closers_come_first_complements_before_the_rest(
 
     items = recommend([coat.pk], limit=4, gap=Decimal("30.00"))
 
-    # Complements that close the gap, cheapest first; then the bestseller that closes it;
-    # then the rest by score.
-    assert ids(items) == [scarf.pk, boots.pk, popular.pk, socks.pk]
-    assert [item.reason for item in items] == [Reason.FREE_SHIPPING] * 3 + [Reason.CURATED]
-    assert items[0].sources == (Reason.FREE_SHIPPING, Reason.CURATED)
+    # The lamp closes the £30 gap for the least extra spend; the rest keep their score order.
+    assert ids(items) == [popular.pk, socks.pk, boots.pk, scarf.pk]
+    assert [item.reason for item in items] == [Reason.FREE_SHIPPING] + [Reason.CURATED] * 3
+    assert items[0].sources == (Reason.FREE_SHIPPING, Reason.BESTSELLER)
+
+
+# The catalogue of issue #14.4: a £22.50 gap, and products nobody recommended.
+
+
+def gap_items(basket_product, gap: str, **kwargs):
+    return [
+        item
+        for item in recommend([basket_product.pk], limit=4, gap=Decimal(gap), **kwargs)
+        if item.reason == Reason.FREE_SHIPPING
+    ]
+
+
+def test_one_catalogue_product_closes_the_gap_the_cheapest_at_or_above_it(only):
+    only("curated")
+    coat = make("Coat", "27.50")
+    make("Pen", "7.00")
+    make("Umbrella", "40.00")
+    gloves = make("Gloves", "23.00")
+    make("Belt", "22.49")
+
+    closers = gap_items(coat, "22.50")
+
+    assert [(item.product.title, item.price) for item in closers] == [("Gloves", Decimal("23.00"))]
+    assert closers[0].product_id == gloves.pk
+
+
+def test_only_a_pair_closes_the_gap_the_cheapest_pair(only):
+    only("curated")
+    coat = make("Coat", "27.50")
+    for title, price in (
+        ("Pen", "7.00"),
+        ("Wallet", "15.00"),
+        ("Scarf", "16.50"),
+        ("Socks", "8.00"),
+        ("Badge", "1.00"),
+    ):
+        make(title, price)
+
+    closers = gap_items(coat, "22.50")
+
+    # Pen + Wallet = £22.00 falls short; Socks + Wallet = £23.00 is the cheapest that closes.
+    assert sorted(item.product.title for item in closers) == ["Socks", "Wallet"]
+    assert sum(item.price for item in closers) == Decimal("23.00")
+
+
+def test_a_pair_beats_a_single_product_that_costs_more(only):
+    only("curated")
+    coat = make("Coat")
+    make("Lamp", "60.00")
+    make("Socks", "11.00")
+    make("Wallet", "12.00")
+
+    assert sorted(item.product.title for item in gap_items(coat, "22.50")) == ["Socks", "Wallet"]
+
+
+def test_nothing_closes_the_gap_nothing_claims_to(only):
+    only("curated")
+    coat = make("Coat")
+    pen = make("Pen", "7.00")
+    make("Badge", "1.00")
+    ProductRecommendation.objects.create(primary=coat, recommendation=pen)
+
+    items = recommend([coat.pk], limit=4, gap=Decimal("22.50"))
+
+    assert Reason.FREE_SHIPPING not in [item.reason for item in items]
+    assert ids(items) == [pen.pk]  # still recommended, for what it is
+
+
+def test_the_gap_never_suggests_the_basket_the_unbuyable_or_what_was_bought(only, customer):
+    only("curated")
+    coat = make("Coat")
+    parent = factories.create_product(title="Shirt", structure="parent")
+    blue = factories.create_product(title="Blue shirt", parent=parent, price="20.00")
+    factories.create_product(title="Red shirt", parent=parent, price="25.00")  # a sibling
+    hidden = make("Hidden lamp", "23.00")
+    hidden.is_public = False
+    hidden.save()
+    sold_out = make("Sold-out gloves", "23.50")
+    StockRecord.objects.filter(product=sold_out).update(num_in_stock=0)
+    bought = make("Bought umbrella", "24.00")
+    order(bought, user=customer)
+    belt = make("Belt", "30.00")
+
+    closers = gap_items(coat, "22.50", user=customer)
+    with_variant = [
+        item
+        for item in recommend([coat.pk, blue.pk], limit=4, gap=Decimal("22.50"), user=customer)
+        if item.reason == Reason.FREE_SHIPPING
+    ]
+
+    assert ids(closers) == [belt.pk] == ids(with_variant)
+
+
+def test_a_pair_needs_room_for_two(only):
+    only("curated")
+    coat = make("Coat")
+    make("Socks", "11.00")
+    make("Wallet", "12.00")
+
+    assert gap_items(coat, "22.50") != []
+    assert [
+        item
+        for item in recommend([coat.pk], limit=1, gap=Decimal("22.50"))
+        if item.reason == Reason.FREE_SHIPPING
+    ] == []
+
+
+def test_the_gap_search_stays_bounded(only, settings):
+    from oscar_recovery.adapter import get_adapter
+
+    only("curated")
+    coat = make("Coat")
+    for i in range(30):
+        make(f"Item {i}", f"{i + 1}.00")
+    settings.OSCAR_RECOVERY_RECOMMENDATIONS_GAP_POOL = 3
+    loaded: list[int] = []
+
+    def loader(pks):
+        loaded.extend(pks)
+        return get_adapter().load_products(pks)
+
+    closers = gap_items(coat, "22.50", loader=loader)
+
+    assert [item.price for item in closers] == [Decimal("23.00")]
+    # 23, 24, 25 (at or above), 22, 21, 20 (just below), 1, 2, 3 (cheapest): never all 30.
+    prices = sorted(int(StockRecord.objects.get(product_id=pk).price) for pk in loaded)
+    assert prices == [1, 2, 3, 20, 21, 22, 23, 24, 25]
+    settings.OSCAR_RECOVERY_RECOMMENDATIONS_GAP_POOL = 0  # recommended products only
+    assert gap_items(coat, "22.50") == []
 
 
 def test_at_most_two_from_one_category_while_others_are_available(only):

@@ -31,9 +31,11 @@ EVIL_TITLE = '<script>alert("x")</script> & <b>Coat</b>'
 def email_context(
     *, language="en-gb", lines=3, recommendations=0, incentive=False, free_shipping=False
 ) -> dict:
-    """A context as the sending pipeline builds it (see the contract in emails.py)."""
+    """A context as the sending pipeline builds it (see the contract in emails.py).
+    ``free_shipping``: a £7.50 gap that the first ``free_shipping`` (True: 1) recommendations
+    close, or that nothing closes (0)."""
     rtl = translation.get_language_info(language)["bidi"]
-    return {
+    context = {
         "subject": "Your basket is waiting",
         "preheader": "Pick up where you left off",
         "language": language,
@@ -69,7 +71,7 @@ def email_context(
         }
         if incentive
         else None,
-        "free_shipping": {"threshold": "£82.50", "gap": "£7.50"} if free_shipping else None,
+        "free_shipping": None,
         "recommendations": [
             {
                 "title": f"Wool hat {i}",
@@ -81,6 +83,15 @@ def email_context(
         ],
         "step": {"position": 1},
     }
+    if free_shipping is not False:
+        closers = context["recommendations"][: int(free_shipping)]
+        context["free_shipping"] = {
+            "threshold": "£82.50",
+            "gap": "£7.50",
+            "closers": closers,
+            "closers_total": f"£{9 * len(closers)}.00" if closers else "",
+        }
+    return context
 
 
 def default_email(kind: str = "html", **options) -> str:
@@ -371,7 +382,21 @@ def test_incentive_and_free_shipping_appear_only_when_present(kind):
     with_both = default_email(kind, recommendations=2, incentive=True, free_shipping=True)
     assert "BACK-7QX2" in with_both and "Valid until 1 March 2026." in with_both
     assert "You are £7.50 away from free delivery." in with_both
+    assert "Add Wool hat 0 (£9.00) to get free delivery." in with_both
     assert "Top up your basket for free delivery" in with_both
+
+
+@pytest.mark.parametrize("kind", ["html", "text"])
+def test_the_gap_copy_names_what_closes_it_and_never_pretends(kind):
+    pair = default_email(kind, recommendations=3, free_shipping=2)
+    assert "Add Wool hat 0 and Wool hat 1 (£18.00 together) to get free delivery." in pair
+    assert "Top up your basket for free delivery" in pair
+
+    # Nothing in the catalogue closes the gap: the distance, and no claim.
+    nothing = default_email(kind, recommendations=2, free_shipping=0)
+    assert "You are £7.50 away from free delivery." in nothing
+    assert "to get free delivery" not in nothing and "Top up" not in nothing
+    assert "You might also like" in nothing
 
 
 @pytest.mark.parametrize("count", [0, 1, 3, 4])

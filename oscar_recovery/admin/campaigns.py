@@ -242,7 +242,9 @@ class CampaignStepAdmin(TranslationsAdminMixin, admin.ModelAdmin):
             response = HttpResponse(result.email.html)
         else:
             response = HttpResponse(format_html("<p>{}</p>", result.error))
-        response["Content-Security-Policy"] = "sandbox"
+        # No script, form or popup runs; same origin only so the preview page's script can
+        # size its frames to the email's full height.
+        response["Content-Security-Policy"] = "sandbox allow-same-origin"
         response["X-Frame-Options"] = "SAMEORIGIN"
         return response
 

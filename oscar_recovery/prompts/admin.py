@@ -2,14 +2,27 @@
 read-only event log. Registered from :mod:`oscar_recovery.admin`."""
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.urls import path, reverse
+from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from oscar_recovery.admin.base import ReadOnlyAdmin
 from oscar_recovery.campaigns.translations import TranslationsAdminMixin
 from oscar_recovery.models import Prompt, PromptEvent, PromptVariant
 from oscar_recovery.prompts.figures import prompt_statistics, with_event_counts
 from oscar_recovery.prompts.forms import PromptForm, PromptVariantForm, PromptVariantFormSet
+from oscar_recovery.prompts.render import render_prompt_preview
+
+#: The live preview's own page: prompts.css from this origin and the prompt's image; nothing
+#: runs (the frame is sandboxed too), no form goes anywhere.
+PREVIEW_POLICY = (
+    "sandbox allow-same-origin; default-src 'none'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
 
 
 class PromptVariantInline(TranslationsAdminMixin, admin.StackedInline):
@@ -61,7 +74,7 @@ class PromptAdmin(TranslationsAdminMixin, admin.ModelAdmin):
     def orders(self, obj):
         return obj.converted_count
 
-    readonly_fields = ["statistics"]
+    readonly_fields = ["live_preview", "statistics"]
     fieldsets = [
         (None, {"fields": ["name", "kind", "is_active", "priority", "starts_at", "ends_at"]}),
         (
@@ -77,6 +90,7 @@ class PromptAdmin(TranslationsAdminMixin, admin.ModelAdmin):
                     "consent_text",
                     "consent_required",
                     "thank_you",
+                    "live_preview",
                 ]
             },
         ),
@@ -112,6 +126,60 @@ class PromptAdmin(TranslationsAdminMixin, admin.ModelAdmin):
         ),
         (_("Results"), {"fields": ["statistics"]}),
     ]
+
+    class Media:
+        css = {"all": ["oscar_recovery/admin/previews.css"]}
+        js = ["oscar_recovery/admin/previews.js"]
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("preview/", wrap(self.preview_view), name="oscar_recovery_prompt_preview"),
+            path(
+                "<int:object_id>/preview/",
+                wrap(self.preview_view),
+                name="oscar_recovery_prompt_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("live preview"))
+    def live_preview(self, obj):
+        """The frame ``previews.js`` fills with :meth:`preview_view`'s page as staff type."""
+        args = [obj.pk] if obj is not None and obj.pk else []
+        return format_html(
+            '<iframe class="recovery-frame recovery-prompt-preview" title="{}" '
+            'sandbox="allow-same-origin" data-fit-height data-preview-url="{}"></iframe>',
+            _("Live preview of the prompt"),
+            reverse("admin:oscar_recovery_prompt_preview", args=args),
+        )
+
+    def preview_view(self, request: HttpRequest, object_id: int | None = None) -> HttpResponse:
+        """POST the change form as it stands: the prompt as a shopper would see it, saving
+        nothing. Needs change permission on the prompt (add permission for a new one): the
+        form is owner-written content. Fields that do not validate keep their saved value."""
+        return require_POST(self._preview)(request, object_id)
+
+    def _preview(self, request: HttpRequest, object_id: int | None) -> HttpResponse:
+        obj = self.get_object(request, str(object_id)) if object_id else None
+        if object_id and obj is None:
+            raise PermissionDenied
+        allowed = (
+            self.has_change_permission(request, obj)
+            if obj is not None
+            else self.has_add_permission(request)
+        )
+        if not allowed:
+            raise PermissionDenied
+        form = self.get_form(request, obj, change=obj is not None)(
+            request.POST, instance=obj or Prompt()
+        )
+        form.is_valid()  # puts every clean field on form.instance; errors show on save
+        html = render_prompt_preview(form.instance, language=translation.get_language())
+        response = HttpResponse(html)
+        response["Content-Security-Policy"] = PREVIEW_POLICY
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        return response
 
     @admin.display(description=_("statistics"))
     def statistics(self, obj):

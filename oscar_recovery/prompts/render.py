@@ -25,6 +25,7 @@ logger = get_logger(__name__)
 Product = get_model("catalogue", "Product")
 
 TEMPLATE = "oscar_recovery/prompts/prompts.html"
+PREVIEW_TEMPLATE = "oscar_recovery/prompts/preview.html"
 CONFIG_ID = "oscar-recovery-config"
 #: The email field of Oscar's checkout gateway form.
 GATEWAY_EMAIL_SELECTOR = "#id_username"
@@ -154,6 +155,35 @@ def render_prompts(request: HttpRequest) -> str:
             "csrf_token": config["csrf"],
         }
     )
+
+
+def render_prompt_preview(prompt, *, language: str = "") -> str:
+    """A whole page showing ``prompt`` (saved or not) as a shopper sees it: the same
+    templates and ``prompts.css`` as :func:`render_prompts`, its control content, a dialog
+    shown open; no script, no token, no eligibility check. For the admin's live preview,
+    which shows it in a sandboxed frame."""
+    from oscar_recovery.prompts.targeting import content_for
+
+    content = content_for(prompt, None)
+    item = {
+        "prompt": prompt,
+        "content": content,
+        "modal": prompt.is_modal,
+        "asks_email": eligibility.asks_email(prompt),
+        "cta_url": prompt.cta_url or reverse("basket:summary"),
+        "paragraphs": [p for p in (content.body or "").split("\n\n") if p.strip()],
+        "image_url": _image_url(prompt) if prompt.pk else "",
+    }
+    html = get_template(PREVIEW_TEMPLATE).render(
+        {
+            "item": item,
+            "csrf_token": "",
+            "gateway_url": reverse(GATEWAY_URL_NAME),
+            "language": language,
+        }
+    )
+    # On the shop the script opens the dialog; here nothing runs, so it is shown open.
+    return html.replace('<dialog class="orc-dialog"', '<dialog open class="orc-dialog"', 1)
 
 
 def _image_url(prompt) -> str:

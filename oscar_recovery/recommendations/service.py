@@ -14,8 +14,9 @@ Sources, each one indexed query, combined by ``OSCAR_RECOVERY_RECOMMENDATION_WEI
 A product's score is the sum over the sources suggesting it of ``weight / (1 + rank)``, and
 its reason is the source contributing most. What is in the basket, cannot be bought now
 (hidden, no price, out of stock) or (configurable) was already bought is never suggested.
-Below the free-shipping threshold, products whose price closes the gap come first,
-complements before the rest, cheapest first. At most ``RECOMMENDATIONS_PER_CATEGORY`` come
+Below the free-shipping threshold, :func:`close_gap` picks what closes the gap for the least
+extra spend (one product, else a pair) from those and the catalogue's cheapest, and it comes
+first; when nothing does, nothing claims to. At most ``RECOMMENDATIONS_PER_CATEGORY`` come
 from one category while others are available. Ties break on product id: the same inputs
 always give the same list.
 """
@@ -39,6 +40,7 @@ ProductCategory = get_model("catalogue", "ProductCategory")
 ProductRecommendation = get_model("catalogue", "ProductRecommendation")
 UserProductView = get_model("analytics", "UserProductView")
 OrderLine = get_model("order", "Line")
+StockRecord = get_model("partner", "StockRecord")
 Selector = get_class("partner.strategy", "Selector")
 
 Reason = RecommendationReason
@@ -97,15 +99,7 @@ def recommend(
         return []
     weights = app_settings.RECOMMENDATION_WEIGHTS
     anchors = list(dict.fromkeys(int(pk) for pk in product_ids))
-    excluded = set(anchors) | {int(pk) for pk in exclude}
-    # Parents of basket variants: a shopper with the blue shirt needs no shirt suggestion.
-    excluded |= set(
-        Product.objects.filter(pk__in=anchors, parent__isnull=False).values_list(
-            "parent_id", flat=True
-        )
-    )
-    if app_settings.RECOMMENDATIONS_EXCLUDE_PURCHASED:
-        excluded |= purchased_product_ids(user, email)
+    excluded = excluded_ids(anchors, exclude, user=user, email=email)
     depth = limit * 3  # room for the unavailable, the excluded and the diversity rule
     ranked: dict[str, list[int]] = {}
     sources = {
@@ -122,10 +116,12 @@ def recommend(
     for reason, ids in ranked.items():
         for rank, pk in enumerate(ids[:depth]):
             scores.setdefault(pk, {})[reason] = weights[reason.value] / (1 + rank)
-    if not scores:
+    closing = gap is not None and gap > 0
+    if not scores and not closing:
         return []
-    products = (loader or _load_products)(list(scores))
+    loader = loader or _load_products
     strategy = strategy or Selector().strategy(user=user)
+    products = loader(list(scores)) if scores else {}
     items = []
     for pk, contributions in scores.items():
         priced = _price(strategy, products.get(pk))
@@ -144,20 +140,72 @@ def recommend(
             )
         )
     items.sort(key=lambda item: (-item.score, item.product_id))
-    if gap is not None and gap > 0:
-        items = fill_gap(items, gap)
-    return diversify(items, limit, categories_of([item.product_id for item in items]))
+    fill: tuple[Recommendation, ...] = ()
+    if closing:
+        candidates = items + catalogue_candidates(
+            gap, anchors, excluded | {item.product_id for item in items}, strategy, loader
+        )
+        fill = close_gap(gap, candidates, pairs=limit >= 2)
+    chosen = {item.product_id for item in fill}
+    rest = [item for item in items if item.product_id not in chosen]
+    return [*fill, *diversify(rest, limit - len(fill), categories_of(ids_of(rest)))]
 
 
-def fill_gap(items: list[Recommendation], gap: Decimal) -> list[Recommendation]:
-    """Products whose price closes the free-shipping gap first: complements of the basket
-    before the rest, then the cheapest (the smallest extra spend). They are labelled with
-    the gap as their reason; the other products keep their order after them."""
-    closers = [item for item in items if item.price >= gap]
-    closers.sort(
-        key=lambda item: (item.reason not in COMPLEMENTS, item.price, -item.score, item.product_id)
+def excluded_ids(
+    anchors: Sequence[int], exclude: Iterable[int] = (), *, user=None, email: str = ""
+) -> set[int]:
+    """Products never suggested next to ``anchors``: the anchors, ``exclude``, the parents of
+    anchor variants (a shopper with the blue shirt needs no shirt suggestion) and, unless
+    ``RECOMMENDATIONS_EXCLUDE_PURCHASED`` is off, what this customer ordered before."""
+    excluded = set(anchors) | {int(pk) for pk in exclude}
+    excluded |= set(
+        Product.objects.filter(pk__in=anchors, parent__isnull=False).values_list(
+            "parent_id", flat=True
+        )
     )
-    relabelled = [
+    if app_settings.RECOMMENDATIONS_EXCLUDE_PURCHASED:
+        excluded |= purchased_product_ids(user, email)
+    return excluded
+
+
+def ids_of(items: Iterable[Recommendation]) -> list[int]:
+    return [item.product_id for item in items]
+
+
+def close_gap(
+    gap: Decimal, candidates: Sequence[Recommendation], *, pairs: bool = True
+) -> tuple[Recommendation, ...]:
+    """What closes a free-shipping ``gap`` for the least extra spend, relabelled
+    ``FREE_SHIPPING``: one product, or two different ones, or ``()`` when no candidate can.
+
+    The cheapest single product priced at or above the gap wins unless two cheaper products
+    together close it for less (a £60 lamp is not the answer to a £22.50 gap when a £12 and
+    an £11 item exist); the pair is the cheapest over the candidates priced below the gap
+    (two pointers over them sorted by price). Among equal prices, complements of the basket
+    and then higher scores win; ties break on product id. ``candidates`` must already be
+    buyable and free of exclusions (see :func:`recommend`). Pure: no queries.
+    """
+    ordered = sorted(
+        {item.product_id: item for item in candidates}.values(),
+        key=lambda item: (item.price, item.reason not in COMPLEMENTS, -item.score, item.product_id),
+    )
+    single = next((item for item in ordered if item.price >= gap), None)
+    below = [item for item in ordered if item.price < gap] if pairs else []
+    pair: tuple[Recommendation, Recommendation] | None = None
+    low, high = 0, len(below) - 1
+    while low < high:
+        total = below[low].price + below[high].price
+        if total >= gap:
+            if pair is None or total < pair[0].price + pair[1].price:
+                pair = (below[high], below[low])  # the bigger step first
+            high -= 1
+        else:
+            low += 1
+    if single is not None and (pair is None or single.price <= pair[0].price + pair[1].price):
+        chosen: tuple[Recommendation, ...] = (single,)
+    else:
+        chosen = pair or ()
+    return tuple(
         Recommendation(
             product_id=item.product_id,
             reason=Reason.FREE_SHIPPING,
@@ -165,11 +213,56 @@ def fill_gap(items: list[Recommendation], gap: Decimal) -> list[Recommendation]:
             product=item.product,
             price=item.price,
             currency=item.currency,
-            sources=(Reason.FREE_SHIPPING, *item.sources),
+            sources=(Reason.FREE_SHIPPING, *(s for s in item.sources if s != Reason.FREE_SHIPPING)),
         )
-        for item in closers
+        for item in chosen
+    )
+
+
+def catalogue_candidates(
+    gap: Decimal, anchors: Sequence[int], excluded: set[int], strategy, loader
+) -> list[Recommendation]:
+    """Buyable products from the whole catalogue that may close ``gap``, priced by
+    ``strategy`` (score 0, reason ``FREE_SHIPPING``): at most ``RECOMMENDATIONS_GAP_POOL``
+    each of the cheapest at or above the gap, the dearest below it and the cheapest overall,
+    by stock record price (the strategy's price, tax and all, decides afterwards). Three
+    queries of at most that many rows and one load, whatever the catalogue's size; never
+    ``excluded`` products or other variants of a basket variant's parent."""
+    size = app_settings.RECOMMENDATIONS_GAP_POOL
+    if size <= 0:
+        return []
+    siblings_of = Product.objects.filter(pk__in=anchors, parent__isnull=False).values("parent_id")
+    rows = (
+        StockRecord.objects.filter(product__is_public=True, price__isnull=False)
+        .exclude(product_id__in=excluded)
+        .exclude(product__parent_id__in=siblings_of)
+        .values_list("product_id", flat=True)
+    )
+    ids = [
+        *rows.filter(price__gte=gap).order_by("price", "product_id")[:size],
+        *rows.filter(price__lt=gap).order_by("-price", "product_id")[:size],
+        *rows.filter(price__lt=gap).order_by("price", "product_id")[:size],
     ]
-    return relabelled + [item for item in items if item.price < gap]
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return []
+    products = loader(ids)
+    found = []
+    for pk in ids:
+        priced = _price(strategy, products.get(pk))
+        if priced is not None:
+            found.append(
+                Recommendation(
+                    product_id=pk,
+                    reason=Reason.FREE_SHIPPING,
+                    score=0.0,
+                    product=products[pk],
+                    price=priced[0],
+                    currency=priced[1],
+                    sources=(Reason.FREE_SHIPPING,),
+                )
+            )
+    return found
 
 
 def diversify(

@@ -242,14 +242,45 @@ def build_context(
         "step": {"position": step.position},
     }
     if gap is not None:
-        context["free_shipping"] = {
-            "threshold": format_currency(threshold, currency),
-            "gap": format_currency(gap, currency),
-        }
+        context["free_shipping"] = free_shipping_context(
+            threshold, gap, currency, context["recommendations"], products
+        )
     # Subject and preheader may use the context too ("{{ lines.0.title }} is waiting").
     context["subject"] = render_line(content.subject, context)
     context["preheader"] = render_line(content.preheader, context)
     return context
+
+
+def free_shipping_context(
+    threshold: Decimal,
+    gap: Decimal,
+    currency: str,
+    recommendations: list[dict],
+    products: EmailProducts,
+) -> dict:
+    """The gap block: threshold and distance, always; ``closers`` (the first one or two
+    recommendations labelled ``FREE_SHIPPING``, as
+    :func:`oscar_recovery.recommendations.service.close_gap` puts them) and their
+    ``closers_total`` only when their prices really close the gap (a custom recommender's
+    label is not taken as proof). Without closers the email says how far the basket is and
+    claims nothing more."""
+    labelled = [
+        (index, line.unit_price)
+        for index, line in enumerate(products.candidates[: len(recommendations)])
+        if products.reasons.get(line.product.pk) == RecommendationReason.FREE_SHIPPING
+    ]
+    chosen: list[tuple[int, Decimal]] = []
+    if labelled and labelled[0][1] >= gap:
+        chosen = labelled[:1]
+    elif len(labelled) >= 2 and labelled[0][1] + labelled[1][1] >= gap:
+        chosen = labelled[:2]
+    total = sum((price for _, price in chosen), Decimal("0.00"))
+    return {
+        "threshold": format_currency(threshold, currency),
+        "gap": format_currency(gap, currency),
+        "closers": [recommendations[index] for index, _ in chosen],
+        "closers_total": format_currency(total, currency) if chosen else "",
+    }
 
 
 def _line_context(line: PricedLine, adapter: RecoveryAdapter) -> dict:

@@ -239,7 +239,7 @@ def test_shopper_to_recovery_email_through_the_real_processes(topology, chromium
     page = reader.new_page()
     problems = PageProblems(page)
     page.goto(f"{topo.url}/outbox/{outbox_id}/")
-    frame_element = page.locator("iframe.outbox-email")
+    frame_element = page.locator("iframe.outbox-email").first  # desktop; the phone frame follows
     email = frame_element.content_frame
     email.locator("img").first.wait_for()
     page.wait_for_function(

@@ -332,3 +332,62 @@ def test_the_list_shows_each_prompts_results_in_one_query(
     assert response.status_code == 200
     rows = response.context["cl"].result_list
     assert [(p.shown_count, p.submitted_count, p.converted_count) for p in rows] == [(2, 1, 0)] * 3
+
+
+# -- the live preview (#14.10) ----------------------------------------------------------------
+
+PREVIEW_URL = "/admin/oscar_recovery/prompt/preview/"
+
+
+def test_the_live_preview_renders_the_unsaved_form_with_the_shops_stylesheet(admin_client):
+    response = admin_client.post(
+        PREVIEW_URL, form_data(headline="Wait <b>a sec</b>", body="First.\n\nSecond.")
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "oscar_recovery/prompts.css" in html
+    assert '<dialog open class="orc-dialog"' in html  # a modal prompt, shown open
+    assert "Wait &lt;b&gt;a sec&lt;/b&gt;" in html  # escaped, as on the shop
+    assert "<p>First.</p><p>Second.</p>" in html
+    assert 'type="email"' in html  # it asks for an email
+    assert "<script" not in html
+    assert response["Content-Security-Policy"].startswith("sandbox allow-same-origin;")
+    assert not Prompt.objects.exists()  # nothing saved
+
+
+def test_the_live_preview_of_a_saved_prompt_shows_the_edits_not_the_saved_text(admin_client):
+    prompt = Prompt.objects.create(
+        name="Banner", kind=PromptKind.RETURNING_BANNER, headline="Saved", cta_label="Go"
+    )
+    data = form_data(kind=PromptKind.RETURNING_BANNER, headline="Edited", asks_email=None)
+
+    response = admin_client.post(f"/admin/oscar_recovery/prompt/{prompt.pk}/preview/", data)
+
+    html = response.content.decode()
+    assert 'class="orc-banner' in html and "Edited" in html and "Saved" not in html
+    prompt.refresh_from_db()
+    assert prompt.headline == "Saved"
+
+
+def test_the_change_page_has_the_live_preview_frame_and_its_script(admin_client):
+    prompt = Prompt.objects.create(name="Exit", kind=PromptKind.EXIT_INTENT, headline="Hi")
+
+    html = admin_client.get(f"/admin/oscar_recovery/prompt/{prompt.pk}/change/").content.decode()
+
+    assert f'data-preview-url="/admin/oscar_recovery/prompt/{prompt.pk}/preview/"' in html
+    assert "oscar_recovery/admin/previews.js" in html
+
+
+def test_the_live_preview_needs_change_permission_and_a_post(client, admin_client):
+    from tests.support.dashboard_scenario import recovery_staff
+
+    prompt = Prompt.objects.create(name="Exit", kind=PromptKind.EXIT_INTENT, headline="Hi")
+    url = f"/admin/oscar_recovery/prompt/{prompt.pk}/preview/"
+    client.force_login(recovery_staff("view_prompt"))
+
+    assert client.post(url, form_data()).status_code == 403
+    assert client.post(PREVIEW_URL, form_data()).status_code == 403  # no add permission
+    assert admin_client.get(url).status_code == 405
+    client.logout()
+    assert client.post(url, form_data()).status_code == 302  # to the login page
