@@ -17,9 +17,12 @@ template) mark it failed with the error. Skips are recorded with their reason.
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from anymail.exceptions import AnymailAPIError, AnymailError
+from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -28,8 +31,8 @@ from oscar_recovery import app_settings, signals
 from oscar_recovery.constants import CampaignTrigger, MessageStatus, SkipReason
 from oscar_recovery.handoff import publish_soon
 from oscar_recovery.models import CartJourney, RecoveryMessage
-from oscar_recovery.sending.content import compose, load_email_products
-from oscar_recovery.sending.send_checks import why_not_send
+from oscar_recovery.sending.content import compose, load_email_products_many
+from oscar_recovery.sending.send_checks import why_not_send_many
 from oscar_recovery.sending.vouchers import issue_voucher
 from oscar_recovery.utils import get_logger, redact
 
@@ -71,40 +74,148 @@ def send_message(message_id: int, now: datetime | None = None) -> str:
     Raises :class:`TransientSendError` after putting the message back in the queue, for the
     caller (the Celery task) to retry later.
     """
+    result = send_batch([message_id], now)
+    if message_id in result.retry:
+        raise TransientSendError(result.errors[message_id])
+    return result.statuses.get(message_id, "")
+
+
+@dataclass
+class BatchResult:
+    """What :func:`send_batch` did: each message's resulting status, and the messages put
+    back in the queue after a transient error (``retry``, with their ``errors``)."""
+
+    statuses: dict[int, str] = field(default_factory=dict)
+    retry: list[int] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> BatchResult:
+    """Send the queued messages among ``message_ids`` that may still go out, as a batch.
+
+    Exactly once as for one message: each is claimed by its own atomic ``UPDATE .. WHERE
+    status='queued'`` (the claims share one transaction, taken in id order so two workers
+    never deadlock), and only claimed messages are checked and sent. The work is per batch:
+    the send-time checks are a few set-based queries (:func:`why_not_send_many`), the
+    products and recommendations are loaded once (:func:`load_email_products_many`), the
+    emails go through one connection to the email backend, and the statuses are written in
+    one transaction at the end. A worker dying mid-batch leaves its claimed messages
+    "sending", failed later as ``interrupted``, never sent twice. One address gets at most
+    one email of a batch while ``ADDRESS_COOLDOWN`` is set (the others are skipped, as they
+    would be one after the other). A transient error of one message requeues that message
+    only (``BatchResult.retry``); the others' outcomes stand.
+    """
     now = now or timezone.now()
-    if not claim(message_id, now):
-        current = RecoveryMessage.objects.filter(pk=message_id).values_list("status", flat=True)
-        return current[0] if current else ""
-    message = RecoveryMessage.objects.select_related(
-        "journey__user", "journey__enrolment", "journey__basket", "step__campaign", "variant"
-    ).get(pk=message_id)
-    reason = why_not_send(message, now)
-    products = load_email_products(message.journey) if reason is None else None
-    if reason is None and not products.lines:
-        browsing = message.step.campaign.trigger == CampaignTrigger.BROWSE_ABANDONED
-        if not browsing:
-            reason = SkipReason.BASKET_EMPTY
-        elif not products.viewed:
-            reason = SkipReason.NOTHING_VIEWED
-    if reason is not None:
-        _finish(message, MessageStatus.SKIPPED, skip_reason=reason)
-        return MessageStatus.SKIPPED
-    try:
-        voucher = issue_voucher(message, now)
-        email = compose(message, products, voucher)
-        email.send()
-    except Exception as exc:
-        return _failed_attempt(message, exc)
-    _finish(
-        message,
-        MessageStatus.SENT,
-        sent_at=now,
-        to_email=message.journey.email,
-        esp_message_id=_esp_message_id(email),
-        error="",
+    result = BatchResult()
+    ids = sorted(set(message_ids))
+    with transaction.atomic():
+        claimed = [pk for pk in ids if claim(pk, now)]
+    others = set(ids) - set(claimed)
+    if others:
+        result.statuses.update(
+            RecoveryMessage.objects.filter(pk__in=others).values_list("pk", "status")
+        )
+    if not claimed:
+        return result
+    messages = list(
+        RecoveryMessage.objects.select_related(
+            "journey__user", "journey__enrolment", "journey__basket", "step__campaign", "variant"
+        )
+        .filter(pk__in=claimed)
+        .order_by("pk")
     )
-    _announce_sent(message)
-    return MessageStatus.SENT
+    reasons = why_not_send_many(messages, now)
+    outgoing = [m for m in messages if m.pk not in reasons]
+    loaded = dict(
+        zip(
+            [m.pk for m in outgoing],
+            load_email_products_many([m.journey for m in outgoing]),
+            strict=True,
+        )
+    )
+    finishes: list[tuple[RecoveryMessage, str, dict]] = []
+    sent: list[RecoveryMessage] = []
+    emailed: set[str] = set()
+    connection = _open_connection() if outgoing else None
+    try:
+        for message in messages:
+            reason = reasons.get(message.pk)
+            products = loaded.get(message.pk)
+            if reason is None:
+                reason = _why_not_show(message, products)
+            address = (message.journey.email or "").upper()
+            if reason is None and app_settings.ADDRESS_COOLDOWN and address in emailed:
+                reason = SkipReason.COOLDOWN  # this batch's earlier email to the address
+            if reason is not None:
+                finishes.append((message, MessageStatus.SKIPPED, {"skip_reason": reason}))
+                result.statuses[message.pk] = MessageStatus.SKIPPED
+                continue
+            try:
+                voucher = issue_voucher(message, now)
+                email = compose(message, products, voucher)
+                email.connection = connection
+                email.send()
+            except Exception as exc:
+                status, fields = _failed_outcome(message, exc)
+                finishes.append((message, status, fields))
+                result.statuses[message.pk] = status
+                if status == MessageStatus.QUEUED:
+                    result.retry.append(message.pk)
+                    result.errors[message.pk] = fields["error"]
+                continue
+            emailed.add(address)
+            finishes.append(
+                (
+                    message,
+                    MessageStatus.SENT,
+                    {
+                        "sent_at": now,
+                        "to_email": message.journey.email,
+                        "esp_message_id": _esp_message_id(email),
+                        "error": "",
+                    },
+                )
+            )
+            result.statuses[message.pk] = MessageStatus.SENT
+            sent.append(message)
+    finally:
+        if connection is not None:
+            _close_connection(connection)
+        with transaction.atomic():  # one commit for the batch's statuses
+            for message, status, fields in finishes:
+                _finish(message, status, **fields)
+    for message in sent:
+        _announce_sent(message)
+    return result
+
+
+def _why_not_show(message: RecoveryMessage, products) -> SkipReason | None:
+    """Nothing left to show: every line (or viewed product) is gone or out of stock."""
+    if products.lines:
+        return None
+    if message.step.campaign.trigger != CampaignTrigger.BROWSE_ABANDONED:
+        return SkipReason.BASKET_EMPTY
+    if not products.viewed:
+        return SkipReason.NOTHING_VIEWED
+    return None
+
+
+def _open_connection():
+    """One connection to the email backend for the batch. A backend that cannot connect
+    now is left closed: each send then tries on its own and records its own error."""
+    connection = get_connection()
+    try:
+        connection.open()
+    except Exception as exc:
+        logger.warning("Email backend did not open a connection: %s", redact(_describe(exc)))
+    return connection
+
+
+def _close_connection(connection) -> None:
+    try:
+        connection.close()
+    except Exception as exc:  # the emails are gone; a failing goodbye changes nothing
+        logger.warning("Email backend did not close cleanly: %s", redact(_describe(exc)))
 
 
 def _announce_sent(message: RecoveryMessage) -> None:
@@ -124,17 +235,17 @@ def _esp_message_id(email) -> str:
     return str(email.extra_headers.get("Message-ID", ""))[:255]
 
 
-def _failed_attempt(message: RecoveryMessage, exc: Exception) -> str:
+def _failed_outcome(message: RecoveryMessage, exc: Exception) -> tuple[str, dict]:
+    """The status and fields a failed send leaves: queued again (transient, retries left)
+    or failed."""
     # ESPs and SMTP servers quote the recipient; the address is on the journey already.
     error = redact(f"{type(exc).__name__}: {_describe(exc)}")[:2000]
     if is_transient(exc) and message.attempts < app_settings.SEND_MAX_RETRIES:
         logger.warning("Recovery message %s will be retried: %s", message.pk, error)
         # The task's retry is this message's next hand-over.
-        _finish(message, MessageStatus.QUEUED, error=error, enqueued_at=timezone.now())
-        raise TransientSendError(error) from exc
+        return MessageStatus.QUEUED, {"error": error, "enqueued_at": timezone.now()}
     logger.error("Recovery message %s failed: %s", message.pk, error, exc_info=exc)
-    _finish(message, MessageStatus.FAILED, error=error)
-    return MessageStatus.FAILED
+    return MessageStatus.FAILED, {"error": error}
 
 
 def _describe(exc: Exception) -> str:
