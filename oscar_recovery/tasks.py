@@ -32,6 +32,29 @@ def send_message(self, message_id: int) -> str:
         ) from exc
 
 
+@shared_task(name="oscar_recovery.send_messages", bind=True, acks_late=True)
+def send_messages(self, message_ids: list[int]) -> dict[str, int]:
+    """Send a batch of recovery messages (:func:`oscar_recovery.sending.send.send_batch`).
+    Only the messages that met a transient error are retried, as a batch of their own: the
+    others' outcomes stand. ``acks_late``: a redelivered batch finds its messages claimed."""
+    result = sending.send_batch(message_ids)
+    if result.retry:
+        countdown = get_exponential_backoff_interval(
+            factor=30, retries=self.request.retries, maximum=600, full_jitter=True
+        )
+        exc = sending.TransientSendError(result.errors[result.retry[0]])
+        raise self.retry(
+            args=[result.retry],
+            exc=exc,
+            countdown=countdown,
+            max_retries=app_settings.SEND_MAX_RETRIES,
+        )
+    counts: dict[str, int] = {}
+    for status in result.statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
 @shared_task(name="oscar_recovery.send_consent_confirmation", bind=True, acks_late=True)
 def send_consent_confirmation(self, confirmation_id: int) -> str:
     """Send one double opt-in email; the claim makes a redelivered task harmless."""

@@ -279,21 +279,21 @@ def enqueue(message_ids: list[int], now: datetime | None = None) -> None:
         return
     now = now or timezone.now()
     RecoveryMessage.objects.filter(pk__in=message_ids).update(enqueued_at=now)
-    arg_lists = [(pk,) for pk in message_ids]
-    transaction.on_commit(lambda: publish_soon("oscar_recovery.send_message", arg_lists))
+    # Batches: the task sends them together (:func:`send_batch`), each claimed on its own.
+    size = app_settings.SEND_BATCH_SIZE
+    arg_lists = [(message_ids[i : i + size],) for i in range(0, len(message_ids), size)]
+    transaction.on_commit(lambda: publish_soon("oscar_recovery.send_messages", arg_lists))
 
 
 def send_queued(message_ids: list[int], now: datetime | None = None) -> dict[str, int]:
-    """Inline mode: send messages here, one after the other (the sweep run by cron). The
-    claim in :func:`send_message` keeps each to one send, whoever else tries; a transient
+    """Inline mode: send messages here, in batches of ``SEND_BATCH_SIZE`` (the sweep run by
+    cron). The claim in :func:`send_batch` keeps each to one send, whoever else tries; a transient
     failure leaves the message queued for a later sweep. Returns counts by status."""
     counts: dict[str, int] = {}
-    for pk in message_ids:
-        try:
-            status = send_message(pk, now)
-        except TransientSendError:
-            status = MessageStatus.QUEUED
-        counts[status] = counts.get(status, 0) + 1
+    size = app_settings.SEND_BATCH_SIZE
+    for i in range(0, len(message_ids), size):
+        for status in send_batch(message_ids[i : i + size], now).statuses.values():
+            counts[status] = counts.get(status, 0) + 1
     return counts
 
 
