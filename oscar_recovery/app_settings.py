@@ -41,6 +41,12 @@ class AppSettings:
         return _as_timedelta(self._setting("EXPIRE_AFTER", timedelta(days=30)))
 
     @property
+    def SEND_BATCH_SIZE(self) -> int:
+        """Messages one send task (or inline sweep step) sends together: the send-time
+        checks and products are loaded once per batch."""
+        return max(1, int(self._setting("SEND_BATCH_SIZE", 50)))
+
+    @property
     def SWEEP_BATCH_SIZE(self) -> int:
         """Journeys locked and processed per database round trip by the sweep."""
         return int(self._setting("SWEEP_BATCH_SIZE", 1000))

@@ -21,13 +21,21 @@ def sweep() -> dict:
     return health.recorded_sweep().as_dict()
 
 
-def _retry_send(task, exc: Exception) -> Exception:
+def _retry_send(task, exc: Exception, **options) -> Exception:
     """The retry of an email that failed for a passing reason: exponential backoff from 30 s
-    to 10 min with full jitter, at most ``OSCAR_RECOVERY_SEND_MAX_RETRIES`` times."""
+    to 10 min with full jitter, at most ``OSCAR_RECOVERY_SEND_MAX_RETRIES`` times; waiting
+    for the shared send rate (:class:`~oscar_recovery.sending.send.RateLimited`) retries when
+    the next token is due and spends no retry budget. ``options`` go to ``task.retry``."""
+    if isinstance(exc, sending.RateLimited):
+        return task.retry(
+            exc=exc, countdown=exc.countdown, max_retries=RATE_LIMITED_RETRIES, **options
+        )
     countdown = get_exponential_backoff_interval(
         factor=30, retries=task.request.retries, maximum=600, full_jitter=True
     )
-    return task.retry(exc=exc, countdown=countdown, max_retries=app_settings.SEND_MAX_RETRIES)
+    return task.retry(
+        exc=exc, countdown=countdown, max_retries=app_settings.SEND_MAX_RETRIES, **options
+    )
 
 
 @shared_task(name="oscar_recovery.send_message", bind=True, acks_late=True)
@@ -36,13 +44,23 @@ def send_message(self, message_id: int) -> str:
     again, and the claim in :func:`oscar_recovery.sending.send.send_message` makes that harmless."""
     try:
         return sending.send_message(message_id)
-    except sending.RateLimited as exc:
-        # Waiting for the shared send rate is no failure: no retry budget is spent on it.
-        raise self.retry(
-            exc=exc, countdown=exc.countdown, max_retries=RATE_LIMITED_RETRIES
-        ) from exc
-    except sending.TransientSendError as exc:
+    except sending.TransientSendError as exc:  # RateLimited included
         raise _retry_send(self, exc) from exc
+
+
+@shared_task(name="oscar_recovery.send_messages", bind=True, acks_late=True)
+def send_messages(self, message_ids: list[int]) -> dict[str, int]:
+    """Send a batch of recovery messages (:func:`oscar_recovery.sending.send.send_batch`).
+    Only the messages that met a transient error are retried, as a batch of their own: the
+    others' outcomes stand. ``acks_late``: a redelivered batch finds its messages claimed."""
+    result = sending.send_batch(message_ids)
+    if result.retry:
+        exc = result.rate_limited or sending.TransientSendError(result.errors[result.retry[0]])
+        raise _retry_send(self, exc, args=[result.retry])
+    counts: dict[str, int] = {}
+    for status in result.statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 @shared_task(name="oscar_recovery.send_consent_confirmation", bind=True, acks_late=True)

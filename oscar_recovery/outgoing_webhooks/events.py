@@ -227,6 +227,10 @@ def email_sent(message_id: int) -> None:
     UPDATE, so the instance it holds is stale."""
 
     def build_and_emit() -> None:
+        # Endpoints first: most shops have none, and then the message need not be read.
+        endpoints = subscribed_endpoints(WebhookEvent.EMAIL_SENT)
+        if not endpoints:
+            return
         message = (
             RecoveryMessage.objects.select_related("journey__user", "step__campaign", "variant")
             .filter(pk=message_id)
@@ -239,6 +243,7 @@ def email_sent(message_id: int) -> None:
             lambda personal: journey_event_data(
                 message.journey, personal, email=message_data(message)
             ),
+            endpoints=endpoints,
         )
 
     transaction.on_commit(never_raises(build_and_emit))

@@ -38,6 +38,7 @@ forms, a shop's own forms)::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -298,6 +299,10 @@ def _lift_refusal(email: str) -> None:
 # -- deciding -----------------------------------------------------------------------------
 
 
+#: ``why_not_contact`` looks the decision up itself.
+_LOOK_UP = object()
+
+
 def latest_decision(journey: CartJourney) -> dict | None:
     """The newest recorded decision of this shopper: on this journey or a journey of the
     same browser, or on a journey of the same address when it is a "no thanks" or a
@@ -319,6 +324,46 @@ def latest_decision(journey: CartJourney) -> dict | None:
     )
 
 
+def latest_decisions(journeys: Sequence[CartJourney]) -> dict[int, dict | None]:
+    """:func:`latest_decision` for many journeys in one query, by journey id (the send
+    pipeline checks a batch of messages at once). Same rule, applied in memory; addresses
+    compare case-insensitively (``upper()``)."""
+    journeys = list(journeys)
+    if not journeys:
+        return {}
+    who = Q(pk__in=[j.pk for j in journeys])
+    for email in dict.fromkeys(j.email for j in journeys if j.email):
+        who |= email_matches(email) & (
+            Q(consent_given=False) | Q(consent_source__in=VERIFIED_SOURCES)
+        )
+    visitors = {j.visitor_id for j in journeys if j.visitor_id}
+    if visitors:
+        who |= Q(visitor_id__in=visitors)
+    rows = list(
+        CartJourney.objects.filter(who, consent_at__isnull=False)
+        .order_by("-consent_at", "-pk")
+        .values("pk", "email", "visitor_id", "consent_given", "consent_basis", "consent_source")
+    )
+    decisions: dict[int, dict | None] = {}
+    for journey in journeys:
+        email = (journey.email or "").upper()
+        decisions[journey.pk] = next(
+            (
+                {key: row[key] for key in ("consent_given", "consent_basis", "consent_source")}
+                for row in rows  # newest first
+                if row["pk"] == journey.pk
+                or (journey.visitor_id and row["visitor_id"] == journey.visitor_id)
+                or (
+                    email
+                    and (row["email"] or "").upper() == email
+                    and (row["consent_given"] is False or row["consent_source"] in VERIFIED_SOURCES)
+                )
+            ),
+            None,
+        )
+    return decisions
+
+
 def address_confirmed(email: str) -> bool:
     """Whether the address's newest own decision is a verified consent (staff-recorded or
     confirmed from its mailbox) that no "no thanks" of the address followed. One query."""
@@ -335,11 +380,15 @@ def address_confirmed(email: str) -> bool:
     return bool(newest)
 
 
-def why_not_contact(journey: CartJourney, basis: str | None = None) -> SkipReason | None:
+def why_not_contact(
+    journey: CartJourney, basis: str | None = None, *, decision=_LOOK_UP
+) -> SkipReason | None:
     """The lawful-basis reason this journey's shopper must not get a recovery email, or
-    None when they may. One indexed query."""
+    None when they may. One indexed query, none when ``decision`` (the journey's
+    :func:`latest_decision`, None for none) is given."""
     basis = basis or current_basis()
-    decision = latest_decision(journey)
+    if decision is _LOOK_UP:
+        decision = latest_decision(journey)
     if decision is not None and decision["consent_given"] is False:
         return SkipReason.CONSENT_REFUSED
     if basis == LawfulBasis.CONSENT:

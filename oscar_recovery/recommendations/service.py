@@ -23,7 +23,9 @@ always give the same list.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -75,6 +77,33 @@ class Recommendation:
         return str(Reason(self.reason).label)
 
 
+#: The memo of the current batch (see :func:`batch_memo`), or None outside one.
+_memo: ContextVar[dict | None] = ContextVar("oscar_recovery_recommendation_memo", default=None)
+
+
+@contextmanager
+def batch_memo(customers: Iterable[tuple[object, str]] = ()) -> Iterator[None]:
+    """Within the block, each source's answer for the same inputs is looked up once, and
+    the purchases of ``customers`` (``(user or None, email)`` pairs) in one query on first
+    need: a batch of emails asks the same questions about the same products again and
+    again. Only for work that is over in seconds (one send batch): the answers are not
+    refreshed inside the block."""
+    token = _memo.set({"customers": list(customers)})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def _memoised(key: tuple, compute: Callable):
+    memo = _memo.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def recommend(
     product_ids: Sequence[int],
     *,
@@ -102,16 +131,21 @@ def recommend(
     excluded = excluded_ids(anchors, exclude, user=user, email=email)
     depth = limit * 3  # room for the unavailable, the excluded and the diversity rule
     ranked: dict[str, list[int]] = {}
+    deep = depth + len(excluded)
+    user_pk = getattr(user, "pk", None)
     sources = {
-        Reason.BOUGHT_TOGETHER: lambda: bought_together(anchors, depth + len(excluded)),
-        Reason.CURATED: lambda: curated(anchors, depth + len(excluded)),
-        Reason.VIEWED: lambda: viewed_products(user, viewed, depth + len(excluded)),
-        Reason.CATEGORY_BESTSELLER: lambda: category_bestsellers(anchors, depth + len(excluded)),
-        Reason.BESTSELLER: lambda: bestsellers(depth + len(excluded)),
+        Reason.BOUGHT_TOGETHER: lambda: bought_together(anchors, deep),
+        Reason.CURATED: lambda: curated(anchors, deep),
+        Reason.VIEWED: lambda: viewed_products(user, viewed, deep),
+        Reason.CATEGORY_BESTSELLER: lambda: category_bestsellers(anchors, deep),
+        Reason.BESTSELLER: lambda: bestsellers(deep),
     }
     for reason, source in sources.items():
         if weights.get(reason.value, 0) > 0:
-            ranked[reason] = [pk for pk in source() if pk not in excluded]
+            # The viewed source is the shopper's own; the others depend on the products only.
+            who = (user_pk, tuple(int(pk) for pk in viewed)) if reason == Reason.VIEWED else ()
+            found = _memoised(("source", reason, tuple(anchors), deep, *who), source)
+            ranked[reason] = [pk for pk in found if pk not in excluded]
     scores: dict[int, dict[str, float]] = {}
     for reason, ids in ranked.items():
         for rank, pk in enumerate(ids[:depth]):
@@ -121,7 +155,11 @@ def recommend(
         return []
     loader = loader or _load_products
     strategy = strategy or Selector().strategy(user=user)
-    products = loader(list(scores)) if scores else {}
+    products = (
+        _memoised(("products", loader, tuple(scores)), lambda: loader(list(scores)))
+        if scores
+        else {}
+    )
     items = []
     for pk, contributions in scores.items():
         priced = _price(strategy, products.get(pk))
@@ -148,7 +186,9 @@ def recommend(
         fill = close_gap(gap, candidates, pairs=limit >= 2)
     chosen = {item.product_id for item in fill}
     rest = [item for item in items if item.product_id not in chosen]
-    return [*fill, *diversify(rest, limit - len(fill), categories_of(ids_of(rest)))]
+    rest_ids = tuple(ids_of(rest))
+    categories = _memoised(("categories", rest_ids), lambda: categories_of(rest_ids))
+    return [*fill, *diversify(rest, limit - len(fill), categories)]
 
 
 def excluded_ids(
@@ -363,7 +403,22 @@ def bestsellers(limit: int) -> list[int]:
 
 
 def purchased_product_ids(user, email: str) -> set[int]:
-    """Products this customer ordered before, by account or by email address."""
+    """Products this customer ordered before, by account or by email address. Inside a
+    :func:`batch_memo` naming the customer, from the batch's one query."""
+    memo = _memo.get()
+    user_pk = getattr(user, "pk", None) if user is not None else None
+    if memo is not None and any(
+        email == e and user_pk == getattr(u, "pk", None) for u, e in memo["customers"]
+    ):
+        if "purchases" not in memo:
+            memo["purchases"] = _purchases(memo["customers"])
+        key = email.upper() if email else None
+        return {
+            product_id
+            for product_id, user_id, guest_email, user_email in memo["purchases"]
+            if (user_pk and user_id == user_pk)
+            or (key and key in ((guest_email or "").upper(), (user_email or "").upper()))
+        }
     who = Q()
     if user is not None and getattr(user, "pk", None):
         who |= Q(order__user_id=user.pk)
@@ -373,6 +428,24 @@ def purchased_product_ids(user, email: str) -> set[int]:
         return set()
     return set(
         OrderLine.objects.filter(who, product_id__isnull=False).values_list("product_id", flat=True)
+    )
+
+
+def _purchases(customers: list[tuple[object, str]]) -> list[tuple]:
+    """The order lines of any of ``customers``: (product, order user, guest email, user
+    email) rows, for :func:`purchased_product_ids` to pick each customer's from."""
+    who = Q()
+    users = {user.pk for user, _ in customers if user is not None and getattr(user, "pk", None)}
+    if users:
+        who |= Q(order__user_id__in=users)
+    for email in dict.fromkeys(email for _, email in customers if email):
+        who |= email_matches(email, "order__guest_email", "order__user__email")
+    if not who:
+        return []
+    return list(
+        OrderLine.objects.filter(who, product_id__isnull=False).values_list(
+            "product_id", "order__user_id", "order__guest_email", "order__user__email"
+        )
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -28,7 +29,7 @@ from oscar_recovery.adapter import RecoveryAdapter, get_adapter
 from oscar_recovery.campaigns.variants import StepContent, content_for
 from oscar_recovery.constants import CampaignTrigger, RecommendationReason
 from oscar_recovery.models import CampaignStep, CartJourney, RecoveryMessage, StepVariant
-from oscar_recovery.recommendations.service import purchased_product_ids
+from oscar_recovery.recommendations.service import batch_memo, purchased_product_ids
 from oscar_recovery.sending.templating import (
     TemplateError,
     default_source,
@@ -120,11 +121,66 @@ def load_email_products(journey: CartJourney) -> EmailProducts:
     journey without lines (browse abandonment) shows the viewed products still for sale,
     less those the customer bought since.
     """
+    return load_email_products_many([journey])[0]
+
+
+def load_email_products_many(journeys: Sequence[CartJourney]) -> list[EmailProducts]:
+    """:func:`load_email_products` for many journeys (one batch of emails), in order.
+
+    Work is done per batch, not per email: the products of every journey are loaded in one
+    go, each product is priced once per strategy (one strategy per customer: guests share
+    one), and the recommender's sources and purchase history are looked up once for the
+    batch (:func:`~oscar_recovery.recommendations.service.batch_memo`).
+    """
     adapter = get_adapter()
-    line_ids = [line["product_id"] for line in journey.lines if line.get("product_id")]
-    viewed_ids = [] if line_ids else browse_product_ids(journey)
-    products = adapter.load_products([*line_ids, *viewed_ids])
-    strategy = Selector().strategy(user=journey.user)
+    plans = []
+    for journey in journeys:
+        line_ids = [line["product_id"] for line in journey.lines if line.get("product_id")]
+        plans.append((journey, line_ids))
+    with batch_memo([(j.user if j.user_id else None, j.email) for j in journeys]):
+        viewed_by_journey = [[] if ids else browse_product_ids(j) for j, ids in plans]
+        wanted = {pk for (_, ids) in plans for pk in ids}
+        wanted.update(pk for viewed in viewed_by_journey for pk in viewed)
+        products = adapter.load_products(list(wanted))
+        strategies: dict[int | None, _PricingMemo] = {}
+        loaded = []
+        for (journey, line_ids), viewed_ids in zip(plans, viewed_by_journey, strict=True):
+            key = journey.user_id or None
+            if key not in strategies:
+                strategies[key] = _PricingMemo(Selector().strategy(user=journey.user))
+            loaded.append(
+                _email_products(journey, line_ids, viewed_ids, products, strategies[key], adapter)
+            )
+    return loaded
+
+
+class _PricingMemo:
+    """A pricing strategy that prices each product once: a batch of emails shows the same
+    products again and again. Everything but ``fetch_for_product`` is the strategy's own."""
+
+    def __init__(self, strategy):
+        self._strategy = strategy
+        self._infos: dict[int, object] = {}
+
+    def fetch_for_product(self, product, stockrecord=None):
+        if stockrecord is not None or product.pk is None:
+            return self._strategy.fetch_for_product(product, stockrecord)
+        if product.pk not in self._infos:
+            self._infos[product.pk] = self._strategy.fetch_for_product(product)
+        return self._infos[product.pk]
+
+    def __getattr__(self, name):
+        return getattr(self._strategy, name)
+
+
+def _email_products(
+    journey: CartJourney,
+    line_ids: list[int],
+    viewed_ids: list[int],
+    products: dict,
+    strategy,
+    adapter: RecoveryAdapter,
+) -> EmailProducts:
     lines = []
     for line in journey.lines:
         product = products.get(line.get("product_id"))

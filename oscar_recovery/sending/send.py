@@ -22,9 +22,12 @@ template) mark it failed with the error. Skips are recorded with their reason.
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from anymail.exceptions import AnymailAPIError, AnymailError
+from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -34,8 +37,8 @@ from oscar_recovery.constants import CampaignTrigger, EnrolmentStatus, MessageSt
 from oscar_recovery.handoff import publish_soon
 from oscar_recovery.models import CampaignEnrolment, CartJourney, RecoveryMessage
 from oscar_recovery.sending import rate
-from oscar_recovery.sending.content import compose, load_email_products
-from oscar_recovery.sending.send_checks import why_not_send
+from oscar_recovery.sending.content import compose, load_email_products_many
+from oscar_recovery.sending.send_checks import why_not_send_many
 from oscar_recovery.sending.vouchers import issue_voucher
 from oscar_recovery.utils import get_logger, redact
 
@@ -90,48 +93,193 @@ def send_message(message_id: int, now: datetime | None = None) -> str:
     Raises :class:`TransientSendError` after putting the message back in the queue, for the
     caller (the Celery task) to retry later.
     """
+    result = send_batch([message_id], now)
+    if message_id in result.retry:
+        if result.rate_limited is not None:
+            raise result.rate_limited
+        raise TransientSendError(result.errors[message_id])
+    return result.statuses.get(message_id, "")
+
+
+@dataclass
+class BatchResult:
+    """What :func:`send_batch` did: each message's resulting status, and the messages put
+    back in the queue after a transient error (``retry``, with their ``errors``)."""
+
+    statuses: dict[int, str] = field(default_factory=dict)
+    retry: list[int] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)
+    #: Set when no send-rate token came in time (its ``countdown`` says when to retry).
+    rate_limited: RateLimited | None = None
+
+
+def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> BatchResult:
+    """Send the queued messages among ``message_ids`` that may still go out, as a batch.
+
+    Exactly once as for one message: each is claimed by its own atomic ``UPDATE .. WHERE
+    status='queued'`` (the claims share one transaction, taken in id order so two workers
+    never deadlock), and only claimed messages are checked and sent. The work is per batch:
+    the send-time checks are a few set-based queries (:func:`why_not_send_many`), the
+    products and recommendations are loaded once (:func:`load_email_products_many`), the
+    emails go through one connection to the email backend, and the statuses are written in
+    one transaction at the end. Right before each ESP call a send-rate token is taken and
+    the call's start is committed (:func:`start_esp_call`): a worker dying mid-batch leaves
+    its claimed messages "sending"; those whose call had started are failed later as
+    ``interrupted`` (the ESP may have taken them), the others go back to the queue, so none
+    is sent twice. When no token comes in time, the message and the rest of the batch go
+    back to the queue unsent. One address gets at most
+    one email of a batch while ``ADDRESS_COOLDOWN`` is set (the others are skipped, as they
+    would be one after the other). A transient error of one message requeues that message
+    only (``BatchResult.retry``); the others' outcomes stand.
+    """
     now = now or timezone.now()
-    if not claim(message_id, now):
-        current = RecoveryMessage.objects.filter(pk=message_id).values_list("status", flat=True)
-        return current[0] if current else ""
-    message = RecoveryMessage.objects.select_related(
-        "journey__user", "journey__enrolment", "journey__basket", "step__campaign", "variant"
-    ).get(pk=message_id)
-    reason = why_not_send(message, now)
-    products = load_email_products(message.journey) if reason is None else None
-    if reason is None and not products.lines:
-        browsing = message.step.campaign.trigger == CampaignTrigger.BROWSE_ABANDONED
-        if not browsing:
-            reason = SkipReason.BASKET_EMPTY
-        elif not products.viewed:
-            reason = SkipReason.NOTHING_VIEWED
-    if reason is not None:
-        _finish(message, MessageStatus.SKIPPED, skip_reason=reason)
-        if reason in ENDS_ENROLMENT:
-            _stop_enrolment(message.journey_id, reason)
-        return MessageStatus.SKIPPED
-    try:
-        voucher = issue_voucher(message, now)
-        email = compose(message, products, voucher)
-    except Exception as exc:
-        return _failed_attempt(message, exc)
-    if not start_esp_call(message):
-        current = RecoveryMessage.objects.filter(pk=message_id).values_list("status", flat=True)
-        return current[0] if current else ""
-    try:
-        email.send()
-    except Exception as exc:
-        return _failed_attempt(message, exc)
-    _finish(
-        message,
-        MessageStatus.SENT,
-        sent_at=now,
-        to_email=message.journey.email,
-        esp_message_id=_esp_message_id(email),
-        error="",
+    result = BatchResult()
+    ids = sorted(set(message_ids))
+    with transaction.atomic():
+        claimed = [pk for pk in ids if claim(pk, now)]
+    others = set(ids) - set(claimed)
+    if others:
+        result.statuses.update(
+            RecoveryMessage.objects.filter(pk__in=others).values_list("pk", "status")
+        )
+    if not claimed:
+        return result
+    messages = list(
+        RecoveryMessage.objects.select_related(
+            "journey__user", "journey__enrolment", "journey__basket", "step__campaign", "variant"
+        )
+        .filter(pk__in=claimed)
+        .order_by("pk")
     )
-    _announce_sent(message)
-    return MessageStatus.SENT
+    reasons = why_not_send_many(messages, now)
+    outgoing = [m for m in messages if m.pk not in reasons]
+    loaded = dict(
+        zip(
+            [m.pk for m in outgoing],
+            load_email_products_many([m.journey for m in outgoing]),
+            strict=True,
+        )
+    )
+    finishes: list[tuple[RecoveryMessage, str, dict]] = []
+    sent: list[RecoveryMessage] = []
+    emailed: set[str] = set()
+    rate_limited = ""
+    stopped: list[tuple[int, str]] = []
+    connection = _open_connection() if outgoing else None
+    try:
+        for message in messages:
+            reason = reasons.get(message.pk)
+            products = loaded.get(message.pk)
+            if reason is None:
+                reason = _why_not_show(message, products)
+            address = (message.journey.email or "").upper()
+            if reason is None and app_settings.ADDRESS_COOLDOWN and address in emailed:
+                reason = SkipReason.COOLDOWN  # this batch's earlier email to the address
+            if reason is not None:
+                finishes.append((message, MessageStatus.SKIPPED, {"skip_reason": reason}))
+                result.statuses[message.pk] = MessageStatus.SKIPPED
+                if reason in ENDS_ENROLMENT:
+                    stopped.append((message.journey_id, reason))
+                continue
+            if rate_limited:
+                # No token came in time: the rest of the batch waits in the queue too.
+                finishes.append((message, MessageStatus.QUEUED, _unclaimed()))
+                result.statuses[message.pk] = MessageStatus.QUEUED
+                result.retry.append(message.pk)
+                result.errors[message.pk] = rate_limited
+                continue
+            try:
+                voucher = issue_voucher(message, now)
+                email = compose(message, products, voucher)
+                email.connection = connection
+            except Exception as exc:
+                status, fields = _failed_outcome(message, exc)
+                finishes.append((message, status, fields))
+                result.statuses[message.pk] = status
+                if status == MessageStatus.QUEUED:
+                    result.retry.append(message.pk)
+                    result.errors[message.pk] = fields["error"]
+                continue
+            try:
+                marked = start_esp_call(message)
+            except RateLimited as exc:  # start_esp_call queued this one again
+                rate_limited, result.rate_limited = str(exc), exc
+                result.statuses[message.pk] = MessageStatus.QUEUED
+                result.retry.append(message.pk)
+                result.errors[message.pk] = rate_limited
+                continue
+            if not marked:  # the sweep took the claim back: another attempt owns it now
+                continue
+            try:
+                email.send()
+            except Exception as exc:
+                status, fields = _failed_outcome(message, exc)
+                finishes.append((message, status, fields))
+                result.statuses[message.pk] = status
+                if status == MessageStatus.QUEUED:
+                    result.retry.append(message.pk)
+                    result.errors[message.pk] = fields["error"]
+                continue
+            emailed.add(address)
+            finishes.append(
+                (
+                    message,
+                    MessageStatus.SENT,
+                    {
+                        "sent_at": now,
+                        "to_email": message.journey.email,
+                        "esp_message_id": _esp_message_id(email),
+                        "error": "",
+                    },
+                )
+            )
+            result.statuses[message.pk] = MessageStatus.SENT
+            sent.append(message)
+    finally:
+        if connection is not None:
+            _close_connection(connection)
+        with transaction.atomic():  # one commit for the batch's statuses
+            for message, status, fields in finishes:
+                _finish(message, status, **fields)
+            for journey_id, reason in stopped:
+                _stop_enrolment(journey_id, reason)
+    for message in sent:
+        _announce_sent(message)
+    return result
+
+
+def _unclaimed() -> dict:
+    """The fields that give a claim back unused: queued again, the attempt not counted."""
+    return {"attempts": F("attempts") - 1, "enqueued_at": timezone.now()}
+
+
+def _why_not_show(message: RecoveryMessage, products) -> SkipReason | None:
+    """Nothing left to show: every line (or viewed product) is gone or out of stock."""
+    if products.lines:
+        return None
+    if message.step.campaign.trigger != CampaignTrigger.BROWSE_ABANDONED:
+        return SkipReason.BASKET_EMPTY
+    if not products.viewed:
+        return SkipReason.NOTHING_VIEWED
+    return None
+
+
+def _open_connection():
+    """One connection to the email backend for the batch. A backend that cannot connect
+    now is left closed: each send then tries on its own and records its own error."""
+    connection = get_connection()
+    try:
+        connection.open()
+    except Exception as exc:
+        logger.warning("Email backend did not open a connection: %s", redact(_describe(exc)))
+    return connection
+
+
+def _close_connection(connection) -> None:
+    try:
+        connection.close()
+    except Exception as exc:  # the emails are gone; a failing goodbye changes nothing
+        logger.warning("Email backend did not close cleanly: %s", redact(_describe(exc)))
 
 
 #: Skip reasons no later step can get past: the enrolment stops with the reason, so the
@@ -214,23 +362,22 @@ def _esp_message_id(email) -> str:
     return str(email.extra_headers.get("Message-ID", ""))[:255]
 
 
-def _failed_attempt(message: RecoveryMessage, exc: Exception) -> str:
+def _failed_outcome(message: RecoveryMessage, exc: Exception) -> tuple[str, dict]:
+    """The status and fields a failed send leaves: queued again (transient, retries left)
+    or failed."""
     # ESPs and SMTP servers quote the recipient; the address is on the journey already.
     error = redact(f"{type(exc).__name__}: {_describe(exc)}")[:2000]
     if is_transient(exc) and message.attempts < app_settings.SEND_MAX_RETRIES:
         logger.warning("Recovery message %s will be retried: %s", message.pk, error)
         # The task's retry is this message's next hand-over.
-        _finish(
-            message,
-            MessageStatus.QUEUED,
-            error=error,
-            enqueued_at=timezone.now(),
-            esp_call_started_at=None,  # that call ended with an answer: the next is new
-        )
-        raise TransientSendError(error) from exc
+        # That call ended with an answer: the next one is new (no ESP mark).
+        return MessageStatus.QUEUED, {
+            "error": error,
+            "enqueued_at": timezone.now(),
+            "esp_call_started_at": None,
+        }
     logger.error("Recovery message %s failed: %s", message.pk, error, exc_info=exc)
-    _finish(message, MessageStatus.FAILED, error=error)
-    return MessageStatus.FAILED
+    return MessageStatus.FAILED, {"error": error}
 
 
 def _describe(exc: Exception) -> str:
@@ -304,21 +451,21 @@ def enqueue(message_ids: list[int], now: datetime | None = None) -> None:
         return
     now = now or timezone.now()
     RecoveryMessage.objects.filter(pk__in=message_ids).update(enqueued_at=now)
-    arg_lists = [(pk,) for pk in message_ids]
-    transaction.on_commit(lambda: publish_soon("oscar_recovery.send_message", arg_lists))
+    # Batches: the task sends them together (:func:`send_batch`), each claimed on its own.
+    size = app_settings.SEND_BATCH_SIZE
+    arg_lists = [(message_ids[i : i + size],) for i in range(0, len(message_ids), size)]
+    transaction.on_commit(lambda: publish_soon("oscar_recovery.send_messages", arg_lists))
 
 
 def send_queued(message_ids: list[int], now: datetime | None = None) -> dict[str, int]:
-    """Inline mode: send messages here, one after the other (the sweep run by cron). The
-    claim in :func:`send_message` keeps each to one send, whoever else tries; a transient
+    """Inline mode: send messages here, in batches of ``SEND_BATCH_SIZE`` (the sweep run by
+    cron). The claim in :func:`send_batch` keeps each to one send, whoever else tries; a transient
     failure leaves the message queued for a later sweep. Returns counts by status."""
     counts: dict[str, int] = {}
-    for pk in message_ids:
-        try:
-            status = send_message(pk, now)
-        except TransientSendError:
-            status = MessageStatus.QUEUED
-        counts[status] = counts.get(status, 0) + 1
+    size = app_settings.SEND_BATCH_SIZE
+    for i in range(0, len(message_ids), size):
+        for status in send_batch(message_ids[i : i + size], now).statuses.values():
+            counts[status] = counts.get(status, 0) + 1
     return counts
 
 

@@ -1,0 +1,190 @@
+"""Sending a batch of messages (#15.1): the same outcome per message as one at a time, with
+the work (checks, products, recommendations) done once per batch."""
+
+from datetime import timedelta
+
+import pytest
+from anymail.exceptions import AnymailAPIError
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from oscar.test import factories
+
+from oscar_recovery.constants import EmailSource, JourneyStatus, MessageStatus, SkipReason
+from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage
+from oscar_recovery.privacy.suppression import suppress
+from oscar_recovery.sending import send as sending
+from oscar_recovery.sending.send_checks import why_not_send, why_not_send_many
+from oscar_recovery.tasks import send_messages as send_messages_task
+from tests.support.backends import ScriptedBackend
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def step():
+    campaign = Campaign.objects.create(name="Batch", is_active=True, holdout_percent=0)
+    return CampaignStep.objects.create(
+        campaign=campaign, position=1, delay=timedelta(hours=1), subject="Your basket"
+    )
+
+
+@pytest.fixture
+def scripted_backend(settings):
+    settings.EMAIL_BACKEND = "tests.support.backends.ScriptedBackend"
+    ScriptedBackend.failures = []
+    yield ScriptedBackend
+    ScriptedBackend.failures = []
+
+
+def queued(step, product, email, **fields) -> RecoveryMessage:
+    now = timezone.now()
+    fields.setdefault("status", JourneyStatus.ABANDONED)
+    journey = CartJourney.objects.create(
+        email=email,
+        email_source=EmailSource.CHECKOUT,
+        abandoned_at=now - timedelta(hours=2),
+        created_at=now - timedelta(hours=3),
+        last_activity_at=now - timedelta(hours=2),
+        lines=[{"product_id": product.pk, "quantity": 1}],
+        num_items=1,
+        **fields,
+    )
+    return RecoveryMessage.objects.create(journey=journey, step=step, to_email=email)
+
+
+def loaded(ids):
+    return list(
+        RecoveryMessage.objects.select_related("journey__enrolment", "step__campaign")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+
+
+def test_batch_checks_give_each_message_the_reason_it_gets_alone(settings, step, product):
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = "soft_opt_in"
+    settings.OSCAR_RECOVERY_ADDRESS_COOLDOWN = timedelta(days=1)
+    fine = queued(step, product, "fine@example.com")
+    ordered = queued(step, product, "Buyer@Example.com")
+    factories.create_order(guest_email="buyer@example.com")
+    suppressed = queued(step, product, "gone@example.com")
+    suppress("GONE@example.com")
+    cooled = queued(step, product, "cool@example.com")
+    earlier = queued(step, product, "COOL@example.com")
+    RecoveryMessage.objects.filter(pk=earlier.pk).update(
+        status=MessageStatus.SENT, sent_at=timezone.now() - timedelta(hours=1)
+    )
+    older = queued(step, product, "same@example.com", visitor_id="v1")
+    queued(step, product, "same@example.com", visitor_id="v1")  # newer, same browser
+    CartJourney.objects.filter(pk=older.journey_id).update(
+        created_at=timezone.now() - timedelta(hours=5)
+    )
+    stranger = queued(step, product, "same@example.com", visitor_id="v2")
+    CartJourney.objects.filter(pk=stranger.journey_id).update(
+        created_at=timezone.now() - timedelta(hours=5)
+    )
+    ended = queued(step, product, "ended@example.com", status=JourneyStatus.CONVERTED)
+    messages = loaded(
+        [fine.pk, ordered.pk, suppressed.pk, cooled.pk, older.pk, stranger.pk, ended.pk]
+    )
+    now = timezone.now()
+
+    reasons = why_not_send_many(messages, now)
+
+    assert reasons == {
+        ordered.pk: SkipReason.ORDER_PLACED,
+        suppressed.pk: SkipReason.SUPPRESSED,
+        cooled.pk: SkipReason.COOLDOWN,
+        older.pk: SkipReason.NEWER_JOURNEY,
+        ended.pk: SkipReason.JOURNEY_ENDED,
+    }
+    assert {m.pk: why_not_send(m, now) for m in messages if why_not_send(m, now)} == reasons
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(settings, step, product, other_product):
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = "soft_opt_in"
+    small = [queued(step, product, f"s{i}@example.com").pk for i in range(2)]
+    large = [queued(step, other_product, f"l{i}@example.com").pk for i in range(6)]
+    sending.send_batch([queued(step, product, "warm@example.com").pk])  # warms the caches
+
+    with CaptureQueriesContext(connection) as two:
+        sending.send_batch(small)
+    with CaptureQueriesContext(connection) as six:
+        sending.send_batch(large)
+
+    assert len(mail.outbox) == 9
+    # Only the per-message claim and status write grow with the batch.
+    per_message = [q["sql"] for q in six.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(per_message) == 12
+    assert len(six) - len(per_message) == len(two) - 4
+
+
+def test_one_address_gets_one_email_of_a_batch_under_the_cooldown(settings, step, product):
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = "soft_opt_in"
+    settings.OSCAR_RECOVERY_ADDRESS_COOLDOWN = timedelta(days=1)
+    first = queued(step, product, "twice@example.com")
+    second = queued(step, product, "Twice@example.com")
+
+    result = sending.send_batch([first.pk, second.pk])
+
+    assert result.statuses == {first.pk: MessageStatus.SENT, second.pk: MessageStatus.SKIPPED}
+    assert RecoveryMessage.objects.get(pk=second.pk).skip_reason == SkipReason.COOLDOWN
+    assert len(mail.outbox) == 1
+
+
+def test_a_transient_error_requeues_that_message_only(settings, step, product, scripted_backend):
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = "soft_opt_in"
+    ids = [queued(step, product, f"t{i}@example.com").pk for i in range(3)]
+    scripted_backend.failures = [AnymailAPIError("busy", status_code=503)]
+
+    result = sending.send_batch(ids)
+
+    assert result.retry == [ids[0]]
+    statuses = dict(RecoveryMessage.objects.filter(pk__in=ids).values_list("pk", "status"))
+    assert statuses == {
+        ids[0]: MessageStatus.QUEUED,
+        ids[1]: MessageStatus.SENT,
+        ids[2]: MessageStatus.SENT,
+    }
+    assert len(mail.outbox) == 2
+
+
+def test_the_task_retries_the_transient_message_alone_and_never_resends_the_others(
+    settings, step, product, scripted_backend
+):
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = "soft_opt_in"
+    ids = [queued(step, product, f"r{i}@example.com").pk for i in range(3)]
+    scripted_backend.failures = [AnymailAPIError("busy", status_code=503)]
+
+    assert send_messages_task.delay(ids).get() == {MessageStatus.SENT: 1}
+
+    assert len(mail.outbox) == 3
+    assert sorted(m.to[0] for m in mail.outbox) == [f"r{i}@example.com" for i in range(3)]
+    assert RecoveryMessage.objects.get(pk=ids[0]).attempts == 2
+
+
+def test_a_message_claimed_elsewhere_is_left_out_of_the_batch(settings, step, product):
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = "soft_opt_in"
+    taken = queued(step, product, "taken@example.com")
+    free = queued(step, product, "free@example.com")
+    assert sending.claim(taken.pk, timezone.now())
+
+    result = sending.send_batch([taken.pk, free.pk, free.pk])
+
+    assert result.statuses == {taken.pk: MessageStatus.SENDING, free.pk: MessageStatus.SENT}
+    assert [m.to for m in mail.outbox] == [["free@example.com"]]
+
+
+def test_enqueue_hands_messages_over_in_batches(
+    settings, step, product, django_capture_on_commit_callbacks
+):
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = "soft_opt_in"
+    settings.OSCAR_RECOVERY_SEND_BATCH_SIZE = 2
+    ids = [queued(step, product, f"e{i}@example.com").pk for i in range(5)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sending.enqueue(ids)
+
+    assert RecoveryMessage.objects.filter(status=MessageStatus.SENT).count() == 5
+    assert len(mail.outbox) == 5
