@@ -198,10 +198,13 @@ def excluded_ids(
     anchor variants (a shopper with the blue shirt needs no shirt suggestion) and, unless
     ``RECOMMENDATIONS_EXCLUDE_PURCHASED`` is off, what this customer ordered before."""
     excluded = set(anchors) | {int(pk) for pk in exclude}
-    excluded |= set(
-        Product.objects.filter(pk__in=anchors, parent__isnull=False).values_list(
-            "parent_id", flat=True
-        )
+    excluded |= _memoised(
+        ("parents", tuple(anchors)),
+        lambda: set(
+            Product.objects.filter(pk__in=anchors, parent__isnull=False).values_list(
+                "parent_id", flat=True
+            )
+        ),
     )
     if app_settings.RECOMMENDATIONS_EXCLUDE_PURCHASED:
         excluded |= purchased_product_ids(user, email)
