@@ -132,6 +132,7 @@ class CampaignStepForm(TemplateFieldsMixin, forms.ModelForm):
             "incentive",
             "incentive_value",
             "incentive_valid_for",
+            "new_voucher",
         ]
         help_texts = {
             "subject": _TEMPLATE_HELP,
