@@ -31,7 +31,7 @@ from django.core.signing import Signer
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext
 from oscar.core.loading import get_class, get_model
 
@@ -47,7 +47,6 @@ logger = get_logger(__name__)
 
 Basket = get_model("basket", "Basket")
 Applicator = get_class("offer.applicator", "Applicator")
-voucher_addition = get_class("basket.signals", "voucher_addition")
 
 #: Session key of the address a restore link suggests for the checkout gateway.
 SUGGESTED_EMAIL_KEY = "oscar_recovery_suggested_email"
@@ -157,8 +156,9 @@ def _apply_voucher(request: HttpRequest, basket, journey: CartJourney) -> str | 
     available, __ = voucher.is_available_to_user(user=request.user)
     if not voucher.is_active() or not available:
         return None
+    # No ``voucher_addition`` signal: its receivers expect Oscar's view as sender; the
+    # capture notices the change through the vouchers relation itself.
     basket.vouchers.add(voucher)
-    voucher_addition.send(sender=restore_basket, basket=basket, voucher=voucher)
     Applicator().apply(basket, request.user, request)
     if not any(
         discount["voucher"] and discount["voucher"] == voucher
