@@ -338,3 +338,22 @@ def test_an_unknown_journey_language_is_not_set(guest_journey):
     __, response = open_link(guest_journey)
 
     assert settings.LANGUAGE_COOKIE_NAME not in response.cookies
+
+
+def test_the_first_name_typed_at_checkout_is_recorded_and_only_that(product, country):
+    from oscar_recovery.privacy.data_rights import erase_email, export_email
+    from tests.support.journeys import shipping_address
+
+    guest = Client(HTTP_USER_AGENT=BROWSER_UA)
+    add_to_basket(guest, product)
+    guest_gateway(guest, "ada@example.com")
+    shipping_address(guest, country)
+
+    journey = CartJourney.objects.get(email="ada@example.com")
+    assert journey.first_name == "Ada"
+    # No address: the surname, street and postcode stay in Oscar's checkout session.
+    stored = repr(CartJourney.objects.filter(pk=journey.pk).values().get())
+    assert "Lovelace" not in stored and "N1 9GU" not in stored
+    assert export_email("ada@example.com")["journeys"][0]["first_name"] == "Ada"
+    erase_email("ada@example.com")
+    assert not CartJourney.objects.filter(first_name="Ada").exists()
