@@ -126,6 +126,24 @@ class AppSettings:
         return self._setting("POSTAL_ADDRESS", "")
 
     @property
+    def EMAIL_LOGO_URL(self) -> str:
+        """The shop's logo in the email header: an absolute URL, a site path (``/media/…``)
+        or a static path (``shop/logo.png``), made absolute on the shop's site. "" for none:
+        the header shows the shop's name."""
+        return self._setting("EMAIL_LOGO_URL", "")
+
+    @property
+    def EMAIL_LOGO_WIDTH(self) -> int:
+        """Width of the email logo in pixels (the ``width`` attribute email clients need)."""
+        return int(self._setting("EMAIL_LOGO_WIDTH", 160))
+
+    @property
+    def EMAIL_LOGO_HEIGHT(self) -> int | None:
+        """Height of the email logo in pixels, or ``None`` to let it follow the width."""
+        height = self._setting("EMAIL_LOGO_HEIGHT", None)
+        return None if height is None else int(height)
+
+    @property
     def FREE_SHIPPING_THRESHOLD(self) -> Any:
         """Basket total from which shipping is free (``Decimal`` or number), or ``None``.
         Below it, emails show the gap and recommendations that close it."""

@@ -50,8 +50,9 @@ ADDRESS = "Ada.Lovelace@example.com"
 def campaign():
     campaign = install_defaults(activate=True)
     Campaign.objects.filter(pk=campaign.pk).update(holdout_percent=0)
-    # Every step with a voucher, so vouchers are issued to the address too.
-    campaign.steps.update(incentive="percentage", incentive_value=10)
+    # Every step with a voucher of its own (not the unused one shown again), so vouchers
+    # are issued to the address too.
+    campaign.steps.update(incentive="percentage", incentive_value=10, new_voucher=True)
     return campaign
 
 

@@ -126,7 +126,10 @@ class CampaignStepAdmin(TranslationsAdminMixin, admin.ModelAdmin):
                 "fields": ["default_body_html", "default_body_text"],
             },
         ),
-        (_("Incentive"), {"fields": ["incentive", "incentive_value", "incentive_valid_for"]}),
+        (
+            _("Incentive"),
+            {"fields": ["incentive", "incentive_value", "incentive_valid_for", "new_voucher"]},
+        ),
     ]
 
     @admin.display(description=_("step"), ordering="campaign__name")

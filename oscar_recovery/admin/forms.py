@@ -142,6 +142,7 @@ class CampaignStepForm(TranslationsFormMixin, TemplateFieldsMixin, forms.ModelFo
             "incentive",
             "incentive_value",
             "incentive_valid_for",
+            "new_voucher",
         ]
         help_texts = {
             "subject": _TEMPLATE_HELP,

@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import validate_email
 from django.db import connections, transaction
 from django.http import HttpRequest
@@ -156,11 +158,36 @@ def _flush(scope: CaptureScope) -> None:
             ]
             if ids:
                 _guarded(journeys.record_step, ids, scope.step, now=now)
+                first_name = (
+                    _checkout_first_name(scope)
+                    if scope.step >= CheckoutStep.SHIPPING_ADDRESS
+                    else ""
+                )
+                if first_name:
+                    _guarded(journeys.record_first_name, ids, first_name)
     finally:
         for alias in opened:
             connection = connections[alias]
             if connection.connection is not None and not connection.in_atomic_block:
                 connection.close_if_unusable_or_obsolete()
+
+
+@never_raises
+def _checkout_first_name(scope: CaptureScope) -> str:
+    """The first name of the shipping address typed at checkout, from Oscar's checkout
+    session (``CheckoutSessionData``), for the email's greeting; never the rest of the
+    address. Read after the response, on checkout requests from the shipping address on
+    only (the session is loaded from its cookie when the request was not kept)."""
+    session = getattr(scope.request, "session", None)
+    if session is None:
+        key = scope.cookies.get(settings.SESSION_COOKIE_NAME)
+        if not key:
+            return ""
+        session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    shipping = (session.get("checkout_data") or {}).get("shipping") or {}
+    fields = shipping.get("new_address_fields") or {}
+    name = fields.get("first_name") if isinstance(fields, dict) else None
+    return name.strip() if isinstance(name, str) else ""
 
 
 def _guarded(func: Callable, *args, **kwargs) -> None:

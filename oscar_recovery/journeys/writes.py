@@ -133,6 +133,18 @@ def record_step(basket_ids: list[int], step: CheckoutStep, *, now: datetime | No
     )
 
 
+def record_first_name(basket_ids: list[int], first_name: str) -> int:
+    """Keep the first name typed at checkout on the baskets' journeys (the email greets
+    with it; privacy export and erasure cover it with the journey). Not activity: the
+    shopper's step is recorded separately. Returns how many journeys changed."""
+    first_name = first_name[: CartJourney._meta.get_field("first_name").max_length]
+    return (
+        CartJourney.objects.filter(basket_id__in=basket_ids)
+        .exclude(first_name=first_name)
+        .update(first_name=first_name)
+    )
+
+
 def record_basket_frozen(basket_id: int, frozen: bool, *, now: datetime | None = None) -> None:
     """Oscar freezes the basket when payment is submitted and thaws it when payment fails."""
     now = now or timezone.now()

@@ -93,6 +93,16 @@ class CampaignStep(IncentiveFields):
         blank=True,
         help_text=_("The text in the shop's other languages, by language code."),
     )
+    #: One offer, one story: by default a shopper who already holds an unused, valid
+    #: voucher from this journey (a prompt's or an earlier step's) is shown that one again.
+    new_voucher = models.BooleanField(
+        _("mint a new voucher"),
+        default=False,
+        help_text=_(
+            "Send this step's own voucher even when the shopper holds an unused one from "
+            "an earlier email or prompt. Off: the unused voucher is shown again."
+        ),
+    )
 
     class Meta:
         verbose_name = _("campaign step")

@@ -79,6 +79,8 @@ class CartJourney(models.Model):
     email_captured_at = models.DateTimeField(_("email captured at"), null=True, blank=True)
     visitor_id = models.CharField(_("visitor id"), max_length=32, blank=True, db_index=True)
     language = models.CharField(_("language"), max_length=15, blank=True)
+    #: The first name typed at checkout (never the rest of the address), for the greeting.
+    first_name = models.CharField(_("first name"), max_length=255, blank=True)
     is_staff = models.BooleanField(_("staff"), default=False)
     is_bot = models.BooleanField(_("bot"), default=False)
 

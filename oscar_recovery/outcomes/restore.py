@@ -10,6 +10,9 @@ open it (the shop's cookies go along). So opening one never moves state between 
   basket and journey stay as they were, so the link keeps working;
 - it never changes whose address a journey has: the opener's journey keeps its address
   (or its lack of one), and the link's journey keeps the sender's;
+- it applies the journey's unused voucher (:func:`apply_voucher`) only to the opener's own
+  basket, and only through Oscar's own checks: whoever holds the link could read the same
+  code in the email, and a single-use code still pays for one order only;
 - it never puts an address into checkout: Oscar's checkout session is left alone (a guest
   email there lets checkout skip the gateway, so the order would go out in the sender's
   name unseen). The link's address is only *suggested* (:func:`suggested_email`) for a shop
@@ -23,23 +26,27 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.signing import Signer
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from oscar.core.loading import get_model
+from django.utils.translation import gettext
+from oscar.core.loading import get_class, get_model
 
 from oscar_recovery import app_settings, ratelimit
 from oscar_recovery.constants import JourneyEventKind, MessageStatus
 from oscar_recovery.models import CartJourney, CartJourneyEvent, RecoveryMessage
 from oscar_recovery.outcomes.tracking import advance_status
 from oscar_recovery.sending.tokens import InvalidLink, RestoreLink
+from oscar_recovery.sending.vouchers import journey_voucher
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
 
 Basket = get_model("basket", "Basket")
+Applicator = get_class("offer.applicator", "Applicator")
 
 #: Session key of the address a restore link suggests for the checkout gateway.
 SUGGESTED_EMAIL_KEY = "oscar_recovery_suggested_email"
@@ -71,6 +78,8 @@ class RestoreOutcome:
     cookie_basket_id: int | None = None
     #: The visitor's basket the link's lines were copied into, if any.
     copied_to: int | None = None
+    #: The journey's voucher code now applied to the visitor's basket, if any.
+    voucher_code: str | None = None
 
 
 def basket_url() -> str:
@@ -97,20 +106,106 @@ def restore_basket(request: HttpRequest, link: RestoreLink) -> RestoreOutcome:
             query = urlencode({"next": basket_url()})
             return RestoreOutcome(Restored.LOGIN, f"{reverse('customer:login')}?{query}")
         if basket.owner_id == user.pk:
-            return RestoreOutcome(Restored.OWNER, basket_url())
+            code = None
+            if request.basket.id == basket.id:  # the middleware loaded it: same lines
+                code = apply_voucher(request, request.basket, journey)
+            return RestoreOutcome(Restored.OWNER, basket_url(), voucher_code=code)
         # An account's journey on a basket without an owner: theirs, so it joins their basket.
 
     current = request.basket
     if current.id == basket.id:
-        return RestoreOutcome(Restored.CURRENT, basket_url())
+        code = apply_voucher(request, current, journey)
+        return RestoreOutcome(Restored.CURRENT, basket_url(), voucher_code=code)
     created = current.id is None
     copy_lines(basket, current)
+    code = apply_voucher(request, current, journey)
     if journey.email and not user.is_authenticated:
         suggest_email(request, journey.email)
     # A guest's new basket needs Oscar's basket cookie; an account's basket is found by owner.
     cookie = current.id if created and not user.is_authenticated else None
     return RestoreOutcome(
-        Restored.COPIED, basket_url(), cookie_basket_id=cookie, copied_to=current.id
+        Restored.COPIED,
+        basket_url(),
+        cookie_basket_id=cookie,
+        copied_to=current.id,
+        voucher_code=code,
+    )
+
+
+def apply_voucher(request: HttpRequest, basket, journey: CartJourney) -> str | None:
+    """Apply the journey's unused, valid voucher (see
+    :func:`~oscar_recovery.sending.vouchers.journey_voucher`) to the visitor's ``basket``
+    as Oscar's ``VoucherAddView`` does: only if active, available to this visitor (a
+    single-use code already used is not) and giving a discount on this basket; otherwise
+    the basket is left as it was. Returns the code applied (or already there), else None.
+    Never raises: a voucher is a bonus, the basket is what the shopper came for."""
+    try:
+        with transaction.atomic():
+            return _apply_voucher(request, basket, journey)
+    except Exception:
+        logger.exception("oscar_recovery: applying the journey's voucher failed")
+        return None
+
+
+def _apply_voucher(request: HttpRequest, basket, journey: CartJourney) -> str | None:
+    voucher = journey_voucher(journey, timezone.now())
+    if voucher is None or basket.id is None:
+        return None
+    if basket.contains_voucher(voucher.code):
+        return voucher.code
+    available, __ = voucher.is_available_to_user(user=request.user)
+    if not voucher.is_active() or not available:
+        return None
+    # No ``voucher_addition`` signal: its receivers expect Oscar's view as sender; the
+    # capture notices the change through the vouchers relation itself.
+    basket.vouchers.add(voucher)
+    Applicator().apply(basket, request.user, request)
+    if not any(
+        discount["voucher"] and discount["voucher"] == voucher
+        for discount in basket.offer_applications
+    ):
+        basket.vouchers.remove(voucher)
+        return None
+    return voucher.code
+
+
+def journey_language(journey: CartJourney) -> str | None:
+    """The journey's language if the shop offers it, else None (leave the visitor's)."""
+    language = journey.language
+    if language and language in {code for code, __ in settings.LANGUAGES}:
+        return language
+    return None
+
+
+def welcome_back(request: HttpRequest, outcome: RestoreOutcome) -> None:
+    """Tell the shopper on the basket page what the link did, in the active language (the
+    view activates the journey's): "Your basket is back; code X applied." Nothing when
+    they are sent to log in first."""
+    if outcome.how == Restored.LOGIN:
+        return
+    if outcome.voucher_code:
+        text = gettext("Your basket is back; code %(code)s applied.") % {
+            "code": outcome.voucher_code
+        }
+    else:
+        text = gettext("Your basket is back.")
+    messages.success(request, text, fail_silently=True)
+
+
+def set_language_cookie(response: HttpResponse, language: str | None) -> None:
+    """Bring back the shopper's language: Django's language cookie, as ``set_language``
+    writes it, so every later page (not only the one redirected to) speaks it."""
+    if not language:
+        return
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
 
 

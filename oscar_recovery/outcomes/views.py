@@ -158,8 +158,13 @@ class RestoreView(View):
         retry_after = restore.throttle_link(link)
         if retry_after is not None:
             return self.rate_limited(request, retry_after)
+        language = restore.journey_language(link.journey)
         try:
-            outcome = restore.restore_basket(request, link)
+            # In the journey's language: the redirect's URL (a shop with i18n_patterns
+            # gets the language prefix) and the confirmation the basket page shows.
+            with translation.override(language or translation.get_language()):
+                outcome = restore.restore_basket(request, link)
+                self.guarded(restore.welcome_back, request, outcome)
         except InvalidLink as exc:
             return self.invalid(request, exc.message, status=self.STATUS[exc.reason])
         except Exception:
@@ -175,6 +180,7 @@ class RestoreView(View):
         response = self.redirect(outcome.redirect_to)
         if outcome.cookie_basket_id is not None:
             restore.set_basket_cookie(request, response, outcome.cookie_basket_id)
+        restore.set_language_cookie(response, language)
         return response
 
     def rate_limited(self, request: HttpRequest, retry_after: int) -> HttpResponse:

@@ -19,6 +19,7 @@ from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import formats, translation
 from oscar.core.loading import get_class, get_model
@@ -27,7 +28,7 @@ from oscar.templatetags.currency_filters import currency as oscar_currency
 from oscar_recovery import app_settings
 from oscar_recovery.adapter import RecoveryAdapter, get_adapter
 from oscar_recovery.campaigns.variants import StepContent, content_for
-from oscar_recovery.constants import CampaignTrigger, RecommendationReason
+from oscar_recovery.constants import CampaignTrigger, Incentive, RecommendationReason
 from oscar_recovery.models import CampaignStep, CartJourney, RecoveryMessage, StepVariant
 from oscar_recovery.recommendations.service import batch_memo, purchased_product_ids
 from oscar_recovery.sending.templating import (
@@ -39,7 +40,7 @@ from oscar_recovery.sending.templating import (
     render_text,
 )
 from oscar_recovery.sending.tokens import restore_token, unsubscribe_token
-from oscar_recovery.sending.vouchers import describe_incentive
+from oscar_recovery.sending.vouchers import describe_incentive, describe_voucher, voucher_kind
 
 Product = get_model("catalogue", "Product")
 Selector = get_class("partner.strategy", "Selector")
@@ -273,8 +274,9 @@ def build_context(
             "name": settings.OSCAR_SHOP_NAME,
             "url": adapter.absolute_url("/"),
             "postal_address": app_settings.POSTAL_ADDRESS,
+            "logo": email_logo(adapter),
         },
-        "shopper": {"first_name": journey.user.first_name if journey.user_id else ""},
+        "shopper": {"first_name": first_name_of(journey)},
         "lines": [_line_context(line, adapter) for line in lines],
         "num_items": sum(line.quantity for line in lines),
         "total": format_currency(total, currency),
@@ -297,7 +299,13 @@ def build_context(
         ],
         "step": {"position": step.position},
     }
-    if gap is not None:
+    # The voucher the email shows, whoever made it (this step, an earlier one, a prompt).
+    context["voucher"] = context["incentive"]
+    free_delivery = bool(context["incentive"]) and context["incentive"]["kind"] == (
+        Incentive.FREE_SHIPPING
+    )
+    # A free-delivery code already closes the gap: no "£21.00 away from free delivery".
+    if gap is not None and not free_delivery:
         context["free_shipping"] = free_shipping_context(
             threshold, gap, currency, context["recommendations"], products
         )
@@ -364,12 +372,43 @@ def _recommendation_context(
 def _incentive_context(step: CampaignStep, voucher, currency: str) -> dict | None:
     if not voucher:
         return None
-
+    if getattr(voucher, "pk", None) is None:  # the preview's sample voucher
+        kind, description = step.incentive, describe_incentive(step, currency)
+    else:
+        # The voucher may be a prompt's or an earlier step's: say what *it* gives.
+        kind, description = voucher_kind(voucher), describe_voucher(voucher, currency)
     return {
-        "kind": step.incentive,
+        "kind": kind,
         "code": voucher.code,
-        "description": describe_incentive(step, currency),
+        "description": description,
         "expires": formats.date_format(voucher.end_datetime, "DATE_FORMAT"),
+    }
+
+
+def first_name_of(journey: CartJourney) -> str:
+    """The name an email greets: the account's first name, else the one typed at checkout
+    (recorded on the journey), else "" (the email says "Hello,")."""
+    if journey.user_id and journey.user.first_name:
+        return journey.user.first_name
+    return journey.first_name
+
+
+def email_logo(adapter: RecoveryAdapter | None = None) -> dict | None:
+    """The shop's logo for the email header, from ``OSCAR_RECOVERY_EMAIL_LOGO_URL`` (an
+    absolute URL, or a path made absolute on the shop's site) at
+    ``OSCAR_RECOVERY_EMAIL_LOGO_WIDTH`` pixels wide (and ``..._HEIGHT`` high, if set: email
+    clients lay out by the attributes before images load). None without a logo."""
+    url = app_settings.EMAIL_LOGO_URL
+    if not url:
+        return None
+    if not url.startswith(("https://", "http://")):
+        if not url.startswith("/"):
+            url = static(url)
+        url = (adapter or get_adapter()).absolute_url(url)
+    return {
+        "url": url,
+        "width": app_settings.EMAIL_LOGO_WIDTH,
+        "height": app_settings.EMAIL_LOGO_HEIGHT,
     }
 
 

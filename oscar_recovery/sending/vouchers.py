@@ -24,8 +24,8 @@ from django.utils.translation import gettext, gettext_noop
 from oscar.core.loading import get_model
 from oscar.templatetags.currency_filters import currency as format_currency
 
-from oscar_recovery.constants import Incentive
-from oscar_recovery.models import CampaignStep, RecoveryMessage
+from oscar_recovery.constants import Incentive, PromptEventKind
+from oscar_recovery.models import CampaignStep, CartJourney, PromptEvent, RecoveryMessage
 
 Benefit = get_model("offer", "Benefit")
 Condition = get_model("offer", "Condition")
@@ -53,6 +53,7 @@ _BENEFIT_TYPES = {
     Incentive.FREE_SHIPPING: Benefit.SHIPPING_PERCENTAGE,
 }
 _FREE_SHIPPING_PERCENT = Decimal("100.00")
+_INCENTIVES = {benefit: incentive for incentive, benefit in _BENEFIT_TYPES.items()}
 
 _NAME_MAX = 128  # ConditionalOffer.name and Voucher.name
 
@@ -265,17 +266,74 @@ def new_code() -> str:
     return CODE_PREFIX + "-".join(groups)
 
 
-def issue_voucher(message: RecoveryMessage, now: datetime) -> Voucher | None:
-    """The message's voucher: minted on first call, the same one on every retry after.
+def journey_voucher(
+    journey: CartJourney, now: datetime, *, exclude_message: int | None = None
+) -> Voucher | None:
+    """The journey's unused voucher that can still be used, or None: one revealed by a
+    prompt on this journey or sent by one of its emails (``exclude_message`` left out),
+    the newest first. "Unused" means no order used it and no basket holds it but the
+    journey's own (Oscar's single-use check); "valid" means active at ``now``.
 
-    None when the step has no incentive. The voucher is single use, valid from ``now`` for
-    the step's ``incentive_valid_for``, and its code is saved on the message in the same
-    transaction, so a retried send never mints a second voucher. A voucher deleted by staff
-    since is replaced by a new one.
+    One offer, one story: later emails show this voucher again instead of minting
+    another, and the restore link applies it to the restored basket."""
+    if journey.pk is None:
+        return None
+    prompt_codes = (
+        PromptEvent.objects.filter(journey_id=journey.pk, kind=PromptEventKind.SUBMITTED)
+        .exclude(voucher_code="")
+        .values_list("voucher_code", "created_at")
+    )
+    messages = RecoveryMessage.objects.filter(journey_id=journey.pk).exclude(voucher_code="")
+    if exclude_message is not None:
+        messages = messages.exclude(pk=exclude_message)
+    message_codes = messages.values_list("voucher_code", "created_at")
+    codes = sorted([*prompt_codes, *message_codes], key=lambda row: row[1], reverse=True)
+    if not codes:
+        return None
+    found = {
+        voucher.code: voucher
+        for voucher in Voucher.objects.filter(code__in={code.upper() for code, __ in codes})
+    }
+    for code, __ in codes:
+        voucher = found.get(code.upper())
+        if voucher is not None and voucher.is_active(now) and not voucher.num_orders:
+            return voucher
+    return None
+
+
+def describe_voucher(voucher: Voucher, currency: str) -> str:
+    """What ``voucher`` gives, in words in the active language, read from its offer (so a
+    prompt's voucher and a step's read alike); "" when it is not one of ours."""
+    offer = voucher.offers.select_related("benefit").first()
+    benefit = offer.benefit if offer is not None else None
+    incentive = _INCENTIVES.get(getattr(benefit, "type", None))
+    if incentive is None or (incentive != Incentive.FREE_SHIPPING and benefit.value is None):
+        return ""
+    holder = CampaignStep(incentive=incentive, incentive_value=benefit.value)
+    try:
+        return describe_incentive(holder, currency)
+    except ValidationError:
+        return ""
+
+
+def voucher_kind(voucher: Voucher) -> str:
+    """The :class:`Incentive` a voucher of ours gives, or "" for another kind."""
+    offer = voucher.offers.select_related("benefit").first()
+    return _INCENTIVES.get(getattr(getattr(offer, "benefit", None), "type", None), "")
+
+
+def issue_voucher(message: RecoveryMessage, now: datetime) -> Voucher | None:
+    """The message's voucher: chosen on first call, the same one on every retry after.
+
+    One offer, one story: when the journey holds an unused, valid voucher (a prompt's or
+    an earlier email's, see :func:`journey_voucher`), the message shows that one, whether or
+    not the step has an incentive of its own, unless the step says ``new_voucher``.
+    Otherwise a step with an incentive mints one: single use, valid from ``now`` for the
+    step's ``incentive_valid_for``; None for a step without incentive. The code is saved on
+    the message in the same transaction, so a retried send never mints a second voucher. A
+    voucher deleted by staff since is replaced.
     """
     step = message.step
-    if step.incentive == Incentive.NONE:
-        return None
     with transaction.atomic():
         # The row lock serialises two sends of one message; the saved code is the truth.
         code = (
@@ -289,6 +347,14 @@ def issue_voucher(message: RecoveryMessage, now: datetime) -> Voucher | None:
             if voucher is not None:
                 message.voucher_code = voucher.code
                 return voucher
+        if not step.new_voucher or step.incentive == Incentive.NONE:
+            held = journey_voucher(message.journey, now, exclude_message=message.pk)
+            if held is not None:
+                message.voucher_code = held.code
+                message.save(update_fields=["voucher_code"])
+                return held
+        if step.incentive == Incentive.NONE:
+            return None
         # Validates the incentive: a bad one raises here, before anything is written.
         offer = ensure_offer(step)
         voucher = _mint(message, offer, now)
