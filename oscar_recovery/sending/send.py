@@ -39,7 +39,7 @@ from oscar_recovery.models import CampaignEnrolment, CartJourney, RecoveryMessag
 from oscar_recovery.sending import rate
 from oscar_recovery.sending.content import compose, load_email_products_many
 from oscar_recovery.sending.send_checks import why_not_send_many
-from oscar_recovery.sending.vouchers import issue_voucher
+from oscar_recovery.sending.vouchers import issue_voucher, journeys_holding_codes
 from oscar_recovery.utils import get_logger, redact
 
 logger = get_logger(__name__)
@@ -160,6 +160,7 @@ def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> Batch
             strict=True,
         )
     )
+    holding = journeys_holding_codes([m.journey_id for m in outgoing]) if outgoing else set()
     finishes: list[tuple[RecoveryMessage, str, dict]] = []
     sent: list[RecoveryMessage] = []
     emailed: set[str] = set()
@@ -189,7 +190,9 @@ def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> Batch
                 result.errors[message.pk] = rate_limited
                 continue
             try:
-                voucher = issue_voucher(message, now)
+                voucher = issue_voucher(
+                    message, now, journey_holds_codes=message.journey_id in holding
+                )
                 email = compose(message, products, voucher)
                 email.connection = connection
             except Exception as exc:

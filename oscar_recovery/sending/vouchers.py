@@ -322,7 +322,22 @@ def voucher_kind(voucher: Voucher) -> str:
     return _INCENTIVES.get(getattr(getattr(offer, "benefit", None), "type", None), "")
 
 
-def issue_voucher(message: RecoveryMessage, now: datetime) -> Voucher | None:
+def journeys_holding_codes(journey_ids: list[int]) -> set[int]:
+    """Which of ``journey_ids`` have a voucher code from a prompt or an email at all (two
+    queries for a batch): the others can skip :func:`journey_voucher` altogether."""
+    prompt = PromptEvent.objects.filter(
+        journey_id__in=journey_ids, kind=PromptEventKind.SUBMITTED
+    ).exclude(voucher_code="")
+    sent = RecoveryMessage.objects.filter(journey_id__in=journey_ids).exclude(voucher_code="")
+    return {
+        *prompt.values_list("journey_id", flat=True),
+        *sent.values_list("journey_id", flat=True),
+    }
+
+
+def issue_voucher(
+    message: RecoveryMessage, now: datetime, *, journey_holds_codes: bool = True
+) -> Voucher | None:
     """The message's voucher: chosen on first call, the same one on every retry after.
 
     One offer, one story: when the journey holds an unused, valid voucher (a prompt's or
@@ -331,9 +346,13 @@ def issue_voucher(message: RecoveryMessage, now: datetime) -> Voucher | None:
     Otherwise a step with an incentive mints one: single use, valid from ``now`` for the
     step's ``incentive_valid_for``; None for a step without incentive. The code is saved on
     the message in the same transaction, so a retried send never mints a second voucher. A
-    voucher deleted by staff since is replaced.
+    voucher deleted by staff since is replaced. ``journey_holds_codes=False`` (a batch's
+    :func:`journeys_holding_codes` said so) spares the queries when there is nothing to
+    find or mint.
     """
     step = message.step
+    if not (journey_holds_codes or message.voucher_code or step.incentive != Incentive.NONE):
+        return None
     with transaction.atomic():
         # The row lock serialises two sends of one message; the saved code is the truth.
         code = (
