@@ -112,6 +112,13 @@ class BatchResult:
     #: Set when no send-rate token came in time (its ``countdown`` says when to retry).
     rate_limited: RateLimited | None = None
 
+    def record(self, message_id: int, status: str, error: str = "") -> None:
+        """A message's outcome; queued again means it is to be retried, with ``error``."""
+        self.statuses[message_id] = status
+        if status == MessageStatus.QUEUED:
+            self.retry.append(message_id)
+            self.errors[message_id] = error
+
 
 def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> BatchResult:
     """Send the queued messages among ``message_ids`` that may still go out, as a batch.
@@ -185,9 +192,7 @@ def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> Batch
             if rate_limited:
                 # No token came in time: the rest of the batch waits in the queue too.
                 finishes.append((message, MessageStatus.QUEUED, _unclaimed()))
-                result.statuses[message.pk] = MessageStatus.QUEUED
-                result.retry.append(message.pk)
-                result.errors[message.pk] = rate_limited
+                result.record(message.pk, MessageStatus.QUEUED, rate_limited)
                 continue
             try:
                 voucher = issue_voucher(
@@ -198,18 +203,13 @@ def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> Batch
             except Exception as exc:
                 status, fields = _failed_outcome(message, exc)
                 finishes.append((message, status, fields))
-                result.statuses[message.pk] = status
-                if status == MessageStatus.QUEUED:
-                    result.retry.append(message.pk)
-                    result.errors[message.pk] = fields["error"]
+                result.record(message.pk, status, fields.get("error", ""))
                 continue
             try:
                 marked = start_esp_call(message)
             except RateLimited as exc:  # start_esp_call queued this one again
                 rate_limited, result.rate_limited = str(exc), exc
-                result.statuses[message.pk] = MessageStatus.QUEUED
-                result.retry.append(message.pk)
-                result.errors[message.pk] = rate_limited
+                result.record(message.pk, MessageStatus.QUEUED, rate_limited)
                 continue
             if not marked:  # the sweep took the claim back: another attempt owns it now
                 continue
@@ -218,10 +218,7 @@ def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> Batch
             except Exception as exc:
                 status, fields = _failed_outcome(message, exc)
                 finishes.append((message, status, fields))
-                result.statuses[message.pk] = status
-                if status == MessageStatus.QUEUED:
-                    result.retry.append(message.pk)
-                    result.errors[message.pk] = fields["error"]
+                result.record(message.pk, status, fields.get("error", ""))
                 continue
             emailed.add(address)
             finishes.append(
