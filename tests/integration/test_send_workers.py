@@ -28,6 +28,7 @@ from oscar.test import factories
 
 from oscar_recovery.campaigns.install import install_defaults
 from oscar_recovery.constants import EmailSource, MessageStatus
+from oscar_recovery.handoff import publish
 from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sweep.stages import run_sweep
@@ -65,6 +66,15 @@ def seed(journeys: int) -> None:
     )
 
 
+def route_to(app, queue: str) -> None:
+    """Publish this process's tasks to ``queue``. Celery caches the default queue (and the
+    router built on it) the first time it publishes, so changing the setting alone would
+    keep sending to the queue of an earlier test, where no worker listens any more."""
+    app.conf.task_default_queue = queue
+    for cached in ("default_queue", "queues", "router"):
+        app.amqp.__dict__.pop(cached, None)
+
+
 class Workers:
     """Worker processes on a queue of their own; any can be killed and replaced."""
 
@@ -72,6 +82,7 @@ class Workers:
         from tests.support.celery_app import app
 
         self.app = app
+        self._previous_queue = app.conf.task_default_queue
         self.queue = f"oscar_recovery_test_{uuid.uuid4().hex[:8]}"
         self.records = tmp_path / "records"
         self.records.mkdir()
@@ -91,7 +102,11 @@ class Workers:
         self.processes: list[subprocess.Popen] = []
         self.started: dict[int, float] = {}
         app.set_current()
-        app.conf.task_default_queue = self.queue  # the sweep's tasks go to these workers
+        route_to(app, self.queue)  # the sweep's tasks go to these workers
+        # The hand-off publishes with "the project's app"; in a test session that has seen
+        # other apps (the sandbox's, an earlier worker test's), name this one outright.
+        self._publishing_app = publish._app
+        publish._app = lambda: app
 
     def start(self) -> subprocess.Popen:
         name = f"w{len(self.processes)}-{self.queue}@localhost"
@@ -121,7 +136,8 @@ class Workers:
         return [p for p in self.alive() if now - self.started[p.pid] > after]
 
     def stop(self) -> None:
-        self.app.conf.task_default_queue = "celery"
+        publish._app = self._publishing_app
+        route_to(self.app, self._previous_queue)
         for process in self.alive():
             process.send_signal(signal.SIGTERM)
         for process in self.processes:
