@@ -2,6 +2,8 @@
 language, its lang/dir, the fallback to the default language, the wording recorded on
 capture, the admin's side-by-side fields and the example prompts in every shipped language."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.utils import translation
@@ -90,7 +92,8 @@ def test_the_consent_wording_recorded_is_the_language_the_shopper_was_shown():
 
 def test_the_admin_edits_each_language_beside_the_default(admin_client):
     page = admin_client.get(ADD_URL).content.decode()
-    row = page[page.index('class="form-row field-headline') :]
+    # Django 6 adds classes before the field's (form-row flex-container form-multiline).
+    row = page[re.search(r'class="form-row[^"]*\bfield-headline\b', page).start() :]
     row = row[: row.index('class="form-row', 10)]
     assert (
         'name="headline"' in row and 'name="headline__ar"' in row and 'name="headline__ro"' in row
