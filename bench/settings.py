@@ -22,6 +22,8 @@ if os.environ.get("OSCAR_RECOVERY_TEST_DB", "sqlite") != "postgres":
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("BENCH_SQLITE", "/tmp/oscar_recovery_bench.sqlite3"),
+            # As the sandbox runs SQLite (see sandbox/settings.py).
+            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"},
         }
     }
 if os.environ.get("BENCH_EMAIL_BACKEND"):

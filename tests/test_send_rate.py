@@ -6,6 +6,7 @@ several workers at once must never cause a second email, and must not lose one t
 ESP never saw. The multi-process proofs are in tests/integration/test_send_workers.py.
 """
 
+import threading
 import time
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from anymail.backends.test import EmailBackend as AnymailTestBackend
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.db import connection, connections
 from django.utils import timezone
 
 from oscar_recovery.constants import MessageStatus
@@ -45,6 +47,27 @@ class PeekingBackend(AnymailTestBackend):
         return super().send_messages(email_messages)
 
 
+class OtherSessionBackend(AnymailTestBackend):
+    """Reads the messages' ESP marks from another database session (another thread's
+    connection, as another worker or the sweep would) at the moment the ESP gets an email."""
+
+    seen: list = []
+
+    def send_messages(self, email_messages):
+        def read():
+            try:
+                OtherSessionBackend.seen.extend(
+                    RecoveryMessage.objects.values_list("esp_call_started_at", flat=True)
+                )
+            finally:
+                connections.close_all()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join()
+        return super().send_messages(email_messages)
+
+
 def stale_sending(message, **fields):
     long_ago = timezone.now() - timedelta(hours=1)
     RecoveryMessage.objects.filter(pk=message.pk).update(
@@ -66,6 +89,23 @@ def test_the_esp_call_is_marked_before_the_esp_sees_the_email(message, settings)
     assert status == MessageStatus.SENDING and started is not None
     message.refresh_from_db()
     assert message.esp_call_started_at == started
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_esp_mark_is_committed_for_every_session_before_the_esp_call(message, settings):
+    settings.EMAIL_BACKEND = "tests.test_send_rate.OtherSessionBackend"
+    OtherSessionBackend.seen = []
+
+    assert sending.send_message(message.pk) == MessageStatus.SENT
+
+    # What a worker killed now would leave for the sweep: the mark, committed.
+    (started,) = OtherSessionBackend.seen
+    assert started is not None
+    if connection.vendor == "postgresql":
+        # The mark's commit skips the disk flush for its own transaction only.
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
 
 
 def test_a_stale_message_that_never_reached_the_esp_is_sent_by_the_sweep(

@@ -22,7 +22,8 @@ template) mark it failed with the error. Skips are recorded with their reason.
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,7 +38,7 @@ from oscar_recovery.constants import CampaignTrigger, EnrolmentStatus, MessageSt
 from oscar_recovery.handoff import publish_soon
 from oscar_recovery.models import CampaignEnrolment, CartJourney, RecoveryMessage
 from oscar_recovery.sending import rate
-from oscar_recovery.sending.content import compose, load_email_products_many
+from oscar_recovery.sending.content import compose, email_batch, load_email_products_many
 from oscar_recovery.sending.send_checks import why_not_send_many
 from oscar_recovery.sending.vouchers import issue_voucher, journeys_holding_codes
 from oscar_recovery.utils import get_logger, redact
@@ -175,66 +176,67 @@ def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> Batch
     stopped: list[tuple[int, str]] = []
     connection = _open_connection() if outgoing else None
     try:
-        for message in messages:
-            reason = reasons.get(message.pk)
-            products = loaded.get(message.pk)
-            if reason is None:
-                reason = _why_not_show(message, products)
-            address = (message.journey.email or "").upper()
-            if reason is None and app_settings.ADDRESS_COOLDOWN and address in emailed:
-                reason = SkipReason.COOLDOWN  # this batch's earlier email to the address
-            if reason is not None:
-                finishes.append((message, MessageStatus.SKIPPED, {"skip_reason": reason}))
-                result.statuses[message.pk] = MessageStatus.SKIPPED
-                if reason in ENDS_ENROLMENT:
-                    stopped.append((message.journey_id, reason))
-                continue
-            if rate_limited:
-                # No token came in time: the rest of the batch waits in the queue too.
-                finishes.append((message, MessageStatus.QUEUED, _unclaimed()))
-                result.record(message.pk, MessageStatus.QUEUED, rate_limited)
-                continue
-            try:
-                voucher = issue_voucher(
-                    message, now, journey_holds_codes=message.journey_id in holding
+        with email_batch():  # each product's links and image once for the batch
+            for message in messages:
+                reason = reasons.get(message.pk)
+                products = loaded.get(message.pk)
+                if reason is None:
+                    reason = _why_not_show(message, products)
+                address = (message.journey.email or "").upper()
+                if reason is None and app_settings.ADDRESS_COOLDOWN and address in emailed:
+                    reason = SkipReason.COOLDOWN  # this batch's earlier email to the address
+                if reason is not None:
+                    finishes.append((message, MessageStatus.SKIPPED, {"skip_reason": reason}))
+                    result.statuses[message.pk] = MessageStatus.SKIPPED
+                    if reason in ENDS_ENROLMENT:
+                        stopped.append((message.journey_id, reason))
+                    continue
+                if rate_limited:
+                    # No token came in time: the rest of the batch waits in the queue too.
+                    finishes.append((message, MessageStatus.QUEUED, _unclaimed()))
+                    result.record(message.pk, MessageStatus.QUEUED, rate_limited)
+                    continue
+                try:
+                    voucher = issue_voucher(
+                        message, now, journey_holds_codes=message.journey_id in holding
+                    )
+                    email = compose(message, products, voucher)
+                    email.connection = connection
+                except Exception as exc:
+                    status, fields = _failed_outcome(message, exc)
+                    finishes.append((message, status, fields))
+                    result.record(message.pk, status, fields.get("error", ""))
+                    continue
+                try:
+                    marked = start_esp_call(message)
+                except RateLimited as exc:  # start_esp_call queued this one again
+                    rate_limited, result.rate_limited = str(exc), exc
+                    result.record(message.pk, MessageStatus.QUEUED, rate_limited)
+                    continue
+                if not marked:  # the sweep took the claim back: another attempt owns it now
+                    continue
+                try:
+                    email.send()
+                except Exception as exc:
+                    status, fields = _failed_outcome(message, exc)
+                    finishes.append((message, status, fields))
+                    result.record(message.pk, status, fields.get("error", ""))
+                    continue
+                emailed.add(address)
+                finishes.append(
+                    (
+                        message,
+                        MessageStatus.SENT,
+                        {
+                            "sent_at": now,
+                            "to_email": message.journey.email,
+                            "esp_message_id": _esp_message_id(email),
+                            "error": "",
+                        },
+                    )
                 )
-                email = compose(message, products, voucher)
-                email.connection = connection
-            except Exception as exc:
-                status, fields = _failed_outcome(message, exc)
-                finishes.append((message, status, fields))
-                result.record(message.pk, status, fields.get("error", ""))
-                continue
-            try:
-                marked = start_esp_call(message)
-            except RateLimited as exc:  # start_esp_call queued this one again
-                rate_limited, result.rate_limited = str(exc), exc
-                result.record(message.pk, MessageStatus.QUEUED, rate_limited)
-                continue
-            if not marked:  # the sweep took the claim back: another attempt owns it now
-                continue
-            try:
-                email.send()
-            except Exception as exc:
-                status, fields = _failed_outcome(message, exc)
-                finishes.append((message, status, fields))
-                result.record(message.pk, status, fields.get("error", ""))
-                continue
-            emailed.add(address)
-            finishes.append(
-                (
-                    message,
-                    MessageStatus.SENT,
-                    {
-                        "sent_at": now,
-                        "to_email": message.journey.email,
-                        "esp_message_id": _esp_message_id(email),
-                        "error": "",
-                    },
-                )
-            )
-            result.statuses[message.pk] = MessageStatus.SENT
-            sent.append(message)
+                result.statuses[message.pk] = MessageStatus.SENT
+                sent.append(message)
     finally:
         if connection is not None:
             _close_connection(connection)
@@ -243,8 +245,7 @@ def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> Batch
                 _finish(message, status, **fields)
             for journey_id, reason in stopped:
                 _stop_enrolment(journey_id, reason)
-    for message in sent:
-        _announce_sent(message)
+    _announce_sent(sent)
     return result
 
 
@@ -312,20 +313,49 @@ def start_esp_call(message: RecoveryMessage) -> bool:
     queued the message again): the caller must not send.
 
     Raises :class:`RateLimited` after putting the message back in the queue when no token
-    came in time. The mark is a single ``UPDATE`` in autocommit, as the task and the sweep
-    run it, so it is committed before the ESP sees anything; it matches only this claim
+    came in time. The mark is committed on its own (the task and the sweep run outside a
+    transaction), so before the ESP sees anything; it matches only this claim
     (status "sending" and this claim's attempt number) and only the first time.
+
+    The mark has to outlive the worker, not the database server, so it does not wait for
+    the disk (:func:`_committed_without_flush`): once committed every other session sees it,
+    and a killed worker cannot take it back.
     """
     _take_send_token(message)
-    marked = RecoveryMessage.objects.filter(
-        pk=message.pk,
-        status=MessageStatus.SENDING,
-        attempts=message.attempts,
-        esp_call_started_at__isnull=True,
-    ).update(esp_call_started_at=timezone.now())
+    with _committed_without_flush():
+        marked = RecoveryMessage.objects.filter(
+            pk=message.pk,
+            status=MessageStatus.SENDING,
+            attempts=message.attempts,
+            esp_call_started_at__isnull=True,
+        ).update(esp_call_started_at=timezone.now())
     if not marked:
         logger.warning("Recovery message %s: claim lost before the ESP call", message.pk)
     return marked == 1
+
+
+@contextmanager
+def _committed_without_flush() -> Iterator[None]:
+    """The block is a transaction of its own that commits without waiting for its WAL record
+    to reach the disk, on PostgreSQL (``synchronous_commit`` off for this transaction only);
+    elsewhere the block runs as it is (a single statement autocommits).
+
+    One ESP mark per email made each send wait for a disk flush, which cost more than
+    rendering the email. Without the wait the commit is still atomic and at once visible to
+    every session, and it survives the worker's death, which is what the mark guards
+    against; only a crash of the database server within ``wal_writer_delay`` (200 ms by
+    default) could lose it, and the batch's final status commit, which does wait, flushes
+    it with everything before it. SQLite has no per-transaction switch: there the
+    database's own ``PRAGMA synchronous`` decides (``NORMAL`` in WAL mode, as the sandbox
+    runs, commits without a flush too)."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
 
 
 def _take_send_token(message: RecoveryMessage) -> None:
@@ -345,11 +375,17 @@ def _take_send_token(message: RecoveryMessage) -> None:
         raise RateLimited(wait)
 
 
-def _announce_sent(message: RecoveryMessage) -> None:
-    # The email is gone: a failing receiver must not make the task look failed and retry.
-    for receiver, response in signals.email_sent.send_robust(sender=CartJourney, message=message):
+def _announce_sent(messages: list[RecoveryMessage]) -> None:
+    """``emails_sent`` for the batch, then ``email_sent`` for each message."""
+    if not messages:
+        return
+    # The emails are gone: a failing receiver must not make the task look failed and retry.
+    responses = signals.emails_sent.send_robust(sender=CartJourney, messages=messages)
+    for message in messages:
+        responses += signals.email_sent.send_robust(sender=CartJourney, message=message)
+    for receiver, response in responses:
         if isinstance(response, Exception):
-            logger.error("email_sent receiver %r failed: %r", receiver, response)
+            logger.error("Receiver %r of a sent email failed: %r", receiver, response)
 
 
 def _esp_message_id(email) -> str:
