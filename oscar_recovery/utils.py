@@ -7,7 +7,9 @@ import hashlib
 import logging
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,3 +94,36 @@ def percentile(*parts: object) -> int:
     key = ":".join(str(part) for part in parts)
     digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:4], "big") % 100
+
+
+class BatchMemo:
+    """Answers worked out once per block of work, such as one send batch: its emails ask
+    the same questions about the same products again and again. Outside a block nothing is
+    kept (:meth:`get` computes each time); inside, nothing is refreshed, so a block must be
+    over in seconds. Per thread and task (a context variable), so concurrent batches never
+    share answers."""
+
+    def __init__(self, name: str) -> None:
+        self._memo: ContextVar[dict | None] = ContextVar(name, default=None)
+
+    @contextmanager
+    def active(self, **initial: Any) -> Iterator[dict]:
+        """Keep answers within the block; ``initial`` entries are there from the start."""
+        token = self._memo.set(dict(initial))
+        try:
+            yield self._memo.get()
+        finally:
+            self._memo.reset(token)
+
+    def current(self) -> dict | None:
+        """The block's memo, or None outside one."""
+        return self._memo.get()
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``'s answer for ``key``, computed once per block."""
+        memo = self._memo.get()
+        if memo is None:
+            return compute()
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -36,6 +35,7 @@ from oscar_recovery import app_settings
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import RecommendationReason
 from oscar_recovery.models import BoughtTogether, ProductSales, email_matches
+from oscar_recovery.utils import BatchMemo
 
 Product = get_model("catalogue", "Product")
 ProductCategory = get_model("catalogue", "ProductCategory")
@@ -77,8 +77,8 @@ class Recommendation:
         return str(Reason(self.reason).label)
 
 
-#: The memo of the current batch (see :func:`batch_memo`), or None outside one.
-_memo: ContextVar[dict | None] = ContextVar("oscar_recovery_recommendation_memo", default=None)
+#: The memo of the current batch (see :func:`batch_memo`).
+_memo = BatchMemo("oscar_recovery_recommendation_memo")
 
 
 @contextmanager
@@ -88,20 +88,12 @@ def batch_memo(customers: Iterable[tuple[object, str]] = ()) -> Iterator[None]:
     need: a batch of emails asks the same questions about the same products again and
     again. Only for work that is over in seconds (one send batch): the answers are not
     refreshed inside the block."""
-    token = _memo.set({"customers": list(customers)})
-    try:
+    with _memo.active(customers=list(customers)):
         yield
-    finally:
-        _memo.reset(token)
 
 
 def _memoised(key: tuple, compute: Callable):
-    memo = _memo.get()
-    if memo is None:
-        return compute()
-    if key not in memo:
-        memo[key] = compute()
-    return memo[key]
+    return _memo.get(key, compute)
 
 
 def recommend(
@@ -269,27 +261,17 @@ def catalogue_candidates(
     ``strategy`` (score 0, reason ``FREE_SHIPPING``): at most ``RECOMMENDATIONS_GAP_POOL``
     each of the cheapest at or above the gap, the dearest below it and the cheapest overall,
     by stock record price (the strategy's price, tax and all, decides afterwards). Three
-    queries of at most that many rows and one load, whatever the catalogue's size; never
+    queries of at most that many rows and one load, whatever the catalogue's size (once per
+    batch for the same gap, basket and exclusions: a flash sale's baskets are alike); never
     ``excluded`` products or other variants of a basket variant's parent."""
     size = app_settings.RECOMMENDATIONS_GAP_POOL
     if size <= 0:
         return []
-    siblings_of = Product.objects.filter(pk__in=anchors, parent__isnull=False).values("parent_id")
-    rows = (
-        StockRecord.objects.filter(product__is_public=True, price__isnull=False)
-        .exclude(product_id__in=excluded)
-        .exclude(product__parent_id__in=siblings_of)
-        .values_list("product_id", flat=True)
-    )
-    ids = [
-        *rows.filter(price__gte=gap).order_by("price", "product_id")[:size],
-        *rows.filter(price__lt=gap).order_by("-price", "product_id")[:size],
-        *rows.filter(price__lt=gap).order_by("price", "product_id")[:size],
-    ]
-    ids = list(dict.fromkeys(ids))
+    key = ("gap pool", gap, tuple(sorted(anchors)), frozenset(excluded), size)
+    ids = _memoised(key, lambda: _gap_pool(gap, anchors, excluded, size))
     if not ids:
         return []
-    products = loader(ids)
+    products = _memoised(("products", loader, tuple(ids)), lambda: loader(ids))
     found = []
     for pk in ids:
         priced = _price(strategy, products.get(pk))
@@ -306,6 +288,22 @@ def catalogue_candidates(
                 )
             )
     return found
+
+
+def _gap_pool(gap: Decimal, anchors: Sequence[int], excluded: set[int], size: int) -> list[int]:
+    siblings_of = Product.objects.filter(pk__in=anchors, parent__isnull=False).values("parent_id")
+    rows = (
+        StockRecord.objects.filter(product__is_public=True, price__isnull=False)
+        .exclude(product_id__in=excluded)
+        .exclude(product__parent_id__in=siblings_of)
+        .values_list("product_id", flat=True)
+    )
+    ids = [
+        *rows.filter(price__gte=gap).order_by("price", "product_id")[:size],
+        *rows.filter(price__lt=gap).order_by("-price", "product_id")[:size],
+        *rows.filter(price__lt=gap).order_by("price", "product_id")[:size],
+    ]
+    return list(dict.fromkeys(ids))
 
 
 def diversify(
@@ -408,7 +406,7 @@ def bestsellers(limit: int) -> list[int]:
 def purchased_product_ids(user, email: str) -> set[int]:
     """Products this customer ordered before, by account or by email address. Inside a
     :func:`batch_memo` naming the customer, from the batch's one query."""
-    memo = _memo.get()
+    memo = _memo.current()
     user_pk = getattr(user, "pk", None) if user is not None else None
     if memo is not None and any(
         email == e and user_pk == getattr(u, "pk", None) for u, e in memo["customers"]

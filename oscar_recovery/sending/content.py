@@ -41,12 +41,24 @@ from oscar_recovery.sending.templating import (
 )
 from oscar_recovery.sending.tokens import restore_token, unsubscribe_token
 from oscar_recovery.sending.vouchers import describe_incentive, describe_voucher, voucher_kind
+from oscar_recovery.utils import BatchMemo
 
 Product = get_model("catalogue", "Product")
 Selector = get_class("partner.strategy", "Selector")
 
 #: Tag on every recovery email, so ESP reports can tell them apart from the shop's others.
 TAG = "oscar-recovery"
+
+#: What the emails of one send batch share (see :func:`email_batch`).
+_batch = BatchMemo("oscar_recovery_email_batch")
+
+
+def email_batch():
+    """A block (one send batch) within which what an email shows of a product (title, link,
+    image) is worked out once per product and language, and the default templates are read
+    once: the batch's emails show the same products again and again, and a thumbnail URL
+    may cost a query. Nothing is refreshed inside the block."""
+    return _batch.active()
 
 
 def format_currency(amount: Decimal, currency: str) -> str:
@@ -349,13 +361,19 @@ def free_shipping_context(
 
 def _line_context(line: PricedLine, adapter: RecoveryAdapter) -> dict:
     product = line.product
+    shown = _batch.get(
+        ("product", product.pk, translation.get_language()),
+        lambda: {
+            "title": product.get_title(),
+            "image_url": adapter.product_image_url(product),
+            "url": adapter.absolute_url(product.get_absolute_url()),
+        },
+    )
     return {
-        "title": product.get_title(),
+        **shown,
         "quantity": line.quantity,
         "price": format_currency(line.unit_price, line.currency),
         "line_price": format_currency(line.line_price, line.currency),
-        "image_url": adapter.product_image_url(product),
-        "url": adapter.absolute_url(product.get_absolute_url()),
     }
 
 
@@ -421,9 +439,13 @@ def unsubscribe_url(email: str, adapter: RecoveryAdapter | None = None, language
 
 def render_email(content: StepContent, context: dict) -> RenderedEmail:
     """Subject, preheader and both bodies; the HTML with its CSS inlined."""
-    html = render_html(content.body_html or default_source("html"), context)
-    text = render_text(content.body_text or default_source("text"), context)
+    html = render_html(content.body_html or _default("html"), context)
+    text = render_text(content.body_text or _default("text"), context)
     return RenderedEmail(context["subject"], context["preheader"], inline_css(html), text)
+
+
+def _default(kind: str) -> str:
+    return _batch.get(("default template", kind), lambda: default_source(kind))
 
 
 def display_subject(
