@@ -25,6 +25,12 @@ email_captured = Signal()
 #: provides args: message (RecoveryMessage)
 email_sent = Signal()
 
+#: The emails of one send batch that the email backend accepted, after their statuses were
+#: saved; sent once per batch, before ``email_sent`` for each, for receivers that query or
+#: write (one query for the batch instead of one per email).
+#: provides args: messages (list[RecoveryMessage])
+emails_sent = Signal()
+
 #: An address was added to the suppression list through an unsubscribe link (not sent
 #: again when the same link is used twice). Only the keyed hash of the address is known.
 #: provides args: email_hash (str), reason (SuppressionReason)

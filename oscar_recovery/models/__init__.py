@@ -26,6 +26,7 @@ from oscar_recovery.models.journeys import (
     CartJourneyEvent,
     JourneyQuerySet,
     email_matches,
+    email_matches_any,
 )
 from oscar_recovery.models.messages import (
     MessageQuerySet,
@@ -73,5 +74,6 @@ __all__ = [
     "WebhookEndpoint",
     "WorkerHeartbeat",
     "email_matches",
+    "email_matches_any",
     "new_webhook_secret",
 ]

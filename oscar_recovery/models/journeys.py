@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.db.models.functions import Upper
+from django.db.models.lookups import In
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +32,19 @@ def email_matches(email: str, *fields: str) -> Q:
     matches = Q()
     for field in fields or ("email",):
         matches |= Q(**{f"{field}__iexact": email})
+    return matches
+
+
+def email_matches_any(emails: Iterable[str], *fields: str) -> Q:
+    """:func:`email_matches` for many addresses (a send batch's), as one ``UPPER(field) IN
+    (UPPER(%s), ...)`` per field: the same comparison, done by the database on both sides,
+    in one condition instead of one per address. Matches nothing for no addresses."""
+    values = [Upper(Value(email)) for email in dict.fromkeys(e for e in emails if e)]
+    if not values:
+        return Q(pk__in=[])
+    matches = Q()
+    for field in fields or ("email",):
+        matches |= Q(In(Upper(field), values))
     return matches
 
 

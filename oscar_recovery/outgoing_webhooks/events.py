@@ -222,27 +222,29 @@ def contact_captured(journey: CartJourney, source: str) -> None:
     )
 
 
-def email_sent(message_id: int) -> None:
-    """``email.sent``, read back after commit: the sending code saved the outcome with an
-    UPDATE, so the instance it holds is stale."""
+def emails_sent(message_ids: list[int]) -> None:
+    """``email.sent`` for each of a send batch's messages (one query for the endpoints and
+    one for the messages, whatever the batch's size), read back after commit: the sending
+    code saved the outcomes with UPDATEs, so the instances it holds are stale."""
 
     def build_and_emit() -> None:
-        # Endpoints first: most shops have none, and then the message need not be read.
+        # Endpoints first: most shops have none, and then the messages need not be read.
         endpoints = subscribed_endpoints(WebhookEvent.EMAIL_SENT)
         if not endpoints:
             return
-        message = (
-            RecoveryMessage.objects.select_related("journey__user", "step__campaign", "variant")
-            .filter(pk=message_id)
-            .first()
-        )
-        if message is None:
-            return
-        emit(
+        messages = RecoveryMessage.objects.select_related(
+            "journey__user", "step__campaign", "variant"
+        ).filter(pk__in=message_ids)
+        emit_many(
             WebhookEvent.EMAIL_SENT,
-            lambda personal: journey_event_data(
-                message.journey, personal, email=message_data(message)
-            ),
+            [
+                (
+                    lambda personal, message=message: journey_event_data(
+                        message.journey, personal, email=message_data(message)
+                    )
+                )
+                for message in messages.order_by("pk")
+            ],
             endpoints=endpoints,
         )
 

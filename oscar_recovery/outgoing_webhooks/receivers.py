@@ -19,9 +19,9 @@ def on_email_captured_webhooks(sender, journey, source, **kwargs):
     never_raises(outgoing_webhooks.contact_captured)(journey, source)
 
 
-@receiver(signals.email_sent, sender=CartJourney, dispatch_uid="oscar_recovery.wh_sent")
-def on_email_sent_webhooks(sender, message, **kwargs):
-    never_raises(outgoing_webhooks.email_sent)(message.pk)
+@receiver(signals.emails_sent, sender=CartJourney, dispatch_uid="oscar_recovery.wh_sent")
+def on_emails_sent_webhooks(sender, messages, **kwargs):
+    never_raises(outgoing_webhooks.emails_sent)([message.pk for message in messages])
 
 
 @receiver(signals.journey_ended, sender=CartJourney, dispatch_uid="oscar_recovery.wh_recovered")

@@ -58,7 +58,13 @@ from oscar_recovery.constants import (
     SkipReason,
     SuppressionReason,
 )
-from oscar_recovery.models import CartJourney, CartJourneyEvent, SuppressedAddress, email_matches
+from oscar_recovery.models import (
+    CartJourney,
+    CartJourneyEvent,
+    SuppressedAddress,
+    email_matches,
+    email_matches_any,
+)
 from oscar_recovery.privacy.confirmation import request_confirmation
 from oscar_recovery.privacy.suppression import all_hashes, suppress
 
@@ -331,11 +337,10 @@ def latest_decisions(journeys: Sequence[CartJourney]) -> dict[int, dict | None]:
     journeys = list(journeys)
     if not journeys:
         return {}
-    who = Q(pk__in=[j.pk for j in journeys])
-    for email in dict.fromkeys(j.email for j in journeys if j.email):
-        who |= email_matches(email) & (
-            Q(consent_given=False) | Q(consent_source__in=VERIFIED_SOURCES)
-        )
+    who = Q(pk__in=[j.pk for j in journeys]) | (
+        email_matches_any(j.email for j in journeys)
+        & (Q(consent_given=False) | Q(consent_source__in=VERIFIED_SOURCES))
+    )
     visitors = {j.visitor_id for j in journeys if j.visitor_id}
     if visitors:
         who |= Q(visitor_id__in=visitors)

@@ -22,6 +22,7 @@ from oscar_recovery.models import (
     RecoveryMessage,
     SuppressedAddress,
     email_matches,
+    email_matches_any,
 )
 from oscar_recovery.privacy.consent import latest_decisions, why_not_contact
 from oscar_recovery.privacy.suppression import all_hashes
@@ -119,16 +120,9 @@ def _key(email: str | None) -> str:
     return (email or "").upper()
 
 
-def _any_email(emails, *fields: str) -> Q:
-    matches = Q()
-    for email in dict.fromkeys(e for e in emails if e):
-        matches |= email_matches(email, *fields)
-    return matches
-
-
 def _with_orders_since(journeys: list[CartJourney]) -> dict[int, SkipReason]:
     """:func:`order_placed_since` for many journeys, in one query."""
-    who = _any_email([j.email for j in journeys], "guest_email", "user__email")
+    who = email_matches_any([j.email for j in journeys], "guest_email", "user__email")
     baskets = {j.basket_id for j in journeys if j.basket_id}
     users = {j.user_id for j in journeys if j.user_id}
     if baskets:
@@ -193,7 +187,7 @@ def _with_newer_journey(journeys: list[CartJourney]) -> dict[int, SkipReason]:
     if visitors:
         same_shopper |= Q(visitor_id__in=visitors)
     rows = list(
-        CartJourney.objects.filter(_any_email([j.email for j in shoppers]))
+        CartJourney.objects.filter(email_matches_any([j.email for j in shoppers]))
         .filter(same_shopper, created_at__gt=min(j.created_at for j in shoppers), num_items__gt=0)
         .exclude(status=JourneyStatus.MERGED)
         .values_list("pk", "email", "user_id", "visitor_id", "created_at")
@@ -216,7 +210,9 @@ def _recently_emailed(messages: list[RecoveryMessage], now) -> dict[int, SkipRea
     """:func:`recently_emailed` for many messages' addresses, in one query."""
     since = now - app_settings.ADDRESS_COOLDOWN
     rows = list(
-        RecoveryMessage.objects.filter(_any_email([m.journey.email for m in messages], "to_email"))
+        RecoveryMessage.objects.filter(
+            email_matches_any([m.journey.email for m in messages], "to_email")
+        )
         .filter(status__in=SENT_STATUSES, sent_at__gte=since)
         .values_list("pk", "to_email")
     )
