@@ -1,12 +1,13 @@
 """Sending a batch of messages (#15.1): the same outcome per message as one at a time, with
 the work (checks, products, recommendations) done once per batch."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from anymail.exceptions import AnymailAPIError
 from django.core import mail
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from oscar.test import factories
@@ -124,12 +125,42 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(
     assert len(mail.outbox) == 9
     # Only the per-message claim, the committed ESP-call mark (#15.3) and the status write
     # grow with the batch.
-    per_message = [q["sql"] for q in six.captured_queries if q["sql"].startswith("UPDATE")]
-    assert len(per_message) == 18
+    # Per message only the committed ESP-call mark (#15.3) and the status write; the claim
+    # is one statement for the batch.
+    updates = [q["sql"] for q in six.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 2 * 6 + 1
     # On PostgreSQL the mark is a transaction of its own, committed without a disk flush:
     # its opening, "SET LOCAL synchronous_commit" and commit.
     mark_transaction = 3 if connection.vendor == "postgresql" else 0
-    assert len(six) - len(two) == 4 * (3 + mark_transaction)
+    assert len(six) - len(two) == 4 * (2 + mark_transaction)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_claiming_overlapping_batches_at_once_take_each_message_once(step, product):
+    ids = [queued(step, product, f"c{i}@example.com").pk for i in range(40)]
+    batches = [ids[:30], ids[10:], ids[::-1], ids[5:35]]
+    taken: list[list[int]] = []
+    start = threading.Barrier(len(batches))
+
+    def worker(batch):
+        try:
+            start.wait()
+            taken.append(sending.claim_many(batch, timezone.now()))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    claimed = [pk for batch in taken for pk in batch]
+    assert len(taken) == len(batches)
+    assert sorted(claimed) == ids  # every message once, by one worker
+    assert set(RecoveryMessage.objects.values_list("status", "attempts").distinct()) == {
+        (MessageStatus.SENDING, 1)
+    }
 
 
 def test_one_address_gets_one_email_of_a_batch_under_the_cooldown(settings, step, product):

@@ -88,6 +88,41 @@ def claim(message_id: int, now: datetime) -> bool:
     return claimed == 1
 
 
+def claim_many(message_ids: Sequence[int], now: datetime) -> list[int]:
+    """:func:`claim` for many messages: those this call took, in id order. Each message is
+    still taken by a conditional ``UPDATE .. WHERE status='queued'``, so of several workers
+    one wins it; here it is one statement returning what it changed where the database can
+    (PostgreSQL, which locks the rows in id order first so two workers never deadlock, and
+    SQLite 3.35+, whose writers run one at a time), else one ``UPDATE`` per message in id
+    order in one transaction."""
+    ids = sorted(set(message_ids))
+    connection = transaction.get_connection()
+    returning = connection.vendor in ("postgresql", "sqlite") and (
+        connection.features.can_return_rows_from_bulk_insert  # RETURNING: SQLite 3.35+
+    )
+    if not ids or not returning:
+        with transaction.atomic():
+            return [pk for pk in ids if claim(pk, now)]
+    meta, quote = RecoveryMessage._meta, connection.ops.quote_name
+    table = quote(meta.db_table)
+    pk, status, claimed_at, attempts = (
+        quote(meta.get_field(name).column) for name in ("id", "status", "claimed_at", "attempts")
+    )
+    marks = ", ".join(["%s"] * len(ids))
+    rows = f"SELECT {pk} FROM {table} WHERE {pk} IN ({marks}) AND {status} = %s"
+    if connection.vendor == "postgresql":
+        rows += f" ORDER BY {pk} FOR UPDATE"
+    sql = (
+        f"UPDATE {table} SET {status} = %s, {claimed_at} = %s, {attempts} = {attempts} + 1 "
+        f"WHERE {pk} IN ({rows}) AND {status} = %s RETURNING {pk}"
+    )
+    queued, sending = str(MessageStatus.QUEUED), str(MessageStatus.SENDING)
+    claimed_at_value = connection.ops.adapt_datetimefield_value(now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [sending, claimed_at_value, *ids, queued, queued])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
 def send_message(message_id: int, now: datetime | None = None) -> str:
     """Send one queued message if it may still go out. Returns its resulting status.
 
@@ -143,8 +178,7 @@ def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> Batch
     now = now or timezone.now()
     result = BatchResult()
     ids = sorted(set(message_ids))
-    with transaction.atomic():
-        claimed = [pk for pk in ids if claim(pk, now)]
+    claimed = claim_many(ids, now)
     others = set(ids) - set(claimed)
     if others:
         result.statuses.update(
