@@ -129,10 +129,7 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(
     # is one statement for the batch.
     updates = [q["sql"] for q in six.captured_queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 2 * 6 + 1
-    # On PostgreSQL the mark is a transaction of its own, committed without a disk flush:
-    # its opening, "SET LOCAL synchronous_commit" and commit.
-    mark_transaction = 3 if connection.vendor == "postgresql" else 0
-    assert len(six) - len(two) == 4 * (2 + mark_transaction)
+    assert len(six) - len(two) == 4 * 2
 
 
 @pytest.mark.django_db(transaction=True)

@@ -16,6 +16,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from oscar_recovery.constants import MessageStatus
@@ -96,13 +97,19 @@ def test_the_esp_mark_is_committed_for_every_session_before_the_esp_call(message
     settings.EMAIL_BACKEND = "tests.test_send_rate.OtherSessionBackend"
     OtherSessionBackend.seen = []
 
-    assert sending.send_message(message.pk) == MessageStatus.SENT
+    with CaptureQueriesContext(connection) as queries:
+        assert sending.send_message(message.pk) == MessageStatus.SENT
 
     # What a worker killed now would leave for the sweep: the mark, committed.
     (started,) = OtherSessionBackend.seen
     assert started is not None
     if connection.vendor == "postgresql":
-        # The mark's commit skips the disk flush for its own transaction only.
+        # The mark's commit skips the disk flush, in the same statement, for its own
+        # transaction only: the session's setting is untouched.
+        (mark,) = [
+            q["sql"] for q in queries.captured_queries if 'esp_call_started_at" = ' in q["sql"]
+        ]
+        assert "set_config('synchronous_commit', 'off', true)" in mark
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
             assert cursor.fetchone()[0] == "on"

@@ -22,15 +22,15 @@ template) mark it failed with the error. Skips are recorded with their reason.
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from anymail.exceptions import AnymailAPIError, AnymailError
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import BooleanField, F, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from oscar_recovery import app_settings, signals
@@ -352,27 +352,32 @@ def start_esp_call(message: RecoveryMessage) -> bool:
     (status "sending" and this claim's attempt number) and only the first time.
 
     The mark has to outlive the worker, not the database server, so it does not wait for
-    the disk (:func:`_committed_without_flush`): once committed every other session sees it,
+    the disk (:func:`_without_flush`): once committed every other session sees it,
     and a killed worker cannot take it back.
     """
     _take_send_token(message)
-    with _committed_without_flush():
-        marked = RecoveryMessage.objects.filter(
-            pk=message.pk,
-            status=MessageStatus.SENDING,
-            attempts=message.attempts,
-            esp_call_started_at__isnull=True,
-        ).update(esp_call_started_at=timezone.now())
+    mark = RecoveryMessage.objects.filter(
+        pk=message.pk,
+        status=MessageStatus.SENDING,
+        attempts=message.attempts,
+        esp_call_started_at__isnull=True,
+    )
+    marked = _without_flush(mark).update(esp_call_started_at=timezone.now())
     if not marked:
         logger.warning("Recovery message %s: claim lost before the ESP call", message.pk)
     return marked == 1
 
 
-@contextmanager
-def _committed_without_flush() -> Iterator[None]:
-    """The block is a transaction of its own that commits without waiting for its WAL record
-    to reach the disk, on PostgreSQL (``synchronous_commit`` off for this transaction only);
-    elsewhere the block runs as it is (a single statement autocommits).
+#: True, and lets the transaction of the statement it is part of commit without waiting
+#: for the disk (PostgreSQL; see :func:`_without_flush`).
+_NO_FLUSH = RawSQL("set_config('synchronous_commit', 'off', true) = 'off'", (), BooleanField())
+
+
+def _without_flush(queryset):
+    """``queryset`` such that an ``update()`` of it, run outside a transaction, commits
+    without waiting for its WAL record to reach the disk, on PostgreSQL: the statement sets
+    ``synchronous_commit`` off for its own transaction only (``set_config(.., true)``), in
+    the same round trip. Inside a transaction, and elsewhere, ``queryset`` as it is.
 
     One ESP mark per email made each send wait for a disk flush, which cost more than
     rendering the email. Without the wait the commit is still atomic and at once visible to
@@ -382,14 +387,10 @@ def _committed_without_flush() -> Iterator[None]:
     it with everything before it. SQLite has no per-transaction switch: there the
     database's own ``PRAGMA synchronous`` decides (``NORMAL`` in WAL mode, as the sandbox
     runs, commits without a flush too)."""
-    connection = transaction.get_connection()
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
+    connection = transaction.get_connection(queryset.db)
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return queryset
+    return queryset.filter(_NO_FLUSH)
 
 
 def _take_send_token(message: RecoveryMessage) -> None:
