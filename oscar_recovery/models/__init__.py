@@ -1,9 +1,10 @@
 """The app's models, one module per concern; every model is importable from here.
 
 * :mod:`~oscar_recovery.models.base`: abstract field groups (``IncentiveFields`` of steps
-  and prompts, ``VariantFields`` of their A/B variants);
+  and prompts, ``VariantFields`` of their A/B variants, ``TranslatedFields`` of all four);
 * :mod:`~oscar_recovery.models.journeys`: ``CartJourney`` (``JourneyQuerySet``),
-  ``CartJourneyEvent``, and ``email_matches``, the one case-insensitive address match;
+  ``CartJourneyEvent``, and ``email_matches``, the one case-insensitive address match
+  (``email_matches_any`` for many addresses at once);
 * :mod:`~oscar_recovery.models.campaigns`: ``Campaign``, ``CampaignStep``, ``StepVariant``,
   ``CampaignEnrolment``;
 * :mod:`~oscar_recovery.models.messages`: ``RecoveryMessage`` (``MessageQuerySet``),

@@ -56,3 +56,22 @@ class VariantFields(models.Model):
 
     class Meta:
         abstract = True
+
+
+class TranslatedFields(models.Model):
+    """The owner's text in the shop's other languages: steps, prompts and their variants.
+
+    ``translations`` maps a language code to that language's text of the model's own text
+    fields (``{"fr": {"subject": "..."}}``); a missing field falls back to the model's own
+    (:mod:`oscar_recovery.campaigns.translations`).
+    """
+
+    translations = models.JSONField(
+        _("translations"),
+        default=dict,
+        blank=True,
+        help_text=_("The text in the shop's other languages, by language code."),
+    )
+
+    class Meta:
+        abstract = True

@@ -15,7 +15,7 @@ from oscar_recovery.constants import (
     EnrolmentStatus,
     ValueTier,
 )
-from oscar_recovery.models.base import IncentiveFields, VariantFields
+from oscar_recovery.models.base import IncentiveFields, TranslatedFields, VariantFields
 from oscar_recovery.models.journeys import CartJourney
 
 
@@ -70,7 +70,7 @@ class Campaign(models.Model):
         return self.name
 
 
-class CampaignStep(IncentiveFields):
+class CampaignStep(IncentiveFields, TranslatedFields):
     """One email of a campaign, sent ``delay`` after the journey was abandoned; its
     incentive fields come from :class:`~oscar_recovery.models.base.IncentiveFields`."""
 
@@ -86,12 +86,6 @@ class CampaignStep(IncentiveFields):
     )
     body_text = models.TextField(
         _("text body template"), blank=True, help_text=_("Empty: the shipped default.")
-    )
-    translations = models.JSONField(
-        _("translations"),
-        default=dict,
-        blank=True,
-        help_text=_("The text in the shop's other languages, by language code."),
     )
     #: One offer, one story: by default a shopper who already holds an unused, valid
     #: voucher from this journey (a prompt's or an earlier step's) is shown that one again.
@@ -118,7 +112,7 @@ class CampaignStep(IncentiveFields):
         return f"{self.campaign} #{self.position}: {self.subject}"
 
 
-class StepVariant(VariantFields):
+class StepVariant(VariantFields, TranslatedFields):
     """An A/B alternative to a step's subject and body, sent to ``weight`` % of journeys."""
 
     step = models.ForeignKey(
@@ -128,12 +122,6 @@ class StepVariant(VariantFields):
     preheader = models.CharField(_("preheader"), max_length=200, blank=True)
     body_html = models.TextField(_("HTML body template"), blank=True)
     body_text = models.TextField(_("text body template"), blank=True)
-    translations = models.JSONField(
-        _("translations"),
-        default=dict,
-        blank=True,
-        help_text=_("The text in the shop's other languages, by language code."),
-    )
 
     class Meta:
         verbose_name = _("step variant")

@@ -17,11 +17,11 @@ from oscar_recovery.constants import (
     ValueTier,
     VisitorType,
 )
-from oscar_recovery.models.base import IncentiveFields, VariantFields
+from oscar_recovery.models.base import IncentiveFields, TranslatedFields, VariantFields
 from oscar_recovery.models.journeys import CartJourney
 
 
-class Prompt(IncentiveFields):
+class Prompt(IncentiveFields, TranslatedFields):
     """An on-site prompt: what it says, whom it is for, how often, and the offer it reveals.
 
     Its own content is variant "A" (the control); each :class:`PromptVariant` takes
@@ -84,12 +84,6 @@ class Prompt(IncentiveFields):
         max_length=200,
         blank=True,
         help_text=_("Shown after the email is given. Empty: a default message."),
-    )
-    translations = models.JSONField(
-        _("translations"),
-        default=dict,
-        blank=True,
-        help_text=_("The text in the shop's other languages, by language code."),
     )
 
     # Offer, revealed after the email is given: one unique, single-use voucher per shopper.
@@ -185,7 +179,7 @@ class Prompt(IncentiveFields):
         return self.kind in PromptKind.modal_kinds()
 
 
-class PromptVariant(VariantFields):
+class PromptVariant(VariantFields, TranslatedFields):
     """An A/B alternative to a prompt's content, shown to ``weight`` % of visitors. Empty
     fields keep the prompt's own content."""
 
@@ -197,12 +191,6 @@ class PromptVariant(VariantFields):
     cta_label = models.CharField(_("call to action"), max_length=60, blank=True)
     consent_text = models.TextField(_("consent wording"), blank=True)
     thank_you = models.CharField(_("thank-you message"), max_length=200, blank=True)
-    translations = models.JSONField(
-        _("translations"),
-        default=dict,
-        blank=True,
-        help_text=_("The text in the shop's other languages, by language code."),
-    )
 
     class Meta:
         verbose_name = _("prompt variant")
