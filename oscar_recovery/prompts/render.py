@@ -4,11 +4,13 @@ translated, escaped markup per prompt."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import ngettext
 from oscar.core.loading import get_model
 
@@ -132,6 +134,8 @@ def render_prompts(request: HttpRequest) -> str:
         "capture": reverse("oscar_recovery:prompt-capture"),
         "csrf": get_token(request),
         "visit": visitor.visit_id,
+        # Sent back with each post: the endpoints answer, and record, in the page's language.
+        "language": translation.get_language() or settings.LANGUAGE_CODE,
         "prompts": [
             {
                 "id": item["prompt"].pk,

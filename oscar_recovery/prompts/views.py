@@ -14,7 +14,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from django.views import View
@@ -98,7 +98,9 @@ class PromptEndpoint(View):
             return HttpResponse(status=204)
         try:
             payload = self.parse(request)
-            return self.handle(request, payload)
+            language = self.language_from(payload) or translation.get_language()
+            with translation.override(language):
+                return self.handle(request, payload)
         except BadRequest as exc:
             return self.bad_request(exc.errors, exc.status)
         except Exception:
@@ -143,6 +145,21 @@ class PromptEndpoint(View):
         raise NotImplementedError
 
     # Shared field checks
+
+    @staticmethod
+    def language_from(payload: dict) -> str | None:
+        """The language the page showed the prompt in (the script sends it), or None: the
+        prompt's text, the consent wording recorded and the answer are in that language,
+        whatever language this request itself would get (the endpoint's URL carries no
+        language prefix, and the browser's Accept-Language may differ from the page's).
+        Only one of the shop's ``LANGUAGES``; anything else is ignored."""
+        value = payload.get("language")
+        if not isinstance(value, str) or not value or len(value) > 20:
+            return None
+        try:
+            return translation.get_supported_language_variant(value)
+        except LookupError:
+            return None
 
     @staticmethod
     def prompt_from(payload: dict) -> Prompt:

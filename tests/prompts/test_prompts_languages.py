@@ -2,6 +2,7 @@
 language, its lang/dir, the fallback to the default language, the wording recorded on
 capture, the admin's side-by-side fields and the example prompts in every shipped language."""
 
+import json
 import re
 
 import pytest
@@ -88,6 +89,37 @@ def test_the_consent_wording_recorded_is_the_language_the_shopper_was_shown():
     assert response.status_code == 200, response.content
     submitted = PromptEvent.objects.get(kind=PromptEventKind.SUBMITTED)
     assert submitted.data["consent"]["wording"] == "راسلوني بشأن سلتي."
+
+
+@pytest.mark.parametrize(
+    ("sent", "wording"),
+    [
+        ("ar", "راسلوني بشأن سلتي."),
+        # Not one of the shop's languages, or not a language at all: the request's own.
+        ("xx", "Email me about my basket."),
+        (["ar"], "Email me about my basket."),
+        ("ar" * 50, "Email me about my basket."),
+    ],
+)
+def test_the_page_language_the_script_sends_decides_the_wording_recorded(sent, wording):
+    # The endpoint has no language prefix, and this browser asks for English: the page
+    # that showed the prompt was Arabic, and its script says so.
+    prompt = arabic_prompt(incentive=Incentive.NONE)
+    browser = Client(HTTP_USER_AGENT=BROWSER_UA, enforce_csrf_checks=True)
+    response = post(
+        browser, CAPTURE, {**capture(prompt), "language": sent}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 200, response.content
+    submitted = PromptEvent.objects.get(kind=PromptEventKind.SUBMITTED)
+    assert submitted.data["consent"]["wording"] == wording
+
+
+def test_the_page_tells_its_script_the_language_it_was_shown_in(basket):
+    arabic_prompt()
+    with translation.override("ar"):
+        html = render_tag(visitor_request(basket=basket))
+    config = json.loads(re.search(r'id="oscar-recovery-config"[^>]*>(.*?)</script>', html, re.S)[1])
+    assert config["language"] == "ar"
 
 
 def test_the_admin_edits_each_language_beside_the_default(admin_client):

@@ -13,7 +13,7 @@
   const post = (url, body, keepalive) => fetch(url, {
     method: "POST", credentials: "same-origin", keepalive,
     headers: { "Content-Type": "application/json", "X-CSRFToken": cfg.csrf },
-    body: JSON.stringify({ ...body, visit: cfg.visit })
+    body: JSON.stringify({ ...body, visit: cfg.visit, language: cfg.language })
   });
   // A lost statistic is never a page error.
   const track = (p, event) => post(cfg.events, { prompt: p.id, variant: p.variant, event }, true).catch(() => {});
