@@ -239,7 +239,10 @@ SANDBOX_STEP_MINUTES = [
 # Email: stored and shown at /outbox/ unless a real backend is named.
 EMAIL_BACKEND = os.environ.get("SANDBOX_EMAIL_BACKEND", "sandbox.demo.mail.OutboxBackend")
 # The ESP tracking URLs are mounted: an ESP must prove itself with basic auth (check E030).
-# Set SANDBOX_WEBHOOK_SECRET ("user:password") when a real ESP posts to this sandbox.
+# The default is derived from SECRET_KEY, whose own default is public: anyone who reads
+# this file can forge tracking events for a sandbox left on its defaults. Set
+# SANDBOX_SECRET_KEY, or SANDBOX_WEBHOOK_SECRET ("user:password"), wherever the sandbox is
+# reachable by others or a real ESP posts to it.
 ANYMAIL = {
     "WEBHOOK_SECRET": os.environ.get(
         "SANDBOX_WEBHOOK_SECRET", "sandbox:" + hashlib.sha256(SECRET_KEY.encode()).hexdigest()[:24]
