@@ -295,8 +295,8 @@ def send_confirmation(pk: int, now: datetime | None = None) -> str:
     return ConfirmationStatus.SENT
 
 
-def _status(pk: int) -> str | None:
-    return ConsentConfirmation.objects.filter(pk=pk).values_list("status", flat=True).first()
+def _status(pk: int) -> str:
+    return ConsentConfirmation.objects.filter(pk=pk).values_list("status", flat=True).first() or ""
 
 
 def _failed(confirmation: ConsentConfirmation, exc: Exception) -> str:
