@@ -156,13 +156,15 @@ class AppSettings:
 
     @property
     def SEND_MAX_RETRIES(self) -> int:
-        """Attempts at a message after transient ESP or network errors (with backoff)."""
+        """Attempts at an email after transient ESP or network errors (with backoff); also
+        the most claims of an email whose worker keeps stopping before its ESP call."""
         return int(self._setting("SEND_MAX_RETRIES", 5))
 
     @property
     def SEND_RATE(self) -> str | None:
-        """Most recovery emails handed to the ESP, across all workers together: ``"14/s"``,
-        ``"600/m"``, ``"5000/h"``. ``None``: unlimited (no query)."""
+        """Most emails to shoppers (recovery and double opt-in confirmation) handed to the
+        ESP, across all workers together: ``"14/s"``, ``"600/m"``, ``"5000/h"``. ``None``:
+        unlimited (no query)."""
         return self._setting("SEND_RATE", None) or None
 
     @property
@@ -173,10 +175,10 @@ class AppSettings:
 
     @property
     def SENDING_STALE_AFTER(self) -> timedelta:
-        """A message still "sending" this long after its claim belonged to a worker that
-        died mid-send. If its ESP call had started, whether the ESP took it is unknown, so
-        it is marked failed, never sent again: a lost email is better than a duplicate.
-        If not, it never reached the ESP and is queued again."""
+        """A message (or double opt-in confirmation) still "sending" this long after its
+        claim belonged to a worker that died mid-send. If its ESP call had started, whether
+        the ESP took it is unknown, so it is marked failed, never sent again: a lost email
+        is better than a duplicate. If not, it never reached the ESP and is queued again."""
         return _as_timedelta(self._setting("SENDING_STALE_AFTER", timedelta(minutes=15)))
 
     @property

@@ -65,10 +65,13 @@ def send_messages(self, message_ids: list[int]) -> dict[str, int]:
 
 @shared_task(name="oscar_recovery.send_consent_confirmation", bind=True, acks_late=True)
 def send_consent_confirmation(self, confirmation_id: int) -> str:
-    """Send one double opt-in email; the claim makes a redelivered task harmless."""
+    """Send one double opt-in email (:func:`oscar_recovery.privacy.confirmation.send_confirmation`);
+    the claim makes a redelivered task harmless. Retried like a recovery message: after a
+    transient error with backoff, and, waiting for the shared send rate, when the next
+    token is due without spending the retry budget."""
     try:
         return confirmation.send_confirmation(confirmation_id)
-    except sending.TransientSendError as exc:
+    except sending.TransientSendError as exc:  # RateLimited included
         raise _retry_send(self, exc) from exc
 
 

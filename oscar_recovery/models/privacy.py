@@ -52,6 +52,10 @@ class ConsentConfirmation(models.Model):
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     enqueued_at = models.DateTimeField(_("enqueued at"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    #: Committed right before the ESP call of the current claim, as on recovery messages:
+    #: a row left "sending" without it never reached the ESP and is sent again; with it, it
+    #: may have, and is failed as interrupted.
+    esp_call_started_at = models.DateTimeField(_("ESP call started at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
 

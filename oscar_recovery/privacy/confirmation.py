@@ -13,6 +13,14 @@ The contract:
   ``UPDATE .. WHERE requested_at < now - DOUBLE_OPT_IN_COOLDOWN`` and the send claims it with
   ``UPDATE .. WHERE status = 'queued'``, so no race sends two. Each client address may
   also cause only ``DOUBLE_OPT_IN_RATE_LIMIT`` confirmation emails (to different addresses).
+- **The ESP call, as for recovery emails** (:mod:`oscar_recovery.sending.esp_call`). Each
+  email takes a token of the shared ``SEND_RATE`` right before its ESP call (none in time:
+  the row goes back to the queue, the attempt not counted, and the task retries when a
+  token is due), and the call's start is committed first (``esp_call_started_at``, only
+  by the current claimant). A row its worker left "sending" is, after
+  ``SENDING_STALE_AFTER``, sent again when unmarked (the ESP never saw it; at most
+  ``SEND_MAX_RETRIES`` claims) and failed as interrupted when marked, never resent: a lost
+  email beats a duplicate.
 - **Never to an address that opted out.** An address suppressed for any reason but a
   "no thanks" (unsubscribed, bounced, complained, erased, staff) gets no confirmation email;
   a "no thanks" does, since the address's owner may change their mind, and only their
@@ -27,14 +35,13 @@ The contract:
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -54,8 +61,10 @@ from oscar_recovery.constants import (
 from oscar_recovery.handoff import publish_soon
 from oscar_recovery.models import CartJourney, ConsentConfirmation, SuppressedAddress
 from oscar_recovery.privacy.suppression import all_hashes, email_hash
+from oscar_recovery.sending import esp_call
+from oscar_recovery.sending.esp_call import RateLimited, TransientSendError
 from oscar_recovery.sending.tokens import InvalidLink
-from oscar_recovery.utils import get_logger, redact
+from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
 
@@ -139,6 +148,7 @@ def _arm(journey: CartJourney, client: str, now: datetime) -> int | None:
         "requested_at": now,
         "enqueued_at": now,
         "claimed_at": None,
+        "esp_call_started_at": None,  # the last email's mark: the new one is not sent yet
         "sent_at": None,
         "error": "",
         "attempts": 0,
@@ -158,33 +168,55 @@ def _publish(pk: int) -> None:
     publish_soon("oscar_recovery.send_consent_confirmation", [(pk,)])
 
 
-def requeue_stale(now: datetime | None = None) -> list[int]:
-    """The sweep's part: hand over again rows whose task never ran (broker down, task lost),
-    and fail those whose worker died mid-send (not resent: a lost email beats a duplicate)."""
-    now = now or timezone.now()
-    ConsentConfirmation.objects.filter(
+def _stale_sending(now: datetime) -> QuerySet:
+    return ConsentConfirmation.objects.filter(
         status=ConfirmationStatus.SENDING,
         claimed_at__lt=now - app_settings.SENDING_STALE_AFTER,
-    ).update(status=ConfirmationStatus.FAILED, error="interrupted")
+    )
+
+
+def fail_interrupted(now: datetime | None = None) -> int:
+    """The sweep's part for rows whose worker died mid-send (claimed longer than
+    ``SENDING_STALE_AFTER`` ago): those whose ESP call had started are failed as
+    interrupted, never resent (a lost email beats a duplicate), and so are those that never
+    reached the ESP but used up ``SEND_MAX_RETRIES`` claims. Returns how many."""
+    return esp_call.fail_interrupted(
+        _stale_sending(now or timezone.now()), failed=ConfirmationStatus.FAILED
+    )
+
+
+def requeue_stale(now: datetime | None = None) -> list[int]:
+    """The sweep's part for rows to send again: rows left "sending" whose ESP call never
+    started (their worker died before the ESP saw them; claims left) are queued again, and
+    they and the queued rows whose task never ran (broker down, task lost) are handed over
+    again: to Celery after the caller's commit, or, in inline mode, left queued for
+    :func:`send_queued`. Returns the ids handed over."""
+    now = now or timezone.now()
+    unsent = esp_call.requeue_unsent(
+        _stale_sending(now),
+        sending=ConfirmationStatus.SENDING,
+        queued=ConfirmationStatus.QUEUED,
+        enqueued_at=now,
+    )
     cutoff = now - app_settings.QUEUED_STALE_AFTER
-    stale = list(
+    lost = list(
         ConsentConfirmation.objects.filter(status=ConfirmationStatus.QUEUED)
         .filter(Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True))
         .values_list("pk", flat=True)[: app_settings.SWEEP_BATCH_SIZE]
     )
-    if stale:
-        ConsentConfirmation.objects.filter(pk__in=stale).update(enqueued_at=now)
-        for pk in stale:
-            transaction.on_commit(lambda pk=pk: _publish(pk))
-    return stale
+    if lost:
+        ConsentConfirmation.objects.filter(pk__in=lost).update(enqueued_at=now)
+    handed = [*unsent, *lost]
+    for pk in handed:
+        transaction.on_commit(lambda pk=pk: _publish(pk))
+    return handed
 
 
 def send_queued(now: datetime | None = None) -> int:
     """Inline mode (no Celery; the sweep run by cron): send the queued confirmations here.
     The claim in :func:`send_confirmation` keeps each to one send whoever else tries; a
-    transient failure leaves it queued for a later sweep. Returns how many were sent."""
-    from oscar_recovery.sending.send import TransientSendError
-
+    transient failure leaves it queued for a later sweep, and so does a missing send-rate
+    token (for it and the rest: the next would wait alike). Returns how many were sent."""
     ids = list(
         ConsentConfirmation.objects.filter(status=ConfirmationStatus.QUEUED)
         .order_by("pk")
@@ -192,9 +224,12 @@ def send_queued(now: datetime | None = None) -> int:
     )
     sent = 0
     for pk in ids:
-        # A transient failure leaves it queued for a later sweep.
-        with contextlib.suppress(TransientSendError):
+        try:
             sent += send_confirmation(pk, now) == ConfirmationStatus.SENT
+        except RateLimited:
+            break
+        except TransientSendError:
+            continue
     return sent
 
 
@@ -222,40 +257,78 @@ def why_not_send(confirmation: ConsentConfirmation) -> str | None:
 
 
 def send_confirmation(pk: int, now: datetime | None = None) -> str:
-    """Send one queued confirmation email, once. Returns its resulting status; raises
-    :class:`~oscar_recovery.sending.send.TransientSendError` (the row queued again) when
-    the ESP may take it later."""
-    from oscar_recovery.sending.send import TransientSendError, is_transient
+    """Send one queued confirmation email, once. Returns its resulting status (the current
+    one when another worker holds the row or its claim was taken back).
 
+    Raises :class:`~oscar_recovery.sending.esp_call.TransientSendError` (the row queued
+    again) when the ESP may take it later, and its subclass
+    :class:`~oscar_recovery.sending.esp_call.RateLimited` (queued again, the attempt not
+    counted) when no send-rate token came in time. Right before the ESP call the token is
+    taken and the call's start committed (:func:`oscar_recovery.sending.esp_call.start`).
+    """
     now = now or timezone.now()
     claimed = ConsentConfirmation.objects.filter(pk=pk, status=ConfirmationStatus.QUEUED).update(
         status=ConfirmationStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
     )
     if not claimed:
-        return ConsentConfirmation.objects.filter(pk=pk).values_list("status", flat=True).first()
+        return _status(pk)
     confirmation = ConsentConfirmation.objects.select_related("journey").get(pk=pk)
     reason = why_not_send(confirmation)
     if reason is not None:
-        _finish(pk, ConfirmationStatus.SKIPPED, error=str(reason))
+        _finish(confirmation, ConfirmationStatus.SKIPPED, error=str(reason))
         return ConfirmationStatus.SKIPPED
     try:
-        compose(confirmation.journey).send()
+        email = compose(confirmation.journey)
     except Exception as exc:
-        error = redact(f"{type(exc).__name__}: {exc}")[:2000]
-        if is_transient(exc) and confirmation.attempts < app_settings.SEND_MAX_RETRIES:
-            _finish(pk, ConfirmationStatus.QUEUED, error=error, enqueued_at=timezone.now())
-            raise TransientSendError(error) from exc
-        logger.error("Consent confirmation %s failed: %s", pk, error)
-        _finish(pk, ConfirmationStatus.FAILED, error=error)
-        return ConfirmationStatus.FAILED
-    _finish(pk, ConfirmationStatus.SENT, sent_at=now, error="")
+        return _failed(confirmation, exc)
+    if not esp_call.start(
+        _claim_of(confirmation),
+        queued=ConfirmationStatus.QUEUED,
+        label=f"Consent confirmation {pk}",
+    ):
+        return _status(pk)  # the sweep took the claim back: another attempt owns it now
+    try:
+        email.send()
+    except Exception as exc:
+        return _failed(confirmation, exc)
+    _finish(confirmation, ConfirmationStatus.SENT, sent_at=now, error="")
     return ConfirmationStatus.SENT
 
 
-def _finish(pk: int, status: str, **fields) -> None:
-    ConsentConfirmation.objects.filter(pk=pk, status=ConfirmationStatus.SENDING).update(
-        status=status, **fields
+def _status(pk: int) -> str:
+    return ConsentConfirmation.objects.filter(pk=pk).values_list("status", flat=True).first() or ""
+
+
+def _failed(confirmation: ConsentConfirmation, exc: Exception) -> str:
+    """Record a failed send: queued again and :class:`TransientSendError` raised (transient,
+    claims left), else failed. Returns the status."""
+    error = esp_call.error_text(exc)
+    if esp_call.is_transient(exc) and confirmation.attempts < app_settings.SEND_MAX_RETRIES:
+        # That call ended with an answer: the next one is new (no ESP mark).
+        _finish(
+            confirmation,
+            ConfirmationStatus.QUEUED,
+            error=error,
+            enqueued_at=timezone.now(),
+            esp_call_started_at=None,
+        )
+        raise TransientSendError(error) from exc
+    logger.error("Consent confirmation %s failed: %s", confirmation.pk, error)
+    _finish(confirmation, ConfirmationStatus.FAILED, error=error)
+    return ConfirmationStatus.FAILED
+
+
+def _claim_of(confirmation: ConsentConfirmation) -> QuerySet:
+    """The row while this claim holds it (still sending, this claim's attempt number)."""
+    return ConsentConfirmation.objects.filter(
+        pk=confirmation.pk, status=ConfirmationStatus.SENDING, attempts=confirmation.attempts
     )
+
+
+def _finish(confirmation: ConsentConfirmation, status: str, **fields) -> None:
+    """Leave the "sending" state; only the claimant may, so a row the sweep queued again
+    and another worker claimed is never overwritten by a slow worker."""
+    _claim_of(confirmation).update(status=status, **fields)
 
 
 def confirm_url(journey: CartJourney) -> str:

@@ -36,7 +36,7 @@ from django.db.models.lookups import GreaterThanOrEqual
 
 from oscar_recovery.models import SendRateBucket
 
-#: The bucket recovery emails take from.
+#: The bucket every email to a shopper takes from: recovery and confirmation emails.
 SEND_BUCKET = "send"
 #: Tokens the bucket holds at most: one, so sends are evenly spaced (see the module's doc).
 CAPACITY = 1.0

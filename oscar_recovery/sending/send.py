@@ -14,6 +14,9 @@ The guarantee comes from the database, not from luck:
 - ``OSCAR_RECOVERY_SEND_RATE`` is taken, one token per ESP call, from a bucket every worker
   shares (:mod:`oscar_recovery.sending.rate`).
 
+The token, the mark, the sweep's handling of stale rows and the error classification are
+shared with the double opt-in confirmation emails (:mod:`oscar_recovery.sending.esp_call`).
+
 Transient errors (network, ESP 5xx/429, SMTP 4xx) put the message back in the queue for the
 Celery task to retry with backoff; permanent ones (refused address, ESP 4xx, a broken
 template) mark it failed with the error. Skips are recorded with their reason.
@@ -21,63 +24,31 @@ template) mark it failed with the error. Skips are recorded with their reason.
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from anymail.exceptions import AnymailAPIError, AnymailError
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import BooleanField, F, Q
-from django.db.models.expressions import RawSQL
+from django.db.models import F, Q
 from django.utils import timezone
 
 from oscar_recovery import app_settings, signals
 from oscar_recovery.constants import CampaignTrigger, EnrolmentStatus, MessageStatus, SkipReason
 from oscar_recovery.handoff import publish_soon
 from oscar_recovery.models import CampaignEnrolment, CartJourney, RecoveryMessage
-from oscar_recovery.sending import rate
+from oscar_recovery.sending import esp_call
 from oscar_recovery.sending.content import compose, email_batch, load_email_products_many
+from oscar_recovery.sending.esp_call import INTERRUPTED as INTERRUPTED
+from oscar_recovery.sending.esp_call import INTERRUPTED_BEFORE_ESP as INTERRUPTED_BEFORE_ESP
+from oscar_recovery.sending.esp_call import INTERRUPTED_UNSENT as INTERRUPTED_UNSENT
+from oscar_recovery.sending.esp_call import RateLimited, TransientSendError, is_transient
+from oscar_recovery.sending.esp_call import describe_error as _describe
 from oscar_recovery.sending.send_checks import why_not_send_many
 from oscar_recovery.sending.vouchers import issue_voucher, journeys_holding_codes
 from oscar_recovery.utils import get_logger, redact
 
 logger = get_logger(__name__)
-
-#: Why a message left "sending" without a known outcome.
-INTERRUPTED = "interrupted: the worker stopped mid-send; not resent, to avoid a duplicate"
-#: Left on a message queued again because its worker stopped before the ESP call.
-INTERRUPTED_BEFORE_ESP = "interrupted before the ESP call: queued again"
-#: Why a message that never reached the ESP was given up after its workers kept stopping.
-INTERRUPTED_UNSENT = "interrupted: the worker stopped before the ESP call, too many times"
-
-
-class TransientSendError(Exception):
-    """The ESP could not take the message now; it is queued again and worth retrying."""
-
-
-class RateLimited(TransientSendError):
-    """No send-rate token came within ``OSCAR_RECOVERY_SEND_RATE_MAX_WAIT``: the message is
-    queued again (this attempt not counted); retry after ``countdown`` seconds."""
-
-    def __init__(self, countdown: float) -> None:
-        super().__init__(f"send rate reached; next token in {countdown:.2f}s")
-        self.countdown = countdown
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a send error is worth retrying (the same email may go through later)."""
-    if isinstance(exc, AnymailAPIError):
-        status = exc.status_code
-        return status is None or status >= 500 or status in (408, 429)
-    if isinstance(exc, AnymailError):
-        return False  # refused or invalid recipients, unsupported features: retrying won't help
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return 400 <= exc.smtp_code < 500
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return False
-    return isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError))
 
 
 def claim(message_id: int, now: datetime) -> bool:
@@ -352,62 +323,15 @@ def start_esp_call(message: RecoveryMessage) -> bool:
     (status "sending" and this claim's attempt number) and only the first time.
 
     The mark has to outlive the worker, not the database server, so it does not wait for
-    the disk (:func:`_without_flush`): once committed every other session sees it,
-    and a killed worker cannot take it back.
+    the disk (:func:`oscar_recovery.sending.esp_call.without_flush`): once committed every
+    other session sees it, and a killed worker cannot take it back.
     """
-    _take_send_token(message)
-    mark = RecoveryMessage.objects.filter(
-        pk=message.pk,
-        status=MessageStatus.SENDING,
-        attempts=message.attempts,
-        esp_call_started_at__isnull=True,
+    this_claim = RecoveryMessage.objects.filter(
+        pk=message.pk, status=MessageStatus.SENDING, attempts=message.attempts
     )
-    marked = _without_flush(mark).update(esp_call_started_at=timezone.now())
-    if not marked:
-        logger.warning("Recovery message %s: claim lost before the ESP call", message.pk)
-    return marked == 1
-
-
-#: True, and lets the transaction of the statement it is part of commit without waiting
-#: for the disk (PostgreSQL; see :func:`_without_flush`).
-_NO_FLUSH = RawSQL("set_config('synchronous_commit', 'off', true) = 'off'", (), BooleanField())
-
-
-def _without_flush(queryset):
-    """``queryset`` such that an ``update()`` of it, run outside a transaction, commits
-    without waiting for its WAL record to reach the disk, on PostgreSQL: the statement sets
-    ``synchronous_commit`` off for its own transaction only (``set_config(.., true)``), in
-    the same round trip. Inside a transaction, and elsewhere, ``queryset`` as it is.
-
-    One ESP mark per email made each send wait for a disk flush, which cost more than
-    rendering the email. Without the wait the commit is still atomic and at once visible to
-    every session, and it survives the worker's death, which is what the mark guards
-    against; only a crash of the database server within ``wal_writer_delay`` (200 ms by
-    default) could lose it, and the batch's final status commit, which does wait, flushes
-    it with everything before it. SQLite has no per-transaction switch: there the
-    database's own ``PRAGMA synchronous`` decides (``NORMAL`` in WAL mode, as the sandbox
-    runs, commits without a flush too)."""
-    connection = transaction.get_connection(queryset.db)
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return queryset
-    return queryset.filter(_NO_FLUSH)
-
-
-def _take_send_token(message: RecoveryMessage) -> None:
-    if app_settings.SEND_RATE is None:
-        return  # unlimited: not even a query
-    limit = rate.parse_rate(app_settings.SEND_RATE)
-    wait = rate.acquire(limit, app_settings.SEND_RATE_MAX_WAIT.total_seconds())
-    if wait:
-        # Waiting for a token is not a failed attempt: give back the one the claim counted.
-        _finish(
-            message,
-            MessageStatus.QUEUED,
-            attempts=F("attempts") - 1,
-            enqueued_at=timezone.now(),
-            esp_call_started_at=None,
-        )
-        raise RateLimited(wait)
+    return esp_call.start(
+        this_claim, queued=MessageStatus.QUEUED, label=f"Recovery message {message.pk}"
+    )
 
 
 def _announce_sent(messages: list[RecoveryMessage]) -> None:
@@ -436,8 +360,7 @@ def _esp_message_id(email) -> str:
 def _failed_outcome(message: RecoveryMessage, exc: Exception) -> tuple[str, dict]:
     """The status and fields a failed send leaves: queued again (transient, retries left)
     or failed."""
-    # ESPs and SMTP servers quote the recipient; the address is on the journey already.
-    error = redact(f"{type(exc).__name__}: {_describe(exc)}")[:2000]
+    error = esp_call.error_text(exc)  # redacted: ESPs and SMTP servers quote the recipient
     if is_transient(exc) and message.attempts < app_settings.SEND_MAX_RETRIES:
         logger.warning("Recovery message %s will be retried: %s", message.pk, error)
         # The task's retry is this message's next hand-over.
@@ -449,13 +372,6 @@ def _failed_outcome(message: RecoveryMessage, exc: Exception) -> tuple[str, dict
         }
     logger.error("Recovery message %s failed: %s", message.pk, error, exc_info=exc)
     return MessageStatus.FAILED, {"error": error}
-
-
-def _describe(exc: Exception) -> str:
-    try:
-        return str(exc)
-    except Exception:  # some ESP errors cannot describe themselves without a response
-        return repr(exc.args)
 
 
 def _finish(message: RecoveryMessage, status: str, **fields) -> None:
@@ -477,13 +393,8 @@ def fail_interrupted(now: datetime | None = None) -> int:
     ESP call had started: failed (``interrupted``), never resent. Also those that never
     reached the ESP but used up ``OSCAR_RECOVERY_SEND_MAX_RETRIES`` claims (a message that
     keeps killing its worker must not loop forever). Returns how many."""
-    now = now or timezone.now()
-    in_flight = _stale_sending(now).filter(esp_call_started_at__isnull=False)
-    exhausted = _stale_sending(now).filter(
-        esp_call_started_at__isnull=True, attempts__gte=app_settings.SEND_MAX_RETRIES
-    )
-    return in_flight.update(status=MessageStatus.FAILED, error=INTERRUPTED) + exhausted.update(
-        status=MessageStatus.FAILED, error=INTERRUPTED_UNSENT
+    return esp_call.fail_interrupted(
+        _stale_sending(now or timezone.now()), failed=MessageStatus.FAILED
     )
 
 
@@ -494,21 +405,9 @@ def requeue_unsent(now: datetime | None = None) -> list[int]:
     still unmarked), so a slow worker that marks it meanwhile keeps it, and one that marks
     it later finds its claim gone and does not send. Returns the ids queued again."""
     now = now or timezone.now()
-    candidates = list(
-        _stale_sending(now)
-        .filter(esp_call_started_at__isnull=True, attempts__lt=app_settings.SEND_MAX_RETRIES)
-        .values_list("pk", "attempts")[: app_settings.SWEEP_BATCH_SIZE]
+    requeued = esp_call.requeue_unsent(
+        _stale_sending(now), sending=MessageStatus.SENDING, queued=MessageStatus.QUEUED
     )
-    requeued = [
-        pk
-        for pk, attempts in candidates
-        if RecoveryMessage.objects.filter(
-            pk=pk,
-            status=MessageStatus.SENDING,
-            attempts=attempts,
-            esp_call_started_at__isnull=True,
-        ).update(status=MessageStatus.QUEUED, error=INTERRUPTED_BEFORE_ESP)
-    ]
     enqueue(requeued, now)
     return requeued
 

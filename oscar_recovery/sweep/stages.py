@@ -194,11 +194,12 @@ def hand_over(now: datetime | None = None, result: SweepResult | None = None) ->
 
 def send_due(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
     """The email half of the sweep: due steps become messages handed to Celery (or, without
-    Celery, sent here); messages stuck queued, or stuck sending before their ESP call, are
-    handed over again; those stuck sending with their ESP call started are marked failed."""
+    Celery, sent here); messages and double opt-in confirmations stuck queued, or stuck
+    sending before their ESP call, are handed over again; those stuck sending with their
+    ESP call started are marked failed."""
     now = now or timezone.now()
     result = result or SweepResult()
-    result.interrupted += sending.fail_interrupted(now)
+    result.interrupted += sending.fail_interrupted(now) + confirmation.fail_interrupted(now)
     requeued = [*sending.requeue_unsent(now), *sending.requeue_stale(now)]
     result.requeued += len(requeued)
     result.requeued += len(confirmation.requeue_stale(now))
