@@ -3,8 +3,10 @@ the work (checks, products, recommendations) done once per batch."""
 
 import threading
 from datetime import timedelta
+from unittest.mock import patch
 
 import pytest
+from anymail.backends.test import EmailBackend as AnymailTestBackend
 from anymail.exceptions import AnymailAPIError
 from django.core import mail
 from django.db import connection, connections
@@ -125,11 +127,11 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(
     assert len(mail.outbox) == 9
     # Only the per-message claim, the committed ESP-call mark (#15.3) and the status write
     # grow with the batch.
-    # Per message only the committed ESP-call mark (#15.3) and the status write; the claim
-    # is one statement for the batch.
+    # Per message only the committed ESP-call mark (#15.3); the claim and the status write
+    # are one statement each for the batch.
     updates = [q["sql"] for q in six.captured_queries if q["sql"].startswith("UPDATE")]
-    assert len(updates) == 2 * 6 + 1
-    assert len(six) - len(two) == 4 * 2
+    assert len(updates) == 6 + 2
+    assert len(six) - len(two) == 4
 
 
 @pytest.mark.django_db(transaction=True)
@@ -263,3 +265,43 @@ def test_email_sent_webhooks_cost_the_same_queries_whatever_the_batch_size(
     payloads = WebhookDelivery.objects.values_list("payload", flat=True)
     assert sorted(p["data"]["email"]["message_id"] for p in payloads) == sorted(small + large)
     assert {p["type"] for p in payloads} == {WebhookEvent.EMAIL_SENT}
+
+
+class RefusingBackend(AnymailTestBackend):
+    """Refuses one address for good (an ESP 400); takes the others."""
+
+    def send_messages(self, email_messages):
+        if email_messages[0].to == ["o2@example.com"]:
+            raise AnymailAPIError("refused", status_code=400)
+        return super().send_messages(email_messages)
+
+
+def test_a_batch_writes_each_outcome_only_over_its_own_claim(settings, step, product):
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = "soft_opt_in"
+    settings.EMAIL_BACKEND = "tests.test_send_batch.RefusingBackend"
+    # Three go out and one is refused for good; the fifth's worker stalled after its ESP
+    # mark long enough for the sweep to fail it as interrupted: that row is the sweep's now.
+    ids = [queued(step, product, f"o{i}@example.com").pk for i in range(5)]
+    stalled = ids[4]
+    start_esp_call = sending.start_esp_call
+
+    def stalled_after_the_mark(message):
+        marked = start_esp_call(message)
+        if message.pk == stalled:
+            long_ago = timezone.now() - timedelta(hours=1)
+            RecoveryMessage.objects.filter(pk=stalled).update(claimed_at=long_ago)
+            sending.fail_interrupted()
+        return marked
+
+    with patch.object(sending, "start_esp_call", stalled_after_the_mark):
+        result = sending.send_batch(ids)
+
+    rows = dict(RecoveryMessage.objects.values_list("pk", "status"))
+    assert [rows[pk] for pk in ids] == ["sent", "sent", "failed", "sent", "failed"]
+    assert RecoveryMessage.objects.get(pk=stalled).error == sending.INTERRUPTED
+    assert result.statuses[ids[2]] == MessageStatus.FAILED
+    assert "refused" in RecoveryMessage.objects.get(pk=ids[2]).error
+    esp_ids = list(
+        RecoveryMessage.objects.filter(status="sent").values_list("esp_message_id", flat=True)
+    )
+    assert len(set(esp_ids)) == 3 and "" not in esp_ids  # each its own, from one UPDATE

@@ -30,7 +30,7 @@ from datetime import datetime
 
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from oscar_recovery import app_settings, signals
@@ -246,8 +246,7 @@ def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> Batch
         if connection is not None:
             _close_connection(connection)
         with transaction.atomic():  # one commit for the batch's statuses
-            for message, status, fields in finishes:
-                _finish(message, status, **fields)
+            _finish_many(finishes)
             for journey_id, reason in stopped:
                 _stop_enrolment(journey_id, reason)
     _announce_sent(sent)
@@ -380,6 +379,46 @@ def _finish(message: RecoveryMessage, status: str, **fields) -> None:
     RecoveryMessage.objects.filter(
         pk=message.pk, status=MessageStatus.SENDING, attempts=message.attempts
     ).update(status=status, **fields)
+
+
+def _finish_many(finishes: Sequence[tuple[RecoveryMessage, str, dict]]) -> None:
+    """:func:`_finish` for a batch's outcomes: one ``UPDATE`` per kind of outcome (the same
+    status and the same fields set; a batch that all went out is one), each row still
+    guarded as :func:`_finish` guards it, by its own claim's attempt number. Values that
+    differ from row to row (the ESP's message id, the error) are set by a ``CASE`` on the
+    id."""
+    groups: dict[tuple, list[tuple[RecoveryMessage, dict]]] = {}
+    for message, status, fields in finishes:
+        groups.setdefault((status, tuple(sorted(fields))), []).append((message, fields))
+    for (status, names), rows in groups.items():
+        if len(rows) == 1:
+            ((message, fields),) = rows
+            _finish(message, status, **fields)
+            continue
+        claims = Q()
+        for message, _fields in rows:
+            claims |= Q(pk=message.pk, attempts=message.attempts)
+        values = {name: _per_row(name, rows) for name in names}
+        RecoveryMessage.objects.filter(claims, status=MessageStatus.SENDING).update(
+            status=status, **values
+        )
+
+
+def _per_row(name: str, rows: list[tuple[RecoveryMessage, dict]]):
+    """The value of field ``name`` for an UPDATE of ``rows``: one value when all rows take
+    the same, else a ``CASE`` on the id."""
+    values = [fields[name] for _message, fields in rows]
+    if all(value is values[0] or value == values[0] for value in values):
+        return values[0]
+    field = RecoveryMessage._meta.get_field(name)
+    return Case(
+        *(When(pk=message.pk, then=_expression(fields[name], field)) for message, fields in rows),
+        output_field=field,
+    )
+
+
+def _expression(value, field):
+    return value if hasattr(value, "resolve_expression") else Value(value, output_field=field)
 
 
 def _stale_sending(now: datetime):
