@@ -3,14 +3,10 @@
 Runs in the tox postgres envs; under CI=true an unreachable service fails these tests.
 """
 
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -21,9 +17,9 @@ from oscar_recovery.constants import JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney, CartJourneyEvent
 from oscar_recovery.sweep.stages import run_sweep
 from tests.support.factories import journey_row, make_journey
+from tests.support.workers import publishing_to, start_worker, stop_workers, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_runs_on_postgresql():
@@ -72,55 +68,22 @@ def test_two_sweeps_racing_process_each_journey_exactly_once(settings):
 
 @pytest.fixture
 def celery_worker_process(tmp_path):
-    """A real ``celery worker`` process on Redis, using this test run's PostgreSQL database.
-    Its emails are written as files to ``tmp_path / "mail"``."""
-    from tests.support.celery_app import app
-
-    app.set_current()  # this process enqueues through the same broker and result backend
+    """A real ``celery worker`` process on Redis, using this test run's PostgreSQL database,
+    on a queue of its own to which this process publishes meanwhile. Yields the queue and
+    the :class:`~tests.support.workers.Worker`; its emails are written as files to
+    ``tmp_path / "mail"``."""
     queue = f"oscar_recovery_test_{uuid.uuid4().hex[:8]}"
-    app.conf.task_default_queue = queue  # tasks the app enqueues go to this worker only
-    env = {
-        "OSCAR_RECOVERY_CELERY_QUEUE": queue,
-        "OSCAR_RECOVERY_TEST_EMAIL_DIR": str(tmp_path / "mail"),
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "OSCAR_RECOVERY_TEST_DB": "postgres",
-        # The worker is not a test run: it connects to the test database by its name.
-        "OSCAR_RECOVERY_PG_NAME": settings.DATABASES["default"]["NAME"],
-        "PYTHONPATH": str(ROOT),
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.support.celery_app",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "-Q",
-            queue,
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    env = worker_env(
+        settings.DATABASES["default"]["NAME"],
+        OSCAR_RECOVERY_CELERY_QUEUE=queue,
+        OSCAR_RECOVERY_TEST_EMAIL_DIR=str(tmp_path / "mail"),
     )
-    try:
-        yield queue, worker
-    finally:
-        app.conf.task_default_queue = "celery"
-        worker.terminate()
+    with publishing_to(queue):
+        worker = start_worker(queue, env, tmp_path / "worker.log", loglevel="INFO")
         try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+            yield queue, worker
+        finally:
+            stop_workers([worker])
 
 
 def test_a_sweep_enqueued_by_the_app_is_executed_by_a_real_worker(celery_worker_process):
@@ -133,8 +96,7 @@ def test_a_sweep_enqueued_by_the_app_is_executed_by_a_real_worker(celery_worker_
     try:
         outcome = async_result.get(timeout=90)
     except Exception:
-        worker.terminate()
-        print(worker.stdout.read())
+        print(worker.output())
         raise
 
     assert outcome["abandoned"] == 1 and outcome["batches"] == 1
@@ -189,10 +151,7 @@ def test_the_recovery_story_through_a_real_worker(celery_worker_process, tmp_pat
     with time_machine.travel(start + timedelta(hours=2, minutes=1), tick=False):
         assert run_sweep().dispatched == 1
     sent = wait_for(lambda: RecoveryMessage.objects.filter(status=MessageStatus.SENT).exists())
-    if not sent:
-        worker.terminate()
-        print(worker.stdout.read())
-    assert sent
+    assert sent, worker.output()
     mail_files = list((tmp_path / "mail").glob("*.log"))
     assert len(mail_files) == 1
     # Parse rather than grep: Django 6 may pick quoted-printable or base64 for the body.

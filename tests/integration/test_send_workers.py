@@ -12,8 +12,6 @@ through PostgreSQL and Redis to an ESP that records each email as a file
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,14 +26,13 @@ from oscar.test import factories
 
 from oscar_recovery.campaigns.install import install_defaults
 from oscar_recovery.constants import EmailSource, MessageStatus
-from oscar_recovery.handoff import publish
 from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryMessage
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sweep.stages import run_sweep
 from tests.support.factories import journey_row
+from tests.support.workers import Worker, publishing_to, start_worker, stop_workers, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def seed(journeys: int) -> None:
@@ -66,86 +63,46 @@ def seed(journeys: int) -> None:
     )
 
 
-def route_to(app, queue: str) -> None:
-    """Publish this process's tasks to ``queue``. Celery caches the default queue (and the
-    router built on it) the first time it publishes, so changing the setting alone would
-    keep sending to the queue of an earlier test, where no worker listens any more."""
-    app.conf.task_default_queue = queue
-    for cached in ("default_queue", "queues", "router"):
-        app.amqp.__dict__.pop(cached, None)
-
-
 class Workers:
     """Worker processes on a queue of their own; any can be killed and replaced."""
 
-    def __init__(self, tmp_path: Path, env: dict) -> None:
-        from tests.support.celery_app import app
-
-        self.app = app
-        self._previous_queue = app.conf.task_default_queue
-        self.queue = f"oscar_recovery_test_{uuid.uuid4().hex[:8]}"
+    def __init__(self, tmp_path: Path, queue: str, env: dict) -> None:
+        self.queue = queue
         self.records = tmp_path / "records"
         self.records.mkdir()
         self.logs = tmp_path / "logs"
         self.logs.mkdir()
-        self.env = {
-            **os.environ,
+        self.env = worker_env(
+            django_settings.DATABASES["default"]["NAME"],
             **env,
-            "OSCAR_RECOVERY_CELERY_QUEUE": self.queue,
-            "OSCAR_RECOVERY_TEST_RECORD_DIR": str(self.records),
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "OSCAR_RECOVERY_TEST_DB": "postgres",
-            "OSCAR_RECOVERY_PG_NAME": django_settings.DATABASES["default"]["NAME"],
-            "PYTHONPATH": str(ROOT),
-        }
-        self.env.pop("OSCAR_RECOVERY_TEST_EMAIL_DIR", None)
-        self.processes: list[subprocess.Popen] = []
-        self.started: dict[int, float] = {}
-        app.set_current()
-        route_to(app, self.queue)  # the sweep's tasks go to these workers
-        # The hand-off publishes with "the project's app"; in a test session that has seen
-        # other apps (the sandbox's, an earlier worker test's), name this one outright.
-        self._publishing_app = publish._app
-        publish._app = lambda: app
+            OSCAR_RECOVERY_CELERY_QUEUE=queue,
+            OSCAR_RECOVERY_TEST_RECORD_DIR=str(self.records),
+        )
+        self.processes: list[Worker] = []
 
-    def start(self) -> subprocess.Popen:
+    def start(self) -> Worker:
         name = f"w{len(self.processes)}-{self.queue}@localhost"
-        with open(self.logs / f"{name}.log", "w") as out:
-            process = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "celery", "-A", "tests.support.celery_app"),
-                    *("worker", "--pool=solo", "--concurrency=1", "-Q", self.queue, "-n", name),
-                    *("--loglevel=WARNING", "--without-gossip", "--without-mingle"),
-                    *("--without-heartbeat", "--prefetch-multiplier=1"),
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        self.processes.append(process)
-        self.started[process.pid] = time.monotonic()
-        return process
+        worker = start_worker(
+            self.queue,
+            self.env,
+            self.logs / f"{name}.log",
+            name=name,
+            # One task at a time: a killed worker holds back no batch but the one it sends.
+            options=["--prefetch-multiplier=1"],
+        )
+        self.processes.append(worker)
+        return worker
 
-    def alive(self) -> list[subprocess.Popen]:
-        return [p for p in self.processes if p.poll() is None]
+    def alive(self) -> list[Worker]:
+        return [worker for worker in self.processes if worker.alive()]
 
-    def working(self, after: float) -> list[subprocess.Popen]:
+    def working(self, after: float) -> list[Worker]:
         """Live workers started more than ``after`` seconds ago (past their start-up)."""
         now = time.monotonic()
-        return [p for p in self.alive() if now - self.started[p.pid] > after]
+        return [worker for worker in self.alive() if now - worker.started_at > after]
 
     def stop(self) -> None:
-        publish._app = self._publishing_app
-        route_to(self.app, self._previous_queue)
-        for process in self.alive():
-            process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_workers(self.processes)
 
     def deliveries(self) -> dict[str, list[tuple[float, int]]]:
         """Emails the ESP took, by address: (time, worker pid) each."""
@@ -158,19 +115,26 @@ class Workers:
             taken.setdefault(address, []).append((float(at), int(pid)))
         return taken
 
-    def worker_log(self) -> str:
-        return "\n".join(path.read_text()[-3000:] for path in self.logs.iterdir())
+    def worker_log(self, tail: int = 3000) -> str:
+        """The last ``tail`` characters of each worker's output that has any."""
+        return "\n".join(
+            f"--- {worker.name} (exit {worker.process.returncode}):\n{output}"
+            for worker in self.processes
+            if (output := worker.output(tail).strip())
+        )
 
 
 @pytest.fixture
 def workers(tmp_path, request):
     env = getattr(request, "param", {})
-    group = Workers(tmp_path, env)
-    try:
-        yield group
-    finally:
-        group.stop()
-        connections.close_all()
+    queue = f"oscar_recovery_test_{uuid.uuid4().hex[:8]}"
+    with publishing_to(queue):  # the sweep's tasks go to these workers
+        group = Workers(tmp_path, queue, env)
+        try:
+            yield group
+        finally:
+            group.stop()
+            connections.close_all()
 
 
 def pending() -> int:
