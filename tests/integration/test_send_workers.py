@@ -4,7 +4,8 @@ through PostgreSQL and Redis to an ESP that records each email as a file
 
 - The shared send rate: 3 workers under ``OSCAR_RECOVERY_SEND_RATE="10/s"`` together never
   hand the ESP more than 10 emails in any 1 s window.
-- Killed workers: workers SIGKILLed at random points while sending, sweeps run until
+- Killed workers: workers SIGKILLed at random points while sending (from outside, and by
+  themselves inside the ESP call), restarted as a process manager would, sweeps run until
   nothing is queued or sending: no email twice, and every email lost had its ESP call
   started; every message whose call never started was sent after all.
 """
@@ -137,6 +138,50 @@ def workers(tmp_path, request):
             connections.close_all()
 
 
+class Supervisor:
+    """What a deployment's process manager does for its workers: keeps ``size`` of them
+    running, starting a new one whenever one has exited (killed from outside, or by the
+    ESP backend's ``OSCAR_RECOVERY_TEST_SELF_KILL``). While :attr:`killing` is set it is
+    also the chaos: every 0.5 to 1.5 s it SIGKILLs a random worker past its start-up."""
+
+    def __init__(self, workers: Workers, size: int) -> None:
+        self.workers = workers
+        self.size = size
+        self.killing = threading.Event()
+        self.kills = 0
+        self._stop = threading.Event()
+        self._rng = random.Random()
+        self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
+
+    def start(self) -> None:
+        self.killing.set()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """No more kills or restarts; returns once the thread has ended."""
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        while True:
+            while len(self.workers.alive()) < self.size:
+                self.workers.start()
+            pause = self._rng.uniform(0.5, 1.5) if self.killing.is_set() else 0.2
+            if self._stop.wait(pause):
+                return
+            if not self.killing.is_set():
+                continue
+            # From outside, at any point of a send (claim, checks, content, mark); the
+            # backend adds kills inside the ESP call itself.
+            working = self.workers.working(after=4)
+            if working:
+                try:
+                    os.kill(self._rng.choice(working).pid, signal.SIGKILL)
+                except ProcessLookupError:  # it died meanwhile (by its own hand)
+                    continue
+                self.kills += 1
+
+
 def pending() -> int:
     return RecoveryMessage.objects.filter(
         status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]
@@ -194,56 +239,43 @@ def test_workers_killed_mid_send_lose_only_emails_whose_esp_call_started(workers
         workers.start()
     assert run_sweep().dispatched == total
 
-    kills = 0
-    stop = threading.Event()
-    rng = random.Random()
+    supervisor = Supervisor(workers, size=3)
+    supervisor.start()
 
-    def killer():
-        nonlocal kills
-        # From outside, at any point of a send (claim, checks, content, mark); the backend
-        # adds kills inside the ESP call itself.
-        while not stop.wait(rng.uniform(0.5, 1.5)):
-            working = workers.working(after=4)
-            if working:
-                os.kill(rng.choice(working).pid, signal.SIGKILL)
-                kills += 1
-            while len(workers.alive()) < 3:
-                workers.start()
-
-    thread = threading.Thread(target=killer, daemon=True)
-    thread.start()
-    try:
-        # Kill while roughly the first half goes out, then let the rest settle.
-        wait_for(lambda: pending() <= total // 2, timeout=40)
-    finally:
-        stop.set()
-        thread.join(10)
-    while len(workers.alive()) < 3:
-        workers.start()
-
-    def swept_clean():
+    def swept_clean() -> bool:
         run_sweep()
         return pending() == 0
 
-    # Generous: on a busy machine a replacement worker takes seconds to start.
-    settled = wait_for(swept_clean, timeout=150)
-    left = list(
-        RecoveryMessage.objects.filter(
-            status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]
-        ).values_list("pk", "status", "attempts", "esp_call_started_at")
-    )
+    try:
+        # Kill while roughly the first half goes out, then let the rest settle. The
+        # supervisor keeps restarting workers throughout, as in production: without it the
+        # backend's self-kills could leave no worker at all to send what is left.
+        wait_for(lambda: pending() <= total // 2, timeout=40)
+        supervisor.killing.clear()
+        # Generous: on a busy machine a replacement worker takes seconds to start.
+        settled = wait_for(swept_clean, timeout=120)
+    finally:
+        supervisor.stop()
+    kills = supervisor.kills
     deliveries = workers.deliveries()
-    # Never twice, settled or not.
-    assert {a: len(taken) for a, taken in deliveries.items() if len(taken) > 1} == {}
-    for pk, address in dict(RecoveryMessage.objects.values_list("pk", "journey__email")).items():
-        message = RecoveryMessage.objects.get(pk=pk)
-        if message.status == MessageStatus.FAILED and message.error == sending.INTERRUPTED:
-            assert message.esp_call_started_at is not None, address
+    # Never twice, and never an unmarked message failed as interrupted: settled or not.
+    duplicates = {a: len(taken) for a, taken in deliveries.items() if len(taken) > 1}
+    assert duplicates == {}
+    for message in RecoveryMessage.objects.filter(
+        status=MessageStatus.FAILED, error=sending.INTERRUPTED
+    ):
+        assert message.esp_call_started_at is not None, message.pk
     if not settled:
-        # Open (#15): after a full integration tier on a loaded machine a few messages have
-        # been seen to stay queued past the window. Nothing was sent twice (asserted above);
-        # completeness is reported, not yet guaranteed.
-        pytest.xfail(f"did not settle in time: {left[:5]} {workers.worker_log()[-1500:]}")
+        left = list(
+            RecoveryMessage.objects.filter(
+                status__in=[MessageStatus.QUEUED, MessageStatus.SENDING]
+            ).values_list("pk", "status", "attempts", "esp_call_started_at", "claimed_at")
+        )
+        pytest.fail(
+            f"{len(left)} messages still queued or sending after the settle phase; "
+            f"{len(workers.alive())} of the {len(workers.processes)} workers started are "
+            f"alive; {kills} killed from outside.\n{left}\n{workers.worker_log(1500)}"
+        )
 
     messages = list(
         RecoveryMessage.objects.values_list("to_email", "status", "esp_call_started_at", "error")
@@ -252,8 +284,6 @@ def test_workers_killed_mid_send_lose_only_emails_whose_esp_call_started(workers
     addresses = list(journeys.values())
     assert kills > 0
     assert len(messages) == total
-    duplicates = {a: len(taken) for a, taken in deliveries.items() if len(taken) > 1}
-    assert duplicates == {}
     for pk, address in journeys.items():
         message = RecoveryMessage.objects.get(pk=pk)
         if address not in deliveries:
