@@ -122,6 +122,8 @@ def route_to(app, queue: str) -> None:
 def publishing_to(queue: str) -> Iterator:
     """Within: this process publishes the app's tasks, the hand-off's included, to
     ``queue`` through :mod:`tests.support.celery_app`'s broker. Yields that app."""
+    # function-level: the send-path bench imports this module before it picks its settings
+    # module and sets Django up; importing the Celery app would pick tests.settings for it.
     from oscar_recovery.handoff import publish
     from tests.support.celery_app import app
 
