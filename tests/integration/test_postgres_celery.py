@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from oscar_recovery import signals
 from oscar_recovery.constants import JourneyEventKind, JourneyStatus
@@ -177,3 +178,84 @@ def test_the_recovery_story_through_a_real_worker(celery_worker_process, tmp_pat
     emailed = CartJourney.objects.get(pk=RecoveryMessage.objects.get().journey_id)
     assert emailed.status == JourneyStatus.MERGED and emailed.merged_into == journey
     assert journey.status == JourneyStatus.RECOVERED
+
+
+@pytest.mark.parametrize("sweep_step", ["enqueue", "fail_interrupted"])
+def test_the_sweep_never_deadlocks_with_a_worker_holding_its_batch(settings, sweep_step):
+    """A worker claims its batch, and writes the batch's outcomes, one message at a time in
+    id order within one transaction; the sweep, handing the same messages over again or
+    failing them as interrupted, must take their row locks in that order too. Taking them
+    in the order its plan met them (here: the first message's newer row version lies after
+    the second's) let each wait for the other, and PostgreSQL aborted one of them."""
+    from oscar_recovery.models import Campaign, CampaignStep, RecoveryMessage
+    from oscar_recovery.sending import send as sending
+
+    settings.OSCAR_RECOVERY_TASK_MODE = "inline"  # nothing published: only the locks matter
+    campaign = Campaign.objects.create(name="Default")
+    step = CampaignStep.objects.create(
+        campaign=campaign, position=1, delay=timedelta(0), subject="Still thinking?"
+    )
+    first, second = (
+        RecoveryMessage.objects.create(
+            journey=make_journey(quiet_for=timedelta(hours=2)), step=step
+        )
+        for _ in range(2)
+    )
+    if sweep_step == "fail_interrupted":  # claimed long ago, ESP calls started: "in flight"
+        an_hour_ago = timezone.now() - timedelta(hours=1)
+        RecoveryMessage.objects.update(
+            status="sending", attempts=1, claimed_at=an_hour_ago, esp_call_started_at=an_hour_ago
+        )
+    RecoveryMessage.objects.filter(pk=first.pk).update(error="moved")  # a row version after
+    held = threading.Event()
+    errors: list[BaseException] = []
+
+    def worker_holds(message) -> None:
+        if sweep_step == "enqueue":
+            assert sending.claim(message.pk, timezone.now())
+        else:
+            message.attempts = 1
+            sending._finish(message, "sent", error="")
+
+    def sweep_waits() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            return cursor.fetchone()[0] > 0
+
+    def worker() -> None:
+        try:
+            with transaction.atomic():
+                worker_holds(first)
+                held.set()
+                wait_for(sweep_waits, timeout=10)  # the sweep is blocked on the first row
+                worker_holds(second)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            held.set()
+            connections.close_all()
+
+    def sweep() -> None:
+        try:
+            held.wait(10)
+            if sweep_step == "enqueue":
+                sending.enqueue([first.pk, second.pk])
+            else:
+                sending.fail_interrupted()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker), threading.Thread(target=sweep)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    # The worker's writes stand; the sweep went after them.
+    expected = "sending" if sweep_step == "enqueue" else "sent"
+    assert set(RecoveryMessage.objects.values_list("status", flat=True)) == {expected}
+    if sweep_step == "enqueue":
+        assert not RecoveryMessage.objects.filter(enqueued_at__isnull=True).exists()
