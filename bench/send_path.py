@@ -37,7 +37,6 @@ import argparse
 import atexit
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,10 +45,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.postgres import ensure_database, use_database
+from tests.support.workers import Worker, start_worker, stop_workers, worker_env
 
 use_database("oscar_recovery_bench_send")
 
-ROOT = Path(__file__).resolve().parents[1]
 #: The bench's own Redis database: the test suite uses index 15.
 DEFAULT_REDIS = "redis://127.0.0.1:6379/12"
 PRODUCTS = 20
@@ -175,36 +174,10 @@ class Workers:
         token = uuid.uuid4().hex[:6]
         self.names = [f"bench{i}-{token}@localhost" for i in range(1, count + 1)]
         self.logs = [logdir / f"worker-{i}.log" for i in range(1, count + 1)]
-        self.processes: list[subprocess.Popen] = []
+        self.processes: list[Worker] = []
         atexit.register(self.stop)
         for name, log in zip(self.names, self.logs, strict=True):
-            with open(log, "w") as out:
-                self.processes.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "celery",
-                            "-A",
-                            "tests.support.celery_app",
-                            "worker",
-                            "--pool=solo",
-                            "--concurrency=1",
-                            "-Q",
-                            queue,
-                            "-n",
-                            name,
-                            "--loglevel=WARNING",
-                            "--without-gossip",
-                            "--without-mingle",
-                            "--without-heartbeat",
-                        ],
-                        cwd=ROOT,
-                        env=env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
+            self.processes.append(start_worker(queue, env, log, name=name))
 
     def wait_ready(self, app, timeout: float = 120) -> None:
         """Until every worker answers a ping (Django set up, consuming the queue)."""
@@ -218,22 +191,15 @@ class Workers:
                 waiting -= set(reply)
 
     def check_alive(self) -> None:
-        for process, log in zip(self.processes, self.logs, strict=True):
-            if process.poll() is not None:
-                raise SystemExit(f"a worker exited ({process.returncode}):\n{log.read_text()}")
+        for worker in self.processes:
+            if not worker.alive():
+                raise SystemExit(
+                    f"a worker exited ({worker.process.returncode}):\n{worker.log.read_text()}"
+                )
 
     def stop(self) -> None:
         """SIGTERM (warm shutdown), then SIGKILL for any still running after 20 s."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for process in self.processes:
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_workers(self.processes, timeout=20)
         self.processes = []
 
 
@@ -318,15 +284,11 @@ def main() -> None:
         seed(args.journeys)
         print(f"seeded {args.journeys:,} journeys in {time.perf_counter() - start:.1f}s")
 
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "OSCAR_RECOVERY_TEST_DB": "postgres",
-        "OSCAR_RECOVERY_PG_NAME": settings.DATABASES["default"]["NAME"],
-        "BENCH_EMAIL_BACKEND": "bench.mail.EmailBackend",
-        "PYTHONPATH": str(ROOT),
-    }
-    env.pop("OSCAR_RECOVERY_TEST_EMAIL_DIR", None)
+    env = worker_env(
+        settings.DATABASES["default"]["NAME"],
+        "bench.settings",
+        BENCH_EMAIL_BACKEND="bench.mail.EmailBackend",
+    )
     rounds = []
     with tempfile.TemporaryDirectory(prefix="bench_send_path_") as logdir:
         for n in counts:

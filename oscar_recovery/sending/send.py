@@ -431,10 +431,32 @@ def fail_interrupted(now: datetime | None = None) -> int:
     """Messages claimed so long ago that their worker must have died mid-send, and whose
     ESP call had started: failed (``interrupted``), never resent. Also those that never
     reached the ESP but used up ``OSCAR_RECOVERY_SEND_MAX_RETRIES`` claims (a message that
-    keeps killing its worker must not loop forever). Returns how many."""
-    return esp_call.fail_interrupted(
-        _stale_sending(now or timezone.now()), failed=MessageStatus.FAILED
-    )
+    keeps killing its worker must not loop forever). Returns how many. Their rows are
+    locked in id order first, as a worker's batch locks them (:func:`_lock_in_id_order`)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        stale = _lock_in_id_order(
+            _stale_sending(now).filter(
+                Q(esp_call_started_at__isnull=False)
+                | Q(attempts__gte=app_settings.SEND_MAX_RETRIES)
+            )
+        )
+        return esp_call.fail_interrupted(
+            _stale_sending(now).filter(pk__in=stale), failed=MessageStatus.FAILED
+        )
+
+
+def _lock_in_id_order(messages) -> list[int]:
+    """Row-lock ``messages`` in id order (in the caller's transaction); returns their ids.
+
+    A worker claims its batch in id order (:func:`claim_many`) and writes its outcomes one
+    message at a time in id order. A multi-row ``UPDATE`` locks rows in whatever order its
+    plan meets them (the physical order, on a scan of the table, where a row's newest
+    version may lie after a later id's), so the sweep updating some of the same messages
+    could hold one the worker waits for while waiting for one the worker holds: PostgreSQL
+    then aborts one of them, the sweep or the worker's whole batch. Locking in id order
+    first makes the sweep wait its turn instead."""
+    return list(messages.select_for_update().order_by("pk").values_list("pk", flat=True))
 
 
 def requeue_unsent(now: datetime | None = None) -> list[int]:
@@ -459,7 +481,9 @@ def enqueue(message_ids: list[int], now: datetime | None = None) -> None:
     if not message_ids:
         return
     now = now or timezone.now()
-    RecoveryMessage.objects.filter(pk__in=message_ids).update(enqueued_at=now)
+    with transaction.atomic():  # locks in the workers' order (see _lock_in_id_order)
+        locked = _lock_in_id_order(RecoveryMessage.objects.filter(pk__in=message_ids))
+        RecoveryMessage.objects.filter(pk__in=locked).update(enqueued_at=now)
     # Batches: the task sends them together (:func:`send_batch`), each claimed on its own.
     size = app_settings.SEND_BATCH_SIZE
     arg_lists = [(message_ids[i : i + size],) for i in range(0, len(message_ids), size)]

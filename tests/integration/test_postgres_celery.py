@@ -3,27 +3,24 @@
 Runs in the tox postgres envs; under CI=true an unreachable service fails these tests.
 """
 
-import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from oscar_recovery import signals
 from oscar_recovery.constants import JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney, CartJourneyEvent
 from oscar_recovery.sweep.stages import run_sweep
 from tests.support.factories import journey_row, make_journey
+from tests.support.workers import publishing_to, start_worker, stop_workers, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_runs_on_postgresql():
@@ -72,55 +69,22 @@ def test_two_sweeps_racing_process_each_journey_exactly_once(settings):
 
 @pytest.fixture
 def celery_worker_process(tmp_path):
-    """A real ``celery worker`` process on Redis, using this test run's PostgreSQL database.
-    Its emails are written as files to ``tmp_path / "mail"``."""
-    from tests.support.celery_app import app
-
-    app.set_current()  # this process enqueues through the same broker and result backend
+    """A real ``celery worker`` process on Redis, using this test run's PostgreSQL database,
+    on a queue of its own to which this process publishes meanwhile. Yields the queue and
+    the :class:`~tests.support.workers.Worker`; its emails are written as files to
+    ``tmp_path / "mail"``."""
     queue = f"oscar_recovery_test_{uuid.uuid4().hex[:8]}"
-    app.conf.task_default_queue = queue  # tasks the app enqueues go to this worker only
-    env = {
-        "OSCAR_RECOVERY_CELERY_QUEUE": queue,
-        "OSCAR_RECOVERY_TEST_EMAIL_DIR": str(tmp_path / "mail"),
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "OSCAR_RECOVERY_TEST_DB": "postgres",
-        # The worker is not a test run: it connects to the test database by its name.
-        "OSCAR_RECOVERY_PG_NAME": settings.DATABASES["default"]["NAME"],
-        "PYTHONPATH": str(ROOT),
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.support.celery_app",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "-Q",
-            queue,
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    env = worker_env(
+        settings.DATABASES["default"]["NAME"],
+        OSCAR_RECOVERY_CELERY_QUEUE=queue,
+        OSCAR_RECOVERY_TEST_EMAIL_DIR=str(tmp_path / "mail"),
     )
-    try:
-        yield queue, worker
-    finally:
-        app.conf.task_default_queue = "celery"
-        worker.terminate()
+    with publishing_to(queue):
+        worker = start_worker(queue, env, tmp_path / "worker.log", loglevel="INFO")
         try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+            yield queue, worker
+        finally:
+            stop_workers([worker])
 
 
 def test_a_sweep_enqueued_by_the_app_is_executed_by_a_real_worker(celery_worker_process):
@@ -133,8 +97,7 @@ def test_a_sweep_enqueued_by_the_app_is_executed_by_a_real_worker(celery_worker_
     try:
         outcome = async_result.get(timeout=90)
     except Exception:
-        worker.terminate()
-        print(worker.stdout.read())
+        print(worker.output())
         raise
 
     assert outcome["abandoned"] == 1 and outcome["batches"] == 1
@@ -189,10 +152,7 @@ def test_the_recovery_story_through_a_real_worker(celery_worker_process, tmp_pat
     with time_machine.travel(start + timedelta(hours=2, minutes=1), tick=False):
         assert run_sweep().dispatched == 1
     sent = wait_for(lambda: RecoveryMessage.objects.filter(status=MessageStatus.SENT).exists())
-    if not sent:
-        worker.terminate()
-        print(worker.stdout.read())
-    assert sent
+    assert sent, worker.output()
     mail_files = list((tmp_path / "mail").glob("*.log"))
     assert len(mail_files) == 1
     # Parse rather than grep: Django 6 may pick quoted-printable or base64 for the body.
@@ -218,3 +178,84 @@ def test_the_recovery_story_through_a_real_worker(celery_worker_process, tmp_pat
     emailed = CartJourney.objects.get(pk=RecoveryMessage.objects.get().journey_id)
     assert emailed.status == JourneyStatus.MERGED and emailed.merged_into == journey
     assert journey.status == JourneyStatus.RECOVERED
+
+
+@pytest.mark.parametrize("sweep_step", ["enqueue", "fail_interrupted"])
+def test_the_sweep_never_deadlocks_with_a_worker_holding_its_batch(settings, sweep_step):
+    """A worker claims its batch, and writes the batch's outcomes, one message at a time in
+    id order within one transaction; the sweep, handing the same messages over again or
+    failing them as interrupted, must take their row locks in that order too. Taking them
+    in the order its plan met them (here: the first message's newer row version lies after
+    the second's) let each wait for the other, and PostgreSQL aborted one of them."""
+    from oscar_recovery.models import Campaign, CampaignStep, RecoveryMessage
+    from oscar_recovery.sending import send as sending
+
+    settings.OSCAR_RECOVERY_TASK_MODE = "inline"  # nothing published: only the locks matter
+    campaign = Campaign.objects.create(name="Default")
+    step = CampaignStep.objects.create(
+        campaign=campaign, position=1, delay=timedelta(0), subject="Still thinking?"
+    )
+    first, second = (
+        RecoveryMessage.objects.create(
+            journey=make_journey(quiet_for=timedelta(hours=2)), step=step
+        )
+        for _ in range(2)
+    )
+    if sweep_step == "fail_interrupted":  # claimed long ago, ESP calls started: "in flight"
+        an_hour_ago = timezone.now() - timedelta(hours=1)
+        RecoveryMessage.objects.update(
+            status="sending", attempts=1, claimed_at=an_hour_ago, esp_call_started_at=an_hour_ago
+        )
+    RecoveryMessage.objects.filter(pk=first.pk).update(error="moved")  # a row version after
+    held = threading.Event()
+    errors: list[BaseException] = []
+
+    def worker_holds(message) -> None:
+        if sweep_step == "enqueue":
+            assert sending.claim(message.pk, timezone.now())
+        else:
+            message.attempts = 1
+            sending._finish(message, "sent", error="")
+
+    def sweep_waits() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            return cursor.fetchone()[0] > 0
+
+    def worker() -> None:
+        try:
+            with transaction.atomic():
+                worker_holds(first)
+                held.set()
+                wait_for(sweep_waits, timeout=10)  # the sweep is blocked on the first row
+                worker_holds(second)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            held.set()
+            connections.close_all()
+
+    def sweep() -> None:
+        try:
+            held.wait(10)
+            if sweep_step == "enqueue":
+                sending.enqueue([first.pk, second.pk])
+            else:
+                sending.fail_interrupted()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker), threading.Thread(target=sweep)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    # The worker's writes stand; the sweep went after them.
+    expected = "sending" if sweep_step == "enqueue" else "sent"
+    assert set(RecoveryMessage.objects.values_list("status", flat=True)) == {expected}
+    if sweep_step == "enqueue":
+        assert not RecoveryMessage.objects.filter(enqueued_at__isnull=True).exists()

@@ -32,9 +32,7 @@ def test_a_failed_delivery_is_retried_by_the_worker_until_it_succeeds(celery_wor
             return WebhookDelivery.objects.get(pk=delivery_id).status == DeliveryStatus.SUCCEEDED
 
         if not wait_for(succeeded, timeout=90):
-            worker.terminate()
-            print(worker.stdout.read())
-            pytest.fail("the worker did not deliver the webhook")
+            pytest.fail(f"the worker did not deliver the webhook:\n{worker.output()}")
         delivery = WebhookDelivery.objects.get(pk=delivery_id)
         assert list(delivery.attempt_log.values_list("number", "status_code", "outcome")) == [
             (1, 503, AttemptOutcome.TRANSIENT),
