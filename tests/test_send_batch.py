@@ -19,6 +19,7 @@ from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryM
 from oscar_recovery.privacy.suppression import suppress
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sending.send_checks import why_not_send, why_not_send_many
+from oscar_recovery.sweep.stages import send_due
 from oscar_recovery.tasks import send_messages as send_messages_task
 from tests.support.backends import ScriptedBackend
 
@@ -127,11 +128,11 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(
     assert len(mail.outbox) == 9
     # Only the per-message claim, the committed ESP-call mark (#15.3) and the status write
     # grow with the batch.
-    # Per message only the committed ESP-call mark (#15.3); the claim and the status write
-    # are one statement each for the batch.
+    # Per message only the committed ESP-call mark (#15.3) and what the call answered,
+    # committed at once; the claim is one statement for the batch.
     updates = [q["sql"] for q in six.captured_queries if q["sql"].startswith("UPDATE")]
-    assert len(updates) == 6 + 2
-    assert len(six) - len(two) == 4
+    assert len(updates) == 2 * 6 + 1
+    assert len(six) - len(two) == 4 * 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -305,3 +306,77 @@ def test_a_batch_writes_each_outcome_only_over_its_own_claim(settings, step, pro
         RecoveryMessage.objects.filter(status="sent").values_list("esp_message_id", flat=True)
     )
     assert len(set(esp_ids)) == 3 and "" not in esp_ids  # each its own, from one UPDATE
+
+
+class PeekingAtTheThirdBackend(AnymailTestBackend):
+    """What another session (a sweep, were this worker killed now) reads of the batch at the
+    moment the ESP gets its third email."""
+
+    calls = 0
+    seen: list = []
+
+    def send_messages(self, email_messages):
+        type(self).calls += 1
+        if type(self).calls == 3:
+
+            def read():
+                try:
+                    type(self).seen = list(
+                        RecoveryMessage.objects.order_by("pk").values_list(
+                            "status", "esp_message_id", "esp_call_started_at"
+                        )
+                    )
+                finally:
+                    connections.close_all()
+
+            reader = threading.Thread(target=read)
+            reader.start()
+            reader.join()
+        return super().send_messages(email_messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_emails_the_esp_took_are_recorded_before_the_next_call(settings, step, product):
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = "soft_opt_in"
+    settings.EMAIL_BACKEND = "tests.test_send_batch.PeekingAtTheThirdBackend"
+    PeekingAtTheThirdBackend.calls, PeekingAtTheThirdBackend.seen = 0, []
+    ids = [queued(step, product, f"k{i}@example.com").pk for i in range(4)]
+
+    sending.send_batch(ids)
+
+    # A worker killed during the third call leaves the first two recorded as sent, with
+    # the ESP's ids their tracking events refer to, and only the third one in flight.
+    first, second, third, fourth = PeekingAtTheThirdBackend.seen
+    for status, esp_id, _started in (first, second):
+        assert status == MessageStatus.SENT and esp_id
+    assert third[0] == MessageStatus.SENDING and third[2] is not None
+    assert fourth[0] == MessageStatus.SENDING and fourth[2] is None  # not reached: resent
+
+
+@pytest.mark.parametrize("mode", ["celery", "inline"])
+def test_messages_a_dead_worker_never_sent_go_back_one_per_batch(
+    settings, step, product, mode, django_capture_on_commit_callbacks
+):
+    # One of them may be what killed the worker: sent together again, it would use up its
+    # batch-mates' claims along with its own.
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = "soft_opt_in"
+    settings.OSCAR_RECOVERY_TASK_MODE = mode
+    ids = [queued(step, product, f"d{i}@example.com").pk for i in range(3)]
+    RecoveryMessage.objects.filter(pk__in=ids).update(
+        status=MessageStatus.SENDING, claimed_at=timezone.now() - timedelta(hours=1), attempts=1
+    )
+    batches: list[list[int]] = []
+    send_batch = sending.send_batch
+
+    def recording(message_ids, now=None):
+        batches.append(sorted(message_ids))
+        return send_batch(message_ids, now)
+
+    with (
+        patch.object(sending, "send_batch", recording),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        send_due()
+
+    assert sorted(batches) == [[pk] for pk in ids]
+    assert set(RecoveryMessage.objects.values_list("status", flat=True)) == {MessageStatus.SENT}

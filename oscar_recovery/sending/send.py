@@ -30,7 +30,7 @@ from datetime import datetime
 
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q
 from django.utils import timezone
 
 from oscar_recovery import app_settings, signals
@@ -130,18 +130,21 @@ class BatchResult:
 def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> BatchResult:
     """Send the queued messages among ``message_ids`` that may still go out, as a batch.
 
-    Exactly once as for one message: each is claimed by its own atomic ``UPDATE .. WHERE
-    status='queued'`` (the claims share one transaction, taken in id order so two workers
-    never deadlock), and only claimed messages are checked and sent. The work is per batch:
-    the send-time checks are a few set-based queries (:func:`why_not_send_many`), the
-    products and recommendations are loaded once (:func:`load_email_products_many`), the
-    emails go through one connection to the email backend, and the statuses are written in
-    one transaction at the end. Right before each ESP call a send-rate token is taken and
-    the call's start is committed (:func:`start_esp_call`): a worker dying mid-batch leaves
-    its claimed messages "sending"; those whose call had started are failed later as
-    ``interrupted`` (the ESP may have taken them), the others go back to the queue, so none
-    is sent twice. When no token comes in time, the message and the rest of the batch go
-    back to the queue unsent. One address gets at most
+    Exactly once as for one message: each is claimed by an atomic ``UPDATE .. WHERE
+    status='queued'`` (:func:`claim_many`: one statement for the batch, rows taken in id
+    order so two workers never deadlock), and only claimed messages are checked and sent.
+    The work is per batch: the send-time checks are a few set-based queries
+    (:func:`why_not_send_many`), the products and recommendations are loaded once
+    (:func:`load_email_products_many`), each product's links and image are worked out once
+    (:func:`~oscar_recovery.sending.content.email_batch`), and the emails go through one
+    connection to the email backend. Right before each ESP call a send-rate token is taken
+    and the call's start is committed (:func:`start_esp_call`); what the call answered is
+    committed right after it (:func:`_finish_at_once`), and the outcomes decided before any
+    call (skips, messages given back) in one transaction at the end. A worker dying
+    mid-batch thus leaves "sending" only the message whose call was in flight, failed later
+    as ``interrupted`` (the ESP may have taken it), and those it had not reached, which go
+    back to the queue, so none is sent twice. When no token comes in time, the message and
+    the rest of the batch go back to the queue unsent. One address gets at most
     one email of a batch while ``ADDRESS_COOLDOWN`` is set (the others are skipped, as they
     would be one after the other). A transient error of one message requeues that message
     only (``BatchResult.retry``); the others' outcomes stand.
@@ -224,29 +227,26 @@ def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> Batch
                     email.send()
                 except Exception as exc:
                     status, fields = _failed_outcome(message, exc)
-                    finishes.append((message, status, fields))
+                    _finish_at_once(message, status, **fields)
                     result.record(message.pk, status, fields.get("error", ""))
                     continue
                 emailed.add(address)
-                finishes.append(
-                    (
-                        message,
-                        MessageStatus.SENT,
-                        {
-                            "sent_at": now,
-                            "to_email": message.journey.email,
-                            "esp_message_id": _esp_message_id(email),
-                            "error": "",
-                        },
-                    )
+                _finish_at_once(
+                    message,
+                    MessageStatus.SENT,
+                    sent_at=now,
+                    to_email=message.journey.email,
+                    esp_message_id=_esp_message_id(email),
+                    error="",
                 )
                 result.statuses[message.pk] = MessageStatus.SENT
                 sent.append(message)
     finally:
         if connection is not None:
             _close_connection(connection)
-        with transaction.atomic():  # one commit for the batch's statuses
-            _finish_many(finishes)
+        with transaction.atomic():  # one commit for the outcomes decided before any ESP call
+            for message, status, fields in finishes:
+                _finish(message, status, **fields)
             for journey_id, reason in stopped:
                 _stop_enrolment(journey_id, reason)
     _announce_sent(sent)
@@ -376,49 +376,22 @@ def _failed_outcome(message: RecoveryMessage, exc: Exception) -> tuple[str, dict
 def _finish(message: RecoveryMessage, status: str, **fields) -> None:
     """Leave the "sending" state; only the claimant may (this claim's attempt number), so
     a row the sweep queued again and another worker claimed is never overwritten."""
-    RecoveryMessage.objects.filter(
+    _claim_of(message).update(status=status, **fields)
+
+
+def _finish_at_once(message: RecoveryMessage, status: str, **fields) -> None:
+    """:func:`_finish` for what the ESP call answered, committed at once (without waiting
+    for the disk, as the mark: :func:`~oscar_recovery.sending.esp_call.without_flush`), not
+    with the rest of the batch: a worker that dies later in its batch must not leave an
+    email the ESP took looking interrupted (failed, and without the ESP's message id that
+    its tracking events refer to)."""
+    esp_call.without_flush(_claim_of(message)).update(status=status, **fields)
+
+
+def _claim_of(message: RecoveryMessage):
+    return RecoveryMessage.objects.filter(
         pk=message.pk, status=MessageStatus.SENDING, attempts=message.attempts
-    ).update(status=status, **fields)
-
-
-def _finish_many(finishes: Sequence[tuple[RecoveryMessage, str, dict]]) -> None:
-    """:func:`_finish` for a batch's outcomes: one ``UPDATE`` per kind of outcome (the same
-    status and the same fields set; a batch that all went out is one), each row still
-    guarded as :func:`_finish` guards it, by its own claim's attempt number. Values that
-    differ from row to row (the ESP's message id, the error) are set by a ``CASE`` on the
-    id."""
-    groups: dict[tuple, list[tuple[RecoveryMessage, dict]]] = {}
-    for message, status, fields in finishes:
-        groups.setdefault((status, tuple(sorted(fields))), []).append((message, fields))
-    for (status, names), rows in groups.items():
-        if len(rows) == 1:
-            ((message, fields),) = rows
-            _finish(message, status, **fields)
-            continue
-        claims = Q()
-        for message, _fields in rows:
-            claims |= Q(pk=message.pk, attempts=message.attempts)
-        values = {name: _per_row(name, rows) for name in names}
-        RecoveryMessage.objects.filter(claims, status=MessageStatus.SENDING).update(
-            status=status, **values
-        )
-
-
-def _per_row(name: str, rows: list[tuple[RecoveryMessage, dict]]):
-    """The value of field ``name`` for an UPDATE of ``rows``: one value when all rows take
-    the same, else a ``CASE`` on the id."""
-    values = [fields[name] for _message, fields in rows]
-    if all(value is values[0] or value == values[0] for value in values):
-        return values[0]
-    field = RecoveryMessage._meta.get_field(name)
-    return Case(
-        *(When(pk=message.pk, then=_expression(fields[name], field)) for message, fields in rows),
-        output_field=field,
     )
-
-
-def _expression(value, field):
-    return value if hasattr(value, "resolve_expression") else Value(value, output_field=field)
 
 
 def _stale_sending(now: datetime):
@@ -464,20 +437,31 @@ def requeue_unsent(now: datetime | None = None) -> list[int]:
     never started: their worker died before the ESP saw them, so they are queued and
     handed over again. Each row moves by its own conditional ``UPDATE`` (still sending,
     still unmarked), so a slow worker that marks it meanwhile keeps it, and one that marks
-    it later finds its claim gone and does not send. Returns the ids queued again."""
+    it later finds its claim gone and does not send. Returns the ids queued again.
+
+    Each goes back as a batch of its own (:data:`ALONE`): one of them may be what killed
+    the worker, and sent with the others again it would use up their claims too."""
     now = now or timezone.now()
     requeued = esp_call.requeue_unsent(
         _stale_sending(now), sending=MessageStatus.SENDING, queued=MessageStatus.QUEUED
     )
-    enqueue(requeued, now)
+    enqueue(requeued, now, batch_size=ALONE)
     return requeued
 
 
-def enqueue(message_ids: list[int], now: datetime | None = None) -> None:
+#: The batch size for messages whose worker died before their ESP call (see
+#: :func:`requeue_unsent`).
+ALONE = 1
+
+
+def enqueue(
+    message_ids: list[int], now: datetime | None = None, *, batch_size: int | None = None
+) -> None:
     """Hand messages to Celery once the transaction that created them commits, without
-    waiting for the broker. A broker that is down only delays them: they stay queued and
-    the sweep hands them over again. Without Celery (inline mode) nothing is published:
-    the sweep sends them itself (:func:`send_queued`)."""
+    waiting for the broker, in tasks of ``batch_size`` messages (``SEND_BATCH_SIZE`` by
+    default). A broker that is down only delays them: they stay queued and the sweep hands
+    them over again. Without Celery (inline mode) nothing is published: the sweep sends
+    them itself (:func:`send_queued`)."""
     if not message_ids:
         return
     now = now or timezone.now()
@@ -485,17 +469,20 @@ def enqueue(message_ids: list[int], now: datetime | None = None) -> None:
         locked = _lock_in_id_order(RecoveryMessage.objects.filter(pk__in=message_ids))
         RecoveryMessage.objects.filter(pk__in=locked).update(enqueued_at=now)
     # Batches: the task sends them together (:func:`send_batch`), each claimed on its own.
-    size = app_settings.SEND_BATCH_SIZE
+    size = batch_size or app_settings.SEND_BATCH_SIZE
     arg_lists = [(message_ids[i : i + size],) for i in range(0, len(message_ids), size)]
     transaction.on_commit(lambda: publish_soon("oscar_recovery.send_messages", arg_lists))
 
 
-def send_queued(message_ids: list[int], now: datetime | None = None) -> dict[str, int]:
-    """Inline mode: send messages here, in batches of ``SEND_BATCH_SIZE`` (the sweep run by
-    cron). The claim in :func:`send_batch` keeps each to one send, whoever else tries; a transient
-    failure leaves the message queued for a later sweep. Returns counts by status."""
+def send_queued(
+    message_ids: list[int], now: datetime | None = None, *, batch_size: int | None = None
+) -> dict[str, int]:
+    """Inline mode: send messages here, in batches of ``batch_size`` (``SEND_BATCH_SIZE`` by
+    default; the sweep run by cron). The claim in :func:`send_batch` keeps each to one send,
+    whoever else tries; a transient failure leaves the message queued for a later sweep.
+    Returns counts by status."""
     counts: dict[str, int] = {}
-    size = app_settings.SEND_BATCH_SIZE
+    size = batch_size or app_settings.SEND_BATCH_SIZE
     for i in range(0, len(message_ids), size):
         for status in send_batch(message_ids[i : i + size], now).statuses.values():
             counts[status] = counts.get(status, 0) + 1

@@ -200,14 +200,17 @@ def send_due(now: datetime | None = None, result: SweepResult | None = None) -> 
     now = now or timezone.now()
     result = result or SweepResult()
     result.interrupted += sending.fail_interrupted(now) + confirmation.fail_interrupted(now)
-    requeued = [*sending.requeue_unsent(now), *sending.requeue_stale(now)]
-    result.requeued += len(requeued)
+    unsent, stale = sending.requeue_unsent(now), sending.requeue_stale(now)
+    result.requeued += len(unsent) + len(stale)
     result.requeued += len(confirmation.requeue_stale(now))
     new_ids = dispatch.dispatch_due(now)
     sending.enqueue(new_ids, now)
     result.dispatched += len(new_ids)
     if not handoff.uses_celery():
         # No worker will: the sweep (run by cron) sends them itself.
-        result.sent += sending.send_queued([*requeued, *new_ids], now).get(MessageStatus.SENT, 0)
+        # Those whose worker died before their ESP call go alone (see requeue_unsent).
+        alone = sending.send_queued(unsent, now, batch_size=sending.ALONE)
+        rest = sending.send_queued([*stale, *new_ids], now)
+        result.sent += alone.get(MessageStatus.SENT, 0) + rest.get(MessageStatus.SENT, 0)
         confirmation.send_queued(now)
     return result
