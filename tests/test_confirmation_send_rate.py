@@ -4,14 +4,13 @@ commit the start of their ESP call first, and a row a dead worker left "sending"
 again only when it never reached the ESP, and at most ``SEND_MAX_RETRIES`` claims.
 """
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
 from anymail.backends.test import EmailBackend as AnymailTestBackend
 from django.core import mail
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -22,6 +21,7 @@ from oscar_recovery.privacy import confirmation
 from oscar_recovery.sending import esp_call, rate
 from oscar_recovery.sweep.stages import send_due
 from tests import test_double_opt_in, test_sending
+from tests.support.backends import in_another_session
 from tests.test_double_opt_in import VICTIM, consent_on, journey_for
 
 pytestmark = pytest.mark.django_db
@@ -38,17 +38,13 @@ class OtherSessionBackend(AnymailTestBackend):
     seen: list = []
 
     def send_messages(self, email_messages):
-        def read():
-            try:
-                OtherSessionBackend.seen.extend(
+        OtherSessionBackend.seen.extend(
+            in_another_session(
+                lambda: list(
                     ConsentConfirmation.objects.values_list("status", "esp_call_started_at")
                 )
-            finally:
-                connections.close_all()
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        reader.join()
+            )
+        )
         return super().send_messages(email_messages)
 
 

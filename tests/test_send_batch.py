@@ -21,7 +21,7 @@ from oscar_recovery.sending import send as sending
 from oscar_recovery.sending.send_checks import why_not_send, why_not_send_many
 from oscar_recovery.sweep.stages import send_due
 from oscar_recovery.tasks import send_messages as send_messages_task
-from tests.support.backends import ScriptedBackend
+from tests.support.backends import ScriptedBackend, in_another_session
 
 pytestmark = pytest.mark.django_db
 
@@ -318,20 +318,13 @@ class PeekingAtTheThirdBackend(AnymailTestBackend):
     def send_messages(self, email_messages):
         type(self).calls += 1
         if type(self).calls == 3:
-
-            def read():
-                try:
-                    type(self).seen = list(
-                        RecoveryMessage.objects.order_by("pk").values_list(
-                            "status", "esp_message_id", "esp_call_started_at"
-                        )
+            type(self).seen = in_another_session(
+                lambda: list(
+                    RecoveryMessage.objects.order_by("pk").values_list(
+                        "status", "esp_message_id", "esp_call_started_at"
                     )
-                finally:
-                    connections.close_all()
-
-            reader = threading.Thread(target=read)
-            reader.start()
-            reader.join()
+                )
+            )
         return super().send_messages(email_messages)
 
 

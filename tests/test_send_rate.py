@@ -6,7 +6,6 @@ several workers at once must never cause a second email, and must not lose one t
 ESP never saw. The multi-process proofs are in tests/integration/test_send_workers.py.
 """
 
-import threading
 import time
 from datetime import timedelta
 
@@ -15,7 +14,7 @@ from anymail.backends.test import EmailBackend as AnymailTestBackend
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -25,7 +24,7 @@ from oscar_recovery.sending import rate
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sweep.stages import send_due
 from tests import test_sending
-from tests.support.backends import ScriptedBackend
+from tests.support.backends import ScriptedBackend, in_another_session
 
 pytestmark = pytest.mark.django_db
 # The message fixtures of the sending tests.
@@ -55,17 +54,11 @@ class OtherSessionBackend(AnymailTestBackend):
     seen: list = []
 
     def send_messages(self, email_messages):
-        def read():
-            try:
-                OtherSessionBackend.seen.extend(
-                    RecoveryMessage.objects.values_list("esp_call_started_at", flat=True)
-                )
-            finally:
-                connections.close_all()
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        reader.join()
+        OtherSessionBackend.seen.extend(
+            in_another_session(
+                lambda: list(RecoveryMessage.objects.values_list("esp_call_started_at", flat=True))
+            )
+        )
         return super().send_messages(email_messages)
 
 

@@ -266,7 +266,10 @@ def test_shopper_to_recovery_email_through_the_real_processes(topology, chromium
         import json
 
         report = json.loads(body)
-        return report if report["worker"] and report["last_email_sent_at"] else None
+        # The last sweep may be one still running (no finished_at yet): wait for a report
+        # taken between two runs, as a monitor polling every minute would get.
+        finished = report["last_sweep"] and report["last_sweep"]["finished_at"]
+        return report if report["worker"] and report["last_email_sent_at"] and finished else None
 
     report = topo.wait_for("a healthy health endpoint", healthy)
     assert report["status"] == "ok"

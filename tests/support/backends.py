@@ -51,3 +51,25 @@ class RecordingBackend(AnymailTestBackend):
             maybe_die()
             time.sleep(random.uniform(0, jitter))
         return super().send_messages(email_messages)
+
+
+def in_another_session(read):
+    """``read()``'s answer from another database session: another thread's connection, as
+    another worker or the sweep would see the database (only what is committed). For
+    backends that look at the database at the moment the ESP gets an email."""
+    import threading
+
+    from django.db import connections
+
+    answer = []
+
+    def run():
+        try:
+            answer.append(read())
+        finally:
+            connections.close_all()
+
+    reader = threading.Thread(target=run)
+    reader.start()
+    reader.join()
+    return answer[0] if answer else None
