@@ -24,6 +24,7 @@ from oscar_recovery.models import (
     CampaignEnrolment,
     CartJourney,
     CartJourneyEvent,
+    ConsentEvent,
     Prompt,
     PromptEvent,
     RecoveryMessage,
@@ -375,7 +376,8 @@ def prompted(emailed, shopper):
 def traces_of(email: str, *also: str) -> list[str]:
     """Every text or JSON value in every model of the app that holds the address, one of
     its keyed hashes, or one of ``also``: ``"<model>.<field>"`` per hit. The suppression
-    hash is the one trace erasure keeps on purpose."""
+    hash is the one trace erasure keeps on purpose: on the suppression list, and as the
+    address of the consent ledger's events (their proof of what was asked and answered)."""
     from django.apps import apps
     from django.db import models as db_models
 
@@ -396,6 +398,8 @@ def traces_of(email: str, *also: str) -> list[str]:
                     json.dumps(value) if isinstance(field, db_models.JSONField) else value
                 ) or ""
                 if model is SuppressedAddress and field.name == "email_hash":
+                    continue
+                if model is ConsentEvent and field.name == "address" and text in all_hashes(email):
                     continue
                 if any(needle in str(text).lower() for needle in needles):
                     hits.append(f"{model.__name__}.{field.name}")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from oscar.core.loading import get_model
@@ -17,6 +17,7 @@ from oscar_recovery.capture.snapshot import BasketSnapshot
 from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney, CartJourneyEvent, email_matches
+from oscar_recovery.privacy.consent import BLANKS as consent_blanks
 from oscar_recovery.privacy.consent import FIELDS as consent_fields
 from oscar_recovery.privacy.consent import email_attached
 
@@ -101,13 +102,26 @@ def attach_email(
 ) -> CartJourney | None:
     """Attach an email to the basket's journey. A shopper's own words win: an email given at
     checkout or captured on site replaces an earlier one; an account or order email only
-    fills a blank. Returns the journey when the email changed."""
+    fills a blank. Returns the journey when the email changed.
+
+    A consent belongs to the address it was given with: when an address replaces another,
+    a consent the journey held is dropped in the same statement (a "no thanks" stays: it
+    can only stop email). Whatever the new address's own ledger says still counts."""
     now = now or timezone.now()
     email = email.strip()
     queryset = CartJourney.objects.filter(basket_id=basket_id).exclude(email_matches(email))
     if source in (EmailSource.ACCOUNT, EmailSource.ORDER):
         queryset = queryset.filter(email="")
-    if not queryset.update(email=email, email_source=source, email_captured_at=now):
+    given_with_other_address = Q(consent_given=True) & ~Q(email="")
+    dropped = {
+        name: Case(
+            When(given_with_other_address, then=Value(blank)),
+            default=F(name),
+            output_field=CartJourney._meta.get_field(name),
+        )
+        for name, blank in consent_blanks.items()
+    }
+    if not queryset.update(email=email, email_source=source, email_captured_at=now, **dropped):
         return None
     journey = CartJourney.objects.get(basket_id=basket_id)
     CartJourneyEvent.objects.create(

@@ -5,11 +5,14 @@
 * :mod:`~oscar_recovery.models.journeys`: ``CartJourney`` (``JourneyQuerySet``),
   ``CartJourneyEvent``, and ``email_matches``, the one case-insensitive address match
   (``email_matches_any`` for many addresses at once);
+* :mod:`~oscar_recovery.models.contacts`: ``Contact``, ``ContactIdentifier``, ``ContactMerge``,
+  ``ContactFacts``;
 * :mod:`~oscar_recovery.models.campaigns`: ``Campaign``, ``CampaignStep``, ``StepVariant``,
   ``CampaignEnrolment``;
 * :mod:`~oscar_recovery.models.messages`: ``RecoveryMessage`` (``MessageQuerySet``),
   ``TrackingEvent``, ``SendRateBucket``;
-* :mod:`~oscar_recovery.models.privacy`: ``SuppressedAddress``, ``ConsentConfirmation``;
+* :mod:`~oscar_recovery.models.privacy`: ``SuppressedAddress``, ``ConsentConfirmation``,
+  ``ConsentEvent`` (the consent ledger);
 * :mod:`~oscar_recovery.models.webhooks`: ``WebhookEndpoint``, ``WebhookDelivery``,
   ``WebhookAttempt`` (and ``new_webhook_secret``, which migration 0008 imports from here);
 * :mod:`~oscar_recovery.models.recommendations`: ``BoughtTogether``, ``ProductSales``;
@@ -22,6 +25,12 @@ Import models from ``oscar_recovery.models``: the modules behind it may move.
 """
 
 from oscar_recovery.models.campaigns import Campaign, CampaignEnrolment, CampaignStep, StepVariant
+from oscar_recovery.models.contacts import (
+    Contact,
+    ContactFacts,
+    ContactIdentifier,
+    ContactMerge,
+)
 from oscar_recovery.models.journeys import (
     CartJourney,
     CartJourneyEvent,
@@ -36,7 +45,7 @@ from oscar_recovery.models.messages import (
     TrackingEvent,
 )
 from oscar_recovery.models.operations import HandOff, SweepRun, WorkerHeartbeat
-from oscar_recovery.models.privacy import ConsentConfirmation, SuppressedAddress
+from oscar_recovery.models.privacy import ConsentConfirmation, ConsentEvent, SuppressedAddress
 from oscar_recovery.models.prompts import Prompt, PromptEvent, PromptVariant
 from oscar_recovery.models.recommendations import BoughtTogether, ProductSales
 from oscar_recovery.models.stats import DailyProductStat, DailyStat
@@ -55,6 +64,11 @@ __all__ = [
     "CartJourney",
     "CartJourneyEvent",
     "ConsentConfirmation",
+    "ConsentEvent",
+    "Contact",
+    "ContactFacts",
+    "ContactIdentifier",
+    "ContactMerge",
     "DailyProductStat",
     "DailyStat",
     "HandOff",

@@ -106,6 +106,16 @@ class CartJourney(models.Model):
     )
     email_captured_at = models.DateTimeField(_("email captured at"), null=True, blank=True)
     visitor_id = models.CharField(_("visitor id"), max_length=32, blank=True, db_index=True)
+    #: The person, once identified (account or address): linked by the sweep
+    #: (:mod:`oscar_recovery.contacts.identity`), empty until then.
+    contact = models.ForeignKey(
+        "oscar_recovery.Contact",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="journeys",
+        verbose_name=_("contact"),
+    )
     language = models.CharField(_("language"), max_length=15, blank=True)
     #: The first name typed at checkout (never the rest of the address), for the greeting.
     first_name = models.CharField(_("first name"), max_length=255, blank=True)

@@ -6,7 +6,9 @@ any sent to the address from another journey), ESP tracking events, the vouchers
 for those messages and revealed by prompts, the prompt events of the address (its keyed
 hash, the consent wording it agreed to, its voucher; and the events of its journeys and
 browser), the outgoing webhook deliveries whose payload names it (endpoints opted into
-personal data), and whether the address is suppressed. Links in emails are signed
+personal data), whether the address is suppressed, the contacts of the address (by its
+address, or through its journeys) with their identifiers, facts and merge log, and the
+consent ledger's events of the address, its journeys and contacts. Links in emails are signed
 tokens, not stored: restore links die with their journey; unsubscribe links name only the
 suppression hash.
 
@@ -18,7 +20,9 @@ anonymised rather than deleted (visitor, visit, journey, voucher and data cleare
 variant, kind and time kept) so prompt statistics keep their counts. Webhook deliveries
 keep their log row with the customer's address, name and account id blanked and the
 endpoint's stored answers cleared; what an endpoint already received is the shop's to erase
-downstream.
+downstream. Contacts are deleted with their identifiers, facts and merge log; consent
+events are kept as proof of what was asked and answered, with the address replaced by its
+suppression hash and the journey, contact, browser and evidence cleared.
 
 Shops with their own data-request flow call :func:`export_email` / :func:`erase_email`
 directly, extend them through the adapter (``export_personal_data``,
@@ -38,11 +42,14 @@ from oscar.core.loading import get_model
 
 from oscar_recovery import signals
 from oscar_recovery.adapter import get_adapter
-from oscar_recovery.constants import SuppressionReason
+from oscar_recovery.constants import IdentifierKind, SuppressionReason
 from oscar_recovery.models import (
     CampaignEnrolment,
     CartJourney,
     CartJourneyEvent,
+    ConsentEvent,
+    Contact,
+    ContactIdentifier,
     PromptEvent,
     RecoveryMessage,
     SuppressedAddress,
@@ -94,6 +101,28 @@ def prompt_events_of(email: str) -> models.QuerySet:
         | Q(journey__in=journeys)
         | Q(visitor_id__in=visitors)
         | Q(voucher_code__in=list(codes))
+    )
+
+
+def contacts_of(email: str) -> models.QuerySet:
+    """Contacts of an address: its own, the one its email identifier leads to, and those its
+    journeys are linked to."""
+    address = normalise_email(email)
+    by_identifier = ContactIdentifier.objects.filter(
+        kind=IdentifierKind.EMAIL, value=address
+    ).values("contact_id")
+    linked = journeys_of(email).exclude(contact=None).values("contact_id")
+    return Contact.objects.filter(Q(email=address) | Q(pk__in=by_identifier) | Q(pk__in=linked))
+
+
+def consent_events_of(email: str) -> models.QuerySet:
+    """The consent ledger's events of an address (in clear or by its hash), of its journeys
+    and of its contacts."""
+    address = normalise_email(email)
+    return ConsentEvent.objects.filter(
+        Q(address__in=[address, *all_hashes(email)])
+        | Q(journey__in=journeys_of(email))
+        | Q(contact__in=contacts_of(email))
     )
 
 
@@ -149,6 +178,9 @@ def export_email(email: str) -> dict[str, Any]:
     suppressed = SuppressedAddress.objects.filter(email_hash__in=all_hashes(email)).first()
     prompt_events = prompt_events_of(email).order_by("created_at", "pk")
     deliveries = webhook_deliveries_of(email).order_by("created_at", "pk")
+    contacts = list(
+        contacts_of(email).prefetch_related("identifiers", "merges").select_related("facts")
+    )
     return {
         "format": EXPORT_FORMAT,
         "email": email.strip(),
@@ -178,12 +210,26 @@ def export_email(email: str) -> dict[str, Any]:
             for voucher in vouchers_of(email).order_by("start_datetime")
         ],
         "prompt_events": [_row(event) for event in prompt_events],
+        "contacts": [_contact_row(contact) for contact in contacts],
+        "consent_events": [
+            _row(event) for event in consent_events_of(email).order_by("occurred_at", "pk")
+        ],
         "webhook_deliveries": [_row(delivery, ("next_attempt_at",)) for delivery in deliveries],
         "links": (
             "Links in emails are signed tokens and are not stored: restore links stop working "
             "once the journey is erased; unsubscribe links name only the suppression hash."
         ),
         "shop": get_adapter().export_personal_data(email),
+    }
+
+
+def _contact_row(contact: Contact) -> dict[str, Any]:
+    facts = getattr(contact, "facts", None)
+    return {
+        **_row(contact),
+        "identifiers": [_row(i, ("contact_id",)) for i in contact.identifiers.all()],
+        "facts": _row(facts, ("contact_id",)) if facts else None,
+        "merges": [_row(m, ("winner_id",)) for m in contact.merges.all()],
     }
 
 
@@ -205,6 +251,8 @@ class Erasure:
     vouchers: int = 0
     prompt_events: int = 0
     webhook_deliveries: int = 0
+    contacts: int = 0
+    consent_events: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -229,6 +277,10 @@ def erase_email(email: str) -> Erasure:
             pk__in=list(prompt_events_of(email).values_list("pk", flat=True))
         ).update(visitor_id="", visit_id="", journey=None, voucher_code="", data={})
         webhook_deliveries = _redact_webhook_deliveries(email)
+        consent_events = _redact_consent_events(email)
+        _, deleted_contacts = Contact.objects.filter(
+            pk__in=list(contacts_of(email).values_list("pk", flat=True))
+        ).delete()
         get_adapter().erase_personal_data(email)
         _, deleted_messages = RecoveryMessage.objects.filter(pk__in=message_ids).delete()
         _, deleted = CartJourney.objects.filter(pk__in=journey_ids).delete()
@@ -244,11 +296,23 @@ def erase_email(email: str) -> Erasure:
             vouchers=vouchers,
             prompt_events=prompt_events,
             webhook_deliveries=webhook_deliveries,
+            contacts=deleted_contacts.get(Contact._meta.label, 0),
+            consent_events=consent_events,
         )
     signals.personal_data_erased.send(
         sender=CartJourney, email_hash=email_hash(normalise_email(email)), erasure=erasure
     )
     return erasure
+
+
+def _redact_consent_events(email: str) -> int:
+    """Keep the ledger's proof of what was asked and answered, without who: the address
+    becomes its suppression hash, and journey, contact, browser and evidence are cleared.
+    Returns how many events were redacted."""
+    hashed = email_hash(email)
+    return ConsentEvent.objects.filter(
+        pk__in=list(consent_events_of(email).values_list("pk", flat=True))
+    ).update(address=hashed, journey=None, contact=None, visitor_id="", evidence={})
 
 
 def _redact_webhook_deliveries(email: str) -> int:
