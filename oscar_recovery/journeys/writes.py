@@ -121,7 +121,11 @@ def attach_email(
         )
         for name, blank in consent_blanks.items()
     }
-    if not queryset.update(email=email, email_source=source, email_captured_at=now, **dropped):
+    # ``contact=None``: the sweep links the journey again (contacts.identity).
+    changed = queryset.update(
+        email=email, email_source=source, email_captured_at=now, contact=None, **dropped
+    )
+    if not changed:
         return None
     journey = CartJourney.objects.get(basket_id=basket_id)
     CartJourneyEvent.objects.create(
@@ -199,7 +203,8 @@ def merge_baskets(slave_id: int, master, *, now: datetime | None = None) -> None
         continuing = journeys.get(master.id)
         if continuing is None:
             guest.basket_id = master.id
-            guest.user_id = master.owner_id or guest.user_id
+            if master.owner_id and master.owner_id != guest.user_id:
+                guest.user_id, guest.contact_id = master.owner_id, None
             status.reactivate(guest, now=now)
             guest.save()
             CartJourneyEvent.objects.create(
@@ -226,6 +231,7 @@ def _take_over(continuing: CartJourney, guest: CartJourney) -> None:
     continuing.visitor_id = guest.visitor_id or continuing.visitor_id
     continuing.is_bot = continuing.is_bot or guest.is_bot
     if not continuing.email and guest.email:
+        continuing.contact_id = None  # linked again by the sweep
         continuing.email = guest.email
         continuing.email_source = guest.email_source
         continuing.email_captured_at = guest.email_captured_at
@@ -279,11 +285,15 @@ def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
         if journey is None:
             return None
         journey.last_activity_at = now
-        journey.user_id = journey.user_id or order.user_id
+        if not journey.user_id and order.user_id:
+            journey.user_id, journey.contact_id = order.user_id, None
         email = order.guest_email or (order.user.email if order.user_id else "")
         if email and not journey.email:
             journey.email, journey.email_source = email, EmailSource.ORDER
             journey.email_captured_at = now
+        # The order is a fact of the contact's: the sweep links the journey again and
+        # refreshes the contact's facts.
+        journey.contact_id = None
         basket_status = Basket.objects.filter(pk=order.basket_id).values_list("status", flat=True)
         if basket_status and basket_status[0] in Basket.editable_statuses:
             # A checkout that leaves the basket open: the next items start a new journey.

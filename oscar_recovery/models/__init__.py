@@ -19,7 +19,7 @@
 * :mod:`~oscar_recovery.models.stats`: ``DailyStat``, ``DailyProductStat``;
 * :mod:`~oscar_recovery.models.prompts`: ``Prompt``, ``PromptVariant``, ``PromptEvent``;
 * :mod:`~oscar_recovery.models.operations`: ``HandOff`` (the outbox of work for workers),
-  ``SweepRun``, ``WorkerHeartbeat``.
+  ``SweepRun``, ``SweepCursor`` (how far an incremental stage has read), ``WorkerHeartbeat``.
 
 Import models from ``oscar_recovery.models``: the modules behind it may move.
 """
@@ -44,7 +44,7 @@ from oscar_recovery.models.messages import (
     SendRateBucket,
     TrackingEvent,
 )
-from oscar_recovery.models.operations import HandOff, SweepRun, WorkerHeartbeat
+from oscar_recovery.models.operations import HandOff, SweepCursor, SweepRun, WorkerHeartbeat
 from oscar_recovery.models.privacy import ConsentConfirmation, ConsentEvent, SuppressedAddress
 from oscar_recovery.models.prompts import Prompt, PromptEvent, PromptVariant
 from oscar_recovery.models.recommendations import BoughtTogether, ProductSales
@@ -82,6 +82,7 @@ __all__ = [
     "SendRateBucket",
     "StepVariant",
     "SuppressedAddress",
+    "SweepCursor",
     "SweepRun",
     "TrackingEvent",
     "WebhookAttempt",

@@ -237,6 +237,12 @@ class CartJourney(models.Model):
             models.Index(Upper("email"), name="recovery_journey_email_ci_idx"),
             # The dashboard's daily aggregation reads journeys a day at a time.
             models.Index(fields=["created_at"], name="recovery_journey_created_idx"),
+            # The sweep links journeys that identify someone and have no contact yet.
+            models.Index(
+                fields=["last_activity_at"],
+                condition=Q(contact__isnull=True) & (Q(user__isnull=False) | ~Q(email="")),
+                name="recovery_journey_unlinked_idx",
+            ),
             models.Index(fields=["abandoned_at"], name="recovery_journey_abandoned_idx"),
             models.Index(
                 fields=["ended_at"],

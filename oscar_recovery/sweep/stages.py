@@ -18,6 +18,7 @@ from django.utils import timezone
 from oscar_recovery import app_settings, handoff, outgoing_webhooks, signals
 from oscar_recovery.campaigns import dispatch
 from oscar_recovery.constants import JourneyStatus, MessageStatus
+from oscar_recovery.contacts import identity
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney
 from oscar_recovery.privacy import confirmation
@@ -46,6 +47,8 @@ class SweepResult:
     sent: int = 0
     #: Outbox hand-offs published again (Celery) or done by the sweep (inline).
     handed_over: int = 0
+    #: Journeys linked to their contact (new, or whose account or address changed).
+    linked: int = 0
 
     def __str__(self) -> str:
         return (
@@ -65,6 +68,7 @@ class SweepResult:
             "browse_abandoned": self.browse_abandoned,
             "sent": self.sent,
             "handed_over": self.handed_over,
+            "linked": self.linked,
         }
 
 
@@ -171,7 +175,22 @@ def run_sweep(now: datetime | None = None) -> SweepResult:
         result.errors.append(repr(exc))
     expire_stale(now, result)
     send_due(now, result)
+    link_contacts(now, result)
     hand_over(now, result)
+    return result
+
+
+def link_contacts(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
+    """Link journeys to their contacts (:mod:`oscar_recovery.contacts.identity`). After the
+    emails: an upgrade's backlog of unlinked journeys never holds them up, and a failure
+    here is logged and retried by the next sweep."""
+    now = now or timezone.now()
+    result = result or SweepResult()
+    try:
+        result.linked += identity.link_journeys(now).journeys
+    except Exception as exc:
+        logger.exception("Linking contacts failed")
+        result.errors.append(repr(exc))
     return result
 
 
