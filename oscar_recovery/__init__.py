@@ -5,6 +5,8 @@ The map, in the order data flows (each package connects its own receivers from
 
 - Oscar's and Django's signals (basket, checkout, order, request) feed
 - ``capture/``          1. shop signals -> journey: receivers, request scope, snapshot, visitor
+- ``contacts/``            who a shopper is: contacts linked across visits, merges, facts,
+  canonical addresses, whether an address is verified
 - ``journeys/``            every write to a cart journey: status changes, writes
 - ``sweep/``            2. quiet journeys move on: abandon/expire, browse abandonment
 - ``handoff/``             how work leaves a request or the sweep: task mode, publish, outbox
@@ -15,7 +17,8 @@ The map, in the order data flows (each package connects its own receivers from
 
 Beside them:
 
-- ``privacy/``             consent, double opt-in, suppression, export/erase, retention
+- ``privacy/``             consent and its ledger, double opt-in, suppression, export/erase,
+  retention
 - ``recommendations/``     the recommender and its bought-together tables
 - ``prompts/``             on-site prompts, all of them (their settings in ``prompts.app_settings``)
 - ``outgoing_webhooks/``   signed events: events, signing, delivery, housekeeping, admin

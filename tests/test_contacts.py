@@ -196,3 +196,59 @@ def test_an_unlinkable_failure_never_stops_the_sweep(monkeypatch):
     monkeypatch.setattr(identity, "link_journeys", broken)
     result = run_sweep(timezone.now())
     assert any("identity store down" in error for error in result.errors)
+
+
+# -- Facts ------------------------------------------------------------------------------------
+
+
+def order_for(placed_ago: timedelta, total: str, **fields):
+    from decimal import Decimal
+
+    order = factories.create_order(**fields)
+    type(order).objects.filter(pk=order.pk).update(
+        date_placed=timezone.now() - placed_ago, total_incl_tax=Decimal(total)
+    )
+    return order
+
+
+def test_facts_count_the_accounts_orders_and_guest_orders_of_its_addresses():
+    from oscar_recovery.contacts import facts
+
+    user = factories.UserFactory(email="ada@example.com")
+    journey(300, email="ada@example.com")  # a guest first ...
+    link()
+    journey(10, user=user, email="ada@example.com")  # ... who signed up
+    link()
+    contact = Contact.objects.get(user=user)
+    order_for(timedelta(days=200), "40.00", guest_email="Ada@Example.com")
+    order_for(timedelta(days=3), "120.00", user=user)
+    order_for(timedelta(days=1), "99.00", guest_email="someone.else@example.com")
+
+    facts.refresh([contact.pk])
+
+    row = contact.facts
+    assert row.order_count == 2
+    assert row.lifetime_value == 160 and row.last_order_total == 120
+    assert timezone.now() - row.first_order_at > timedelta(days=199)
+    assert timezone.now() - row.last_order_at < timedelta(days=4)
+    assert row.last_basket_activity_at is not None
+
+
+def test_the_sweep_refreshes_facts_of_contacts_with_new_orders_only():
+    from oscar_recovery.contacts import facts
+
+    journey(60, email="ada@example.com")
+    journey(60, email="bob@example.com")
+    run_sweep(timezone.now())
+    ada = Contact.objects.get(email="ada@example.com")
+    bob = Contact.objects.get(email="bob@example.com")
+    assert ada.facts.order_count == 0 and bob.facts.order_count == 0
+    untouched = bob.facts.updated_at
+
+    order_for(timedelta(seconds=1), "50.00", guest_email="ada@example.com")
+    facts.refresh_changed(now=timezone.now() + timedelta(seconds=1))
+
+    ada.facts.refresh_from_db()
+    bob.facts.refresh_from_db()
+    assert ada.facts.order_count == 1 and ada.facts.lifetime_value == 50
+    assert bob.facts.updated_at == untouched  # not recomputed: nothing of his changed

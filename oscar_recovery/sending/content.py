@@ -35,8 +35,9 @@ from oscar_recovery.models import (
     CartJourney,
     RecoveryMessage,
     StepVariant,
-    email_matches,
+    email_matches_any,
 )
+from oscar_recovery.privacy.hashing import normalise_email
 from oscar_recovery.recommendations.service import batch_memo, purchased_product_ids
 from oscar_recovery.sending.templating import (
     TemplateError,
@@ -61,12 +62,14 @@ TAG = "oscar-recovery"
 _batch = BatchMemo("oscar_recovery_email_batch")
 
 
-def email_batch():
+def email_batch(journeys: Sequence[CartJourney] = ()):
     """A block (one send batch) within which what an email shows of a product (title, link,
     image) is worked out once per product and language, and the default templates are read
     once: the batch's emails show the same products again and again, and a thumbnail URL
-    may cost a query. Nothing is refreshed inside the block."""
-    return _batch.active()
+    may cost a query. The names ``journeys``' guests are greeted by (:func:`first_name_of`)
+    are looked up at the start, in one query. Nothing is refreshed inside the block."""
+    guests = [j.email for j in journeys if j.email and not (j.user_id and j.user.first_name)]
+    return _batch.active(greetings=past_order_names(guests) if guests else {})
 
 
 def format_currency(amount: Decimal, currency: str) -> str:
@@ -451,14 +454,26 @@ def first_name_of(journey: CartJourney) -> str:
         return plain_name(journey.user.first_name)
     if not journey.email:
         return ""
-    ordered = (
-        Order.objects.filter(email_matches(journey.email, "guest_email", "user__email"))
+    address = normalise_email(journey.email)
+    memo = _batch.current()
+    if memo is not None and address in memo.get("greetings", {}):
+        return memo["greetings"][address]
+    return past_order_names([journey.email]).get(address, "")
+
+
+def past_order_names(addresses: Sequence[str]) -> dict[str, str]:
+    """The plain first name of the latest order placed with each address (canonical
+    address -> name; "" when there is none or its name is not plain), in one query."""
+    names = {normalise_email(address): "" for address in addresses if address}
+    rows = (
+        Order.objects.filter(email_matches_any(addresses, "guest_email", "user__email"))
         .exclude(shipping_address=None)
-        .order_by("-date_placed")
-        .values_list("shipping_address__first_name", flat=True)
-        .first()
+        .order_by("date_placed", "pk")
+        .values_list("guest_email", "user__email", "shipping_address__first_name")
     )
-    return plain_name(ordered)
+    for guest_email, user_email, first_name in rows:  # oldest first: the latest wins
+        names[normalise_email(guest_email or user_email or "")] = plain_name(first_name)
+    return names
 
 
 def email_logo(adapter: RecoveryAdapter | None = None) -> dict | None:

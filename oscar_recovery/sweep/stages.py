@@ -18,7 +18,7 @@ from django.utils import timezone
 from oscar_recovery import app_settings, handoff, outgoing_webhooks, signals
 from oscar_recovery.campaigns import dispatch
 from oscar_recovery.constants import JourneyStatus, MessageStatus
-from oscar_recovery.contacts import identity
+from oscar_recovery.contacts import facts, identity
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney
 from oscar_recovery.privacy import confirmation
@@ -181,13 +181,16 @@ def run_sweep(now: datetime | None = None) -> SweepResult:
 
 
 def link_contacts(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
-    """Link journeys to their contacts (:mod:`oscar_recovery.contacts.identity`). After the
+    """Link journeys to their contacts (:mod:`oscar_recovery.contacts.identity`) and refresh
+    the facts of the contacts that changed (:mod:`oscar_recovery.contacts.facts`). After the
     emails: an upgrade's backlog of unlinked journeys never holds them up, and a failure
     here is logged and retried by the next sweep."""
     now = now or timezone.now()
     result = result or SweepResult()
     try:
-        result.linked += identity.link_journeys(now).journeys
+        linked = identity.link_journeys(now)
+        result.linked += linked.journeys
+        facts.refresh_changed(linked.touched, now)
     except Exception as exc:
         logger.exception("Linking contacts failed")
         result.errors.append(repr(exc))
