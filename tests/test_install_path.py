@@ -14,11 +14,16 @@ import pytest
 from celery import current_app
 from django.core.management import CommandError, call_command
 from django.core.management.base import SystemCheckError
+from django.test import Client
+from django.urls import reverse
 
 from oscar_recovery import checks
+from oscar_recovery.campaigns.install import install_defaults
 from oscar_recovery.management.commands.recovery_install_defaults import Command as Install
+from oscar_recovery.models import Campaign, CampaignEnrolment
 from oscar_recovery.operations import doctor
 from oscar_recovery.sweep import stages
+from tests.support import dashboard_scenario as sc
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +174,60 @@ def test_the_install_help_says_what_running_it_again_does():
     text = str(Install().help)
     assert "changes nothing" not in text
     assert "--activate" in text and "existing" in text
+
+
+# The holdout: one journey in ten gets no email by design, said wherever it matters
+
+HELD_OUT = "Held out: no email by design, 10% of journeys"
+
+
+def test_the_install_command_says_the_holdout():
+    out, _err = run("recovery_install_defaults", "--activate")
+    assert HELD_OUT in out
+    assert "holdout %" in out  # where to change it
+
+
+@pytest.fixture
+def admin_client_logged_in(admin_user) -> Client:
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def test_the_admin_says_the_holdout_on_the_campaign_list_and_form(admin_client_logged_in):
+    campaign = install_defaults(activate=True)
+    listing = admin_client_logged_in.get(reverse("admin:oscar_recovery_campaign_changelist"))
+    assert "held out (no email)" in listing.content.decode().lower()
+    assert '<td class="field-held_out">10%</td>' in listing.content.decode()
+    form = admin_client_logged_in.get(
+        reverse("admin:oscar_recovery_campaign_change", args=[campaign.pk])
+    ).content.decode()
+    assert "no email by design" in form and "test baskets" in form
+
+
+@pytest.fixture
+def dashboard_staff() -> Client:
+    client = Client()
+    client.force_login(sc.recovery_staff(*sc.RECOVERY_STAFF_PERMISSIONS, email="s@example.com"))
+    return client
+
+
+def test_the_dashboard_says_each_active_campaigns_holdout(dashboard_staff):
+    install_defaults(activate=True)
+    Campaign.objects.create(name="Never held out", is_active=True, holdout_percent=0)
+    Campaign.objects.create(name="Switched off", is_active=False, holdout_percent=20)
+    for page in ("recovery-overview", "recovery-campaigns"):
+        html = dashboard_staff.get(reverse(f"recovery_dashboard:{page}")).content.decode()
+        assert HELD_OUT in html, page
+        assert "Never held out" not in html and "Switched off" not in html, page
+
+
+def test_a_held_out_journeys_page_says_why_it_got_no_email(dashboard_staff):
+    sc.build()  # its campaign holds out 10%, the default
+    held_out = CampaignEnrolment.objects.get(is_holdout=True).journey_id
+    emailed = CampaignEnrolment.objects.filter(is_holdout=False).first().journey_id
+    detail = "recovery_dashboard:recovery-basket-detail"
+    html = dashboard_staff.get(reverse(detail, args=[held_out])).content.decode()
+    assert HELD_OUT in html
+    html = dashboard_staff.get(reverse(detail, args=[emailed])).content.decode()
+    assert "Held out" not in html
