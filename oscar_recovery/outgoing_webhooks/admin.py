@@ -16,6 +16,7 @@ from oscar_recovery.constants import DeliveryStatus, SignatureFormat, WebhookEve
 from oscar_recovery.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from oscar_recovery.outgoing_webhooks.signing import (
     STANDARD_MIN_KEY_BYTES,
+    STANDARD_SECRET_PREFIX,
     is_standard_secret,
     standard_secret,
 )
@@ -173,13 +174,14 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         """What a Standard Webhooks receiver is given, masked like the secret it maps."""
         whsec = standard_secret(obj.secret)
         if whsec == obj.secret:
-            how = _("the signing secret itself: it is in the whsec_ form already")
+            how = _("the signing secret itself: it is in the whsec_ form already.")
         else:
             how = _(
-                "whsec_ followed by the base64 of the signing secret (or the secret's bytes, "
-                "for libraries that take a raw key)"
+                "whsec_ followed by the base64 of the signing secret. Libraries that take a "
+                "raw key take the signing secret's bytes."
             )
-        return format_html("{} ({})", mask_secret(whsec), how)
+        prefix = STANDARD_SECRET_PREFIX
+        return format_html("{}{} — {}", prefix, mask_secret(whsec[len(prefix) :]), how)
 
     @admin.display(description=_("events"))
     def event_list(self, obj: WebhookEndpoint) -> str:
