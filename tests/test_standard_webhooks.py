@@ -27,27 +27,18 @@ from oscar_recovery.outgoing_webhooks import (
     verify_signature,
 )
 from oscar_recovery.outgoing_webhooks.admin import mask_secret
-from tests.support.hook_server import HookServer, Reply
+from tests import test_outgoing_webhooks
+from tests.support.hook_server import Reply
 
 pytestmark = pytest.mark.django_db
+
+#: The local receiving server and the settings that let webhooks reach it.
+server = test_outgoing_webhooks.server
+webhook_settings = test_outgoing_webhooks.webhook_settings
 
 #: Not base64 after the prefix ("_" is outside the alphabet): typed by an owner, or kept
 #: from before.
 TYPED_SECRET = "whsec_typed_by_the_owner_0123"
-
-
-@pytest.fixture
-def server():
-    hook_server = HookServer().start()
-    yield hook_server
-    hook_server.stop()
-
-
-@pytest.fixture(autouse=True)
-def webhook_settings(settings):
-    settings.OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True  # the server is local
-    settings.OSCAR_RECOVERY_WEBHOOK_TIMEOUT = 0.5
-    settings.OSCAR_RECOVERY_WEBHOOK_MAX_RETRIES = 3
 
 
 def endpoint_for(server, **fields) -> WebhookEndpoint:

@@ -1,5 +1,10 @@
 from django.db import migrations, models
 
+CHOICES = [
+    ("standard", "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)"),
+    ("recovery", "X-Recovery-Signature (this app's earlier scheme)"),
+]
+
 
 class Migration(migrations.Migration):
     """Endpoints that exist keep the scheme their receivers verify (``recovery``, filled in
@@ -14,13 +19,7 @@ class Migration(migrations.Migration):
             model_name="webhookendpoint",
             name="signature_format",
             field=models.CharField(
-                choices=[
-                    (
-                        "standard",
-                        "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)",
-                    ),
-                    ("recovery", "X-Recovery-Signature (this app's earlier scheme)"),
-                ],
+                choices=CHOICES,
                 default="recovery",
                 max_length=16,
                 verbose_name="signature format",
@@ -30,13 +29,7 @@ class Migration(migrations.Migration):
             model_name="webhookendpoint",
             name="signature_format",
             field=models.CharField(
-                choices=[
-                    (
-                        "standard",
-                        "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)",
-                    ),
-                    ("recovery", "X-Recovery-Signature (this app's earlier scheme)"),
-                ],
+                choices=CHOICES,
                 default="standard",
                 help_text=(
                     "Standard Webhooks: receivers verify with the standardwebhooks library or "
