@@ -71,6 +71,25 @@ def test_a_quiet_sweep_prints_nothing_even_with_warnings_pending(settings):
     assert "abandoned" in out and "W002" in err
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["recovery_purge"],
+        ["recovery_aggregate"],
+        ["recovery_build_recommendations"],
+    ],
+)
+def test_the_other_cron_commands_are_quiet_at_v0_too(settings, command):
+    settings.OSCAR_RECOVERY_POSTAL_ADDRESS = ""
+    assert run(*command, verbosity=0) == ("", "")
+    assert run(*command)[0] != ""
+
+
+def test_an_export_still_prints_its_result_at_v0():
+    out, _err = run("recovery_export_email", "someone@example.com", verbosity=0)
+    assert "someone@example.com" in out
+
+
 def test_a_quiet_sweep_with_errors_says_them_on_stderr_and_fails(settings, monkeypatch):
     settings.OSCAR_RECOVERY_TASK_MODE = "inline"
 

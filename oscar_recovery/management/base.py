@@ -15,13 +15,17 @@ from django.utils.translation import gettext as _
 class RecoveryCommand(BaseCommand):
     """A command whose ``help_text`` is a lazy translation, shown in the active language.
 
-    At ``-v0`` (cron) a successful run prints nothing: the system checks it runs first show
-    nothing short of an error (which still stops the command, on stderr, with exit status
-    1), since cron mails whatever a command prints, every run; warnings and notes are for
-    ``manage.py check``. Commands print their own output at verbosity 1 and above."""
+    At ``-v0`` (cron) a successful run prints nothing, since cron mails whatever a command
+    prints, every run: the system checks it runs first show nothing short of an error (which
+    still stops the command, on stderr, with exit status 1; warnings and notes are for
+    ``manage.py check``), and a command with :attr:`routine_output` drops its stdout. Errors
+    go to stderr at any verbosity."""
 
     help_text: Any = ""
     verbosity = 1
+    #: The command's stdout is a routine summary (commands run from cron): not at ``-v0``.
+    #: Left False where stdout is the result (an export).
+    routine_output = False
 
     @property
     def help(self) -> str:
@@ -30,6 +34,8 @@ class RecoveryCommand(BaseCommand):
 
     def execute(self, *args, **options):
         self.verbosity = options.get("verbosity", 1)
+        if self.routine_output and self.verbosity == 0:
+            options["stdout"] = io.StringIO()
         return super().execute(*args, **options)
 
     def check(self, *args, **kwargs):

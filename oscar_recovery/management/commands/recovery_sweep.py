@@ -11,15 +11,16 @@ class Command(RecoveryCommand):
         "Mark quiet cart journeys abandoned and expire stale ones (what the Celery task does)."
     )
 
-    def handle(self, *args, verbosity: int = 1, **options):
+    routine_output = True
+
+    def handle(self, *args, **options):
         """Prints the sweep's figures (not at ``-v0``, the verbosity for cron); errors go to
         stderr and end the command with exit status 1 at any verbosity."""
         result = recorded_sweep()
         # Celery mode: what the sweep published goes out before the process exits (bounded
         # by OSCAR_RECOVERY_BROKER_TIMEOUT; anything left stays in the database).
         wait_for_publisher()
-        if verbosity >= 1:
-            self.stdout.write(summary(result))
+        self.stdout.write(summary(result))
         for error in result.errors:
             self.stderr.write(error)
         if result.errors:
