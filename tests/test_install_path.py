@@ -250,3 +250,18 @@ def test_a_held_out_journeys_page_says_why_it_got_no_email(dashboard_staff):
     assert HELD_OUT in html
     html = dashboard_staff.get(reverse(detail, args=[emailed])).content.decode()
     assert "Held out" not in html
+
+
+def test_the_admin_journey_page_says_a_held_out_journey_got_no_email(admin_client_logged_in):
+    sc.build()
+    held_out = CampaignEnrolment.objects.get(is_holdout=True).journey_id
+    emailed = CampaignEnrolment.objects.filter(is_holdout=False).first().journey_id
+    change = "admin:oscar_recovery_cartjourney_change"
+    html = admin_client_logged_in.get(reverse(change, args=[held_out])).content.decode()
+    assert HELD_OUT in html
+    html = admin_client_logged_in.get(reverse(change, args=[emailed])).content.decode()
+    assert "Held out" not in html and "Welcome back" in html
+    listing = admin_client_logged_in.get(
+        reverse("admin:oscar_recovery_campaignenrolment_changelist")
+    )
+    assert "held out (no email)" in listing.content.decode().lower()

@@ -300,9 +300,13 @@ class CampaignStepAdmin(TranslationsAdminMixin, admin.ModelAdmin):
 
 @admin.register(CampaignEnrolment)
 class CampaignEnrolmentAdmin(ReadOnlyAdmin):
-    list_display = ["journey", "campaign", "is_holdout", "status", "next_send_at"]
+    list_display = ["journey", "campaign", "held_out", "status", "next_send_at"]
     list_filter = ["status", "is_holdout", "campaign"]
     list_select_related = ["journey", "campaign"]
+
+    @admin.display(description=_("held out (no email)"), boolean=True, ordering="is_holdout")
+    def held_out(self, obj: CampaignEnrolment) -> bool:
+        return obj.is_holdout
 
 
 @admin.register(RecoveryMessage)
