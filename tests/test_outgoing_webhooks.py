@@ -863,3 +863,16 @@ def test_a_deactivated_endpoint_gets_nothing_more_but_can_be_tested(server, emit
     endpoint.refresh_from_db()
     assert outgoing_webhooks.send_test(endpoint).status == DeliveryStatus.SUCCEEDED
     assert server.events() == ["test"]
+
+
+def test_view_only_staff_cannot_send_a_test_event(server):
+    """The worst staff member with only the view permission: cannot make the shop POST to
+    an endpoint (a request they choose the moment of, to a URL they cannot change)."""
+    endpoint = make_endpoint(server)
+    response = run_test_action(view_only_staff(), endpoint)
+
+    assert response.status_code == 200
+    assert server.received == []
+    assert not WebhookDelivery.objects.exists()
+    actions = response.context["cl"].model_admin.get_actions(response.wsgi_request)
+    assert "send_test_event" not in actions

@@ -1,5 +1,10 @@
 """Admin for outgoing webhooks: endpoints (with a "send test" action), and the delivery
-log, read-only, with every attempt. Registered from :mod:`oscar_recovery.admin`."""
+log, read-only, with every attempt. Registered from :mod:`oscar_recovery.admin`.
+
+The worst sender here is staff with fewer permissions than the page suggests: with only
+the view permission they read endpoints and the log, but never see a secret, never replace
+one, and never make the shop send anything (the test event and redelivery need the change
+permission on endpoints)."""
 
 from __future__ import annotations
 
@@ -129,7 +134,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         url = reverse("admin:oscar_recovery_webhookdelivery_changelist")
         return format_html('<a href="{}?endpoint__id__exact={}">{}</a>', url, obj.pk, _("log"))
 
-    @admin.action(description=_("Send a test event to the selected endpoints"))
+    # Sending is acting: staff who may only view endpoints never make the shop call them.
+    @admin.action(
+        description=_("Send a test event to the selected endpoints"), permissions=["change"]
+    )
     def send_test_event(self, request, queryset):
         for endpoint in queryset:
             delivery = outgoing_webhooks.send_test(endpoint)
