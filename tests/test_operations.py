@@ -234,9 +234,18 @@ def test_the_token_reads_the_figures(healthy, settings):
     assert reverse("oscar_recovery:health") == HEALTH_URL
 
 
+def test_staff_without_a_recovery_permission_are_refused(healthy):
+    """The worst staff session: any ``is_staff`` user (a warehouse clerk with Oscar's
+    order dashboard only) must not read recovery's figures, as the dashboard showing the
+    same figures refuses them."""
+    client = Client()
+    client.force_login(factories.UserFactory(is_staff=True, email="clerk@example.com"))
+    assert client.get(HEALTH_URL).status_code == 403
+
+
 def test_staff_read_it_and_unhealthy_answers_503():
     client = Client()
-    client.force_login(factories.UserFactory(is_staff=True, email="staff@example.com"))
+    client.force_login(recovery_staff("view_campaign", email="staff@example.com"))
     response = client.get(HEALTH_URL)
     assert response.status_code == 503
     body = response.json()
