@@ -9,6 +9,7 @@ from decimal import Decimal
 from urllib.parse import urljoin
 
 from crawlerdetect import CrawlerDetect
+from django.contrib.auth import get_user_model
 from django.contrib.sites.models import Site
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest
@@ -21,6 +22,9 @@ from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
 _crawler_detect = CrawlerDetect()
+
+#: What a staff user needs to get staff alerts by default: reading baskets in the admin.
+ALERT_PERMISSION = "oscar_recovery.view_cartjourney"
 
 
 class RecoveryAdapter:
@@ -165,19 +169,20 @@ class RecoveryAdapter:
 
     def staff_alert_recipients(self) -> list[str]:
         """Who gets staff alerts and the weekly summary: ``OSCAR_RECOVERY_ALERT_RECIPIENTS``,
-        else every active staff user with an email address."""
+        else every active staff user with an email address who may read baskets in the
+        admin (:data:`ALERT_PERMISSION`): alerts name the shopper and list the basket, which
+        ``is_staff`` alone (Oscar gives it to clerks who only handle orders) does not allow.
+        Asked through ``has_perm``, so groups and the shop's auth backends count."""
         configured = app_settings.ALERT_RECIPIENTS
         if configured is not None:
             return list(configured)
-        from django.contrib.auth import get_user_model
-
-        emails = (
+        staff = (
             get_user_model()
             .objects.filter(is_staff=True, is_active=True)
             .exclude(email="")
             .order_by("email")
-            .values_list("email", flat=True)
         )
+        emails = (user.email for user in staff if user.has_perm(ALERT_PERMISSION))
         return list(dict.fromkeys(emails))
 
     # Privacy

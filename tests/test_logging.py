@@ -86,7 +86,7 @@ def assert_redacted(caplog, logger_name: str) -> None:
 def test_an_address_in_a_failed_staff_alert_is_redacted(settings, caplog, monkeypatch):
     settings.EMAIL_BACKEND = "tests.support.backends.ScriptedBackend"
     settings.OSCAR_RECOVERY_ALERT_MIN_BASKET_VALUE = 100
-    factories.UserFactory(email="owner@shop.example", is_staff=True)
+    factories.UserFactory(email="owner@shop.example", is_staff=True, is_superuser=True)
     journey = make_journey(
         quiet_for=timedelta(hours=1),
         status=JourneyStatus.ABANDONED,
