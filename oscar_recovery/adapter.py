@@ -47,14 +47,17 @@ class RecoveryAdapter:
         ``REMOTE_ADDR``, unless it is one of ``OSCAR_RECOVERY_TRUSTED_PROXIES``: then the
         ``X-Forwarded-For`` chain is read from the right (the entries the shop's proxies
         appended) and the first address that is not a trusted proxy is the client. Entries
-        further left were written by the client and are never believed. Override for a
-        proxy that reports the client differently (``Forwarded``, ``CF-Connecting-IP``)."""
+        further left were written by the client and are never believed. A port a proxy
+        writes (``ip:port``, ``[v6]:port``) is dropped: it names the connection, not the
+        client, and kept it would give every client its own bucket per connection, or, for
+        a trusted proxy not recognised as one, put every client in the proxy's. Override for
+        a proxy that reports the client differently (``Forwarded``, ``CF-Connecting-IP``)."""
         remote = request.META.get("REMOTE_ADDR", "")
         trusted = _networks(app_settings.TRUSTED_PROXIES)
         if not trusted or not _in_networks(remote, trusted):
             return remote
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        hops = [without_port(hop) for hop in forwarded.split(",") if hop.strip()]
         for hop in reversed(hops):
             if not _in_networks(hop, trusted):
                 return hop
@@ -222,6 +225,19 @@ def _networks(values) -> list:
         except ValueError:
             logger.warning("OSCAR_RECOVERY_TRUSTED_PROXIES: %r is no address or network", value)
     return networks
+
+
+def without_port(hop: str) -> str:
+    """An ``X-Forwarded-For`` entry as a bare address: ``198.51.100.1:443`` and
+    ``[2001:db8::1]:443`` (or ``[2001:db8::1]``) lose the port and brackets; a bare IPv6
+    address (several colons) and anything else are returned as they are, stripped."""
+    hop = hop.strip()
+    if hop.startswith("["):
+        host, bracket, _ = hop[1:].partition("]")
+        return host if bracket else hop
+    if hop.count(":") == 1:
+        return hop.partition(":")[0]
+    return hop
 
 
 def _in_networks(address: str, networks: list) -> bool:
