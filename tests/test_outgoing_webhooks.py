@@ -911,3 +911,23 @@ def test_a_retried_delivery_never_hands_the_path_to_the_task_log(server, emit_no
     with pytest.raises(TransientDeliveryError) as raised:
         deliver(delivery.pk)
     assert "XXXXsecretXXXX" not in str(raised.value)
+
+
+def test_view_only_staff_never_see_nor_probe_an_endpoints_path(server, staff_client):
+    """Worst reader: staff with the view permission only. A chat webhook's path is its
+    credential, like the signing secret: they see the scheme and host, and cannot find the
+    path letter by letter through the search box."""
+    endpoint = make_endpoint(server, url=server.url.rstrip("/") + CAPABILITY)
+    client = view_only_staff()
+    changelist = reverse("admin:oscar_recovery_webhookendpoint_changelist")
+    change = reverse("admin:oscar_recovery_webhookendpoint_change", args=[endpoint.pk])
+    for page in (client.get(changelist), client.get(change)):
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert "XXXXsecretXXXX" not in html and "127.0.0.1" in html
+    found = client.get(changelist, {"q": "XXXXsecret"})
+    assert found.context["cl"].result_count == 0
+    # Whoever may change the endpoint sees and edits it whole.
+    assert "XXXXsecretXXXX" in staff_client.get(change).content.decode()
+    found = staff_client.get(changelist, {"q": "XXXXsecret"})
+    assert found.context["cl"].result_count == 1
