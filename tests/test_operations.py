@@ -93,6 +93,21 @@ def test_a_sweep_that_raises_is_recorded_with_its_error(monkeypatch):
     assert codes(health.check()) == ["sweep_errors"]
 
 
+def test_an_address_in_a_sweep_error_is_not_kept(monkeypatch):
+    """An ESP or SMTP error quotes the recipient; the sweep's record is kept for weeks and
+    shown to staff, so it keeps the error without the address."""
+    from oscar_recovery.sweep import stages
+
+    def refused(now=None):
+        raise RuntimeError("550 shopper@example.com: no such user")
+
+    monkeypatch.setattr(stages, "run_sweep", refused)
+    with pytest.raises(RuntimeError):
+        health.recorded_sweep()
+    (error,) = SweepRun.objects.get().errors
+    assert "shopper@example.com" not in error and "no such user" in error
+
+
 def test_old_sweep_runs_are_deleted():
     sweep_run(ago=health.SWEEP_RUNS_KEPT + timedelta(hours=1))
     kept = sweep_run(ago=timedelta(days=1))
