@@ -22,6 +22,13 @@ keep their log row with the customer's address, name and account id blanked and 
 endpoint's stored answers cleared; what an endpoint already received is the shop's to erase
 downstream.
 
+The worst cases this guards against: a record the shopper is never shown, or one an
+erasure leaves behind (``tests/test_privacy.py`` walks every model of the app for the
+address and its keyed hashes, and maps each model holding them to its export section); and
+an address that is emailed again after it asked to be forgotten (the suppression comes
+first, in the same transaction). Who may ask is the shop's to verify: the admin actions
+need staff permissions, the commands a shell.
+
 Shops with their own data-request flow call :func:`export_email` / :func:`erase_email`
 directly, extend them through the adapter (``export_personal_data``,
 ``erase_personal_data``), or listen to :data:`oscar_recovery.signals.personal_data_erased`.
