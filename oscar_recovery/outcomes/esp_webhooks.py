@@ -81,7 +81,8 @@ _MAILGUN = Signature((("webhook_signing_key", False), ("api_key", True)), requir
 _POSTAL = Signature((("webhook_key", True),), required=True)
 
 #: The views whose ESP signs its calls, as django-anymail checks them. A view missing here
-#: has basic auth only.
+#: has basic auth only, an ESP a later anymail adds included: its URL answers once basic auth
+#: is set, and anymail checks it (at worst the ESP's signature goes unchecked, never the call).
 SIGNATURES: dict[type, Signature] = {
     MailerSendTrackingWebhookView: Signature((("signing_secret", False),), required=True),
     MailerSendInboundWebhookView: Signature((("inbound_secret", False),), required=True),
@@ -141,7 +142,7 @@ def accepts_anyone(view_class: type) -> bool:
     return not basic_auth_configured()
 
 
-def is_esp_webhook(callback: Callable) -> bool:
+def _is_esp_webhook(callback: Callable) -> bool:
     view_class = getattr(callback, "view_class", None)
     return isinstance(view_class, type) and issubclass(view_class, AnymailCoreWebhookView)
 
@@ -155,7 +156,7 @@ def open_webhooks(patterns: Iterable) -> list[type]:
             found += [view for view in open_webhooks(pattern.url_patterns) if view not in found]
         elif (
             isinstance(pattern, URLPattern)
-            and is_esp_webhook(pattern.callback)
+            and _is_esp_webhook(pattern.callback)
             and not getattr(pattern.callback, "recovery_guarded", False)
         ):
             view_class = pattern.callback.view_class
