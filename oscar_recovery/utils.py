@@ -51,6 +51,16 @@ def redact_url(url: str) -> str:
     return origin + "/…" if more else origin
 
 
+#: A URL inside free text (an error message), up to a space or quote.
+_URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL in it in :func:`redact_url`'s form (credentials, path and
+    query gone)."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group()), text)
+
+
 def redact_url_in(text: str, url: str) -> str:
     """``text`` (an HTTP client's error) without ``url``'s path and query: the full URL
     becomes :func:`redact_url`'s form, and the path with its query (as connection errors

@@ -25,7 +25,7 @@ from oscar_recovery.models import WebhookEndpoint
 from oscar_recovery.outgoing_webhooks import deliver, emit
 from oscar_recovery.recommendations import cooccurrence
 from oscar_recovery.reporting import alerts
-from oscar_recovery.utils import PersonalDataFilter, redact_url, redact_url_in
+from oscar_recovery.utils import PersonalDataFilter, redact_url, redact_url_in, redact_urls
 from tests.support.backends import ScriptedBackend
 from tests.support.factories import make_journey
 
@@ -158,3 +158,8 @@ def test_an_http_error_loses_the_urls_path_and_query():
     redacted = redact_url_in(error, url)
     assert "secret" not in redacted and "abc" not in redacted
     assert "hooks.example.com" in redacted and "with url: /…" in redacted
+
+
+def test_urls_quoted_in_an_error_lose_their_credentials_path_and_query():
+    text = "incorrect signature (for url 'https://esp:secret@shop.example/anymail/mandrill/')"
+    assert redact_urls(text) == "incorrect signature (for url 'https://shop.example/…')"

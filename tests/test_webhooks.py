@@ -224,3 +224,20 @@ def test_the_esp_in_use_without_its_check_is_a_warning(settings):
     settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
     (problem,) = check_esp_webhook_secret(None)
     assert problem.id == "oscar_recovery.W031" and "Postmark" in problem.msg
+
+
+def test_a_refused_call_never_logs_the_webhook_password(client, settings, caplog):
+    """Mandrill signs the URL it calls, basic auth included, and anymail's refusal quotes
+    that URL: a shop whose Mandrill key or URL is off would log its WEBHOOK_SECRET on every
+    genuine call. The refusal is logged with the URL's scheme and host only."""
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "esp:webhook-secret", "MANDRILL_WEBHOOK_KEY": "k"}
+    with caplog.at_level("WARNING"):
+        response = client.post(
+            reverse("anymail:mandrill_webhook"),
+            {"mandrill_events": "[]"},
+            HTTP_AUTHORIZATION=AUTH,
+            HTTP_X_MANDRILL_SIGNATURE="forged",
+        )
+    assert response.status_code == 400
+    assert "Mandrill webhook called with incorrect signature" in caplog.text
+    assert "webhook-secret" not in caplog.text

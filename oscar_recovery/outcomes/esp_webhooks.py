@@ -26,6 +26,8 @@ The worst sender, and what it gets:
   clicks to skew the figures: 404 for an ESP whose check is not configured, 400 from
   anymail for a wrong password or signature, whichever ESP the shop's key is for (a
   Mailgun signing key never opens the Postmark URL);
+- a caller with the wrong password or signature: its refusal is logged without the URL's
+  credentials, path or query (anymail quotes the URL Mandrill signed, basic auth inlined);
 - a caller with a payload anymail cannot parse: 400, logged, nothing changed (a parse
   error would otherwise be a 500, which ESPs retry for days); anymail parses the whole
   batch before it sends any ``tracking`` signal, so nothing is half applied;
@@ -42,6 +44,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from anymail import urls as anymail_urls
+from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.signals import inbound
 from anymail.utils import get_anymail_setting
 from anymail.webhooks.base import AnymailCoreWebhookView
@@ -59,7 +62,7 @@ from anymail.webhooks.unisender_go import UnisenderGoTrackingWebhookView
 from django.http import Http404, HttpResponseBadRequest
 from django.urls import URLPattern, URLResolver
 
-from oscar_recovery.utils import get_logger
+from oscar_recovery.utils import get_logger, redact_urls
 
 logger = get_logger(__name__)
 
@@ -182,6 +185,10 @@ class MalformedPayloadMixin:
         except MalformedPayload as exc:
             logger.warning("Malformed %s webhook payload: %s", self.esp_name, exc)
             return HttpResponseBadRequest("Malformed webhook payload.")
+        except AnymailWebhookValidationFailure as exc:
+            # Still a 400, logged by Django; but anymail's message quotes the URL it checked
+            # with the basic auth inlined (Mandrill): the log gets its scheme and host only.
+            raise AnymailWebhookValidationFailure(redact_urls(str(exc))) from None
 
 
 def _guarded(pattern: URLPattern) -> URLPattern:
