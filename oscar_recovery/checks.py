@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Info, Warning, register
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from oscar_recovery import app_settings
 from oscar_recovery.constants import LawfulBasis
 from oscar_recovery.handoff import mode
+from oscar_recovery.outcomes import esp_webhooks
 
 
 @register()
@@ -217,62 +219,99 @@ def check_prompts(app_configs, **kwargs):
     return problems
 
 
-def _anymail_urls_mounted(patterns) -> bool:
-    from django.urls import URLResolver
-
-    return any(
-        isinstance(pattern, URLResolver)
-        and (pattern.app_name == "anymail" or _anymail_urls_mounted(pattern.url_patterns))
-        for pattern in patterns
-    )
-
-
-def esp_webhook_signed() -> bool:
-    """Whether django-anymail checks the ESP's webhook calls: ``ANYMAIL["WEBHOOK_SECRET"]``
-    (or ``ANYMAIL_WEBHOOK_SECRET``), or an ESP's own signing secret (``<ESP>_WEBHOOK_SECRET``,
-    ``<ESP>_WEBHOOK_SIGNING_KEY``)."""
-    anymail = getattr(settings, "ANYMAIL", None) or {}
-    if getattr(settings, "ANYMAIL_WEBHOOK_SECRET", None):
-        return True
-    return any(
-        value and (key == "WEBHOOK_SECRET" or key.endswith(("_WEBHOOK_SECRET", "_SIGNING_KEY")))
-        for key, value in anymail.items()
-    )
-
-
-def esp_webhook_unsigned() -> bool:
-    """The ESP tracking URLs are mounted and nothing checks who calls them."""
-    from django.urls import get_resolver
-
+def _url_patterns() -> list:
     try:
-        mounted = _anymail_urls_mounted(get_resolver().url_patterns)
+        return get_resolver().url_patterns
     except Exception:  # a broken URLconf is reported by Django's own checks
-        return False
-    return mounted and not esp_webhook_signed()
+        return []
+
+
+def open_esp_webhooks() -> list[str]:
+    """The ESPs (by anymail's name) whose webhook URLs are mounted where anyone may call
+    them: ``anymail.urls`` (or an anymail view) mounted directly, for an ESP without the
+    basic auth or signing key it needs. ``oscar_recovery.webhooks`` never leaves one open."""
+    views = esp_webhooks.open_webhooks(_url_patterns())
+    return sorted({view.esp_name for view in views})
+
+
+def _guarded_patterns(patterns) -> list[URLPattern]:
+    found = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            found += _guarded_patterns(pattern.url_patterns)
+        elif getattr(pattern.callback, "recovery_guarded", False):
+            found.append(pattern)
+    return found
+
+
+def withheld_esp_tracking() -> str | None:
+    """The ESP whose tracking URL ``oscar_recovery.webhooks`` holds back (404) for want of
+    its basic auth or signing key: the one ``EMAIL_BACKEND`` sends through, or, with
+    another backend, any ESP when none has its check configured. ``None`` when tracking
+    can arrive, or the URLs are not mounted."""
+    tracking = {
+        pattern.name: pattern.callback.view_class
+        for pattern in _guarded_patterns(_url_patterns())
+        if pattern.name and pattern.name.endswith("_tracking_webhook")
+    }
+    if not tracking:
+        return None
+    module, _dot, _name = (
+        str(settings.EMAIL_BACKEND).removeprefix("anymail.backends.").partition(".")
+    )
+    in_use = tracking.get(f"{module}_tracking_webhook")
+    if in_use is not None:
+        return None if esp_webhooks.webhook_authenticated(in_use) else in_use.esp_name
+    if any(esp_webhooks.webhook_authenticated(view) for view in tracking.values()):
+        return None
+    return _("any ESP")
 
 
 @register()
 def check_esp_webhook_secret(app_configs, **kwargs):
-    """The ESP tracking URLs (``oscar_recovery.webhooks`` or ``anymail.urls``) without
-    ``ANYMAIL["WEBHOOK_SECRET"]`` take events from anyone: a forged bounce or complaint
-    suppresses any address. An error in production, a warning under ``DEBUG``."""
-    if not esp_webhook_unsigned():
-        return []
-    level, check_id = (Warning, "W030") if settings.DEBUG else (Error, "E030")
-    return [
-        level(
-            _(
-                "The ESP tracking webhook URLs are mounted but ANYMAIL['WEBHOOK_SECRET'] is "
-                "not set: anyone can post forged bounces and complaints that suppress any "
-                "address."
-            ),
-            hint=_(
-                "Set ANYMAIL['WEBHOOK_SECRET'] to 'user:password' and use it as basic auth "
-                "in the ESP's webhook URL."
-            ),
-            id=f"oscar_recovery.{check_id}",
+    """ESP webhook URLs anyone may call take forged events: a forged bounce or complaint
+    suppresses any address. ``oscar_recovery.webhooks`` answers 404 for an ESP until its
+    check is configured, so only ``anymail.urls`` mounted directly can be open: an error in
+    production, a warning under ``DEBUG``. Held back for the ESP in use, tracking never
+    arrives: a warning."""
+    problems = []
+    open_esps = open_esp_webhooks()
+    if open_esps:
+        level, check_id = (Warning, "W030") if settings.DEBUG else (Error, "E030")
+        problems.append(
+            level(
+                _(
+                    "The ESP webhook URLs of %(esps)s are mounted without authentication: "
+                    "anyone can post forged bounces and complaints that suppress any address."
+                )
+                % {"esps": ", ".join(open_esps)},
+                hint=_(
+                    'Mount include("oscar_recovery.webhooks") instead of anymail.urls, and '
+                    "set ANYMAIL['WEBHOOK_SECRET'] to 'user:password' (used as basic auth in "
+                    "the ESP's webhook URL) or the ESP's signing key."
+                ),
+                id=f"oscar_recovery.{check_id}",
+            )
         )
-    ]
+    withheld = withheld_esp_tracking()
+    if withheld:
+        problems.append(
+            Warning(
+                _(
+                    "The tracking webhook URL of %(esp)s answers 404 until its "
+                    "authentication is configured: bounces, complaints and unsubscribes "
+                    "reported by the ESP are not recorded."
+                )
+                % {"esp": withheld},
+                hint=_(
+                    "Set ANYMAIL['WEBHOOK_SECRET'] to 'user:password' and use it as basic "
+                    "auth in the ESP's webhook URL, or set the ESP's signing key "
+                    "(e.g. MAILGUN_WEBHOOK_SIGNING_KEY) in ANYMAIL."
+                ),
+                id="oscar_recovery.W031",
+            )
+        )
+    return problems
 
 
 @register()

@@ -1,5 +1,11 @@
 """Admin for outgoing webhooks: endpoints (with a "send test" action), and the delivery
-log, read-only, with every attempt. Registered from :mod:`oscar_recovery.admin`."""
+log, read-only, with every attempt. Registered from :mod:`oscar_recovery.admin`.
+
+The worst sender here is staff with fewer permissions than the page suggests: with only
+the view permission they read endpoints and the log, but never see a secret nor an
+endpoint's URL beyond its host (a chat webhook's path is its credential; they cannot search
+it either), never replace a secret, and never make the shop send anything (the test event
+and redelivery need the change permission on endpoints)."""
 
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from oscar_recovery.outgoing_webhooks.signing import (
     is_standard_secret,
     standard_secret,
 )
+from oscar_recovery.utils import redact_url
 
 #: What staff may subscribe to (test events go to every endpoint they are sent to).
 SUBSCRIBABLE_EVENTS = [choice for choice in WebhookEvent.choices if choice[0] != WebhookEvent.TEST]
@@ -183,6 +190,44 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         prefix = STANDARD_SECRET_PREFIX
         return format_html("{}{} — {}", prefix, mask_secret(whsec[len(prefix) :]), how)
 
+    # The URL of a chat or automation webhook is a credential too: staff who may only view
+    # endpoints see its scheme and host, and cannot search its path letter by letter.
+
+    @admin.display(description=_("URL"))
+    def masked_url(self, obj: WebhookEndpoint) -> str:
+        return redact_url(obj.url)
+
+    def _hides_url(self, request, obj=None) -> bool:
+        return not self.has_change_permission(request, obj)
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        if self._hides_url(request):
+            return ["masked_url" if field == "url" else field for field in shown]
+        return shown
+
+    def get_search_fields(self, request):
+        fields = super().get_search_fields(request)
+        return [field for field in fields if field != "url"] if self._hides_url(request) else fields
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not self._hides_url(request, obj):
+            return fieldsets
+        return [
+            (
+                name,
+                {
+                    **options,
+                    "fields": ["masked_url" if f == "url" else f for f in options["fields"]],
+                },
+            )
+            for name, options in fieldsets
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "masked_url"]
+
     @admin.display(description=_("events"))
     def event_list(self, obj: WebhookEndpoint) -> str:
         labels = dict(WebhookEvent.choices)
@@ -193,7 +238,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         url = reverse("admin:oscar_recovery_webhookdelivery_changelist")
         return format_html('<a href="{}?endpoint__id__exact={}">{}</a>', url, obj.pk, _("log"))
 
-    @admin.action(description=_("Send a test event to the selected endpoints"))
+    # Sending is acting: staff who may only view endpoints never make the shop call them.
+    @admin.action(
+        description=_("Send a test event to the selected endpoints"), permissions=["change"]
+    )
     def send_test_event(self, request, queryset):
         for endpoint in queryset:
             delivery = outgoing_webhooks.send_test(endpoint)

@@ -1,6 +1,17 @@
 """Delivering: where a webhook may go (:func:`check_destination`), the signed POST, one
 logged attempt per try with retries and backoff, and the hand-over to Celery. Nothing here
-raises into the request or sweep that raised the event."""
+raises into the request or sweep that raised the event.
+
+The worst senders, and what stops them:
+
+- staff who enter a URL to reach the shop's own network (``http://127.0.0.1``, cloud
+  metadata, a name that rebinds to a private address): refused at the form, before each
+  request, and on the connected address itself; redirects are never followed;
+- a receiver that answers slowly or endlessly: a timeout each way and only the start of
+  its answer kept;
+- whoever reads the logs or, with only the view permission, the delivery log: an endpoint's
+  URL is a credential for chat and automation webhooks, so logs and stored errors show its
+  scheme and host only (:func:`~oscar_recovery.utils.redact_url`)."""
 
 from __future__ import annotations
 
@@ -37,7 +48,7 @@ from oscar_recovery.outgoing_webhooks.signing import (
     signature_header,
     standard_headers,
 )
-from oscar_recovery.utils import get_logger, skip_locked
+from oscar_recovery.utils import get_logger, redact_url, redact_url_in, skip_locked
 
 logger = get_logger(__name__)
 
@@ -321,7 +332,10 @@ def post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes) -> A
     except PrivatePeer as exc:
         return Answer(AttemptOutcome.PERMANENT, error=str(exc))
     except requests.RequestException as exc:
-        return Answer(AttemptOutcome.TRANSIENT, error=f"{type(exc).__name__}: {exc}"[:2000])
+        # The error quotes the URL's path, which may be the endpoint's credential: it is
+        # stored in the attempt log and travels into the task's retry log.
+        error = redact_url_in(f"{type(exc).__name__}: {exc}", endpoint.url)
+        return Answer(AttemptOutcome.TRANSIENT, error=error[:2000])
 
 
 def deliver(delivery_id: int, retries: int = 0) -> str:
@@ -378,7 +392,7 @@ def deliver(delivery_id: int, retries: int = 0) -> str:
         logger.warning(
             "Webhook delivery %s to %s failed: %s",
             delivery.pk,
-            endpoint.url,
+            redact_url(endpoint.url),
             answer.error or f"HTTP {answer.status_code}",
         )
     return fields["status"]
