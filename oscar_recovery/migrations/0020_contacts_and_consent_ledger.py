@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oscar_recovery', '0019_confirmation_esp_call_started'),
+        ('oscar_recovery', '0020_webhook_signature_format'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
