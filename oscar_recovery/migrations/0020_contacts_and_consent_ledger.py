@@ -8,6 +8,9 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    # New tables only; one of them refers to the journey table, whose lock a single
+    # transaction would hold until the last table is made. Each step commits on its own.
+    atomic = False
 
     dependencies = [
         ('oscar_recovery', '0020_webhook_signature_format'),
@@ -64,11 +67,6 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'consent events',
                 'ordering': ['occurred_at', 'pk'],
             },
-        ),
-        migrations.AddField(
-            model_name='cartjourney',
-            name='contact',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='journeys', to='oscar_recovery.contact', verbose_name='contact'),
         ),
         migrations.CreateModel(
             name='ContactIdentifier',
