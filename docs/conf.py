@@ -26,7 +26,6 @@ release = version = oscar_recovery.__version__
 extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
-    "sphinx.ext.intersphinx",
     "recovery_reference",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -39,7 +38,6 @@ myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": False}
-intersphinx_mapping = {}
 
 html_theme = "furo"
 html_title = f"oscar-recovery {release}"
