@@ -36,6 +36,16 @@ def _constant(node: ast.AST | None) -> str | None:
     return None
 
 
+def _calls(tree: ast.AST, name: str):
+    """Every call of ``name`` (a function, or a method of any object) under ``tree``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and name in (
+            getattr(node.func, "id", None),
+            getattr(node.func, "attr", None),
+        ):
+            yield node
+
+
 def _parse(path: Path) -> tuple[ast.Module, str]:
     source = path.read_text()
     return ast.parse(source), source
@@ -57,13 +67,8 @@ def collect_settings(path: Path) -> list[Setting]:
                 continue
             if not any(isinstance(d, ast.Name) and d.id == "property" for d in func.decorator_list):
                 continue
-            for call in ast.walk(func):
-                if (
-                    isinstance(call, ast.Call)
-                    and isinstance(call.func, ast.Attribute)
-                    and call.func.attr == "_setting"
-                    and len(call.args) == 2
-                ):
+            for call in _calls(func, "_setting"):
+                if len(call.args) == 2:
                     found.append(
                         Setting(
                             name=prefix + call.args[0].value,
@@ -144,13 +149,7 @@ def collect_checks(checks_path: Path, doctor_path: Path) -> list[Check]:
 
     tree, _source = _parse(doctor_path)
     functions = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
-    for call in ast.walk(tree):
-        if not (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Name)
-            and call.func.id == "DoctorCheck"
-        ):
-            continue
+    for call in _calls(tree, "DoctorCheck"):
         check_id = _constant(call.args[0])
         test = functions.get(call.args[1].id) if isinstance(call.args[1], ast.Name) else None
         message = ""
@@ -325,13 +324,7 @@ def collect_commands(directory: Path) -> list[CommandDoc]:
                 "help_text",
             ):
                 help_text = _constant(node.value) or ""
-        for call in ast.walk(command):
-            if not (
-                isinstance(call, ast.Call)
-                and isinstance(call.func, ast.Attribute)
-                and call.func.attr == "add_argument"
-            ):
-                continue
+        for call in _calls(command, "add_argument"):
             keywords = {k.arg: k.value for k in call.keywords}
             names = [_constant(a) for a in call.args]
             metavar = _constant(keywords.get("metavar")) or ""

@@ -50,6 +50,14 @@ def indent(text: str, by: str = "   ") -> list[str]:
     return [by + line if line.strip() else "" for line in text.splitlines()]
 
 
+def entry(kind: str, name: str, fields: list[str], doc: str) -> list[str]:
+    """One described object (``.. setting::``, ``.. task::``): its fields as a line block,
+    then its docstring."""
+    out = [f".. {kind}:: {name}", ""]
+    out += [f"   | {field}" for field in fields]
+    return [*out, "", *indent(doc), ""]
+
+
 class GeneratedDirective(SphinxDirective):
     has_content = False
     required_arguments = 0
@@ -80,11 +88,10 @@ class SettingsDirective(GeneratedDirective):
         self.depend(path)
         out = []
         for setting in collect_settings(path):
-            out += [f".. setting:: {setting.name}", ""]
-            out += [f"   | Default: ``{' '.join(setting.default.split())}``"]
+            fields = [f"Default: ``{' '.join(setting.default.split())}``"]
             if setting.type:
-                out += [f"   | Type: ``{setting.type}``"]
-            out += ["", *indent(setting.doc), ""]
+                fields.append(f"Type: ``{setting.type}``")
+            out += entry("setting", setting.name, fields, setting.doc)
         return out
 
 
@@ -112,10 +119,8 @@ class SignalsDirective(GeneratedDirective):
         self.depend(path)
         out = []
         for signal in collect_signals(path):
-            out += [f".. py:data:: oscar_recovery.signals.{signal.name}", ""]
-            if signal.args:
-                out += [f"   Arguments: ``{signal.args}``", ""]
-            out += [*indent(signal.doc), ""]
+            fields = [f"Arguments: ``{signal.args}``"] if signal.args else []
+            out += entry("py:data", f"oscar_recovery.signals.{signal.name}", fields, signal.doc)
         return out
 
 
@@ -126,13 +131,12 @@ class TasksDirective(GeneratedDirective):
         schedule = beat_entries()
         out = []
         for task in collect_tasks(path):
-            out += [f".. task:: {task.name}", ""]
-            out += [f"   | Function: ``oscar_recovery.tasks.{task.function}({task.args})``"]
+            fields = [f"Function: ``oscar_recovery.tasks.{task.function}({task.args})``"]
             if task.options:
-                out += [f"   | Options: ``{', '.join(task.options)}``"]
+                fields.append(f"Options: ``{', '.join(task.options)}``")
             beat = "; ".join(schedule.get(task.name, [])) or "not scheduled (queued by the app)"
-            out += [f"   | In ``BEAT_SCHEDULE``: {beat}", ""]
-            out += [*indent(task.doc), ""]
+            fields.append(f"In ``BEAT_SCHEDULE``: {beat}")
+            out += entry("task", task.name, fields, task.doc)
         return out
 
 
