@@ -174,3 +174,20 @@ def test_the_new_user_path_says_what_a_new_user_would_otherwise_guess():
     tutorial = prose("tutorial.md")
     assert "about 3 to 4 minutes after you left" in tutorial
     assert "(30 minutes) before their current visit began" in tutorial  # returning visitors
+
+
+def test_every_setting_the_documentation_names_exists():
+    """A setting named in prose (not only through the ``{setting}`` role, which the build
+    checks) is one the code reads, or an environment variable of the project's scripts."""
+    settings = {
+        s.name for module in SETTINGS_MODULES for s in collect.collect_settings(ROOT / module)
+    }
+    tooling = set()
+    for path in [*ROOT.glob("scripts/*"), *ROOT.glob("tests/**/*.py"), *ROOT.glob("bench/**/*.py")]:
+        if path.is_file():
+            tooling |= set(re.findall(r"\bOSCAR_RECOVERY_[A-Z0-9_]+", path.read_text()))
+    named = set()
+    for path in [*doc_pages(), ROOT / "README.md"]:
+        named |= set(re.findall(r"\bOSCAR_RECOVERY_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
+    assert "OSCAR_RECOVERY_ABANDON_AFTER" in named and "OSCAR_RECOVERY_PG_HOST" in named
+    assert named - settings - tooling == set()
