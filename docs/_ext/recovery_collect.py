@@ -107,26 +107,77 @@ def _check_calls(tree: ast.AST):
                 yield func, call, keywords
 
 
-def _assigned(func: ast.FunctionDef, name: ast.AST) -> list[str]:
-    """The texts a function assigns to the variable ``name`` (a message chosen by branch)."""
-    if not isinstance(name, ast.Name):
+TRANSLATE = {"_", "gettext", "gettext_lazy", "str"}
+
+
+class _Texts:
+    """Finds the text of a check's message or hint however the code builds it: a literal,
+    ``_("...")`` (``% {...}`` formatted or not), a variable assigned in the function, a
+    module-level constant, or a call of a helper that returns a translated text, in any of
+    the modules given (``checks.X`` from the doctor finds ``X`` in ``checks.py``)."""
+
+    def __init__(self, *trees: ast.Module):
+        self.functions: dict[str, ast.FunctionDef] = {}
+        self.constants: dict[str, ast.AST] = {}
+        for tree in trees:
+            for node in tree.body:
+                if isinstance(node, ast.FunctionDef):
+                    self.functions[node.name] = node
+                elif isinstance(node, ast.Assign):
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            self.constants[target.id] = node.value
+
+    def of(self, node: ast.AST | None, scope: ast.FunctionDef | None = None) -> list[str]:
+        """Every text ``node`` may stand for (a message chosen by branch has several)."""
+        if node is None:
+            return []
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [node.value]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+            return self.of(node.left, scope)
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in TRANSLATE and node.args:
+                return self.of(node.args[0], scope)
+            if name in self.functions:
+                return self.returned(self.functions[name])
+            return []
+        if isinstance(node, ast.Name | ast.Attribute):
+            name = getattr(node, "id", None) or node.attr
+            local = []
+            if scope is not None:
+                local = [
+                    text
+                    for assign in ast.walk(scope)
+                    if isinstance(assign, ast.Assign)
+                    and any(isinstance(t, ast.Name) and t.id == name for t in assign.targets)
+                    for text in self.of(assign.value, scope)
+                ]
+            return local or self.of(self.constants.get(name), None)
         return []
-    return [
-        text
-        for node in ast.walk(func)
-        if isinstance(node, ast.Assign)
-        and any(isinstance(t, ast.Name) and t.id == name.id for t in node.targets)
-        and (text := _constant(node.value))
-    ]
+
+    def returned(self, func: ast.FunctionDef) -> list[str]:
+        """The translated texts a helper function builds (what it returns)."""
+        return [
+            text
+            for node in ast.walk(func)
+            if isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) in TRANSLATE - {"str"}
+            and node.args
+            for text in self.of(node.args[0], func)
+        ]
 
 
 def collect_checks(checks_path: Path, doctor_path: Path) -> list[Check]:
     """The system checks and the doctor's checks, sorted by id."""
     found: dict[str, Check] = {}
     tree, _source = _parse(checks_path)
+    doctor_tree, _source = _parse(doctor_path)
+    texts = _Texts(tree, doctor_tree)
     for func, call, keywords in _check_calls(tree):
-        message = _constant(call.args[0]) or " / ".join(_assigned(func, call.args[0]))
-        hint = _constant(keywords.get("hint")) or ""
+        message = " / ".join(texts.of(call.args[0], func))
+        hint = " / ".join(texts.of(keywords.get("hint"), func))
         check_id = _constant(keywords["id"])
         if check_id is not None:
             ids = [check_id]
@@ -147,31 +198,18 @@ def collect_checks(checks_path: Path, doctor_path: Path) -> list[Check]:
             level = LEVELS[CHECK_ID.match(full).group(1)]
             found[full] = Check(full, level, message, hint)
 
-    tree, _source = _parse(doctor_path)
-    functions = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
-    for call in _calls(tree, "DoctorCheck"):
+    for call in _calls(doctor_tree, "DoctorCheck"):
         check_id = _constant(call.args[0])
-        test = functions.get(call.args[1].id) if isinstance(call.args[1], ast.Name) else None
-        message = ""
-        if test is not None:
-            message = next(
-                (
-                    text
-                    for node in ast.walk(test)
-                    if isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Name)
-                    and node.func.id == "_"
-                    and (text := _constant(node))
-                ),
-                "",
-            )
+        test_name = getattr(call.args[1], "id", None) or getattr(call.args[1], "attr", None)
+        test = texts.functions.get(test_name)  # a function here, or checks.<name>
+        message = " / ".join(texts.returned(test)) if test is not None else ""
         keywords = {k.arg: k.value for k in call.keywords}
         in_check_deploy = keywords.get("in_check_deploy")
         found[check_id] = Check(
             check_id,
             "Warning",
             message,
-            _constant(call.args[2]) or "",
+            " / ".join(texts.of(call.args[2])),
             doctor=True,
             deploy=not (isinstance(in_check_deploy, ast.Constant) and not in_check_deploy.value),
         )
