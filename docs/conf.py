@@ -42,7 +42,6 @@ nitpick_ignore_regex = [(r"py:.*", r".*")]
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-autodoc_default_options = {"members": False}
 
 html_theme = "furo"
 html_title = f"oscar-recovery {release}"

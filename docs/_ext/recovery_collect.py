@@ -428,5 +428,7 @@ def collect_template_tags(directory: Path) -> list[TagDoc]:
                 f"{p.arg}={ast.unparse(d)}" if d is not None else p.arg
                 for p, d in zip(params, defaults, strict=True)
             )
-            found.append(TagDoc(path.stem, func.name, args, ast.get_docstring(func) or ""))
+            # A library of one tag may say it all in the module's docstring.
+            doc = ast.get_docstring(func) or ast.get_docstring(tree) or ""
+            found.append(TagDoc(path.stem, func.name, args, doc))
     return found
