@@ -1,11 +1,15 @@
 """System checks: configuration mistakes an owner should hear about at start-up."""
 
+import importlib.util
+import sys
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Info, Warning, register
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from oscar_recovery import app_settings
 from oscar_recovery.constants import LawfulBasis
@@ -274,7 +278,8 @@ def check_esp_webhook_secret(app_configs, **kwargs):
 @register()
 def check_task_mode(app_configs, **kwargs):
     """Which way work is done (Celery workers, or ``recovery_sweep`` from cron), said out
-    loud: a shop without Celery must know that cron sends its emails."""
+    loud: a shop without Celery must know that cron sends its emails. Said by ``manage.py
+    check`` only (:func:`running_check_command`); a mistyped mode is an error everywhere."""
     if app_settings.TASK_MODE not in mode.MODES:
         return [
             Error(
@@ -283,6 +288,8 @@ def check_task_mode(app_configs, **kwargs):
                 id="oscar_recovery.E011",
             )
         ]
+    if not running_check_command():
+        return []
     if mode.task_mode() == mode.CELERY:
         message = _(
             "oscar-recovery hands its work to Celery workers (task mode: celery); run a "
@@ -294,3 +301,131 @@ def check_task_mode(app_configs, **kwargs):
             "'manage.py recovery_sweep' every minute from cron; it sends the emails itself."
         )
     return [Info(message, id="oscar_recovery.I001")]
+
+
+def running_check_command() -> bool:
+    """Whether Django's ``check`` command (``manage.py check``, ``call_command("check")``)
+    is what runs the checks now. Every other command (``migrate``, ``runserver``, a
+    ``recovery_sweep`` run by cron every minute) runs them too and prints every note it
+    gets; a note that is not a problem belongs to the command the owner runs to ask.
+    Django passes no caller to a check, hence the look at the stack."""
+    from django.core.management.commands.check import Command as CheckCommand
+
+    handle = CheckCommand.handle.__code__
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is handle:
+            return True
+        frame = frame.f_back
+    return False
+
+
+#: The client library each kombu transport imports, by broker URL scheme, and the package
+#: that provides it (what kombu's extras install). py-amqp (amqp://) comes with kombu;
+#: memory:// and filesystem:// need nothing.
+BROKER_CLIENTS = {
+    "redis": ("redis", "redis"),
+    "rediss": ("redis", "redis"),
+    "sentinel": ("redis", "redis"),
+    "amqp": ("amqp", "amqp"),
+    "amqps": ("amqp", "amqp"),
+    "pyamqp": ("amqp", "amqp"),
+    "librabbitmq": ("librabbitmq", "librabbitmq"),
+    "sqs": ("boto3", "boto3"),
+    "mongodb": ("pymongo", "pymongo"),
+    "zookeeper": ("kazoo", "kazoo"),
+    "sqlalchemy": ("sqlalchemy", "sqlalchemy"),
+    "sqla": ("sqlalchemy", "sqlalchemy"),
+    "slmq": ("softlayer_messaging", "softlayer_messaging"),
+    "qpid": ("qpid.messaging", "qpid-python"),
+    "consul": ("consul", "python-consul2"),
+    "etcd": ("etcd", "python-etcd"),
+    "azurestoragequeues": ("azure.storage.queue", "azure-storage-queue"),
+    "azureservicebus": ("azure.servicebus", "azure-servicebus"),
+    "pyro": ("Pyro4", "pyro4"),
+    "gcpubsub": ("google.cloud.pubsub_v1", "google-cloud-pubsub"),
+    "confluentkafka": ("confluent_kafka", "confluent-kafka"),
+    "kafka": ("confluent_kafka", "confluent-kafka"),
+    "pgmq": ("pgmq", "pgmq"),
+}
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package; a module set to None
+        return False
+
+
+def broker_client_missing() -> str | None:
+    """In Celery mode, the client library the broker URL's kombu transport needs and cannot
+    import (``redis`` for redis:// and rediss://, ``boto3`` for sqs://, ...: see
+    :data:`BROKER_CLIENTS`), said as what to install; None when it is there or nothing is
+    published. A scheme the table does not know is left to kombu: its transport is loaded
+    (which opens no connection) and what fails to import is reported. Without the check a
+    worker dies at start with kombu's ``'NoneType' object has no attribute 'Redis'``."""
+    if mode.task_mode() != mode.CELERY:
+        return None
+    app = mode.project_celery_app()
+    if app is None:
+        return None
+    scheme = broker_scheme()
+    if scheme.lower() in BROKER_CLIENTS:
+        module, package = BROKER_CLIENTS[scheme.lower()]
+        if _importable(module):
+            return None
+        return _("the %(module)s module is missing (pip install %(package)s)") % {
+            "module": module,
+            "package": package,
+        }
+    try:
+        connection = app.connection_for_write()
+        try:
+            connection.transport  # noqa: B018 (builds the transport: kombu imports here)
+        finally:
+            connection.release()
+    except (ImportError, AttributeError) as exc:  # kombu's redis fails with the latter
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def broker_scheme() -> str:
+    """The scheme of the Celery broker URL (``redis``, ``amqp``, ...), for messages."""
+    app = mode.project_celery_app()
+    url = (app.conf.broker_write_url or app.conf.broker_url or "") if app is not None else ""
+    if isinstance(url, list | tuple):  # failover URLs: the first is used first
+        url = url[0] if url else ""
+    # "redis+socket://" is the redis transport; Celery's default broker is amqp.
+    return urlsplit(url.split(";")[0]).scheme.split("+")[0] or "amqp"
+
+
+def broker_client_problem() -> str | None:
+    """:func:`broker_client_missing` as the owner reads it (system check W040, doctor W140),
+    or None. Never raises: a broken Celery configuration is Celery's to report."""
+    try:
+        problem = broker_client_missing()
+    except Exception:
+        return None
+    if problem is None:
+        return None
+    return _(
+        "The Celery broker URL (%(scheme)s://) needs a client library that is not "
+        "installed: %(problem)s. Nothing reaches the broker and workers fail at start."
+    ) % {"scheme": broker_scheme(), "problem": problem}
+
+
+#: How to fix :func:`broker_client_problem`, for the check's hint and the doctor.
+BROKER_CLIENT_FIX = gettext_lazy(
+    "Install it where the shop and the workers run (for redis:// and rediss://: pip "
+    "install redis, or pip install 'celery[redis]')."
+)
+
+
+@register()
+def check_broker_client(app_configs, **kwargs):
+    """A broker whose client library is not installed: every publish fails and a worker
+    dies at start (kombu's ``'NoneType' object has no attribute 'Redis'``)."""
+    problem = broker_client_problem()
+    if problem is None:
+        return []
+    return [Warning(problem, hint=str(BROKER_CLIENT_FIX), id="oscar_recovery.W040")]

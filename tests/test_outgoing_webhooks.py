@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from oscar_recovery import outgoing_webhooks
-from oscar_recovery.constants import AttemptOutcome, DeliveryStatus, WebhookEvent
+from oscar_recovery.constants import AttemptOutcome, DeliveryStatus, SignatureFormat, WebhookEvent
 from oscar_recovery.models import CartJourney, WebhookDelivery, WebhookEndpoint
 from oscar_recovery.outgoing_webhooks import (
     InvalidSignature,
@@ -71,6 +71,9 @@ def emit_now(committed):
 
 
 def make_endpoint(server, events=None, **fields) -> WebhookEndpoint:
+    """An endpoint on the X-Recovery-Signature scheme these tests verify (Standard Webhooks:
+    test_standard_webhooks.py)."""
+    fields.setdefault("signature_format", SignatureFormat.RECOVERY)
     return WebhookEndpoint.objects.create(
         name=fields.pop("name", "Zap"),
         url=fields.pop("url", server.url),
@@ -327,7 +330,14 @@ def test_only_active_subscribed_endpoints_get_an_event(server, emit_now):
 def test_the_form_refuses_urls_that_are_not_public_http(url, settings):
     settings.OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
     form = WebhookEndpointForm(
-        data={"name": "x", "url": url, "is_active": "on", "events": ALL_EVENTS, "secret": SECRET}
+        data={
+            "name": "x",
+            "url": url,
+            "is_active": "on",
+            "events": ALL_EVENTS,
+            "secret": SECRET,
+            "signature_format": SignatureFormat.RECOVERY,
+        }
     )
     assert not form.is_valid()
     assert "url" in form.errors
@@ -335,7 +345,12 @@ def test_the_form_refuses_urls_that_are_not_public_http(url, settings):
 
 def test_the_form_accepts_a_public_https_url_and_needs_an_event(settings):
     settings.OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
-    data = {"name": "Zap", "url": "https://93.184.215.14/hook", "is_active": "on"}
+    data = {
+        "name": "Zap",
+        "url": "https://93.184.215.14/hook",
+        "is_active": "on",
+        "signature_format": SignatureFormat.RECOVERY,
+    }
     form = WebhookEndpointForm(data={**data, "secret": SECRET})
     assert not form.is_valid() and "events" in form.errors
     form = WebhookEndpointForm(data={**data, "secret": "short", "events": ALL_EVENTS})
@@ -451,6 +466,7 @@ def test_the_admin_creates_an_endpoint(staff_client, server):
             "is_active": "on",
             "events": [WebhookEvent.BASKET_ABANDONED, WebhookEvent.BASKET_RECOVERED],
             "secret": SECRET,
+            "signature_format": SignatureFormat.RECOVERY,
         },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -468,6 +484,7 @@ def test_the_admin_refuses_a_bad_url_and_saves_nothing(staff_client):
             "is_active": "on",
             "events": ALL_EVENTS,
             "secret": SECRET,
+            "signature_format": SignatureFormat.RECOVERY,
         },
     )
     assert response.status_code == 200
@@ -565,7 +582,13 @@ def test_view_only_staff_never_see_the_secret_and_cannot_replace_it(server):
 def test_staff_who_may_change_an_endpoint_replace_its_secret(staff_client, server):
     endpoint = make_endpoint(server)
     url = reverse("admin:oscar_recovery_webhookendpoint_change", args=[endpoint.pk])
-    data = {"name": "Zap", "url": server.url, "is_active": "on", "events": ALL_EVENTS}
+    data = {
+        "name": "Zap",
+        "url": server.url,
+        "is_active": "on",
+        "events": ALL_EVENTS,
+        "signature_format": SignatureFormat.RECOVERY,
+    }
     assert staff_client.post(url, {**data, "new_secret": "short"}).status_code == 200
     assert staff_client.post(url, data).status_code == 302
     assert WebhookEndpoint.objects.get().secret == SECRET  # empty keeps it

@@ -226,6 +226,12 @@ CHECKS: list[DoctorCheck] = [
         ),
         needs_db=True,
     ),
+    DoctorCheck(
+        "oscar_recovery.W140",
+        checks.broker_client_problem,
+        checks.BROKER_CLIENT_FIX,
+        in_check_deploy=False,  # oscar_recovery.W040
+    ),
 ]
 
 

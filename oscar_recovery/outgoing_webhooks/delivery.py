@@ -23,10 +23,20 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery import __version__, app_settings
-from oscar_recovery.constants import AttemptOutcome, DeliveryStatus, WebhookEvent
+from oscar_recovery.constants import (
+    AttemptOutcome,
+    DeliveryStatus,
+    SignatureFormat,
+    WebhookEvent,
+)
 from oscar_recovery.handoff import publish_soon
 from oscar_recovery.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from oscar_recovery.outgoing_webhooks.signing import SIGNATURE_HEADER, encode_body, signature_header
+from oscar_recovery.outgoing_webhooks.signing import (
+    SIGNATURE_HEADER,
+    encode_body,
+    signature_header,
+    standard_headers,
+)
 from oscar_recovery.utils import get_logger, skip_locked
 
 logger = get_logger(__name__)
@@ -259,6 +269,17 @@ def _session() -> requests.Session:
     return session
 
 
+def signing_headers(
+    endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes
+) -> dict[str, str]:
+    """The headers that sign ``body`` in the endpoint's format, timestamped now. The
+    Standard Webhooks message id is the event's id: the same for every retry (and
+    redelivery) of the delivery, and what the payload's ``id`` says."""
+    if endpoint.signature_format == SignatureFormat.RECOVERY:
+        return {SIGNATURE_HEADER: signature_header(endpoint.secret, body)}
+    return standard_headers(endpoint.secret, str(delivery.event_id), body)
+
+
 def post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes) -> Answer:
     """One signed POST. Never raises: every failure is an :class:`Answer`. The host is
     vetted before the request and the connected address again after connecting
@@ -273,7 +294,7 @@ def post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes) -> A
         "X-Recovery-Event": delivery.event,
         "X-Recovery-Event-Id": str(delivery.event_id),
         "X-Recovery-Delivery": str(delivery.pk),
-        SIGNATURE_HEADER: signature_header(endpoint.secret, body),
+        **signing_headers(endpoint, delivery, body),
     }
     timeout = app_settings.WEBHOOK_TIMEOUT
     try:
