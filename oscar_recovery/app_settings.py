@@ -86,6 +86,7 @@ class AppSettings:
 
     @property
     def VISITOR_COOKIE_AGE(self) -> timedelta:
+        """How long the visitor cookie lives: a returning shopper is recognised within it."""
         return _as_timedelta(self._setting("VISITOR_COOKIE_AGE", timedelta(days=365)))
 
     @property
