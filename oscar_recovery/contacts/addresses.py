@@ -107,11 +107,24 @@ def safe_canonical_email(raw: object) -> str:
         return ""
 
 
+def validate_canonical_email(value: str) -> None:
+    """A Django validator: ``ValidationError`` (code ``invalid``) for what
+    :func:`canonical_email` refuses, with its reason."""
+    try:
+        canonical_email(value)
+    except InvalidAddress as exc:
+        raise ValidationError(exc.message, code="invalid") from None
+
+
 def email_spellings(canonical: str) -> list[str]:
     """The forms a canonical address is commonly stored under elsewhere (Oscar's orders and
-    users keep what was typed): itself and its U-label form. For a case-insensitive first
-    look in SQL, which :func:`canonical_email` then confirms in Python."""
-    return list(dict.fromkeys([canonical, display_email(canonical)]))
+    users keep what was typed): itself, its U-label form, and that form with the domain in
+    upper case (SQLite's ``UPPER`` leaves non-ASCII letters as they are). For a
+    case-insensitive first look in SQL, which :func:`canonical_email` then confirms in
+    Python."""
+    shown = display_email(canonical)
+    local, _at, domain = shown.rpartition("@")
+    return list(dict.fromkeys([canonical, shown, f"{local}@{domain.upper()}"]))
 
 
 def display_email(canonical: str) -> str:
