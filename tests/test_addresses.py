@@ -276,31 +276,47 @@ def test_one_unsubscribe_link_covers_every_spelling(client):
     assert is_suppressed("Anna@XN--BCHER-KVA.de")
 
 
-def test_the_cooldown_counts_every_spelling(soft_opt_in, settings, queued):
+@pytest.mark.parametrize(
+    "first_spelling, second_spelling, canonical",
+    [
+        ("victim@example.com", "Victim@Example.COM", "victim@example.com"),
+        (IDN, "Anna@XN--BCHER-KVA.DE", IDN_CANONICAL),
+    ],
+)
+def test_the_cooldown_counts_every_spelling(
+    soft_opt_in, settings, queued, first_spelling, second_spelling, canonical
+):
     settings.OSCAR_RECOVERY_ADDRESS_COOLDOWN = timedelta(days=1)
-    first = queued(IDN, visitor_id="one")
+    first = queued(first_spelling, visitor_id="one")
     sending.send_batch([first.pk])
-    second = queued("Anna@XN--BCHER-KVA.DE", visitor_id="two")
+    second = queued(second_spelling, visitor_id="two")
     sending.send_batch([second.pk])
-    assert sent_to() == [[IDN_CANONICAL]]
+    assert sent_to() == [[canonical]]
     assert RecoveryMessage.objects.get(pk=second.pk).skip_reason == SkipReason.COOLDOWN
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "spellings, canonical",
+    [
+        (["victim@example.com", "Victim@Example.COM"], "victim@example.com"),
+        ([IDN, "ANNA@xn--bcher-kva.de", "Anna@Bu\u0308cher.de"], IDN_CANONICAL),
+    ],
+)
 def test_one_confirmation_per_address_and_window_whatever_the_spelling(
-    settings, django_capture_on_commit_callbacks
+    settings, django_capture_on_commit_callbacks, spellings, canonical
 ):
     settings.OSCAR_RECOVERY_LAWFUL_BASIS = LawfulBasis.CONSENT
     cache.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        for n, spelling in enumerate([IDN, "ANNA@xn--bcher-kva.de", "Anna@Bu\u0308cher.de"]):
+        for n, spelling in enumerate(spellings):
             journey = make_journey(
                 quiet_for=timedelta(hours=2), email=spelling, visitor_id=f"stranger-{n}"
             )
             consent.record_consent(
                 journey, text="Remind me", given=True, source=ConsentSource.PROMPT
             )
-    assert sent_to() == [[IDN_CANONICAL]]
+    assert sent_to() == [[canonical]]
     cache.clear()
 
 

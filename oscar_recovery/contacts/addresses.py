@@ -33,6 +33,7 @@ The rules, in order (each refusal is an :class:`InvalidAddress`):
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 import idna
@@ -101,8 +102,15 @@ def canonical_email(raw: str) -> str:
 def safe_canonical_email(raw: object) -> str:
     """:func:`canonical_email`, or ``""`` for anything that is not a valid address (old rows,
     Oscar's own fields, ``None``): for reading, where no one can be asked to retype it."""
+    return _safe_canonical_email(raw) if isinstance(raw, str) else ""
+
+
+# Pure, and asked again and again for the same few addresses (a send batch compares each
+# journey's address with every row its checks read).
+@functools.lru_cache(maxsize=4096)
+def _safe_canonical_email(raw: str) -> str:
     try:
-        return canonical_email(raw)  # type: ignore[arg-type]
+        return canonical_email(raw)
     except InvalidAddress:
         return ""
 
