@@ -366,6 +366,15 @@ def test_export_and_erase_by_any_spelling_find_the_canonical_rows(step):
     assert is_suppressed(IDN_CANONICAL)
 
 
+def test_staff_find_journeys_in_the_admin_by_any_spelling(admin_client):
+    journey = make_journey(quiet_for=timedelta(hours=1), email=IDN)
+    make_journey(quiet_for=timedelta(hours=1), email="other@example.com")
+    changelist = reverse("admin:oscar_recovery_cartjourney_changelist")
+    for spelling in ("Anna@BÜCHER.de", IDN_CANONICAL):
+        response = admin_client.get(changelist, {"q": spelling})
+        assert [j.pk for j in response.context["cl"].result_list] == [journey.pk]
+
+
 @pytest.mark.parametrize(
     "text",
     [
