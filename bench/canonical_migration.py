@@ -4,7 +4,7 @@ PostgreSQL, in batches by id range, without long locks.
     .venv/bin/python -m bench.canonical_migration [--rows 1000000] [--batch 5000]
 
 Seeds journeys whose addresses are spelled as shoppers typed them before addresses were
-canonical (60% already canonical, 25% in mixed case, 10% with an internationalised domain in
+canonical (55% already canonical, 20% in mixed case, 20% with an internationalised domain in
 capitals, 5% with a soft hyphen, which cannot be made canonical), runs the migration's
 function (:func:`oscar_recovery.contacts.backfill.canonicalise_addresses`) as migration 0020
 does, then checks every row. Prints the total time, the longest single batch and the longest
