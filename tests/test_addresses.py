@@ -229,6 +229,32 @@ def test_the_gateway_stores_the_canonical_address(shopper, product):
     assert CartJourney.objects.get().email == IDN_CANONICAL
 
 
+@pytest.mark.parametrize(
+    "account_email, stored",
+    [(SOFT_HYPHEN, ""), ("Customer@Bücher.de", "customer@xn--bcher-kva.de")],
+)
+def test_an_account_address_is_stored_canonical_or_not_at_all(
+    customer, shopper, product, account_email, stored
+):
+    customer.email = account_email
+    customer.save()
+    shopper.force_login(customer)
+    add_to_basket(shopper, product)
+    assert CartJourney.objects.get().email == stored
+
+
+def test_an_order_address_is_stored_canonical_or_not_at_all(shopper, product):
+    from oscar_recovery.journeys.writes import end_with_order
+
+    add_to_basket(shopper, product)
+    journey = CartJourney.objects.get()
+    order = factories.create_order(guest_email=SOFT_HYPHEN)
+    order.basket_id = journey.basket_id  # the order of the journey's basket
+    end_with_order(order)
+    journey.refresh_from_db()
+    assert journey.email == "" and journey.status == JourneyStatus.CONVERTED
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "suppressed, spelling",
