@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import re
 from datetime import timedelta
@@ -28,6 +29,8 @@ from oscar_recovery.contacts.addresses import (
     canonical_email,
     canonical_phone,
     display_email,
+    email_sha256,
+    phone_sha256,
     safe_canonical_email,
 )
 from oscar_recovery.contacts.backfill import canonicalise_addresses
@@ -152,6 +155,15 @@ def test_the_reason_is_in_the_shoppers_language():
 def test_canonical_phone(raw, region, e164):
     assert canonical_phone(raw, region) == e164
     assert canonical_phone(e164) == e164
+
+
+def test_identifier_hashes_are_of_the_canonical_forms():
+    expected = hashlib.sha256(b"victim@example.com").hexdigest()
+    assert email_sha256(" Victim@Example.COM ") == email_sha256("victim@example.com") == expected
+    assert email_sha256(SOFT_HYPHEN) == email_sha256("") == ""
+    e164 = hashlib.sha256(b"+442079460958").hexdigest()
+    assert phone_sha256("020 7946 0958", "GB") == phone_sha256("+44 20 7946 0958") == e164
+    assert phone_sha256("12", "GB") == ""
 
 
 def test_phone_region_default_is_the_setting(settings):

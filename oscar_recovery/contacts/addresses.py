@@ -34,6 +34,7 @@ The rules, in order (each refusal is an :class:`InvalidAddress`):
 from __future__ import annotations
 
 import functools
+import hashlib
 import unicodedata
 
 import idna
@@ -171,6 +172,21 @@ def safe_canonical_phone(raw: object, region: str | None = None) -> str:
         return canonical_phone(raw, region)  # type: ignore[arg-type]
     except InvalidAddress:
         return ""
+
+
+def email_sha256(raw: object) -> str:
+    """SHA-256 (hex) of the canonical address, ``""`` for no valid address: the unkeyed hash
+    identifiers and ad audiences (Google Customer Match, Meta) carry. Canonical is what they
+    ask for (trimmed, lower case) and, like everything else, one hash per mailbox."""
+    canonical = safe_canonical_email(raw)
+    return hashlib.sha256(canonical.encode()).hexdigest() if canonical else ""
+
+
+def phone_sha256(raw: object, region: str | None = None) -> str:
+    """SHA-256 (hex) of the number in E.164 (``+442079460958``, as Google Customer Match asks),
+    ``""`` for no valid number."""
+    e164 = safe_canonical_phone(raw, region)
+    return hashlib.sha256(e164.encode()).hexdigest() if e164 else ""
 
 
 def _local_part(local: str) -> str:
