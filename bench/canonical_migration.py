@@ -6,7 +6,7 @@ PostgreSQL, in batches by id range, without long locks.
 Seeds journeys whose addresses are spelled as shoppers typed them before addresses were
 canonical (55% already canonical, 20% in mixed case, 20% with an internationalised domain in
 capitals, 5% with a soft hyphen, which cannot be made canonical), runs the migration's
-function (:func:`oscar_recovery.contacts.backfill.canonicalise_addresses`) as migration 0020
+function (:func:`oscar_recovery.contacts.backfill.canonicalise_addresses`) as migration 0021
 does, then checks every row. Prints the total time, the longest single batch and the longest
 update transaction (the longest any row lock is held; no lock is taken on the table). Uses
 its own database, oscar_recovery_bench_canonical, on the local PostgreSQL

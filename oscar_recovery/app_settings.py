@@ -212,7 +212,8 @@ class AppSettings:
     @property
     def ALERT_RECIPIENTS(self) -> list[str] | None:
         """Addresses that get staff alerts and the weekly summary. ``None``: every active
-        staff user with an email address."""
+        staff user with an email address who may view journeys (see
+        :meth:`RecoveryAdapter.staff_alert_recipients`)."""
         return self._setting("ALERT_RECIPIENTS", None)
 
     @property

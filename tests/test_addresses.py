@@ -479,7 +479,7 @@ def test_the_migration_makes_old_spellings_canonical_and_keeps_the_rest():
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_step_covers_journeys_and_messages(step):
-    migration = importlib.import_module("oscar_recovery.migrations.0020_canonical_addresses")
+    migration = importlib.import_module("oscar_recovery.migrations.0021_canonical_addresses")
     journey = make_journey(quiet_for=timedelta(hours=1))
     message = RecoveryMessage.objects.create(journey=journey, step=step)
     stored_as_typed(journey, "Anna@Bücher.de")

@@ -20,7 +20,7 @@ from django.core import mail
 from django.core.checks import Info
 from django.utils import timezone
 
-from oscar_recovery import handoff
+from oscar_recovery import checks, handoff
 from oscar_recovery.checks import check_task_mode
 from oscar_recovery.handoff import publish
 from oscar_recovery.models import HandOff
@@ -203,7 +203,9 @@ def test_a_done_hand_off_is_not_done_again(monkeypatch):
     assert calls == [7]
 
 
-def test_the_task_mode_follows_the_project(settings, celery_eager):
+def test_the_task_mode_follows_the_project(settings, celery_eager, monkeypatch):
+    # The notice is for `manage.py check` (tests/test_install_path.py): read it as it does.
+    monkeypatch.setattr(checks, "running_check_command", lambda: True)
     assert handoff.task_mode() == "celery"  # the test suite's Celery app is current
     settings.OSCAR_RECOVERY_TASK_MODE = "inline"
     assert handoff.task_mode() == "inline"

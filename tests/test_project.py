@@ -64,6 +64,7 @@ def test_tracking_urls_without_a_webhook_secret_are_an_error_in_production(setti
     from oscar_recovery.checks import check_esp_webhook_secret
 
     assert check_esp_webhook_secret(None) == []  # tests/urls.py mounts them, with a secret
+    settings.ROOT_URLCONF = "tests.support.urls_anymail_direct"  # anymail's own, unguarded
     settings.ANYMAIL = {}
     settings.DEBUG = False
     assert [problem.id for problem in check_esp_webhook_secret(None)] == ["oscar_recovery.E030"]
@@ -71,6 +72,16 @@ def test_tracking_urls_without_a_webhook_secret_are_an_error_in_production(setti
     assert [problem.id for problem in check_esp_webhook_secret(None)] == ["oscar_recovery.W030"]
     settings.ANYMAIL_WEBHOOK_SECRET = "esp:secret"
     assert check_esp_webhook_secret(None) == []
+
+
+def test_guarded_tracking_urls_without_a_secret_are_closed_and_said_so(settings):
+    """oscar_recovery.webhooks answers 404 then: nothing is open (no E030), but no
+    bounce arrives either, which the owner must hear (W031)."""
+    from oscar_recovery.checks import check_esp_webhook_secret
+
+    settings.ANYMAIL = {}
+    settings.DEBUG = False
+    assert [problem.id for problem in check_esp_webhook_secret(None)] == ["oscar_recovery.W031"]
 
 
 def test_no_webhook_secret_is_needed_when_the_tracking_urls_are_not_mounted(settings):

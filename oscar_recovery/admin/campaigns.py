@@ -72,10 +72,16 @@ class CampaignStepInline(TranslationsAdminMixin, admin.StackedInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_active", "trigger", "priority", "holdout_percent"]
+    list_display = ["name", "is_active", "trigger", "priority", "held_out"]
     list_filter = ["is_active", "trigger"]
     search_fields = ["name"]
     inlines = [CampaignStepInline]
+    #: What the holdout means for an owner trying the app with a basket of their own.
+    HOLDOUT_HELP = _(
+        "Held out: no email by design. This share of matching journeys is tracked but never "
+        "emailed, to measure what the emails add; your test baskets too. 0 emails every "
+        "journey (and measures nothing)."
+    )
     fieldsets = [
         (None, {"fields": ["name", "is_active", "trigger", "priority"]}),
         (
@@ -93,6 +99,17 @@ class CampaignAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["help_texts"] = {
+            "holdout_percent": self.HOLDOUT_HELP,
+            **kwargs.get("help_texts", {}),
+        }
+        return super().get_form(request, obj, change, **kwargs)
+
+    @admin.display(description=_("held out (no email)"), ordering="holdout_percent")
+    def held_out(self, obj: Campaign) -> str:
+        return f"{obj.holdout_percent}%"
 
 
 class StepVariantInline(TranslationsAdminMixin, admin.StackedInline):
@@ -283,9 +300,13 @@ class CampaignStepAdmin(TranslationsAdminMixin, admin.ModelAdmin):
 
 @admin.register(CampaignEnrolment)
 class CampaignEnrolmentAdmin(ReadOnlyAdmin):
-    list_display = ["journey", "campaign", "is_holdout", "status", "next_send_at"]
+    list_display = ["journey", "campaign", "held_out", "status", "next_send_at"]
     list_filter = ["status", "is_holdout", "campaign"]
     list_select_related = ["journey", "campaign"]
+
+    @admin.display(description=_("held out (no email)"), boolean=True, ordering="is_holdout")
+    def held_out(self, obj: CampaignEnrolment) -> bool:
+        return obj.is_holdout
 
 
 @admin.register(RecoveryMessage)

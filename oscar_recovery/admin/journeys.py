@@ -14,8 +14,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from oscar_recovery.admin.base import ReadOnlyAdmin
+from oscar_recovery.campaigns.enrolment import holdout_note
 from oscar_recovery.contacts.addresses import display_email, safe_canonical_email
-from oscar_recovery.models import CartJourney, CartJourneyEvent, SuppressedAddress, email_matches
+from oscar_recovery.models import (
+    CampaignEnrolment,
+    CartJourney,
+    CartJourneyEvent,
+    SuppressedAddress,
+    email_matches,
+)
 from oscar_recovery.privacy.data_rights import erase_email, export_email
 from oscar_recovery.privacy.suppression import all_hashes
 
@@ -131,7 +138,10 @@ class CartJourneyAdmin(ReadOnlyAdmin):
                 ]
             },
         ),
-        (_("How far"), {"fields": ["furthest_step", "funnel_table", "basket_frozen"]}),
+        (
+            _("How far"),
+            {"fields": ["furthest_step", "funnel_table", "basket_frozen", "recovery_emails"]},
+        ),
         (
             _("When"),
             {
@@ -150,7 +160,24 @@ class CartJourneyAdmin(ReadOnlyAdmin):
     ]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields] + ["lines_table", "funnel_table"]
+        return [f.name for f in self.model._meta.fields] + [
+            "lines_table",
+            "funnel_table",
+            "recovery_emails",
+        ]
+
+    @admin.display(description=_("recovery emails"))
+    def recovery_emails(self, obj: CartJourney) -> str:
+        """The journey's campaign and where it stands; a held-out journey says why it got
+        no email."""
+        enrolment = CampaignEnrolment.objects.filter(journey=obj).select_related("campaign").first()
+        if enrolment is None:
+            return _("In no campaign.")
+        if enrolment.is_holdout:
+            state = holdout_note(enrolment.campaign.holdout_percent)
+        else:
+            state = enrolment.get_status_display()
+        return format_html("“{}”: {}", enrolment.campaign, state)
 
     @admin.display(description=_("lines"))
     def lines_table(self, obj):

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
 from oscar_recovery import app_settings
@@ -49,6 +50,27 @@ class CustomerHistory:
 
 def in_holdout(campaign: Campaign, journey: CartJourney) -> bool:
     return percentile("holdout", campaign.pk, journey.pk) < campaign.holdout_percent
+
+
+def holdout_note(percent: int) -> str:
+    """The one sentence that says a campaign's holdout, wherever a campaign is created or
+    shown (install command, admin, dashboard) and on the page of a journey held out: an
+    owner trying the app with baskets of their own must expect some to get no email."""
+    if percent <= 0:
+        return _("Nothing held out: every matching journey is emailed.")
+    return _(
+        "Held out: no email by design, %(percent)d%% of journeys (they measure what the "
+        "emails add)."
+    ) % {"percent": percent}
+
+
+def active_holdouts() -> list[tuple[Campaign, str]]:
+    """Each active campaign that holds journeys out, with its :func:`holdout_note`."""
+    campaigns = Campaign.objects.filter(is_active=True, holdout_percent__gt=0)
+    return [
+        (campaign, holdout_note(campaign.holdout_percent))
+        for campaign in campaigns.order_by("-priority", "name")
+    ]
 
 
 def matches(campaign: Campaign, journey: CartJourney, history: CustomerHistory) -> bool:

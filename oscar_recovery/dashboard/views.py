@@ -17,6 +17,7 @@ from oscar.views.decorators import check_permissions
 
 from oscar_recovery import app_settings, handoff
 from oscar_recovery.campaigns import dispatch
+from oscar_recovery.campaigns.enrolment import active_holdouts, holdout_note
 from oscar_recovery.constants import JourneyStatus
 from oscar_recovery.dashboard import csv_export
 from oscar_recovery.dashboard.apps import ACT_ON_ENROLMENTS
@@ -71,6 +72,7 @@ class OverviewView(PeriodMixin, TemplateView):
         series = reports.daily_series(self.period)
         context.update(
             task_mode=handoff.task_mode(),
+            holdouts=active_holdouts(),
             health=health.check(),
             overview=overview,
             figures=overview_figures(overview),
@@ -174,6 +176,7 @@ class CampaignsView(PeriodMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.update(
+            holdouts=active_holdouts(),
             campaign_rows=reports.campaign_rows(self.period),
             step_rows=reports.step_rows(self.period),
             prompt_rows=reports.prompt_rows(self.period),
@@ -477,6 +480,11 @@ class BasketDetailView(DetailView):
             timeline=journey_timeline(journey),
             enrolment=enrolment,
             stop_reason=stop_reason_text(enrolment.stop_reason) if enrolment else "",
+            holdout_note=(
+                holdout_note(enrolment.campaign.holdout_percent)
+                if enrolment and enrolment.is_holdout
+                else ""
+            ),
             actions={
                 name: label
                 for name, (label, _service) in BasketActionView.ACTIONS.items()

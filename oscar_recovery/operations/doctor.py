@@ -68,11 +68,18 @@ def _email_backend() -> str | None:
 
 
 def _webhook_secret() -> str | None:
-    if checks.esp_webhook_unsigned():
+    open_esps = checks.open_esp_webhooks()
+    if open_esps:
         return _(
-            "The ESP's tracking webhook has no secret: anyone can post forged deliveries, "
-            "bounces and clicks to it."
-        )
+            "The ESP webhooks of %(esps)s have no secret: anyone can post forged deliveries, "
+            "bounces and clicks to them."
+        ) % {"esps": ", ".join(open_esps)}
+    withheld = checks.withheld_esp_tracking()
+    if withheld:
+        return _(
+            "The tracking webhook of %(esp)s has no secret, so it answers 404: bounces and "
+            "complaints are not recorded."
+        ) % {"esp": withheld}
     return None
 
 
@@ -171,9 +178,11 @@ CHECKS: list[DoctorCheck] = [
         _webhook_secret,
         gettext_lazy(
             'Set ANYMAIL["WEBHOOK_SECRET"] = "<random>:<random>" and put the same user:password '
-            "in the ESP's webhook URL (https://user:password@shop/anymail/<esp>/tracking/)."
+            "in the ESP's webhook URL (https://user:password@shop/anymail/<esp>/tracking/), or "
+            "the ESP's signing key (e.g. MAILGUN_WEBHOOK_SIGNING_KEY); mount "
+            'include("oscar_recovery.webhooks"), not anymail.urls.'
         ),
-        in_check_deploy=False,  # oscar_recovery.E030
+        in_check_deploy=False,  # oscar_recovery.E030 and W031
     ),
     DoctorCheck(
         "oscar_recovery.W133",
@@ -225,6 +234,12 @@ CHECKS: list[DoctorCheck] = [
             "Start Celery beat and a worker, or run 'manage.py recovery_sweep' once to try it."
         ),
         needs_db=True,
+    ),
+    DoctorCheck(
+        "oscar_recovery.W140",
+        checks.broker_client_problem,
+        checks.BROKER_CLIENT_FIX,
+        in_check_deploy=False,  # oscar_recovery.W040
     ),
 ]
 

@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("oscar_recovery", "0019_confirmation_esp_call_started"),
+        ("oscar_recovery", "0020_webhook_signature_format"),
     ]
 
     operations = [
