@@ -463,6 +463,14 @@ class AppSettings:
         login (``Authorization: Bearer <token>``). Empty, the default: staff only."""
         return str(self._setting("HEALTH_TOKEN", "") or "")
 
+    # -- addresses --
+
+    @property
+    def PHONE_REGION(self) -> str | None:
+        """The region (ISO 3166 code, ``"GB"``) a phone number typed without its
+        ``+country`` prefix is read in. None, the default: such numbers are refused."""
+        return self._setting("PHONE_REGION", None) or None
+
 
 _app_settings = AppSettings()
 

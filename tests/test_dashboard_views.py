@@ -11,7 +11,7 @@ from django.utils import timezone
 from oscar.test import factories
 
 from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus
-from oscar_recovery.models import CampaignEnrolment, RecoveryMessage
+from oscar_recovery.models import CampaignEnrolment, CartJourney, RecoveryMessage
 from oscar_recovery.reporting import aggregation
 from tests.support import dashboard_scenario as sc
 
@@ -230,6 +230,18 @@ def test_basket_list_filters_and_search(scenario, staff_client):
     scenario.journeys[2].email = "jane@example.org"
     scenario.journeys[2].save()
     assert ids(staff_client.get(list_url, {"q": "JANE@"})) == {j[2].pk}
+
+
+def test_staff_find_an_address_by_any_spelling_and_read_it_as_people_do(scenario, staff_client):
+    journey = scenario.journeys[2]
+    journey.email = "Jane@Bücher.de"
+    journey.save()
+    assert CartJourney.objects.get(pk=journey.pk).email == "jane@xn--bcher-kva.de"
+    list_url = url("recovery-basket-list")
+    for spelling in ("JANE@BÜCHER.DE", "jane@xn--bcher-kva.de", " Jane@bu\u0308cher.de"):
+        assert ids(staff_client.get(list_url, {"q": spelling})) == {journey.pk}
+    response = staff_client.get(url("recovery-basket-detail", journey.pk))
+    assert "jane@bücher.de" in response.content.decode()
 
 
 def test_basket_list_bad_filters_are_form_errors(scenario, staff_client):

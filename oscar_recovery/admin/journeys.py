@@ -15,11 +15,13 @@ from django.utils.translation import ngettext
 
 from oscar_recovery.admin.base import ReadOnlyAdmin
 from oscar_recovery.campaigns.enrolment import holdout_note
+from oscar_recovery.contacts.addresses import display_email, safe_canonical_email
 from oscar_recovery.models import (
     CampaignEnrolment,
     CartJourney,
     CartJourneyEvent,
     SuppressedAddress,
+    email_matches,
 )
 from oscar_recovery.privacy.data_rights import erase_email, export_email
 from oscar_recovery.privacy.suppression import all_hashes
@@ -94,6 +96,14 @@ class CartJourneyAdmin(ReadOnlyAdmin):
         "email_source",
     ]
     search_fields = ["email", "user__email", "order__number"]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Besides the fields' text: a whole address in any spelling finds its journeys."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term and safe_canonical_email(search_term):
+            found |= queryset.filter(email_matches(search_term))
+        return found, may_have_duplicates
+
     date_hierarchy = "created_at"
     list_select_related = ["user"]
     show_full_result_count = False  # counting a million rows on every page view is slow
@@ -221,12 +231,15 @@ class SuppressedAddressAdmin(ReadOnlyAdmin):
 
 
 def _addresses(queryset) -> list[str]:
-    """The distinct addresses of the selected journeys (their own or their account's)."""
+    """The distinct addresses of the selected journeys (their own or their account's), as
+    people read them (one per mailbox, whatever its spellings)."""
     found: dict[str, str] = {}
     for email, account in queryset.values_list("email", "user__email"):
         for address in (email, account):
             if address:
-                found.setdefault(address.strip().lower(), address.strip())
+                canonical = safe_canonical_email(address)
+                key = canonical or address.strip().lower()
+                found.setdefault(key, display_email(canonical) or address.strip())
     return sorted(found.values(), key=str.lower)
 
 

@@ -15,6 +15,7 @@ from oscar_recovery import app_settings, signals
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.capture.snapshot import BasketSnapshot
 from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind
+from oscar_recovery.contacts.addresses import safe_canonical_email
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney, CartJourneyEvent, email_matches
 from oscar_recovery.privacy.consent import FIELDS as consent_fields
@@ -82,9 +83,10 @@ def save_basket(
         update_fields.append("is_staff")
     if shopper.language:
         update_fields.append("language")
-    if getattr(user, "email", ""):
+    account_email = safe_canonical_email(getattr(user, "email", ""))
+    if account_email:
         # The account email starts a user's journey; later it only fills a blank.
-        journey.email, journey.email_source = user.email, EmailSource.ACCOUNT
+        journey.email, journey.email_source = account_email, EmailSource.ACCOUNT
         journey.email_captured_at = now
     CartJourney.objects.bulk_create(
         [journey],
@@ -101,9 +103,13 @@ def attach_email(
 ) -> CartJourney | None:
     """Attach an email to the basket's journey. A shopper's own words win: an email given at
     checkout or captured on site replaces an earlier one; an account or order email only
-    fills a blank. Returns the journey when the email changed."""
+    fills a blank. The address is stored canonical; one that cannot be (invisible or
+    look-alike characters: a spelling of someone else's mailbox) is not attached. Returns
+    the journey when the email changed."""
     now = now or timezone.now()
-    email = email.strip()
+    email = safe_canonical_email(email)
+    if not email:
+        return None
     queryset = CartJourney.objects.filter(basket_id=basket_id).exclude(email_matches(email))
     if source in (EmailSource.ACCOUNT, EmailSource.ORDER):
         queryset = queryset.filter(email="")
@@ -266,7 +272,9 @@ def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
             return None
         journey.last_activity_at = now
         journey.user_id = journey.user_id or order.user_id
-        email = order.guest_email or (order.user.email if order.user_id else "")
+        email = safe_canonical_email(
+            order.guest_email or (order.user.email if order.user_id else "")
+        )
         if email and not journey.email:
             journey.email, journey.email_source = email, EmailSource.ORDER
             journey.email_captured_at = now

@@ -37,6 +37,7 @@ from oscar.core.loading import get_class, get_model
 
 from oscar_recovery import app_settings, ratelimit
 from oscar_recovery.constants import JourneyEventKind, MessageStatus
+from oscar_recovery.contacts.addresses import display_email
 from oscar_recovery.models import CartJourney, CartJourneyEvent, RecoveryMessage
 from oscar_recovery.outcomes.tracking import advance_status
 from oscar_recovery.sending.tokens import InvalidLink, RestoreLink
@@ -120,7 +121,7 @@ def restore_basket(request: HttpRequest, link: RestoreLink) -> RestoreOutcome:
     copy_lines(basket, current)
     code = apply_voucher(request, current, journey)
     if journey.email and not user.is_authenticated:
-        suggest_email(request, journey.email)
+        suggest_email(request, display_email(journey.email))  # as people read it
     # A guest's new basket needs Oscar's basket cookie; an account's basket is found by owner.
     cookie = current.id if created and not user.is_authenticated else None
     return RestoreOutcome(
