@@ -17,14 +17,13 @@ from oscar.views.decorators import check_permissions
 
 from oscar_recovery import app_settings, handoff
 from oscar_recovery.campaigns import dispatch
-from oscar_recovery.constants import JourneyStatus
 from oscar_recovery.dashboard import csv_export
 from oscar_recovery.dashboard.apps import ACT_ON_ENROLMENTS
 from oscar_recovery.dashboard.forms import BasketFilterForm, PeriodForm
 from oscar_recovery.dashboard.timeline import journey_timeline, stop_reason_text
 from oscar_recovery.models import CartJourney, RecoveryMessage
 from oscar_recovery.operations import health
-from oscar_recovery.reporting import reports
+from oscar_recovery.reporting import aggregation, reports
 from oscar_recovery.sending.content import display_step
 
 
@@ -357,9 +356,8 @@ class BasketListView(ListView):
         # Bots can be listed too (the form's "bots", marked, never contacted), unlike in the
         # figures: a first visitor who scripts the sandbox with HeadlessChrome sees why no
         # email came.
-        queryset = CartJourney.objects.exclude(status=JourneyStatus.MERGED).filter(
-            abandoned_at__isnull=False
-        )
+        # The baskets the figures count (a restored copy is its original's row).
+        queryset = aggregation.basket_journeys().filter(abandoned_at__isnull=False)
         return (
             self.form.filter(queryset)
             .select_related("enrolment__campaign", "order")

@@ -68,6 +68,12 @@ class JourneyQuerySet(models.QuerySet):
         """Journeys whose own address is ``email`` (case-insensitive)."""
         return self.filter(email_matches(email))
 
+    def own_baskets(self) -> JourneyQuerySet:
+        """Journeys that are a basket of their own: not a copy a restore link made of another
+        journey's basket in another browser (``restored_from``). Only these are enrolled,
+        alerted about, announced as abandoned and counted as baskets."""
+        return self.filter(restored_from__isnull=True)
+
     def open(self) -> JourneyQuerySet:
         """Journeys shopper activity can still move (``JourneyStatus.open_statuses``)."""
         return self.filter(status__in=JourneyStatus.open_statuses())
@@ -161,6 +167,18 @@ class CartJourney(models.Model):
         related_name="merged_journeys",
         verbose_name=_("merged into"),
     )
+    #: The journey whose restore link brought this basket's lines here (opened in another
+    #: browser): the same abandoned basket again, so it is never enrolled and never counted
+    #: as a basket of its own (:func:`oscar_recovery.reporting.aggregation.reporting_journeys`).
+    restored_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="restored_copies",
+        verbose_name=_("restored from"),
+        help_text=_("The journey whose restore link created this basket in another browser."),
+    )
     order = models.ForeignKey(
         "order.Order",
         on_delete=models.SET_NULL,
@@ -240,6 +258,11 @@ class CartJourney(models.Model):
             _("user #%(id)s") % {"id": self.user_id} if self.user_id else _("anonymous")
         )
         return f"#{self.pk} {who} ({self.get_status_display()})"
+
+    @property
+    def is_restored_copy(self) -> bool:
+        """Created by opening another journey's restore link: that journey's basket again."""
+        return self.restored_from_id is not None
 
     @property
     def is_ended(self) -> bool:
