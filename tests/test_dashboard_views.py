@@ -130,6 +130,17 @@ def test_overview_shows_the_figures(scenario, staff_client):
     assert "googleapis" not in html
 
 
+def test_overview_says_how_work_runs_when_celery_is_eager(staff_client, celery_eager):
+    """The sandbox without a broker. Before: "Work is done by Celery workers" and "No
+    worker seen yet" while every task ran inline."""
+    html = staff_client.get(url("recovery-overview")).content.decode()
+    assert "Celery runs each task eagerly" in html
+    assert "Celery workers" not in html and "No worker seen yet" not in html
+    celery_eager.conf.task_always_eager = False
+    html = staff_client.get(url("recovery-overview")).content.decode()
+    assert "Work is done by Celery workers." in html and "No worker seen yet" in html
+
+
 def test_overview_without_figures_says_how_to_compute_them(staff_client):
     html = staff_client.get(url("recovery-overview")).content.decode()
     assert "data-no-figures" in html

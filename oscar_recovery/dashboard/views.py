@@ -70,6 +70,8 @@ class OverviewView(PeriodMixin, TemplateView):
         series = reports.daily_series(self.period)
         context.update(
             task_mode=handoff.task_mode(),
+            celery_eager=handoff.celery_runs_eagerly(),
+            needs_workers=handoff.needs_workers(),
             health=health.check(),
             overview=overview,
             figures=overview_figures(overview),

@@ -46,13 +46,13 @@ def save_basket(
 ) -> None:
     """Create or update the journey of an open basket in one ``INSERT .. ON CONFLICT`` query.
 
-        Only what is known is written on update: ``snapshot``/``vouchers`` None leaves them be,
-        and the first visitor id and bot verdict stick. An explicit ``email`` (address, source)
-        goes through :func:`attach_email`. ``viewed`` (product ids, most recent first) replaces
-        the journey's browsing history when given. ``restored_from`` (the journey whose restore
+    Only what is known is written on update: ``snapshot``/``vouchers`` None leaves them be,
+    and the first visitor id and bot verdict stick. An explicit ``email`` (address, source)
+    goes through :func:`attach_email`. ``viewed`` (product ids, most recent first) replaces
+    the journey's browsing history when given. ``restored_from`` (the journey whose restore
     link copied the lines in) is written only when this creates the journey: a journey the
-    basket already had was the shopper's own before. A journey linked to an open basket is never ended
-        (ending detaches open baskets), so activity can always set it back to active.
+    basket already had was the shopper's own. A journey linked to an open basket is never
+    ended (ending detaches open baskets), so activity can always set it back to active.
     """
     now = now or timezone.now()
     adapter = get_adapter()
