@@ -10,10 +10,18 @@ from django.urls import reverse
 from django.utils import timezone
 from oscar.test import factories
 
-from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus
-from oscar_recovery.models import CampaignEnrolment, RecoveryMessage
+from oscar_recovery.constants import (
+    EnrolmentStatus,
+    JourneyStatus,
+    MessageStatus,
+    SkipReason,
+    SuppressionReason,
+)
+from oscar_recovery.models import Campaign, CampaignEnrolment, CampaignStep, RecoveryMessage
+from oscar_recovery.privacy.suppression import suppress
 from oscar_recovery.reporting import aggregation
 from tests.support import dashboard_scenario as sc
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 
@@ -388,3 +396,64 @@ def test_holdout_journeys_cannot_be_sent_an_email(scenario):
     assert "Holdout journeys are never emailed." in page.content.decode()
     assert not RecoveryMessage.objects.filter(journey=j5, step=scenario.step2).exists()
     assert mail.outbox == []
+
+
+# -- an address that wants no more emails ---------------------------------------------------
+
+
+@pytest.fixture
+def three_addresses():
+    """Three abandoned baskets, each enrolled with its next step due tomorrow: their
+    addresses unsubscribed, bounced and complained just now."""
+    campaign = Campaign.objects.create(name="Default")
+    step = CampaignStep.objects.create(campaign=campaign, position=1, delay=timedelta(hours=1))
+    journeys = {}
+    for reason in (
+        SuppressionReason.UNSUBSCRIBED,
+        SuppressionReason.BOUNCED,
+        SuppressionReason.COMPLAINED,
+    ):
+        journey = make_journey(
+            quiet_for=timedelta(hours=2),
+            status=JourneyStatus.ABANDONED,
+            email=f"{reason}@Example.com",
+        )
+        CampaignEnrolment.objects.create(
+            journey=journey,
+            campaign=campaign,
+            next_step=step,
+            next_send_at=timezone.now() + timedelta(days=1),
+        )
+        suppress(f" {reason}@example.COM", reason)
+        journeys[reason] = journey
+    return journeys
+
+
+def test_an_unsubscribe_shows_at_once_and_says_which(three_addresses, staff_client):
+    """Before: nothing showed until the next step fell due, and then only "Stopped: address
+    unsubscribed, bounced or complained"; the list had no column for it."""
+    response = staff_client.get(url("recovery-basket-list"))
+    html = response.content.decode()
+    assert "No more emails" in html
+    for reason, journey in three_addresses.items():
+        assert f'data-no-more-emails="{reason}"' in html
+        page = staff_client.get(url("recovery-basket-detail", journey.pk))
+        assert page.context["no_more_emails"].reason == reason
+        assert f'data-no-more-emails="{reason}"' in page.content.decode()
+    detail = staff_client.get(url("recovery-basket-detail", three_addresses["bounced"].pk))
+    assert "emails to the address bounced" in detail.content.decode()
+    timeline = [(entry.kind, entry.detail) for entry in detail.context["timeline"]]
+    assert ("contact", "emails to the address bounced") in timeline
+    rows = read_csv(staff_client.get(url("recovery-basket-list"), {"export": "baskets"}))
+    assert rows[0][-1] == "No more emails"
+    assert sorted(row[-1] for row in rows[1:]) == ["Hard bounce", "Spam complaint", "Unsubscribed"]
+
+
+def test_a_stopped_enrolment_says_which_suppression_stopped_it(three_addresses, staff_client):
+    journey = three_addresses["unsubscribed"]
+    CampaignEnrolment.objects.filter(journey=journey).update(
+        status=EnrolmentStatus.STOPPED, stop_reason=SkipReason.SUPPRESSED
+    )
+    html = staff_client.get(url("recovery-basket-detail", journey.pk)).content.decode()
+    assert "Stopped: the address unsubscribed" in html
+    assert "unsubscribed, bounced or complained" not in html

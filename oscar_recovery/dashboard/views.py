@@ -17,7 +17,7 @@ from oscar.views.decorators import check_permissions
 
 from oscar_recovery import app_settings, handoff
 from oscar_recovery.campaigns import dispatch
-from oscar_recovery.dashboard import csv_export
+from oscar_recovery.dashboard import contact_state, csv_export
 from oscar_recovery.dashboard.apps import ACT_ON_ENROLMENTS
 from oscar_recovery.dashboard.forms import BasketFilterForm, PeriodForm
 from oscar_recovery.dashboard.timeline import journey_timeline, stop_reason_text
@@ -376,10 +376,11 @@ class BasketListView(ListView):
             context["bots_hidden_query"] = query.urlencode()
             query.pop("bots")
         context.update(form=self.form, query=query.urlencode())
+        # The page's addresses on the suppression list, read now: an unsubscribe shows at once.
+        context["journeys"] = context["object_list"] = contact_state.attach(context["journeys"])
         return context
 
     def export(self):
-        journeys = self.get_queryset().iterator(chunk_size=2000)
         rows = (
             (
                 journey.pk,
@@ -393,8 +394,9 @@ class BasketListView(ListView):
                 getattr(getattr(journey, "enrolment", None), "campaign", "") or "",
                 journey.order.number if journey.order_id else "",
                 journey.order_total,
+                journey.no_more_emails.label if journey.no_more_emails else "",
             )
-            for journey in journeys
+            for journey in _with_contact_state(self.get_queryset().iterator(chunk_size=2000))
         )
         header = (
             _("Journey"),
@@ -408,8 +410,21 @@ class BasketListView(ListView):
             _("Campaign"),
             _("Order"),
             _("Order total"),
+            _("No more emails"),
         )
         return csv_export.csv_response("recovery-abandoned-baskets", header, rows, stream=True)
+
+
+def _with_contact_state(journeys, chunk_size: int = 2000):
+    """The journeys with ``no_more_emails`` set (:func:`contact_state.attach`), one look-up
+    per ``chunk_size`` of them, for a streamed export."""
+    chunk = []
+    for journey in journeys:
+        chunk.append(journey)
+        if len(chunk) == chunk_size:
+            yield from contact_state.attach(chunk)
+            chunk = []
+    yield from contact_state.attach(chunk)
 
 
 class BasketDetailView(DetailView):
@@ -459,7 +474,7 @@ class BasketDetailView(DetailView):
         if export == "timeline":
             rows = [
                 (entry.at.isoformat(), entry.kind, entry.title, entry.detail)
-                for entry in journey_timeline(journey)
+                for entry in journey_timeline(journey, no_more=self.no_more_emails(journey))
             ]
             return csv_export.csv_response(
                 name, (_("When"), _("Kind"), _("What"), _("Detail")), rows
@@ -469,14 +484,16 @@ class BasketDetailView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         journey = self.object
+        no_more = self.no_more_emails(journey)
         enrolment = getattr(journey, "enrolment", None)
         allowed = dispatch.allowed_actions(enrolment) if enrolment else []
         if not check_permissions(self.request.user, ACT_ON_ENROLMENTS):
             allowed = []  # the action view refuses them: offer no button
         context.update(
-            timeline=journey_timeline(journey),
+            timeline=journey_timeline(journey, no_more=no_more),
+            no_more_emails=no_more,
             enrolment=enrolment,
-            stop_reason=stop_reason_text(enrolment.stop_reason) if enrolment else "",
+            stop_reason=stop_reason_text(enrolment.stop_reason, no_more) if enrolment else "",
             actions={
                 name: label
                 for name, (label, _service) in BasketActionView.ACTIONS.items()
@@ -484,6 +501,10 @@ class BasketDetailView(DetailView):
             },
         )
         return context
+
+    @staticmethod
+    def no_more_emails(journey: CartJourney) -> contact_state.NoMoreEmails | None:
+        return contact_state.attach([journey])[0].no_more_emails
 
 
 class BasketActionView(View):
