@@ -190,7 +190,8 @@ def test_csv_export_of_every_table(scenario, staff_client):
     daily = export("recovery-overview", "daily")
     assert daily[1] == ["2026-03-01", "1", "1", "0", "0"]
     campaigns = export("recovery-campaigns", "campaigns")
-    assert campaigns[1][:3] == ["Welcome back", "3", "1"]
+    # Journeys emailed, emailed group, holdout.
+    assert campaigns[1][:4] == ["Welcome back", "2", "3", "1"]
     steps = export("recovery-campaigns", "steps")
     assert steps[1][:4] == ["Welcome back #1", "Forgot something?", "2", "2"]
     prompts = export("recovery-campaigns", "prompts")

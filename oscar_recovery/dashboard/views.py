@@ -69,6 +69,7 @@ class OverviewView(PeriodMixin, TemplateView):
         funnel = reports.funnel(self.period, overview.current)
         series = reports.daily_series(self.period)
         context.update(
+            labels=reports.LABELS,
             task_mode=handoff.task_mode(),
             celery_eager=handoff.celery_runs_eagerly(),
             needs_workers=handoff.needs_workers(),
@@ -85,8 +86,8 @@ class OverviewView(PeriodMixin, TemplateView):
                     "labels": series["days"],
                     "abandoned": series["abandoned"],
                     "recovered": series["recovered"],
-                    "abandonedLabel": str(_("Abandoned baskets")),
-                    "recoveredLabel": str(_("Recovered orders")),
+                    "abandonedLabel": str(reports.LABELS["abandoned"]),
+                    "recoveredLabel": str(reports.LABELS["recovered_orders"]),
                 },
                 "funnel": {
                     "labels": [step.label for step in funnel],
@@ -135,10 +136,10 @@ class OverviewView(PeriodMixin, TemplateView):
         )
         header = (
             _("Day"),
-            _("Abandoned"),
-            _("Emails sent"),
-            _("Recovered orders"),
-            _("Recovered revenue"),
+            reports.LABELS["abandoned"],
+            reports.LABELS["sent"],
+            reports.LABELS["recovered_orders"],
+            reports.LABELS["recovered_revenue"],
         )
         return csv_export.csv_response(self.export_name("daily"), header, rows)
 
@@ -152,21 +153,22 @@ def overview_figures(overview: reports.Overview) -> list[tuple]:
     the template how to format the value."""
     now, then = overview.current, overview.before
     names = (
-        ("created", _("Baskets created"), "count"),
-        ("abandoned", _("Baskets abandoned"), "count"),
-        ("abandonment_rate", _("Abandonment rate"), "rate"),
-        ("identified_share", _("Abandoned with an email"), "rate"),
-        ("abandoned_value", _("Value of abandoned baskets"), "money"),
-        ("sent", _("Emails sent"), "count"),
-        ("delivered", _("Emails delivered"), "count"),
-        ("clicked", _("Emails clicked"), "count"),
-        ("click_rate", _("Click rate (of sent)"), "rate"),
-        ("recovered_orders", _("Recovered orders"), "count"),
-        ("recovered_revenue", _("Recovered revenue"), "money"),
-        ("recovery_rate", _("Recovery rate (of abandoned)"), "rate"),
-        ("revenue_per_email", _("Revenue per email sent"), "money"),
+        ("created", "count"),
+        ("abandoned", "count"),
+        ("abandonment_rate", "rate"),
+        ("identified_share", "rate"),
+        ("abandoned_value", "money"),
+        ("emailed", "count"),
+        ("sent", "count"),
+        ("delivered", "count"),
+        ("clicked", "count"),
+        ("click_rate", "rate"),
+        ("recovered_orders", "count"),
+        ("recovered_revenue", "money"),
+        ("recovery_rate", "rate"),
+        ("revenue_per_email", "money"),
     )
-    return [(label, now[name], then[name], kind) for name, label, kind in names]
+    return [(reports.LABELS[name], now[name], then[name], kind) for name, kind in names]
 
 
 class CampaignsView(PeriodMixin, TemplateView):
@@ -175,6 +177,7 @@ class CampaignsView(PeriodMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.update(
+            labels=reports.LABELS,
             campaign_rows=reports.campaign_rows(self.period),
             step_rows=reports.step_rows(self.period),
             prompt_rows=reports.prompt_rows(self.period),
@@ -219,6 +222,7 @@ class CampaignsView(PeriodMixin, TemplateView):
             rows.append(
                 [
                     row.label,
+                    row["emailed"],
                     row["enrolled"],
                     row["holdout"],
                     _pct(lift.emailed_rate),
@@ -229,9 +233,10 @@ class CampaignsView(PeriodMixin, TemplateView):
             )
         header = (
             _("Campaign"),
-            _("Emailed journeys"),
-            _("Holdout journeys"),
-            _("Emailed order %"),
+            reports.LABELS["emailed"],
+            reports.LABELS["enrolled"],
+            reports.LABELS["holdout"],
+            _("Emailed group order %"),
             _("Holdout order %"),
             _("Lift (points)"),
             *self._EMAIL_HEADER,

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -156,6 +156,9 @@ def recompute(first: date, last: date | None = None) -> RecomputeResult:
         for name in ("enrolled", "enrolled_ordered", "holdout", "holdout_ordered"):
             setattr(stat, name, entry[name])
 
+    for (day, campaign_id), count in _emailed(start, end).items():
+        row(day, f"c{campaign_id}", campaign_id=campaign_id).emailed = count
+
     # A click or an open proves delivery, whether or not the ESP reported "delivered".
     delivered = (
         Q(delivered_at__isnull=False) | Q(opened_at__isnull=False) | Q(clicked_at__isnull=False)
@@ -229,6 +232,25 @@ def _serialise_writers() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+
+
+def _emailed(start: datetime, end: datetime) -> dict[tuple[date, int], int]:
+    """Journeys emailed, per day and campaign: each journey once per campaign, on the day
+    of its first email sent there (skipped steps send none), if that day is in range."""
+    tz = timezone.get_current_timezone()
+    counts: dict[tuple[date, int], int] = {}
+    for entry in (
+        RecoveryMessage.objects.exclude(status=MessageStatus.SKIPPED)
+        .filter(sent_at__isnull=False, journey__in=basket_journeys())
+        .values("journey_id", campaign=F("step__campaign_id"))
+        .annotate(first=Min("sent_at"))
+        .filter(first__gte=start, first__lt=end)
+        .values_list("campaign", "first")
+    ):
+        campaign_id, first = entry
+        key = (first.astimezone(tz).date(), campaign_id)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _step_row(row, day: date, entry: dict) -> DailyStat:
