@@ -92,7 +92,7 @@ _TEMPLATE_HELP = _(
 )
 _STEP_BODY_HELP = _(
     "Leave empty to use the shipped default template, which improves with upgrades. To "
-    "change it, copy the default from “Default templates” below and edit it here."
+    "change it, copy the default from “Default templates” on this page and edit it here."
 )
 _VARIANT_HELP = _("Leave empty to use the step's own (the control's).")
 
