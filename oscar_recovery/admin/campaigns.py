@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from oscar_recovery.admin.base import ReadOnlyAdmin
+from oscar_recovery.admin.base import ReadOnlyAdmin, reason_label
 from oscar_recovery.admin.forms import (
     TEMPLATE_VARIABLES,
     CampaignStepForm,
@@ -30,6 +30,7 @@ from oscar_recovery.admin.forms import (
 )
 from oscar_recovery.campaigns.translations import TranslationsAdminMixin
 from oscar_recovery.campaigns.variants import content_for
+from oscar_recovery.constants import SkipReason
 from oscar_recovery.dashboard.formatting import humanize_duration
 from oscar_recovery.models import (
     Campaign,
@@ -300,18 +301,45 @@ class CampaignStepAdmin(TranslationsAdminMixin, admin.ModelAdmin):
 
 @admin.register(CampaignEnrolment)
 class CampaignEnrolmentAdmin(ReadOnlyAdmin):
-    list_display = ["journey", "campaign", "is_holdout", "status", "next_send_at"]
+    list_display = ["journey", "campaign", "is_holdout", "status", "stop_reason_label"]
+    list_display += ["next_send_at"]
     list_filter = ["status", "is_holdout", "campaign"]
     list_select_related = ["journey", "campaign"]
+    fields = ["journey", "campaign", "is_holdout", "status", "stop_reason_label"]
+    fields += ["enrolled_at", "next_step", "next_send_at"]
+    readonly_fields = ["stop_reason_label"]
+
+    @admin.display(description=_("stop reason"), ordering="stop_reason")
+    def stop_reason_label(self, obj):
+        return reason_label(obj.stop_reason)
+
+
+class SkipReasonFilter(admin.SimpleListFilter):
+    """Skip reasons by their words: the field stores codes and has no choices."""
+
+    title = _("skip reason")
+    parameter_name = "skip_reason"
+
+    def lookups(self, request, model_admin):
+        return [(code, reason_label(code)) for code in SkipReason.values]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(skip_reason=self.value()) if self.value() else queryset
 
 
 @admin.register(RecoveryMessage)
 class RecoveryMessageAdmin(ReadOnlyAdmin):
-    list_display = ["journey", "step_label", "variant", "status", "skip_reason", "sent_at"]
-    list_filter = ["status", "skip_reason", "step__campaign"]
+    list_display = ["journey", "step_label", "variant", "status", "skip_reason_label", "sent_at"]
+    list_filter = ["status", SkipReasonFilter, "step__campaign"]
     search_fields = ["to_email", "esp_message_id"]
     list_select_related = ["journey", "step__campaign", "variant"]
+    exclude = ["skip_reason"]
+    readonly_fields = ["skip_reason_label"]
 
     @admin.display(description=_("step"), ordering="step")
     def step_label(self, obj):
         return display_step(obj.step)
+
+    @admin.display(description=_("skip reason"), ordering="skip_reason")
+    def skip_reason_label(self, obj):
+        return reason_label(obj.skip_reason)

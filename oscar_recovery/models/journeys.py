@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Lookup, Q
 from django.db.models.functions import Upper
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery import app_settings
@@ -316,4 +316,6 @@ class CartJourneyEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} @ {self.created_at:%Y-%m-%d %H:%M}"
+        # The admin lists events by this: the time as the owner's language writes it.
+        when = formats.date_format(timezone.localtime(self.created_at), "DATETIME_FORMAT")
+        return f"{self.get_kind_display()} ({when})"

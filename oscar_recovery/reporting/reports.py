@@ -28,6 +28,7 @@ from oscar_recovery.models import (
     PromptEvent,
 )
 from oscar_recovery.prompts.figures import event_counts
+from oscar_recovery.prompts.targeting import asks_email
 from oscar_recovery.reporting import statistics as stats
 from oscar_recovery.sending.content import display_subject
 
@@ -493,7 +494,8 @@ def prompt_rows(period: Period) -> list[Row]:
             "shown": shown,
             "dismissed": kinds.get(PromptEventKind.DISMISSED, 0),
             "captured": captured,
-            "capture_rate": stats.rate(captured, shown),
+            # A prompt without an email form captures nothing by design: no rate, not 0 %.
+            "capture_rate": stats.rate(captured, shown) if asks_email(prompt) else None,
             "recovered_orders": kinds.get(PromptEventKind.CONVERTED, 0) - assisted_count,
             "assisted_orders": assisted_count,
         }

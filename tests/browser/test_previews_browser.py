@@ -152,3 +152,38 @@ def test_the_prompt_admin_previews_the_prompt_live_as_staff_type(staff_page, tmp
     last = frame.locator("button.orc-secondary").bounding_box()  # page coordinates
     assert last["y"] + last["height"] <= frame_box["y"] + frame_box["height"]
     page.screenshot(path=str(SHOTS / "prompt-preview.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}], ids=str
+)
+def test_the_admin_journey_page_reads_as_words(staff_page, product, viewport):
+    """Before: events as JSON, viewed products as "[8, 4]", times as ISO strings and the
+    language as a code on the admin's journey page."""
+    from oscar_recovery.constants import EmailSource, JourneyEventKind, JourneyStatus
+    from oscar_recovery.models import CartJourneyEvent
+    from tests.support.factories import make_journey
+
+    journey = make_journey(
+        quiet_for=timedelta(hours=2),
+        status=JourneyStatus.ABANDONED,
+        viewed=[product.pk],
+        vouchers=["WELCOME10"],
+        language="ar",
+        email_source=EmailSource.CHECKOUT,
+        gateway_reached_at=None,
+    )
+    CartJourneyEvent.objects.create(
+        journey=journey, kind=JourneyEventKind.EMAIL_CAPTURED, data={"source": "checkout"}
+    )
+
+    page = staff_page(f"/admin/oscar_recovery/cartjourney/{journey.pk}/change/", viewport=viewport)
+
+    text = page.locator("#content").inner_text()
+    assert "Email address known (Checkout gateway)" in text
+    assert '{"source"' not in text and f"[{product.pk}]" not in text
+    assert "Winter coat" in page.locator(".field-viewed_products").inner_text()
+    assert "(ar)" in page.locator(".field-language_name").inner_text()
+    assert not __import__("re").search(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", text)
+    shot = OWNER_SHOTS / f"admin-journey-{viewport['width']}.png"
+    page.screenshot(path=str(shot), full_page=True)
