@@ -17,7 +17,13 @@ from oscar_recovery.constants import (
     SkipReason,
     SuppressionReason,
 )
-from oscar_recovery.models import Campaign, CampaignEnrolment, CampaignStep, RecoveryMessage
+from oscar_recovery.models import (
+    Campaign,
+    CampaignEnrolment,
+    CampaignStep,
+    RecoveryMessage,
+    TrackingEvent,
+)
 from oscar_recovery.privacy.suppression import suppress
 from oscar_recovery.reporting import aggregation
 from tests.support import dashboard_scenario as sc
@@ -458,3 +464,23 @@ def test_a_stopped_enrolment_says_which_suppression_stopped_it(three_addresses, 
     html = staff_client.get(url("recovery-basket-detail", journey.pk)).content.decode()
     assert "Stopped: the address unsubscribed" in html
     assert "unsubscribed, bounced or complained" not in html
+
+
+def test_tracking_events_read_as_words_in_the_timeline(staff_client):
+    """Before: "The email service reported: bounced" (anymail's code)."""
+    journey = make_journey(quiet_for=timedelta(hours=2), status=JourneyStatus.ABANDONED)
+    step = CampaignStep.objects.create(
+        campaign=Campaign.objects.create(name="Default"), position=1, delay=timedelta(hours=1)
+    )
+    message = RecoveryMessage.objects.create(
+        journey=journey, step=step, status=MessageStatus.BOUNCED, sent_at=timezone.now()
+    )
+    for key, kind in (("k1", "bounced"), ("k2", "unsubscribed"), ("k3", "autoresponded")):
+        TrackingEvent.objects.create(
+            event_key=key, message=message, event_type=kind, occurred_at=timezone.now()
+        )
+    response = staff_client.get(url("recovery-basket-detail", journey.pk))
+    titles = [entry.title for entry in response.context["timeline"]]
+    assert "The email service reported: Bounced" in titles
+    assert "The email service reported: Unsubscribed" in titles
+    assert "The email service reported: autoresponded" in titles  # no words for it: as named

@@ -17,6 +17,7 @@ from oscar_recovery.constants import (
     LawfulBasis,
     MessageStatus,
     SkipReason,
+    SuppressionReason,
 )
 from oscar_recovery.dashboard.contact_state import NoMoreEmails, stop_reason_for
 from oscar_recovery.models import CartJourney, CartJourneyEvent, PromptEvent, RecoveryMessage
@@ -70,6 +71,16 @@ def stop_reason_text(reason: str, no_more: NoMoreEmails | None = None) -> str:
         label = str(SkipReason(reason).label)
         return label[:1].lower() + label[1:]
     return reason
+
+
+def tracking_event_label(event_type: str) -> str:
+    """An ESP tracking event's type (anymail's) in words where the app has them ("Bounced",
+    "Delivered"), else as the ESP named it."""
+    if event_type in MessageStatus.values:
+        return str(MessageStatus(event_type).label)
+    if event_type == SuppressionReason.UNSUBSCRIBED:
+        return str(SuppressionReason.UNSUBSCRIBED.label)
+    return event_type
 
 
 def describe_event(event: CartJourneyEvent) -> tuple[str, str]:
@@ -190,7 +201,10 @@ def journey_timeline(
                 Entry(
                     event.occurred_at,
                     "tracking",
-                    str(_("The email service reported: %(event)s") % {"event": event.event_type}),
+                    str(
+                        _("The email service reported: %(event)s")
+                        % {"event": tracking_event_label(event.event_type)}
+                    ),
                     f"{label} ({event.esp_name})" if event.esp_name else label,
                 )
             )
