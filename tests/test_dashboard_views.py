@@ -447,6 +447,7 @@ def test_an_unsubscribe_shows_at_once_and_says_which(three_addresses, staff_clie
         page = staff_client.get(url("recovery-basket-detail", journey.pk))
         assert page.context["no_more_emails"].reason == reason
         assert f'data-no-more-emails="{reason}"' in page.content.decode()
+        assert "data-next-step" not in page.content.decode()  # no "Next: step 1, due …"
     detail = staff_client.get(url("recovery-basket-detail", three_addresses["bounced"].pk))
     assert "emails to the address bounced" in detail.content.decode()
     timeline = [(entry.kind, entry.detail) for entry in detail.context["timeline"]]
