@@ -142,7 +142,8 @@ def enrol_journeys(journey_ids: list[int], now=None) -> list[CampaignEnrolment]:
     if not campaigns:
         return []
     journeys = list(
-        CartJourney.objects.filter(pk__in=journey_ids, status=JourneyStatus.ABANDONED)
+        CartJourney.objects.own_baskets()
+        .filter(pk__in=journey_ids, status=JourneyStatus.ABANDONED)
         .filter(
             # A browsing shopper who has since filled a basket leaves the browse campaign
             # for a basket one: the basket is what is worth recovering now.

@@ -50,6 +50,8 @@ class _BasketChanges:
     #: A consent decision the request's form carried
     #: (:class:`oscar_recovery.privacy.consent.Decision`).
     consent: Any = None
+    #: The journey whose restore link copied its lines into this basket.
+    restored_from: int | None = None
 
 
 @dataclass
@@ -223,6 +225,7 @@ def _write_basket_changes(change: _BasketChanges, scope: CaptureScope, now) -> N
                 email=change.email,
                 now=now,
                 viewed=scope.viewed(),
+                restored_from=change.restored_from,
             )
         elif change.email:
             journeys.attach_email(basket.id, *change.email, now=now)
@@ -293,6 +296,15 @@ def _merge_master(slave) -> Any:
     if _scope.get() is None and marker != _line_marker():
         return None
     return master
+
+
+@never_raises
+def lines_restored(basket, journey_id: int) -> None:
+    """A restore link of journey ``journey_id`` copied its lines into ``basket`` (in another
+    browser). A journey this creates is linked to that journey: the same abandoned basket,
+    never one of its own; a journey the basket already had stays as it is. Call it after
+    the lines are copied (the basket has an id then)."""
+    _note(basket, lines=True, restored_from=journey_id)
 
 
 @never_raises

@@ -43,14 +43,17 @@ def save_basket(
     now: datetime | None = None,
     email: tuple[str, str] | None = None,
     viewed: list[int] | None = None,
+    restored_from: int | None = None,
 ) -> None:
     """Create or update the journey of an open basket in one ``INSERT .. ON CONFLICT`` query.
 
     Only what is known is written on update: ``snapshot``/``vouchers`` None leaves them be,
     and the first visitor id and bot verdict stick. An explicit ``email`` (address, source)
     goes through :func:`attach_email`. ``viewed`` (product ids, most recent first) replaces
-    the journey's browsing history when given. A journey linked to an open basket is never ended
-    (ending detaches open baskets), so activity can always set it back to active.
+    the journey's browsing history when given. ``restored_from`` (the journey whose restore
+    link copied the lines in) is written only when this creates the journey: a journey the
+    basket already had was the shopper's own. A journey linked to an open basket is never
+    ended (ending detaches open baskets), so activity can always set it back to active.
     """
     now = now or timezone.now()
     adapter = get_adapter()
@@ -65,6 +68,7 @@ def save_basket(
         is_bot=shopper.user_agent is not None and adapter.is_bot(shopper.user_agent),
         user_id=getattr(user, "pk", None) or basket.owner_id,
         is_staff=bool(getattr(user, "is_staff", False)),
+        restored_from_id=restored_from,
     )
     update_fields = list(status.on_activity(now))
     if snapshot is not None:

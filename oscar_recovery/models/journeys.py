@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Lookup, Q
 from django.db.models.functions import Upper
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery import app_settings
@@ -127,6 +127,12 @@ class JourneyQuerySet(models.QuerySet):
         """Journeys whose own address is ``email``, however it is spelled."""
         return self.filter(email_matches(email))
 
+    def own_baskets(self) -> JourneyQuerySet:
+        """Journeys that are a basket of their own: not a copy a restore link made of another
+        journey's basket in another browser (``restored_from``). Only these are enrolled,
+        alerted about, announced as abandoned and counted as baskets."""
+        return self.filter(restored_from__isnull=True)
+
     def open(self) -> JourneyQuerySet:
         """Journeys shopper activity can still move (``JourneyStatus.open_statuses``)."""
         return self.filter(status__in=JourneyStatus.open_statuses())
@@ -220,6 +226,18 @@ class CartJourney(models.Model):
         related_name="merged_journeys",
         verbose_name=_("merged into"),
     )
+    #: The journey whose restore link brought this basket's lines here (opened in another
+    #: browser): the same abandoned basket again, so it is never enrolled and never counted
+    #: as a basket of its own (:func:`oscar_recovery.reporting.aggregation.reporting_journeys`).
+    restored_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="restored_copies",
+        verbose_name=_("restored from"),
+        help_text=_("The journey whose restore link created this basket in another browser."),
+    )
     order = models.ForeignKey(
         "order.Order",
         on_delete=models.SET_NULL,
@@ -306,6 +324,11 @@ class CartJourney(models.Model):
         return display_email(self.email)
 
     @property
+    def is_restored_copy(self) -> bool:
+        """Created by opening another journey's restore link: that journey's basket again."""
+        return self.restored_from_id is not None
+
+    @property
     def is_ended(self) -> bool:
         """Ended in an order or a merge (``JourneyStatus.ended_statuses``): for good."""
         return self.status in JourneyStatus.ended_statuses()
@@ -359,4 +382,6 @@ class CartJourneyEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} @ {self.created_at:%Y-%m-%d %H:%M}"
+        # The admin lists events by this: the time as the owner's language writes it.
+        when = formats.date_format(timezone.localtime(self.created_at), "DATETIME_FORMAT")
+        return f"{self.get_kind_display()} ({when})"
