@@ -1,4 +1,5 @@
-"""The contacts migrations on 1,000,000 journeys in PostgreSQL, while a shop keeps writing.
+"""The migrations after the canonical addresses (restored copies, daily figures, contacts)
+on 1,000,000 journeys in PostgreSQL, while a shop keeps writing.
 
     .venv/bin/python -m bench.contacts_migration [--rows 1000000] [--link-batches 5]
 
@@ -25,11 +26,13 @@ from bench.postgres import ensure_database, use_database
 
 use_database("oscar_recovery_bench_contacts")
 
-BEFORE = "0020_webhook_signature_format"
+BEFORE = "0021_canonical_addresses"  # its own bench: bench.canonical_migration
 STEPS = [
-    "0020_contacts_and_consent_ledger",
-    "0021_consent_ledger_backfill",
-    "0022_sweep_cursor_and_unlinked_index",
+    "0022_journey_restored_from",
+    "0023_dailystat_emailed",
+    "0024_contacts_and_consent_ledger",
+    "0025_consent_ledger_backfill",
+    "0026_sweep_cursor_and_unlinked_index",
 ]
 
 

@@ -329,7 +329,14 @@ def check_task_mode(app_configs, **kwargs):
         ]
     if not running_check_command():
         return []
-    if mode.task_mode() == mode.CELERY:
+    if mode.celery_runs_eagerly():
+        message = _(
+            "oscar-recovery hands its work to Celery, which runs each task eagerly "
+            "(task_always_eager): inline, in the process that queues it; no worker is needed. "
+            "Something must still start the sweep every minute (Celery beat with "
+            "oscar_recovery.schedules.BEAT_SCHEDULE, or 'manage.py recovery_sweep' from cron)."
+        )
+    elif mode.task_mode() == mode.CELERY:
         message = _(
             "oscar-recovery hands its work to Celery workers (task mode: celery); run a "
             "worker and beat with oscar_recovery.schedules.BEAT_SCHEDULE."

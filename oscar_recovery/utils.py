@@ -15,8 +15,18 @@ from urllib.parse import urlsplit
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: What an email address looks like inside free text (an ESP's error, a traceback).
-_EMAIL_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+#: Characters that show as nothing (soft hyphen, zero-width and bidi controls, variation
+#: selectors): an address spelled with them still reaches its mailbox, so it is still one.
+_INVISIBLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff"
+)
+#: What an email address looks like inside free text (an ESP's error, a traceback), in any
+#: spelling: full-width at signs and dots included (full-width letters are ``\w``).
+_EMAIL_IN_TEXT = re.compile(
+    rf"[\w.!#$%&'*+/=?^`{{|}}~{_INVISIBLE}-]+[@\uff20\ufe6b]"
+    rf"[\w{_INVISIBLE}-]+(?:[.\uff0e\u3002\uff61][\w{_INVISIBLE}-]+)+"
+)
 REDACTED_EMAIL = "<email>"
 
 

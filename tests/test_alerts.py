@@ -324,3 +324,16 @@ def test_a_basket_alerts_once_even_when_abandoned_again(staff, settings, committ
     )
     assert sweep(committed).abandoned == 1
     assert len(staff_emails()) == 1
+
+
+def test_weekly_figures_count_baskets_as_the_dashboard_does(step):
+    """Before: a guest basket merged on login and a copy a restore link made in another
+    browser each counted as one more abandoned basket in the weekly summary."""
+    original = journey_at(THIS_WEEK)
+    journey_at(THIS_WEEK, restored_from=original)
+    merged = journey_at(THIS_WEEK)
+    CartJourney.objects.filter(pk=merged.pk).update(
+        status=JourneyStatus.MERGED, merged_into=original
+    )
+    figures = period_figures(THIS_WEEK - timedelta(days=1), THIS_WEEK + timedelta(days=1))
+    assert figures.abandoned == 1

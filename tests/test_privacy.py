@@ -46,6 +46,8 @@ from tests.support.journeys import add_to_basket, guest_gateway
 pytestmark = pytest.mark.django_db
 Voucher = get_model("voucher", "Voucher")
 ADDRESS = "Ada.Lovelace@example.com"
+#: ``ADDRESS`` as the app stores it: canonical.
+STORED = "ada.lovelace@example.com"
 
 
 @pytest.fixture
@@ -115,7 +117,7 @@ def test_export_returns_everything_held(emailed, customer):
     data = json.loads(privacy.export_json(ADDRESS.upper()))
     assert len(data["journeys"]) == 2
     mine = next(j for j in data["journeys"] if j["id"] == emailed.pk)
-    assert mine["email"] == ADDRESS
+    assert mine["email"] == STORED
     assert {e["kind"] for e in mine["events"]} >= {"email_captured", "abandoned"}
     assert mine["enrolment"]["campaign_id"] == emailed.enrolment.campaign_id
     assert mine["lines"][0]["title"] == "Winter coat"
@@ -195,11 +197,11 @@ def test_admin_actions_export_and_erase_the_selected_addresses(emailed, admin_us
     request.user = admin_user
     response = model_admin.export_personal_data(request, CartJourney.objects.all())
     data = json.loads(response.content)
-    assert [entry["email"] for entry in data] == [ADDRESS]
+    assert [entry["email"] for entry in data] == [STORED]
     assert "attachment" in response["Content-Disposition"]
 
     confirm = model_admin.erase_personal_data(request, CartJourney.objects.all())
-    assert confirm.status_code == 200 and ADDRESS in confirm.rendered_content
+    assert confirm.status_code == 200 and STORED in confirm.rendered_content
     assert CartJourney.objects.exists()  # asked first
     request = RequestFactory().post("/admin/", {"confirm": "yes"})
     request.user = admin_user
@@ -420,7 +422,7 @@ def test_export_covers_prompt_events_their_vouchers_and_webhook_payloads(prompte
     assert submitted["voucher_code"] == prompted
     assert prompted in {v["code"] for v in data["vouchers"]}
     (delivery,) = data["webhook_deliveries"]
-    assert delivery["payload"]["data"]["customer"]["email"] == ADDRESS
+    assert delivery["payload"]["data"]["customer"]["email"] == STORED
 
 
 def test_erase_leaves_no_trace_of_the_address_in_any_model(prompted):

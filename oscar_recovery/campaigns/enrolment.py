@@ -26,7 +26,8 @@ from oscar_recovery.constants import (
     JourneyStatus,
     ValueTier,
 )
-from oscar_recovery.models import Campaign, CampaignEnrolment, CartJourney
+from oscar_recovery.contacts.addresses import safe_canonical_email
+from oscar_recovery.models import Campaign, CampaignEnrolment, CartJourney, raw_email_candidates
 from oscar_recovery.utils import percentile
 
 Order = get_model("order", "Order")
@@ -105,20 +106,24 @@ def customer_histories(journeys: list[CartJourney]) -> dict[int, CustomerHistory
         .values("user_id")
         .annotate(orders=Count("pk"), spent=Sum("total_incl_tax"))
     }
-    emails = {j.email.lower() for j in journeys if j.email}
     by_email: dict[str, dict] = defaultdict(lambda: {"orders": 0, "spent": Decimal(0)})
+    # Guest orders keep the address as typed: grouped by it, then by its canonical form.
     for row in (
-        Order.objects.filter(user__isnull=True, guest_email__in=emails)
+        Order.objects.filter(raw_email_candidates([j.email for j in journeys], "guest_email"))
+        .filter(user__isnull=True)
         .values("guest_email")
         .annotate(orders=Count("pk"), spent=Sum("total_incl_tax"))
     ):
-        entry = by_email[row["guest_email"].lower()]
+        canonical = safe_canonical_email(row["guest_email"])
+        if not canonical:
+            continue
+        entry = by_email[canonical]
         entry["orders"] += row["orders"]
         entry["spent"] += row["spent"] or 0
     histories = {}
     for journey in journeys:
         user_row = by_user.get(journey.user_id, {})
-        email_row = by_email.get(journey.email.lower(), {}) if journey.email else {}
+        email_row = by_email.get(safe_canonical_email(journey.email), {})
         histories[journey.pk] = CustomerHistory(
             orders=user_row.get("orders", 0) + email_row.get("orders", 0),
             spent=(user_row.get("spent") or Decimal(0)) + (email_row.get("spent") or Decimal(0)),
@@ -137,7 +142,8 @@ def enrol_journeys(journey_ids: list[int], now=None) -> list[CampaignEnrolment]:
     if not campaigns:
         return []
     journeys = list(
-        CartJourney.objects.filter(pk__in=journey_ids, status=JourneyStatus.ABANDONED)
+        CartJourney.objects.own_baskets()
+        .filter(pk__in=journey_ids, status=JourneyStatus.ABANDONED)
         .filter(
             # A browsing shopper who has since filled a basket leaves the browse campaign
             # for a basket one: the basket is what is worth recovering now.

@@ -43,6 +43,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Q
@@ -52,6 +53,7 @@ from oscar.core.loading import get_model
 from oscar_recovery import signals
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import IdentifierKind, SuppressionReason
+from oscar_recovery.contacts.addresses import safe_canonical_email
 from oscar_recovery.models import (
     CampaignEnrolment,
     CartJourney,
@@ -67,21 +69,41 @@ from oscar_recovery.models import (
     WebhookAttempt,
     WebhookDelivery,
     email_matches,
+    raw_email_candidates,
+    same_email,
 )
 from oscar_recovery.privacy.suppression import all_hashes, email_hash, normalise_email, suppress
 
 Voucher = get_model("voucher", "Voucher")
+User = get_user_model()
 
 #: The version of the export's layout, for tools that read it.
 EXPORT_FORMAT = 1
 
 
+def _address_matches(email: str, field: str) -> Q:
+    """``field`` (canonical) holds ``email`` under any spelling; or, for an address that
+    cannot be made canonical, holds it as earlier versions stored it (case aside): a row
+    the data migration had to leave as it was is still found, exported and erased."""
+    matches = email_matches(email, field)
+    if not safe_canonical_email(email):
+        matches |= Q(**{f"{field}__iexact": email.strip()})
+    return matches
+
+
+def _accounts_of(email: str) -> list:
+    """Ids of the user accounts whose address (kept by Django as typed) is ``email``."""
+    canonical = safe_canonical_email(email)
+    candidates = User._default_manager.filter(raw_email_candidates([email], "email"))
+    return [pk for pk, raw in candidates.values_list("pk", "email") if same_email(raw, canonical)]
+
+
 def journeys_of(email: str) -> models.QuerySet:
-    """Journeys of an address: its own email, or a user account with that email, and the
-    anonymous journeys of the same browser (before the address was given, they are the
-    same shopper's baskets)."""
+    """Journeys of an address (any spelling): its own email, or a user account with that
+    email, and the anonymous journeys of the same browser (before the address was given,
+    they are the same shopper's baskets)."""
     email = email.strip()
-    identified = email_matches(email, "email", "user__email")
+    identified = _address_matches(email, "email") | Q(user_id__in=_accounts_of(email))
     visitors = (
         CartJourney.objects.filter(identified)
         .exclude(visitor_id="")
@@ -94,7 +116,7 @@ def journeys_of(email: str) -> models.QuerySet:
 def messages_of(email: str) -> models.QuerySet:
     email = email.strip()
     return RecoveryMessage.objects.filter(
-        Q(journey__in=journeys_of(email)) | email_matches(email, "to_email")
+        Q(journey__in=journeys_of(email)) | _address_matches(email, "to_email")
     )
 
 
@@ -138,8 +160,13 @@ def consent_events_of(email: str) -> models.QuerySet:
 
 def webhook_deliveries_of(email: str) -> models.QuerySet:
     """Outgoing webhook deliveries whose payload carries the address (only endpoints opted
-    into personal data get it, under ``data.customer.email``)."""
-    return WebhookDelivery.objects.filter(payload__data__customer__email__iexact=email.strip())
+    into personal data get it, under ``data.customer.email``): the canonical address, or
+    the address as given (payloads written before addresses were canonical)."""
+    spellings = {email.strip(), safe_canonical_email(email)} - {""}
+    matches = Q(pk__in=[])
+    for spelling in spellings:
+        matches |= Q(payload__data__customer__email__iexact=spelling)
+    return WebhookDelivery.objects.filter(matches)
 
 
 def confirmations_of(email: str) -> models.QuerySet:

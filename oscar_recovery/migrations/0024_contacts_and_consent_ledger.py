@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('oscar_recovery', '0020_webhook_signature_format'),
+        ('oscar_recovery', '0023_dailystat_emailed'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
