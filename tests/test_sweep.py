@@ -143,4 +143,5 @@ def test_sweep_task_runs_the_sweep():
         "browse_abandoned": 0,
         "sent": 0,
         "handed_over": 0,
+        "linked": 1,  # the journey's address is a contact now
     }
