@@ -18,11 +18,12 @@ from oscar.views.decorators import check_permissions
 from oscar_recovery import app_settings, handoff
 from oscar_recovery.campaigns import dispatch
 from oscar_recovery.constants import JourneyStatus
+from oscar_recovery.contacts import profile
 from oscar_recovery.dashboard import csv_export
 from oscar_recovery.dashboard.apps import ACT_ON_ENROLMENTS
-from oscar_recovery.dashboard.forms import BasketFilterForm, PeriodForm
+from oscar_recovery.dashboard.forms import BasketFilterForm, ContactFilterForm, PeriodForm
 from oscar_recovery.dashboard.timeline import journey_timeline, stop_reason_text
-from oscar_recovery.models import CartJourney, RecoveryMessage
+from oscar_recovery.models import CartJourney, Contact, RecoveryMessage
 from oscar_recovery.operations import health
 from oscar_recovery.reporting import reports
 from oscar_recovery.sending.content import display_step
@@ -520,3 +521,47 @@ class BasketActionView(View):
         else:
             messages.success(request, self.DONE[request.POST["action"]])
         return HttpResponseRedirect(url, status=303)
+
+
+class ContactListView(ListView):
+    """Customers (contacts), searchable by address, newest seen first."""
+
+    template_name = "oscar_recovery/dashboard/contact_list.html"
+    context_object_name = "contacts"
+    paginate_by = 50
+
+    def get(self, request, *args, **kwargs):
+        self.form = ContactFilterForm(request.GET or None)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return self.form.filter()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        states = profile.email_states(context["contacts"])
+        context.update(
+            form=self.form,
+            query=query.urlencode(),
+            rows=[(contact, states[contact.pk]) for contact in context["contacts"]],
+        )
+        return context
+
+
+class ContactDetailView(DetailView):
+    """One customer: identity, facts, journeys, messages, consent, orders and merges."""
+
+    template_name = "oscar_recovery/dashboard/contact_detail.html"
+    context_object_name = "contact"
+    slug_field = "uuid"
+    slug_url_kwarg = "uuid"
+
+    def get_queryset(self):
+        return Contact.objects.select_related("user", "facts", "merged_into")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["profile"] = profile.profile(self.object)
+        return context
