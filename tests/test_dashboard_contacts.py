@@ -8,7 +8,7 @@ from oscar.test import factories
 
 from oscar_recovery.constants import ContactStatus
 from oscar_recovery.dashboard import forms
-from oscar_recovery.models import Contact
+from oscar_recovery.models import ConsentEvent, Contact
 from tests.support import contacts_scenario
 from tests.support import dashboard_scenario as sc
 
@@ -239,9 +239,31 @@ def test_the_page_shows_consent_history_newest_first_and_the_state_now(people, s
 def test_the_page_names_an_address_the_ledger_holds_by_its_hash(people, staff_client):
     """Unsubscribe links that outlived their journey record the address by its keyed hash:
     the page still says which address, and the state counts it."""
+    from oscar_recovery.constants import Channel, ConsentAction, ConsentSource
+    from oscar_recovery.privacy import ledger
+    from oscar_recovery.privacy.hashing import email_hash
+
+    ConsentEvent.objects.filter(address="bob@example.com").delete()
+    ledger.record(
+        Channel.EMAIL,
+        email_hash("bob@example.com"),
+        ConsentAction.UNSUBSCRIBED,
+        source=ConsentSource.UNSUBSCRIBE_LINK,
+    )
+    # An address the customer no longer holds (erased since): no one to name.
+    ledger.record(
+        Channel.EMAIL,
+        email_hash("gone@example.com"),
+        ConsentAction.ERASED,
+        source=ConsentSource.ERASURE,
+        contact_id=people.bob.pk,
+    )
     html = staff_client.get(url("recovery-contact-detail", people.bob.uuid)).content.decode()
     history = section(html, "consent-history")
     assert "bob@example.com" in history and "Unsubscribed" in history
+    assert "an erased address" in history
+    assert email_hash("bob@example.com") not in history
+    assert email_hash("gone@example.com") not in history
     assert 'data-consent="suppressed"' in section(html, "consent-state")
 
 
