@@ -178,6 +178,41 @@ def test_the_segment_filter_is_hidden_until_segments_exist(people, staff_client)
     assert "segment" not in response.context["form"].fields
 
 
+def test_the_segment_filter_lists_the_members_once_segments_exist(
+    people, staff_client, monkeypatch
+):
+    """The hook for segments: with a segment model the form grows a field, and the list
+    keeps the contacts ``segments.members`` returns (a campaign stands in for a segment)."""
+    from oscar_recovery.models import Campaign
+
+    stand_in = Campaign.objects.create(name="Big spenders")
+    monkeypatch.setattr(forms, "segment_model", lambda: Campaign)
+    monkeypatch.setattr(
+        forms,
+        "segment_members",
+        lambda segment: Contact.objects.filter(email="bob@example.com" if segment else ""),
+    )
+    response = staff_client.get(url("recovery-contact-list"), {"segment": stand_in.pk})
+    assert "segment" in response.context["form"].fields
+    assert listed(response) == ["bob@example.com"]
+    unknown = staff_client.get(url("recovery-contact-list"), {"segment": "999999"})
+    assert unknown.context["form"].errors and len(listed(unknown)) == 2
+
+
+def test_the_list_costs_the_same_queries_for_one_customer_or_a_full_page(
+    people, staff_client, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        staff_client.get(url("recovery-contact-list"))
+    Contact.objects.bulk_create([Contact(email=f"c{i}@example.com") for i in range(60)])
+    with django_assert_max_num_queries(len(few)):
+        response = staff_client.get(url("recovery-contact-list"))
+    assert len(response.context["contacts"]) == 50
+
+
 # -- A customer's page ------------------------------------------------------------------------
 
 
@@ -369,3 +404,31 @@ def test_the_consent_ledger_admin_is_append_only_for_everyone(people, superuser_
     assert ConsentEvent.objects.filter(pk=event.pk).exists()
     event.refresh_from_db()
     assert event.action == "given"
+
+
+def test_a_customers_page_costs_the_same_queries_however_long_their_history(
+    people, staff_client, django_assert_max_num_queries
+):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from oscar_recovery.constants import MessageStatus
+    from oscar_recovery.models import RecoveryMessage
+    from tests.support.factories import make_journey
+
+    page = url("recovery-contact-detail", people.ada.uuid)
+    with CaptureQueriesContext(connection) as few:
+        staff_client.get(page)
+    for hours in range(1, 8):
+        journey = make_journey(
+            quiet_for=timedelta(hours=hours), email="ada@example.com", contact=people.ada
+        )
+        RecoveryMessage.objects.create(
+            journey=journey, step=people.message.step, status=MessageStatus.SENT
+        )
+    with django_assert_max_num_queries(len(few)):
+        response = staff_client.get(page)
+    assert len(response.context["profile"].journeys.rows) == 9
+    assert len(response.context["profile"].messages.rows) == 8

@@ -3,6 +3,7 @@ Searched by address (in canonical form, also an address only an identifier holds
 identifiers, facts and merges shown inline."""
 
 from django.contrib import admin
+from django.db.models import Q
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -11,32 +12,32 @@ from oscar_recovery.contacts import identity, profile
 from oscar_recovery.models import Contact, ContactFacts, ContactIdentifier, ContactMerge
 
 
-class HasAccountFilter(admin.SimpleListFilter):
-    title = _("has an account")
-    parameter_name = "has_account"
+class YesNoFilter(admin.SimpleListFilter):
+    """A yes/no list filter: ``condition`` is what "yes" means."""
 
-    def lookups(self, request, model_admin):
-        return [("yes", _("Yes")), ("no", _("No"))]
-
-    def queryset(self, request, queryset):
-        if self.value() in ("yes", "no"):
-            return queryset.filter(user__isnull=self.value() == "no")
-        return queryset
-
-
-class HasOrdersFilter(admin.SimpleListFilter):
-    title = _("has ordered")
-    parameter_name = "has_orders"
+    condition: Q
 
     def lookups(self, request, model_admin):
         return [("yes", _("Yes")), ("no", _("No"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(facts__order_count__gt=0)
+            return queryset.filter(self.condition)
         if self.value() == "no":
-            return queryset.exclude(facts__order_count__gt=0)
+            return queryset.exclude(self.condition)
         return queryset
+
+
+class HasAccountFilter(YesNoFilter):
+    title = _("has an account")
+    parameter_name = "has_account"
+    condition = Q(user__isnull=False)
+
+
+class HasOrdersFilter(YesNoFilter):
+    title = _("has ordered")
+    parameter_name = "has_orders"
+    condition = Q(facts__order_count__gt=0)
 
 
 class IdentifierInline(ReadOnlyInline):
@@ -47,17 +48,7 @@ class IdentifierInline(ReadOnlyInline):
 
 class FactsInline(ReadOnlyInline):
     model = ContactFacts
-    fields = [
-        "order_count",
-        "first_order_at",
-        "last_order_at",
-        "last_order_total",
-        "lifetime_value",
-        "currency",
-        "last_basket_activity_at",
-        "last_email_at",
-        "updated_at",
-    ]
+    fields = [f.name for f in ContactFacts._meta.fields if f.name != "contact"]
     readonly_fields = fields
 
 

@@ -169,6 +169,7 @@ class ContactFilterForm(forms.Form):
     q = forms.CharField(
         label=_("Search"),
         required=False,
+        max_length=254,
         help_text=_("Email address (or part of it) or customer uuid"),
     )
     status = forms.ChoiceField(label=_("Status"), required=False, choices=_CONTACT_STATUSES)

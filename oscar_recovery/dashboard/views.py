@@ -341,6 +341,13 @@ class ProductsView(PeriodMixin, TemplateView):
         return csv_export.csv_response(self.export_name("products"), header, rows)
 
 
+def _without_page(query):
+    """A list's query string without its page: what the pagination links carry on."""
+    query = query.copy()
+    query.pop("page", None)
+    return query
+
+
 class BasketListView(ListView):
     template_name = "oscar_recovery/dashboard/basket_list.html"
     context_object_name = "journeys"
@@ -369,8 +376,7 @@ class BasketListView(ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        query = self.request.GET.copy()
-        query.pop("page", None)
+        query = _without_page(self.request.GET)
         bots_shown = self.form.is_valid() and self.form.cleaned_data["bots"]
         if not bots_shown:
             query["bots"] = "on"
@@ -539,12 +545,10 @@ class ContactListView(ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        query = self.request.GET.copy()
-        query.pop("page", None)
         states = profile.email_states(context["contacts"])
         context.update(
             form=self.form,
-            query=query.urlencode(),
+            query=_without_page(self.request.GET).urlencode(),
             rows=[(contact, states[contact.pk]) for contact in context["contacts"]],
         )
         return context
