@@ -172,10 +172,13 @@ def test_an_invalid_filter_lists_live_customers_and_says_why(people, staff_clien
     assert "alert-danger" in response.content.decode()
 
 
-def test_the_segment_filter_is_hidden_until_segments_exist(people, staff_client):
+def test_the_segment_filter_and_section_are_hidden_until_segments_exist(people, staff_client):
     assert forms.segment_model() is None
     response = staff_client.get(url("recovery-contact-list"))
     assert "segment" not in response.context["form"].fields
+    page = staff_client.get(url("recovery-contact-detail", people.ada.uuid))
+    assert page.context["profile"].segments is None
+    assert 'data-table="segments"' not in page.content.decode()
 
 
 def test_the_segment_filter_lists_the_members_once_segments_exist(

@@ -13,7 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.apps import apps
+from django.db.models import F, Q, QuerySet
 
 from oscar_recovery.constants import Channel, ContactStatus, IdentifierKind
 from oscar_recovery.contacts.facts import orders_of
@@ -132,6 +133,8 @@ class Profile:
     orders: Section
     merged_in: list[Merge]
     merged_out: list[Merge]
+    #: The contact's segment memberships, current first; None before segments exist.
+    segments: Section | None = None
 
 
 def consent_events_of(contact: Contact, addresses: list[str]) -> QuerySet:
@@ -175,6 +178,19 @@ def _merge_rows(records, other_of) -> list[Merge]:
     return rows
 
 
+def _memberships(contact: Contact) -> Section | None:
+    """The contact's segment memberships (current ones first, then by entry, newest
+    first), or None when the shop has no segments model yet."""
+    try:
+        model = apps.get_model("oscar_recovery", "SegmentMembership")
+    except LookupError:
+        return None
+    memberships = model.objects.filter(contact=contact).select_related("segment")
+    return _section(
+        memberships.order_by(F("exited_at").desc(nulls_first=True), "-entered_at", "-pk")
+    )
+
+
 def profile(contact: Contact) -> Profile:
     """Everything the contact's page shows (see the module docstring for the limits)."""
     addresses = addresses_of(contact)
@@ -205,4 +221,5 @@ def profile(contact: Contact) -> Profile:
         orders=_section(orders_of(contact).order_by("-date_placed", "-pk")),
         merged_in=_merge_rows(contact.merges.all(), lambda r: r.loser_uuid),
         merged_out=_merge_rows(merged_out, lambda r: r.winner.uuid),
+        segments=_memberships(contact),
     )
