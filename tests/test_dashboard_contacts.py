@@ -83,6 +83,16 @@ def test_the_menu_hides_the_entry_from_staff_who_may_not_open_it(people):
     )
 
 
+def test_a_basket_links_to_its_customer_for_staff_who_may_open_the_page(people, staff_client):
+    basket = url("recovery-basket-detail", people.bob_journey.pk)
+    html = staff_client.get(basket).content.decode()
+    assert url("recovery-contact-detail", people.bob.uuid) in html
+    baskets_only = Client()
+    baskets_only.force_login(sc.recovery_staff("view_cartjourney"))
+    html = baskets_only.get(basket).content.decode()
+    assert "data-contact-link" not in html
+
+
 def test_an_unknown_customer_is_not_found(people, staff_client):
     missing = "00000000-0000-0000-0000-000000000000"
     assert staff_client.get(f"{url('recovery-contact-list')}{missing}/").status_code == 404

@@ -425,7 +425,12 @@ class BasketDetailView(DetailView):
 
     def get_queryset(self):
         return CartJourney.objects.select_related(
-            "enrolment__campaign", "enrolment__next_step", "order", "user", "merged_into"
+            "enrolment__campaign",
+            "enrolment__next_step",
+            "order",
+            "user",
+            "merged_into",
+            "contact",
         ).prefetch_related(
             "events",
             Prefetch(
