@@ -73,6 +73,29 @@ def refresh_changed(touched: Iterable[int] = (), now: datetime | None = None) ->
     return count
 
 
+def orders_condition(user_ids: Iterable[int], addresses: Iterable[str]) -> Q:
+    """The one definition of a contact's orders, as a filter on Oscar's ``Order``: the
+    orders of the accounts ``user_ids`` and the guest orders placed with one of the
+    canonical ``addresses``. Oscar keeps guest addresses as typed, so the address part is a
+    generous SQL look (:func:`~oscar_recovery.models.raw_email_candidates`); callers that
+    count confirm each row's address in its canonical form."""
+    who = Q(user_id__in=list(user_ids))
+    addresses = list(addresses)
+    if addresses:
+        who |= Q(user__isnull=True) & raw_email_candidates(addresses, "guest_email")
+    return who
+
+
+def orders_of(contact: Contact):
+    """The orders the facts of ``contact`` count (:func:`orders_condition` over its account
+    and its address identifiers), as a queryset of Oscar's ``Order``."""
+    addresses = ContactIdentifier.objects.filter(
+        contact=contact, kind=IdentifierKind.EMAIL
+    ).values_list("value", flat=True)
+    users = [contact.user_id] if contact.user_id else []
+    return Order.objects.filter(orders_condition(users, addresses))
+
+
 def _with_orders_since(since: datetime) -> set[int]:
     rows = list(Order.objects.filter(date_placed__gt=since).values_list("user_id", "guest_email"))
     users = {str(user) for user, _ in rows if user}
@@ -105,11 +128,8 @@ def _refresh_batch(ids: list[int], now: datetime) -> None:
     ).values_list("contact_id", "value"):
         emails[value].add(contact_id)
     orders: dict[int, list[tuple]] = defaultdict(list)
-    who = Q(user_id__in=list(users))
-    if emails:
-        who |= Q(user__isnull=True) & raw_email_candidates(list(emails), "guest_email")
     for number, user_id, guest_email, placed, total, currency in Order.objects.filter(
-        who
+        orders_condition(users, emails)
     ).values_list("number", "user_id", "guest_email", "date_placed", "total_incl_tax", "currency"):
         owners = {users[user_id]} if user_id in users else set()
         if not user_id and guest_email:

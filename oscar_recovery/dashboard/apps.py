@@ -8,6 +8,10 @@ from oscar.core.application import OscarDashboardConfig
 #: ``is_staff``, as Oscar's dashboard does.
 FIGURES = ["is_staff", "oscar_recovery.view_campaign"]
 BASKETS = ["is_staff", "oscar_recovery.view_cartjourney"]
+#: Customers (contacts) gather every journey, message, consent and order of a person: the
+#: journeys' permission and the contacts' own, so no one sees more than the baskets show
+#: them without being given it.
+CONTACTS = ["is_staff", "oscar_recovery.view_cartjourney", "oscar_recovery.view_contact"]
 ACT_ON_ENROLMENTS = [
     "is_staff",
     "oscar_recovery.view_cartjourney",
@@ -18,7 +22,8 @@ ACT_ON_ENROLMENTS = [
 class RecoveryDashboardConfig(OscarDashboardConfig):
     """Mount with ``path("dashboard/recovery/", apps.get_app_config("recovery_dashboard").urls)``
     before Oscar's own URLs. Every view needs ``is_staff`` and the model permission the admin
-    asks for the same data (:data:`FIGURES`, :data:`BASKETS`, :data:`ACT_ON_ENROLMENTS`);
+    asks for the same data (:data:`FIGURES`, :data:`BASKETS`, :data:`CONTACTS`,
+    :data:`ACT_ON_ENROLMENTS`);
     Oscar's menu hides entries the user may not open."""
 
     name = "oscar_recovery.dashboard"
@@ -37,6 +42,8 @@ class RecoveryDashboardConfig(OscarDashboardConfig):
         "recovery-basket-list": BASKETS,
         "recovery-basket-detail": BASKETS,
         "recovery-basket-action": ACT_ON_ENROLMENTS,
+        "recovery-contact-list": CONTACTS,
+        "recovery-contact-detail": CONTACTS,
     }
 
     def ready(self) -> None:
@@ -62,6 +69,12 @@ class RecoveryDashboardConfig(OscarDashboardConfig):
                 "baskets/<int:pk>/action/",
                 views.BasketActionView.as_view(),
                 name="recovery-basket-action",
+            ),
+            path("customers/", views.ContactListView.as_view(), name="recovery-contact-list"),
+            path(
+                "customers/<uuid:uuid>/",
+                views.ContactDetailView.as_view(),
+                name="recovery-contact-detail",
             ),
         ]
         return self.post_process_urls(urls)

@@ -23,8 +23,9 @@ are deleted (the suppression now says more than they did). Webhook deliveries
 keep their log row with the customer's address, name and account id blanked and the
 endpoint's stored answers cleared; what an endpoint already received is the shop's to erase
 downstream. Contacts are deleted with their identifiers, facts and merge log; consent
-events are kept as proof of what was asked and answered, with the address replaced by its
-suppression hash and the journey, contact, browser and evidence cleared.
+events are kept as proof of what was asked and answered, each address replaced by its own
+suppression hash (another address of an erased contact keeps its consent state) and the
+journey, contact, browser and evidence cleared.
 
 The worst cases this guards against: a record the shopper is never shown, or one an
 erasure leaves behind (``tests/test_privacy.py`` walks every model of the app for the
@@ -40,6 +41,7 @@ directly, extend them through the adapter (``export_personal_data``,
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -366,13 +368,39 @@ def erase_email(email: str) -> Erasure:
 
 
 def _redact_consent_events(email: str) -> int:
-    """Keep the ledger's proof of what was asked and answered, without who: the address
-    becomes its suppression hash, and journey, contact, browser and evidence are cleared.
-    Returns how many events were redacted."""
-    hashed = email_hash(email)
-    return ConsentEvent.objects.filter(
+    """Keep the ledger's proof of what was asked and answered, without who: each address
+    becomes its own suppression hash (an event of another address of the erased contact
+    keeps counting for that address: a "no" given there is never lost or moved to the
+    erased one), an event given before any address was known takes the erased address's,
+    and journey, contact, browser and evidence are cleared. Returns how many events were
+    redacted."""
+    erased = email_hash(email)
+    events = ConsentEvent.objects.filter(
         pk__in=list(consent_events_of(email).values_list("pk", flat=True))
-    ).update(address=hashed, journey=None, contact=None, visitor_id="", evidence={})
+    )
+    redacted = 0
+    for address in set(events.values_list("address", flat=True)):
+        redacted += events.filter(address=address).update(
+            address=_ledger_key(address, erased),
+            journey=None,
+            contact=None,
+            visitor_id="",
+            evidence={},
+        )
+    return redacted
+
+
+_HASHED = re.compile(r"[0-9a-f]{64}")
+
+
+def _ledger_key(address: str, erased: str) -> str:
+    """What a redacted event is kept under: a hash as it is, an address by its own keyed
+    hash (the ledger finds email events by it), no address by the erased one's."""
+    if not address:
+        return erased
+    if _HASHED.fullmatch(address):
+        return address
+    return email_hash(address)
 
 
 def _redact_webhook_deliveries(email: str) -> int:
