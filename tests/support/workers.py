@@ -49,6 +49,9 @@ class Worker:
     process: subprocess.Popen
     #: ``time.monotonic()`` when it was started.
     started_at: float = field(default_factory=time.monotonic)
+    #: Where it reports being ready and busy (its ``OSCAR_RECOVERY_TEST_STATE_DIR``, see
+    #: :mod:`tests.support.celery_app`); None when not asked to.
+    state: Path | None = None
 
     @property
     def pid(self) -> int:
@@ -56,6 +59,19 @@ class Worker:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def ready(self) -> bool:
+        """Alive and consuming its queue (needs :attr:`state`)."""
+        return self._reports("ready") and self.alive()
+
+    def busy(self) -> bool:
+        """Alive and running a task (needs :attr:`state`)."""
+        return self._reports("busy") and self.alive()
+
+    def _reports(self, kind: str) -> bool:
+        if self.state is None:
+            raise RuntimeError(f"{self.name} was not given OSCAR_RECOVERY_TEST_STATE_DIR")
+        return (self.state / f"{kind}.{self.pid}").exists()
 
     def output(self, tail: int = 3000) -> str:
         """The last ``tail`` characters the worker wrote (stdout and stderr)."""
@@ -90,7 +106,8 @@ def start_worker(
         process = subprocess.Popen(
             command, cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT
         )
-    return Worker(name=name or "", log=log, process=process)
+    state = env.get("OSCAR_RECOVERY_TEST_STATE_DIR")
+    return Worker(name=name or "", log=log, process=process, state=Path(state) if state else None)
 
 
 def stop_workers(workers: Iterable[Worker], timeout: float = 20) -> None:
