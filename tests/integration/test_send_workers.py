@@ -17,7 +17,6 @@ import os
 import random
 import signal
 import threading
-import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -34,7 +33,14 @@ from oscar_recovery.models import Campaign, CampaignStep, CartJourney, RecoveryM
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sweep.stages import run_sweep
 from tests.support.factories import journey_row
-from tests.support.workers import Worker, publishing_to, start_worker, stop_workers, worker_env
+from tests.support.workers import (
+    Worker,
+    publishing_to,
+    start_worker,
+    stop_workers,
+    wait_until,
+    worker_env,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -163,19 +169,9 @@ def workers(tmp_path, request):
             connections.close_all()
 
 
-#: How long :func:`settle` waits for something before calling the run stuck: not a measure
-#: of speed (each wait ends as soon as its condition holds), only a guard against a hang.
-STUCK_AFTER = 600
-
-
 def settle(condition, what: str, workers: Workers, every: float = 0.05) -> None:
-    """Return once ``condition()`` holds, asked every ``every`` seconds; fail with the
-    workers' output if it has not after :data:`STUCK_AFTER` seconds (stuck, not slow)."""
-    deadline = time.monotonic() + STUCK_AFTER
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"stuck waiting for {what}\n{workers.worker_log(1500)}")
-        time.sleep(every)
+    """:func:`~tests.support.workers.wait_until`, with the workers' output if stuck."""
+    wait_until(condition, what, lambda: workers.worker_log(1500), every)
 
 
 class Supervisor:

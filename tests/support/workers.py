@@ -14,13 +14,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The repository: the workers' working directory and import path.
 ROOT = Path(__file__).resolve().parents[2]
+
+#: How long :func:`wait_until` waits before calling a run stuck. Not a measure of speed:
+#: each wait ends as soon as its condition holds; this only keeps a hang from lasting.
+STUCK_AFTER = 600
 
 
 def worker_env(database: str, settings_module: str = "tests.settings", **overrides: str) -> dict:
@@ -124,6 +128,24 @@ def stop_workers(workers: Iterable[Worker], timeout: float = 20) -> None:
         except subprocess.TimeoutExpired:
             worker.process.kill()
             worker.process.wait()
+
+
+def wait_until(
+    condition: Callable[[], object],
+    what: str,
+    output: Callable[[], str] = lambda: "",
+    every: float = 0.05,
+) -> None:
+    """Return once ``condition()`` is true, asked every ``every`` seconds. A test waits on
+    what happened, never for a time: only after :data:`STUCK_AFTER` seconds does it fail,
+    saying it was stuck waiting for ``what``, with ``output()`` (the workers' logs)."""
+    import pytest
+
+    deadline = time.monotonic() + STUCK_AFTER
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"stuck waiting for {what}\n{output()}")
+        time.sleep(every)
 
 
 def route_to(app, queue: str) -> None:
