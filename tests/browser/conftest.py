@@ -85,6 +85,18 @@ def make_page(chromium):
     assert [e for e in errors if not any(x in e for x in make.expected_errors)] == []
 
 
+def pause_clock(page) -> None:
+    """From now on, in every document ``page`` loads, the page's clock (``Date``, timers)
+    stands still but when the test moves it, ``page.clock.run_for(ms)`` firing what falls
+    due: a prompt's arming delay, grace period or typing pause is then passed or not by the
+    test's own count, never by how long a busy machine took between two steps."""
+    import datetime
+
+    start = datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.UTC)
+    page.clock.install(time=start)
+    page.clock.pause_at(start + datetime.timedelta(seconds=1))
+
+
 SANDBOX_BASE = Path(__file__).resolve().parents[2] / "sandbox" / "templates" / "oscar" / "base.html"
 
 
