@@ -72,7 +72,8 @@ def make_page(chromium):
     def make(**context_options):
         context = chromium.new_context(user_agent=DESKTOP_UA, **context_options)
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        # A hang guard for each wait, not a speed: a busy machine may take seconds.
+        page.set_default_timeout(30_000)
         opened.append((context, PageProblems(page)))
         return page
 
