@@ -82,7 +82,7 @@ def assert_friendly_page(response, status: int, text: str) -> None:
     content = response.content.decode()
     assert text in content
     assert f'href="{BASKET_URL}"' in content
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "strict-origin"
 
 
 # -- guest baskets --------------------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_a_fresh_browser_gets_the_guest_basket_back(guest_journey, shopper):
 
     assert response.status_code == 303
     assert response["Location"] == BASKET_URL  # clean: no token, nothing to leak
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "strict-origin"
     assert "no-store" in response["Cache-Control"]
     page = shopper.get(reverse("basket:summary"))
     # One click, and the lines are back: in a basket of this browser's own.
