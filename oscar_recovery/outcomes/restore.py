@@ -184,10 +184,13 @@ def journey_language(journey: CartJourney) -> str | None:
 
 
 def welcome_back(request: HttpRequest, outcome: RestoreOutcome) -> None:
-    """Tell the shopper on the basket page what the link did, in the active language (the
-    view activates the journey's): "Your basket is back; code X applied." Nothing when
-    they are sent to log in first."""
+    """Tell the shopper on the page they land on what the link did, in the active language
+    (the view activates the journey's): "Your basket is back; code X applied." on the
+    basket; on the login page a link opened in another browser leads to, why they are
+    asked to log in (the basket waits in their account)."""
     if outcome.how == Restored.LOGIN:
+        text = gettext("Log in to see your saved basket: it is kept in your account.")
+        messages.info(request, text, fail_silently=True)
         return
     if outcome.voucher_code:
         text = gettext("Your basket is back; code %(code)s applied.") % {
