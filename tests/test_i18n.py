@@ -168,6 +168,16 @@ def test_a_right_to_left_email_is_mirrored_and_translated_in_both_parts(
         assert "Your basket is waiting" not in part
 
 
+def test_the_postal_address_keeps_its_own_direction_in_a_right_to_left_email(
+    journey, campaign, settings
+):
+    """ "1 Example Street" in an Arabic footer would read "Example Street 1": the address
+    is isolated and takes the direction of its own words."""
+    settings.OSCAR_RECOVERY_POSTAL_ADDRESS = "1 Example Street\nLondon"
+    __, html_part, __ = email_in("ar", journey, campaign)
+    assert re.search(r'<p dir="auto"[^>]*>1 Example Street<br>London</p>', html_part)
+
+
 @pytest.mark.parametrize("language", ["ko", "ro"])
 def test_a_left_to_right_email_carries_its_translation(language, journey, campaign):
     email, html_part, text_part = email_in(language, journey, campaign)

@@ -44,7 +44,7 @@ from oscar_recovery.contacts.addresses import display_email
 from oscar_recovery.models import CartJourney, CartJourneyEvent, RecoveryMessage
 from oscar_recovery.outcomes.tracking import advance_status
 from oscar_recovery.sending.tokens import InvalidLink, RestoreLink
-from oscar_recovery.sending.vouchers import journey_voucher
+from oscar_recovery.sending.vouchers import basket_ships_free, journey_voucher
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
@@ -154,8 +154,13 @@ def apply_voucher(request: HttpRequest, basket, journey: CartJourney) -> str | N
 
 
 def _apply_voucher(request: HttpRequest, basket, journey: CartJourney) -> str | None:
-    voucher = journey_voucher(journey, timezone.now())
-    if voucher is None or basket.id is None:
+    if basket.id is None:
+        return None
+    # Never a code that changes nothing, nor the word that it was applied: a free-delivery
+    # code for a basket that ships free anyway is left out.
+    already_free = basket_ships_free(basket, journey)
+    voucher = journey_voucher(journey, timezone.now(), already_free=already_free)
+    if voucher is None:
         return None
     if basket.contains_voucher(voucher.code):
         return voucher.code

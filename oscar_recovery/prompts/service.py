@@ -130,7 +130,14 @@ def capture_from_prompt(
     now = now or timezone.now()
     with transaction.atomic():
         journey = capture.capture_email(request, email, EmailSource.CAPTURED)
-        voucher = reveal_voucher(prompt, journey, now, visitor_id=visitor_id)
+        voucher = reveal_voucher(
+            prompt,
+            journey,
+            now,
+            visitor_id=visitor_id,
+            # The basket may have grown since the prompt was shown.
+            already_free=vouchers.basket_ships_free(getattr(request, "basket", None), journey),
+        )
         event = PromptEvent(
             prompt_id=prompt.pk,
             variant=content.label,
@@ -209,9 +216,15 @@ def ensure_prompt_offer(prompt: Prompt) -> ConditionalOffer | None:
 
 
 def reveal_voucher(
-    prompt: Prompt, journey: CartJourney, now: datetime, *, visitor_id: str | None = None
+    prompt: Prompt,
+    journey: CartJourney,
+    now: datetime,
+    *,
+    visitor_id: str | None = None,
+    already_free: bool = False,
 ):
-    """The single-use voucher this visitor earned from a prompt, or None without an offer.
+    """The single-use voucher this visitor earned from a prompt, or None without an offer
+    or where it would change nothing (free delivery when delivery is ``already_free``).
 
     At most one prompt voucher per visitor (browser cookie) and per journey: the first
     capture mints it, a later one in the same browser or journey reveals the same voucher
@@ -221,6 +234,8 @@ def reveal_voucher(
     basket, journey and visitor per request, so it is bounded by
     ``OSCAR_RECOVERY_PROMPTS_CAPTURE_RATE_LIMIT`` per client."""
     if prompt.incentive == Incentive.NONE:
+        return None
+    if vouchers.adds_nothing(prompt.incentive, already_free=already_free):
         return None
     earned = Q(journey_id=journey.pk)
     if visitor_id:

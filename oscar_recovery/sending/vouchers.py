@@ -24,6 +24,7 @@ from django.utils.translation import gettext, gettext_noop
 from oscar.core.loading import get_model
 from oscar.templatetags.currency_filters import currency as format_currency
 
+from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import Incentive, PromptEventKind
 from oscar_recovery.models import CampaignStep, CartJourney, PromptEvent, RecoveryMessage
 
@@ -128,6 +129,58 @@ def _plain(value: Decimal) -> Decimal:
     if value == value.to_integral_value():
         return value.quantize(Decimal(1))
     return value.normalize()
+
+
+# -- what a basket already has ----------------------------------------------------------
+#
+# The one offer chooser every incentive asks (prompts, email steps, restore links): an
+# incentive is never offered, minted, shown or applied where it changes nothing, e.g. a
+# "free delivery on this order" code for a basket that already ships free.
+
+
+def ships_free(total: Decimal | None, journey: CartJourney | None = None) -> bool:
+    """Whether a basket worth ``total`` ships free anyway: at or over the adapter's
+    free-delivery threshold for ``journey`` (the figure the emails' gap to free delivery
+    uses). False without a threshold or a basket (``total`` None)."""
+    threshold = get_adapter().free_shipping_threshold(journey)
+    return threshold is not None and total is not None and Decimal(total) >= threshold
+
+
+def basket_total(basket) -> Decimal | None:
+    """A live Oscar basket's total as the shop shows it (with tax when known); None for
+    an empty or unsaved basket."""
+    if basket is None or not basket.id or not basket.num_items:
+        return None
+    return Decimal(basket.total_incl_tax if basket.is_tax_known else basket.total_excl_tax)
+
+
+def has_free_delivery_offer(basket) -> bool:
+    """Whether an offer or voucher already applied to ``basket`` makes delivery free."""
+    if basket is None or not basket.id:
+        return False
+    for application in basket.offer_applications:
+        benefit = application["offer"].benefit
+        if benefit.type == Benefit.SHIPPING_PERCENTAGE and (benefit.value or 0) >= 100:
+            return True
+        if benefit.type == Benefit.SHIPPING_FIXED_PRICE and not benefit.value:
+            return True
+    return False
+
+
+def basket_ships_free(basket, journey: CartJourney | None = None) -> bool:
+    """:func:`ships_free` for a live basket, or an offer already giving it free delivery.
+    The basket's total (which may cost a query) only where the shop has a threshold."""
+    if has_free_delivery_offer(basket):
+        return True
+    if get_adapter().free_shipping_threshold(journey) is None:
+        return False
+    return ships_free(basket_total(basket), journey)
+
+
+def adds_nothing(incentive: str, *, already_free: bool) -> bool:
+    """Whether ``incentive`` would give a basket nothing it lacks: free delivery where
+    delivery is ``already_free``. A discount off the order always gives something."""
+    return incentive == Incentive.FREE_SHIPPING and already_free
 
 
 def ensure_offer(step: CampaignStep) -> ConditionalOffer | None:
@@ -267,12 +320,18 @@ def new_code() -> str:
 
 
 def journey_voucher(
-    journey: CartJourney, now: datetime, *, exclude_message: int | None = None
+    journey: CartJourney,
+    now: datetime,
+    *,
+    exclude_message: int | None = None,
+    already_free: bool = False,
 ) -> Voucher | None:
     """The journey's unused voucher that can still be used, or None: one revealed by a
     prompt on this journey or sent by one of its emails (``exclude_message`` left out),
     the newest first. "Unused" means no order used it and no basket holds it but the
-    journey's own (Oscar's single-use check); "valid" means active at ``now``.
+    journey's own (Oscar's single-use check); "valid" means active at ``now``. When
+    delivery is ``already_free``, a free-delivery voucher is passed over: it would
+    change nothing (see :func:`adds_nothing`).
 
     One offer, one story: later emails show this voucher again instead of minting
     another, and the restore link applies it to the restored basket."""
@@ -296,8 +355,11 @@ def journey_voucher(
     }
     for code, __ in codes:
         voucher = found.get(code.upper())
-        if voucher is not None and voucher.is_active(now) and not voucher.num_orders:
-            return voucher
+        if voucher is None or not voucher.is_active(now) or voucher.num_orders:
+            continue
+        if already_free and adds_nothing(voucher_kind(voucher), already_free=True):
+            continue
+        return voucher
     return None
 
 
@@ -343,7 +405,9 @@ def issue_voucher(
     One offer, one story: when the journey holds an unused, valid voucher (a prompt's or
     an earlier email's, see :func:`journey_voucher`), the message shows that one, whether or
     not the step has an incentive of its own, unless the step says ``new_voucher``.
-    Otherwise a step with an incentive mints one: single use, valid from ``now`` for the
+    Otherwise a step with an incentive mints one, unless it would change nothing for the
+    journey's basket (:func:`adds_nothing`; a held voucher that would is passed over too):
+    single use, valid from ``now`` for the
     step's ``incentive_valid_for``; None for a step without incentive. The code is saved on
     the message in the same transaction, so a retried send never mints a second voucher. A
     voucher deleted by staff since is replaced. ``journey_holds_codes=False`` (a batch's
@@ -353,6 +417,8 @@ def issue_voucher(
     step = message.step
     if not (journey_holds_codes or message.voucher_code or step.incentive != Incentive.NONE):
         return None
+    # What the basket held when it was left: no free-delivery code for one that ships free.
+    already_free = ships_free(message.journey.total, message.journey)
     with transaction.atomic():
         # The row lock serialises two sends of one message; the saved code is the truth.
         code = (
@@ -367,12 +433,16 @@ def issue_voucher(
                 message.voucher_code = voucher.code
                 return voucher
         if not step.new_voucher or step.incentive == Incentive.NONE:
-            held = journey_voucher(message.journey, now, exclude_message=message.pk)
+            held = journey_voucher(
+                message.journey, now, exclude_message=message.pk, already_free=already_free
+            )
             if held is not None:
                 message.voucher_code = held.code
                 message.save(update_fields=["voucher_code"])
                 return held
         if step.incentive == Incentive.NONE:
+            return None
+        if adds_nothing(step.incentive, already_free=already_free):
             return None
         # Validates the incentive: a bad one raises here, before anything is written.
         offer = ensure_offer(step)
