@@ -203,15 +203,16 @@ def record_consent(
 # -- vouchers -----------------------------------------------------------------------------
 
 
-def ensure_prompt_offer(prompt: Prompt) -> ConditionalOffer | None:
-    """The Oscar voucher offer behind the prompt's vouchers; made again when the prompt's
-    offer changed, so vouchers already revealed keep their promise (as for campaign steps,
-    see :func:`oscar_recovery.sending.vouchers.ensure_offer`)."""
+def ensure_prompt_offer(prompt: Prompt, language: str | None = None) -> ConditionalOffer | None:
+    """The Oscar voucher offer behind the prompt's vouchers for shoppers in ``language``;
+    made again when the prompt's offer changed, so vouchers already revealed keep their
+    promise (as for campaign steps, see :func:`oscar_recovery.sending.vouchers.ensure_offer`)."""
     return vouchers.ensure_offer_for(
         prompt,
-        # "campaign" is the part shortened when the whole name is too long.
+        # For staff (the offer's description); "campaign" is shortened when too long.
         gettext_noop("Recovery prompt: %(campaign)s (%(incentive)s)"),
         {"campaign": prompt.name},
+        language,
     )
 
 
@@ -252,16 +253,8 @@ def reveal_voucher(
         if voucher is not None and voucher.is_active(now) and not voucher.num_orders:
             return voucher
         return None
-    offer = ensure_prompt_offer(prompt)
-    return vouchers.mint_voucher(
-        offer,
-        prompt,
-        journey,
-        prompt.incentive_valid_for,
-        now,
-        # Voucher names are unique: the code makes sure.
-        lambda label, _attempt, code: f"{label[:80]} ({code})",
-    )
+    offer = ensure_prompt_offer(prompt, journey.language)
+    return vouchers.mint_voucher(offer, prompt, journey, prompt.incentive_valid_for, now)
 
 
 # -- what the shop tells us ---------------------------------------------------------------

@@ -25,6 +25,12 @@ from oscar.core.loading import get_model
 from oscar.templatetags.currency_filters import currency as format_currency
 
 from oscar_recovery.adapter import get_adapter
+from oscar_recovery.campaigns.translations import (
+    base_language,
+    default_language,
+    normalise,
+    translated,
+)
 from oscar_recovery.constants import Incentive, PromptEventKind
 from oscar_recovery.models import CampaignStep, CartJourney, PromptEvent, RecoveryMessage
 
@@ -57,6 +63,8 @@ _FREE_SHIPPING_PERCENT = Decimal("100.00")
 _INCENTIVES = {benefit: incentive for incentive, benefit in _BENEFIT_TYPES.items()}
 
 _NAME_MAX = 128  # ConditionalOffer.name and Voucher.name
+#: The owner's "name shown to shoppers" (its field's length).
+_SHOWN_NAME_MAX = 60
 
 
 def validate_incentive(
@@ -183,47 +191,94 @@ def adds_nothing(incentive: str, *, already_free: bool) -> bool:
     return incentive == Incentive.FREE_SHIPPING and already_free
 
 
-def ensure_offer(step: CampaignStep) -> ConditionalOffer | None:
-    """The Oscar offer behind the step's vouchers, made now if the step has none yet or its
-    incentive (kind or value) changed since; saved as ``step.offer``. None without incentive.
+def ensure_offer(step: CampaignStep, language: str | None = None) -> ConditionalOffer | None:
+    """The Oscar offer behind the step's vouchers for shoppers in ``language`` (default: the
+    shop's), made now if there is none yet or the incentive or its shopper-facing name
+    changed since; the default language's is saved as ``step.offer``. None without
+    incentive.
 
     An outdated offer is left alone: the vouchers already sent for it keep their discount.
     The step's row is locked meanwhile, so two workers sending the same step make one offer.
     """
     return ensure_offer_for(
         step,
-        # Staff read offer names in the dashboard, in the shop's language.
+        # For staff (the offer's description): which step made it.
         gettext_noop("Recovery: %(campaign)s step %(position)s (%(incentive)s)"),
         {"campaign": step.campaign.name, "position": step.position},
+        language,
     )
 
 
-def ensure_offer_for(holder, name: str, values: dict) -> ConditionalOffer | None:
-    """:func:`ensure_offer` for anything with a step's incentive fields and an ``offer`` key
-    (a campaign step, an on-site prompt). ``name`` is the offer's name as an untranslated
-    ``%`` template (rendered in the shop's language, "campaign" shortened to fit), given
-    ``values`` and ``incentive``."""
+def offer_language(language: str | None) -> str:
+    """The language an offer is named in for a shopper in ``language``: one of the shop's
+    ``LANGUAGES`` (its base language if only that is offered), else the default one."""
+    code = normalise(language or "")
+    offered = {normalise(code) for code, __ in settings.LANGUAGES}
+    for candidate in (code, base_language(code)):
+        if candidate and candidate in offered:
+            return candidate
+    return default_language()
+
+
+def shopper_offer_name(holder, language: str | None = None) -> str:
+    """The name a shopper in ``language`` reads next to the discount (basket, checkout,
+    order): the owner's "name shown to shoppers" written in that language, else what the
+    incentive gives in that language ("10% off your order", "Free delivery"). Never the
+    internal name of a prompt or campaign, whose audience rules are not for shoppers."""
+    language = offer_language(language)
+    found = translated(holder, "incentive_name", language)
+    if found:
+        return found[0].strip()[:_SHOWN_NAME_MAX]
+    if language == default_language() and (holder.incentive_name or "").strip():
+        return holder.incentive_name.strip()[:_SHOWN_NAME_MAX]
+    with translation.override(language):
+        return describe_incentive(holder, settings.OSCAR_DEFAULT_CURRENCY)
+
+
+def ensure_offer_for(
+    holder, name: str, values: dict, language: str | None = None
+) -> ConditionalOffer | None:
+    """:func:`ensure_offer` for anything with a step's incentive fields (a campaign step,
+    an on-site prompt). The offer is named for shoppers (:func:`shopper_offer_name`, in
+    ``language``); ``name``, an untranslated ``%`` template given ``values`` and
+    ``incentive``, describes it for staff. An offer of ours that already gives the same
+    discount under the same name is shared rather than made twice (Oscar wants names
+    unique, and "Free delivery #2" would tell shoppers nothing)."""
     if holder.incentive == Incentive.NONE:
         return None
     validate_incentive(holder.incentive, holder.incentive_value, holder.incentive_valid_for)
     benefit_type, benefit_value = _benefit_for(holder)
+    language = offer_language(language)
+    default = language == default_language()
+    shown = shopper_offer_name(holder, language)
     model = type(holder)
     with transaction.atomic():
-        offer_id = (
+        offer_id, by_language = (
             model.objects.select_for_update()
             .filter(pk=holder.pk)
-            .values_list("offer_id", flat=True)
+            .values_list("offer_id", "language_offers")
             .get()
         )
+        by_language = by_language if isinstance(by_language, dict) else {}
+        if not default:
+            offer_id = by_language.get(language)
         offer = (
             ConditionalOffer.objects.select_related("benefit").filter(pk=offer_id).first()
             if offer_id
             else None
         )
-        if offer is None or not _offer_gives(offer, benefit_type, benefit_value):
-            offer = _create_offer(holder, benefit_type, benefit_value, name, values)
-            model.objects.filter(pk=holder.pk).update(offer=offer)
-    holder.offer = offer
+        if offer is None or not _offer_gives(offer, benefit_type, benefit_value, shown):
+            offer = _shared_offer(benefit_type, benefit_value, shown) or _create_offer(
+                holder, benefit_type, benefit_value, shown, name, values
+            )
+            if default:
+                model.objects.filter(pk=holder.pk).update(offer=offer)
+            else:
+                model.objects.filter(pk=holder.pk).update(
+                    language_offers={**by_language, language: offer.pk}
+                )
+    if default:
+        holder.offer = offer
     return offer
 
 
@@ -233,8 +288,11 @@ def _benefit_for(step: CampaignStep) -> tuple[str, Decimal]:
     return _BENEFIT_TYPES[step.incentive], Decimal(str(step.incentive_value))
 
 
-def _offer_gives(offer: ConditionalOffer, benefit_type: str, value: Decimal) -> bool:
-    """Whether an existing offer still is what the step promises."""
+def _offer_gives(
+    offer: ConditionalOffer, benefit_type: str, value: Decimal, shown: str | None = None
+) -> bool:
+    """Whether an existing offer still is what the holder promises (under the name shoppers
+    are to read, when ``shown`` is given: a clash-numbered "shown #2" counts)."""
     benefit = offer.benefit
     return (
         offer.offer_type == ConditionalOffer.VOUCHER
@@ -242,11 +300,32 @@ def _offer_gives(offer: ConditionalOffer, benefit_type: str, value: Decimal) -> 
         and benefit.type == benefit_type
         and benefit.value is not None
         and Decimal(benefit.value) == value
+        and (shown is None or offer.name == shown or offer.name.startswith(f"{shown} #"))
     )
 
 
+def _shared_offer(benefit_type: str, value: Decimal, shown: str) -> ConditionalOffer | None:
+    """An offer of ours named ``shown`` that gives the same discount, to share."""
+    offer = (
+        ConditionalOffer.objects.select_related("benefit", "condition__range")
+        .filter(name=shown, offer_type=ConditionalOffer.VOUCHER)
+        .first()
+    )
+    if offer is None or not _offer_gives(offer, benefit_type, value):
+        return None
+    condition = offer.condition
+    ours = (
+        condition.range is not None
+        and condition.range.name == RANGE_NAME
+        and condition.type == Condition.COUNT
+        and condition.value == 1
+        and offer.max_basket_applications == 1
+    )
+    return offer if ours else None
+
+
 def _create_offer(
-    holder, benefit_type: str, value: Decimal, name: str, values: dict
+    holder, benefit_type: str, value: Decimal, shown: str, name: str, values: dict
 ) -> ConditionalOffer:
     everything = _recovery_range()
     condition = Condition.objects.create(range=everything, type=Condition.COUNT, value=1)
@@ -256,24 +335,21 @@ def _create_offer(
         type=benefit_type,
         value=value,
     )
+    # Staff read the description in the dashboard, in the shop's language.
     with translation.override(settings.LANGUAGE_CODE):
         label = describe_incentive(holder, settings.OSCAR_DEFAULT_CURRENCY)
-        base = gettext(name)
+        description = _fit(gettext(name), {**values, "incentive": label}, "")
     return _create_uniquely_named(
-        lambda name: ConditionalOffer.objects.create(
-            name=name,
-            description=label,
+        lambda offer_name: ConditionalOffer.objects.create(
+            name=offer_name,
+            description=description,
             offer_type=ConditionalOffer.VOUCHER,
             condition=condition,
             benefit=benefit,
             # One discount per order, however many items the basket holds.
             max_basket_applications=1,
         ),
-        lambda suffix: _fit(
-            base,
-            {**values, "incentive": label},
-            suffix,
-        ),
+        lambda suffix: f"{shown[: _NAME_MAX - len(suffix)]}{suffix}",
     )
 
 
@@ -445,38 +521,34 @@ def issue_voucher(
         if adds_nothing(step.incentive, already_free=already_free):
             return None
         # Validates the incentive: a bad one raises here, before anything is written.
-        offer = ensure_offer(step)
-        voucher = _mint(message, offer, now)
+        offer = ensure_offer(step, message.journey.language)
+        voucher = mint_voucher(offer, step, message.journey, step.incentive_valid_for, now)
         message.voucher_code = voucher.code
         message.save(update_fields=["voucher_code"])
     return voucher
 
 
-def _mint(message: RecoveryMessage, offer: ConditionalOffer, now: datetime) -> Voucher:
-    step = message.step
-
-    def name(label: str, attempt: int, code: str) -> str:
-        # Names must be unique too; after a clash, the code makes sure of it.
-        reference = f"#{message.pk}" if attempt == 0 else f"#{message.pk}, {code}"
-        return f"{label[: _NAME_MAX - len(reference) - 3]} ({reference})"
-
-    return mint_voucher(offer, step, message.journey, step.incentive_valid_for, now, name)
+def voucher_name(shown: str, code: str) -> str:
+    """A voucher's name as shoppers read it in the basket, next to its code: the offer's
+    shopper-facing name, made unique (Oscar wants it so) by the code's last two groups,
+    which the shopper sees anyway, never by an internal id."""
+    tail = "-".join(code.split("-")[-2:])
+    return f"{shown[: _NAME_MAX - len(tail) - 3]} · {tail}"
 
 
-def mint_voucher(offer, holder, journey, valid_for: timedelta, now: datetime, name) -> Voucher:
+def mint_voucher(offer, holder, journey, valid_for: timedelta, now: datetime) -> Voucher:
     """A new single-use voucher for ``offer`` with a fresh code, valid from ``now`` for
-    ``valid_for``; a code clash is retried with another code. ``name(label, attempt, code)``
-    names it from the incentive (of ``holder``: a step or a prompt) described in the
-    shopper's language, since shoppers see the voucher's name next to its code."""
-    with translation.override(journey.language or settings.LANGUAGE_CODE):
-        label = describe_incentive(holder, journey.currency or settings.OSCAR_DEFAULT_CURRENCY)
+    ``valid_for``; a code (or name) clash is retried with another code. Named by
+    :func:`voucher_name` from the incentive's name for shoppers (of ``holder``: a step or
+    a prompt) in the shopper's language."""
+    shown = shopper_offer_name(holder, journey.language)
     clash = None
-    for attempt in range(CODE_ATTEMPTS):
+    for __ in range(CODE_ATTEMPTS):
         code = new_code()
         try:
             with transaction.atomic():
                 voucher = Voucher.objects.create(
-                    name=name(label, attempt, code),
+                    name=voucher_name(shown, code),
                     code=code,
                     usage=Voucher.SINGLE_USE,
                     start_datetime=now,
