@@ -7,15 +7,13 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 from oscar.apps.offer.applicator import Applicator
-from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_model
 
 from oscar_recovery.constants import Incentive, PromptKind
-from oscar_recovery.models import Campaign, CartJourney, Prompt
+from oscar_recovery.models import CartJourney, Prompt
 from oscar_recovery.sending import vouchers
 from oscar_recovery.sending.vouchers import issue_voucher
 from tests.conftest import BROWSER_UA
@@ -23,9 +21,11 @@ from tests.prompts.test_prompts_endpoints import CAPTURE, capture, post, shop
 from tests.prompts.test_prompts_tag import config_of, make_prompt
 from tests.support.journeys import add_to_basket
 from tests.support.prompt_helpers import render_tag, visitor_request
-from tests.test_voucher_story import (
+from tests.test_voucher_story import (  # noqa: F401 (campaign, fresh_cache, guest_journey: fixtures)
     abandoned,
-    guest_journey,  # noqa: F401 (a fixture)
+    campaign,
+    fresh_cache,
+    guest_journey,
     make_step,
     message_for,
     open_link,
@@ -34,28 +34,7 @@ from tests.test_voucher_story import (
 
 pytestmark = pytest.mark.django_db
 
-Basket = get_model("basket", "Basket")
 Voucher = get_model("voucher", "Voucher")
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def campaign():
-    return Campaign.objects.create(name="Come back", is_active=True, holdout_percent=0)
-
-
-@pytest.fixture
-def basket(product):
-    basket = Basket.objects.create()
-    basket.strategy = Default()
-    basket.add_product(product)  # 40.00
-    return basket
 
 
 def shown(basket) -> list[int]:
@@ -119,7 +98,10 @@ def test_the_capture_reveals_no_free_delivery_code_once_the_basket_ships_free(pr
 # -- email steps --------------------------------------------------------------------------
 
 
-def test_an_email_step_mints_no_free_delivery_code_for_a_basket_that_ships_free(campaign, settings):
+def test_an_email_step_mints_no_free_delivery_code_for_a_basket_that_ships_free(
+    campaign,  # noqa: F811
+    settings,
+):
     settings.OSCAR_RECOVERY_FREE_SHIPPING_THRESHOLD = Decimal("50.00")
     step = make_step(campaign, Incentive.FREE_SHIPPING)
     small, large = abandoned(total=Decimal("30.00")), abandoned(total=Decimal("79.00"))
@@ -132,7 +114,8 @@ def test_an_email_step_mints_no_free_delivery_code_for_a_basket_that_ships_free(
 
 
 def test_an_email_does_not_repeat_a_prompts_free_delivery_code_the_basket_does_not_need(
-    campaign, settings
+    campaign,  # noqa: F811
+    settings,
 ):
     settings.OSCAR_RECOVERY_FREE_SHIPPING_THRESHOLD = Decimal("50.00")
     journey = abandoned(total=Decimal("79.00"))

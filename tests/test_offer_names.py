@@ -3,7 +3,6 @@ basket totals, the shipping discount and the order, the voucher's next to its co
 owner's "name shown to shoppers" in the shopper's language, else what the incentive gives in
 that language; never the prompt's or campaign's internal name, nor an internal id."""
 
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,10 +14,10 @@ from django.utils import timezone, translation
 from oscar_recovery.constants import Incentive
 from oscar_recovery.models import CartJourney, Prompt
 from oscar_recovery.prompts.service import reveal_voucher
-from oscar_recovery.sending.vouchers import shopper_offer_name
+from oscar_recovery.sending.vouchers import ensure_offer, shopper_offer_name
 from tests.conftest import BROWSER_UA
 from tests.support.journeys import add_to_basket
-from tests.test_voucher_story import abandoned
+from tests.test_voucher_story import abandoned, campaign, make_step  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -85,30 +84,13 @@ def test_the_owners_name_is_shown_in_each_language_it_was_written_in():
     assert revealed_in("ko", prompt).offers.get().name == korean
 
 
-def test_a_renamed_incentive_gets_an_offer_under_the_new_name(campaign_step):
-    step = campaign_step
+def test_a_renamed_incentive_gets_an_offer_under_the_new_name(campaign):  # noqa: F811
+    step = make_step(campaign, Incentive.PERCENTAGE, "10")
     first = shopper_offer_name(step)
     step.incentive_name = "Spring thank-you"
     step.save()
-    from oscar_recovery.sending.vouchers import ensure_offer
-
     offer = ensure_offer(step)
     assert first == "10% off your order" and offer.name == "Spring thank-you"
-
-
-@pytest.fixture
-def campaign_step():
-    from oscar_recovery.models import Campaign, CampaignStep
-
-    campaign = Campaign.objects.create(name="Come back", is_active=True, holdout_percent=0)
-    return CampaignStep.objects.create(
-        campaign=campaign,
-        position=1,
-        delay=timedelta(hours=1),
-        subject="Still thinking?",
-        incentive=Incentive.PERCENTAGE,
-        incentive_value=Decimal("10"),
-    )
 
 
 def test_the_basket_totals_show_the_shoppers_name_for_a_10_percent_code(product):

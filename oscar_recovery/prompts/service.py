@@ -136,7 +136,8 @@ def capture_from_prompt(
             now,
             visitor_id=visitor_id,
             # The basket may have grown since the prompt was shown.
-            already_free=vouchers.basket_ships_free(getattr(request, "basket", None), journey),
+            already_free=prompt.incentive == Incentive.FREE_SHIPPING
+            and vouchers.basket_ships_free(getattr(request, "basket", None), journey),
         )
         event = PromptEvent(
             prompt_id=prompt.pk,
