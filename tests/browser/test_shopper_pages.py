@@ -1,14 +1,19 @@
-"""The shop's own language switcher on the pages a link from an email opens (unsubscribe,
-a bad restore link, the double opt-in confirmation): those pages keep their token out of
-Referer headers, yet a same-origin form posted from them must still pass Django's CSRF
-check, which a browser's ``Origin: null`` (sent under ``Referrer-Policy: no-referrer``)
-fails. Headless Chromium at desktop and phone sizes, one size right to left."""
+"""Pages a link from an email opens, in headless Chromium at desktop and phone sizes (one
+right to left): the shop's own language switcher on them (they keep their token out of
+Referer headers, yet a same-origin form posted from them must pass Django's CSRF check,
+which a browser's ``Origin: null`` under ``Referrer-Policy: no-referrer`` fails), and the
+login page a customer's restore link leads a fresh browser to."""
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
-from oscar_recovery.sending.tokens import unsubscribe_token
+from oscar_recovery.models import CartJourney
+from oscar_recovery.sending.tokens import restore_token, unsubscribe_token
+from tests.conftest import BROWSER_UA
+from tests.support.journeys import add_to_basket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -41,4 +46,25 @@ def test_the_language_switcher_works_on_pages_opened_from_an_email(
         response = navigation.value
         assert response.status != 403, f"{name}: {response.status}"
         assert page.locator("html").get_attribute("lang") == "de", name
+    cache.clear()
+
+
+@pytest.mark.parametrize(("size", "language"), [("desktop", "ro"), ("phone", "ar")])
+def test_a_customers_restore_link_in_a_fresh_browser_says_why_it_asks_for_a_login(
+    sandbox_base_template, live_server, make_page, customer, product, size, language
+):
+    cache.clear()
+    browser = Client(HTTP_USER_AGENT=BROWSER_UA)
+    browser.force_login(customer)
+    add_to_basket(browser, product)
+    journey = CartJourney.objects.get(user=customer)
+    CartJourney.objects.filter(pk=journey.pk).update(language=language)
+
+    page = make_page(viewport=SIZES[size])
+    page.goto(live_server.url + reverse("oscar_recovery:restore", args=[restore_token(journey)]))
+
+    assert page.url.startswith(live_server.url + reverse("customer:login"))
+    with translation.override(language):
+        why = translation.gettext("Log in to see your saved basket: it is kept in your account.")
+    assert why in page.locator("body").inner_text()
     cache.clear()
