@@ -120,3 +120,26 @@ def test_the_owner_writes_the_name_per_language_in_the_admin(admin_client):
     assert 'name="incentive_name"' in page and 'name="incentive_name__ro"' in page
     step_page = admin_client.get(reverse("admin:oscar_recovery_campaignstep_add")).content
     assert b'name="incentive_name__ar"' in step_page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_adds_the_name_and_the_offers_by_language_to_existing_rows():
+    """Additive: rows made before it get an empty name (what the incentive gives is shown)
+    and no offers by language (the next voucher makes them); nothing else changes."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("oscar_recovery", "0019_confirmation_esp_call_started")]
+    after = [("oscar_recovery", "0020_incentive_name_shown_to_shoppers")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps.get_model("oscar_recovery", "Prompt")
+    made = old.objects.create(name="Old", kind="exit_intent", incentive=Incentive.FREE_SHIPPING)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+
+    prompt = Prompt.objects.get(pk=made.pk)
+    assert (prompt.incentive_name, prompt.language_offers) == ("", {})
+    assert prompt.name == "Old" and prompt.incentive == Incentive.FREE_SHIPPING
+    assert shopper_offer_name(prompt, "en-gb") == "Free delivery"
