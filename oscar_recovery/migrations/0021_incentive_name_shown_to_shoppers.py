@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oscar_recovery', '0019_confirmation_esp_call_started'),
+        ('oscar_recovery', '0020_webhook_signature_format'),
     ]
 
     operations = [
