@@ -138,6 +138,19 @@ def app_speaks(code: str) -> bool:
     )
 
 
+#: Unicode's first-strong isolate and its end: the text between takes its own direction.
+_FSI, _PDI = "\u2068", "\u2069"
+
+
+def isolate_lines(text: str, rtl: bool) -> str:
+    """``text`` (an address, say) with each line isolated in a right-to-left message, so
+    "1 Example Street" keeps its order where there is no markup to say so (plain-text
+    emails, mail clients that drop ``dir``); unchanged in a left-to-right one."""
+    if not rtl or not text:
+        return text
+    return "\n".join(f"{_FSI}{line}{_PDI}" if line.strip() else line for line in text.split("\n"))
+
+
 def is_rtl(code: str) -> bool:
     try:
         return bool(get_language_info(code)["bidi"])
