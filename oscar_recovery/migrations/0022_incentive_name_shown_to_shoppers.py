@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oscar_recovery', '0020_webhook_signature_format'),
+        ('oscar_recovery', '0021_canonical_addresses'),
     ]
 
     operations = [
