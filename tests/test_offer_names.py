@@ -129,8 +129,8 @@ def test_the_migration_adds_the_name_and_the_offers_by_language_to_existing_rows
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    before = [("oscar_recovery", "0021_canonical_addresses")]
-    after = [("oscar_recovery", "0022_incentive_name_shown_to_shoppers")]
+    before = [("oscar_recovery", "0023_dailystat_emailed")]
+    after = [("oscar_recovery", "0024_incentive_name_shown_to_shoppers")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old = executor.loader.project_state(before).apps.get_model("oscar_recovery", "Prompt")

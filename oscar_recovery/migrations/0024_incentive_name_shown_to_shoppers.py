@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oscar_recovery', '0021_canonical_addresses'),
+        ('oscar_recovery', '0023_dailystat_emailed'),
     ]
 
     operations = [
