@@ -33,10 +33,10 @@ def test_an_arabic_shopper_reads_the_prompt_in_arabic_right_to_left(shop, make_p
     assert headline.inner_text() == "قبل أن تغادر: شحن مجاني لهذا الطلب"
     assert headline.evaluate("el => getComputedStyle(el).direction") == "rtl"
     assert dialog.locator("p").first.inner_text() == arabic["body"]
-    assert dialog.locator("button.orc-cta").inner_text() == arabic["cta_label"]
+    assert dialog.locator(".orc-form button.orc-cta").inner_text() == arabic["cta_label"]
     assert dialog.locator(".orc-consent").inner_text().strip() == arabic["consent_text"]
     with translation.override("ar"):
         no_thanks = translation.gettext("No thanks")
-    assert dialog.locator(".orc-secondary").inner_text() == no_thanks != "No thanks"
+    assert dialog.locator(".orc-form .orc-secondary").inner_text() == no_thanks != "No thanks"
     assert "Before you go" not in dialog.inner_text()
     page.screenshot(path=SCREENSHOT)

@@ -132,7 +132,7 @@ def test_exit_intent_email_makes_the_journey_recoverable_and_the_voucher_works(s
     page.keyboard.press("Enter")
     code = dialog.locator("[data-orc-code]")
     code.wait_for()
-    voucher_code = code.inner_text().strip()
+    voucher_code = code.input_value().strip()
     assert voucher_code
 
     journey = CartJourney.objects.get(basket__lines__product=shop["product"])
