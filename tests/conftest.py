@@ -3,6 +3,7 @@ import socket
 
 import pytest
 from django.test import Client
+from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_model
 from oscar.test import factories
 
@@ -59,6 +60,15 @@ def shopper(db) -> Client:
 @pytest.fixture
 def product(db):
     return factories.create_product(title="Winter coat", price="40.00", num_in_stock=10)
+
+
+@pytest.fixture
+def basket(product):
+    """An open basket holding ``product`` (40.00), priced by Oscar's default strategy."""
+    basket = get_model("basket", "Basket").objects.create()
+    basket.strategy = Default()
+    basket.add_product(product)
+    return basket
 
 
 @pytest.fixture

@@ -157,7 +157,7 @@ def test_the_link_confirms_and_then_reminders_may_go(
 
     page = client.get(url)
     assert page.status_code == 200 and b"Yes, confirm" in page.content
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "strict-origin"
     response = client.post(url)
 
     assert response.status_code == 200 and b"you are confirmed" in response.content

@@ -168,6 +168,21 @@ def test_a_right_to_left_email_is_mirrored_and_translated_in_both_parts(
         assert "Your basket is waiting" not in part
 
 
+def test_the_postal_address_keeps_its_own_direction_in_a_right_to_left_email(
+    journey, campaign, settings
+):
+    """ "1 Example Street" in an Arabic footer would read "Example Street 1": the address
+    is isolated and takes the direction of its own words."""
+    settings.OSCAR_RECOVERY_POSTAL_ADDRESS = "1 Example Street\nLondon"
+    __, html_part, text_part = email_in("ar", journey, campaign)
+    # Each line isolated (U+2068 ... U+2069), for the text part and clients that drop dir.
+    street, city = "\u20681 Example Street\u2069", "\u2068London\u2069"
+    assert re.search(rf'<p dir="auto"[^>]*>{street}<br>{city}</p>', html_part)
+    assert f"{street}\n{city}" in text_part
+    __, html_part, text_part = email_in("ro", journey, campaign, position=2)
+    assert "\u2068" not in text_part and "1 Example Street\nLondon" in text_part
+
+
 @pytest.mark.parametrize("language", ["ko", "ro"])
 def test_a_left_to_right_email_carries_its_translation(language, journey, campaign):
     email, html_part, text_part = email_in(language, journey, campaign)

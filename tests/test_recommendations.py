@@ -596,6 +596,29 @@ def test_the_basket_page_puts_what_closes_the_free_shipping_gap_first(only, sett
     assert f'data-reason="{Reason.FREE_SHIPPING}"' not in html
 
 
+def test_no_gap_to_close_while_a_free_delivery_code_is_applied(only, settings):
+    """A free-delivery voucher in the basket already closes the gap: nothing on the basket
+    page may claim to cover it."""
+    from django.contrib.auth.models import AnonymousUser
+    from oscar.apps.offer.applicator import Applicator
+
+    from oscar_recovery.constants import Incentive
+    from tests.test_voucher_story import abandoned, prompt_voucher
+
+    only("curated")
+    coat, boots = make("Coat", "10.00"), make("Boots", "25.00")
+    ProductRecommendation.objects.create(primary=coat, recommendation=boots)
+    settings.OSCAR_RECOVERY_FREE_SHIPPING_THRESHOLD = Decimal("30.00")
+    request = basket_request(coat)
+    request.basket.vouchers.add(prompt_voucher(abandoned(), Incentive.FREE_SHIPPING, None))
+    Applicator().apply(request.basket, AnonymousUser())
+
+    html = render_tag(request)
+
+    assert "Boots" in html
+    assert f'data-reason="{Reason.FREE_SHIPPING}"' not in html
+
+
 def test_the_free_shipping_gap(settings):
     from oscar_recovery.sending.content import free_shipping_gap
 

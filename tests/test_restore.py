@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from oscar.core.loading import get_model
 
 from oscar_recovery.constants import JourneyEventKind, JourneyStatus, MessageStatus
@@ -82,7 +82,7 @@ def assert_friendly_page(response, status: int, text: str) -> None:
     content = response.content.decode()
     assert text in content
     assert f'href="{BASKET_URL}"' in content
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "strict-origin"
 
 
 # -- guest baskets --------------------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_a_fresh_browser_gets_the_guest_basket_back(guest_journey, shopper):
 
     assert response.status_code == 303
     assert response["Location"] == BASKET_URL  # clean: no token, nothing to leak
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "strict-origin"
     assert "no-store" in response["Cache-Control"]
     page = shopper.get(reverse("basket:summary"))
     # One click, and the lines are back: in a basket of this browser's own.
@@ -285,6 +285,20 @@ def test_an_account_basket_asks_for_login_and_shows_nothing(customer_journey, sh
     assert settings.OSCAR_BASKET_COOKIE_OPEN not in response.cookies
     assert "Winter coat" not in basket_page(shopper)
     assert "_auth_user_id" not in shopper.session  # never logged in by a link
+
+
+def test_the_login_page_says_why_it_is_there_in_the_journeys_language(customer_journey, shopper):
+    """A link opened in a fresh browser lands on the login page: it says the basket waits
+    in the account, in the email's language, rather than leaving the shopper guessing."""
+    CartJourney.objects.filter(pk=customer_journey.pk).update(language="ro")
+    response = shopper.get(restore_path(customer_journey), follow=True)
+
+    assert response.request["PATH_INFO"] == reverse("customer:login")
+    english = "Log in to see your saved basket: it is kept in your account."
+    with translation.override("ro"):
+        expected = translation.gettext(english)
+    assert expected != english
+    assert expected in response.content.decode()
 
 
 def test_logging_in_from_the_link_lands_on_the_basket(customer_journey, shopper):

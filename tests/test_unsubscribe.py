@@ -18,7 +18,7 @@ def test_get_shows_a_confirmation_and_changes_nothing(client):
     response = client.get(url_for("shopper@example.com"))
     assert response.status_code == 200
     assert b"Unsubscribe from basket reminders?" in response.content
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "strict-origin"
     assert not is_suppressed("shopper@example.com")
 
 

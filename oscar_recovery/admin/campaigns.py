@@ -151,7 +151,15 @@ class CampaignStepAdmin(TranslationsAdminMixin, admin.ModelAdmin):
         ),
         (
             _("Incentive"),
-            {"fields": ["incentive", "incentive_value", "incentive_valid_for", "new_voucher"]},
+            {
+                "fields": [
+                    "incentive",
+                    "incentive_value",
+                    "incentive_valid_for",
+                    "incentive_name",
+                    "new_voucher",
+                ]
+            },
         ),
     ]
 

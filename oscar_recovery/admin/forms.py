@@ -210,7 +210,7 @@ class CampaignStepForm(TranslationsFormMixin, TemplateFieldsMixin, forms.ModelFo
     """A step: its templates, in every language, compile in the sandbox and its incentive
     makes sense."""
 
-    translated_fields = STEP_TEXT_FIELDS
+    translated_fields = (*STEP_TEXT_FIELDS, "incentive_name")
 
     class Meta:
         model = CampaignStep
@@ -225,6 +225,7 @@ class CampaignStepForm(TranslationsFormMixin, TemplateFieldsMixin, forms.ModelFo
             "incentive",
             "incentive_value",
             "incentive_valid_for",
+            "incentive_name",
             "new_voucher",
         ]
         field_classes = {"delay": DurationField, "incentive_valid_for": DurationField}

@@ -18,11 +18,18 @@ from __future__ import annotations
 
 import copy
 import functools
+from pathlib import Path
 from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.utils.translation import get_language, get_language_info, gettext, override
+from django.utils.translation import (
+    get_language,
+    get_language_info,
+    gettext,
+    override,
+    to_locale,
+)
 
 #: Separates a field's name from a language code in the admin's extra field names.
 SEPARATOR = "__"
@@ -108,6 +115,40 @@ def layered_text(
         if obj is not None and (text := getattr(obj, field)):
             return text, default_language()
     return "", default_language()
+
+
+@functools.cache
+def app_speaks(code: str) -> bool:
+    """Whether this app's own words (labels, buttons, messages) come in language ``code``:
+    the default language's base, or a compiled catalogue of ours (or of the shop's
+    ``LOCALE_PATHS``) for the language or its base. Text shown whole in one language asks
+    here before it puts the owner's words next to the app's."""
+    code = normalise(code)
+    if not code:
+        return False
+    if base_language(code) == base_language(default_language()):
+        return True
+    folders = [Path(__file__).resolve().parent.parent / "locale"]
+    folders += [Path(folder) for folder in getattr(settings, "LOCALE_PATHS", ())]
+    names = {to_locale(code), to_locale(base_language(code))}
+    return any(
+        (folder / name / "LC_MESSAGES" / "django.mo").is_file()
+        for folder in folders
+        for name in names
+    )
+
+
+#: Unicode's first-strong isolate and its end: the text between takes its own direction.
+_FSI, _PDI = "\u2068", "\u2069"
+
+
+def isolate_lines(text: str, rtl: bool) -> str:
+    """``text`` (an address, say) with each line isolated in a right-to-left message, so
+    "1 Example Street" keeps its order where there is no markup to say so (plain-text
+    emails, mail clients that drop ``dir``); unchanged in a left-to-right one."""
+    if not rtl or not text:
+        return text
+    return "\n".join(f"{_FSI}{line}{_PDI}" if line.strip() else line for line in text.split("\n"))
 
 
 def is_rtl(code: str) -> bool:

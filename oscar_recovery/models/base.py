@@ -18,8 +18,11 @@ from oscar_recovery.constants import Incentive
 class IncentiveFields(models.Model):
     """An incentive and the Oscar offer behind its vouchers: campaign steps and prompts.
 
-    ``offer`` is the Oscar offer behind the vouchers (one per shopper), kept in step with
-    the incentive by :mod:`oscar_recovery.sending.vouchers`; staff never edit it.
+    ``offer`` is the Oscar offer behind the vouchers (one per shopper) of shoppers in the
+    shop's default language, ``language_offers`` the other languages' (``{"ro": 12}``):
+    Oscar shows an offer's name in the basket, so each language has its own, named with
+    :attr:`incentive_name`. Both are kept in step with the incentive by
+    :mod:`oscar_recovery.sending.vouchers`; staff never edit them.
     """
 
     incentive = models.CharField(
@@ -29,6 +32,16 @@ class IncentiveFields(models.Model):
         _("incentive value"), max_digits=12, decimal_places=2, null=True, blank=True
     )
     incentive_valid_for = models.DurationField(_("voucher valid for"), default=timedelta(days=7))
+    incentive_name = models.CharField(
+        _("name shown to shoppers"),
+        max_length=60,
+        blank=True,
+        help_text=_(
+            "What shoppers read next to the discount in their basket and order, in each "
+            "language. Empty: what it gives (“10% off your order”, “Free delivery”), in "
+            "the shopper's language."
+        ),
+    )
     offer = models.ForeignKey(
         "offer.ConditionalOffer",
         on_delete=models.SET_NULL,
@@ -37,6 +50,9 @@ class IncentiveFields(models.Model):
         editable=False,
         related_name="+",
         verbose_name=_("voucher offer"),
+    )
+    language_offers = models.JSONField(
+        _("voucher offers by language"), default=dict, blank=True, editable=False
     )
 
     class Meta:

@@ -44,7 +44,7 @@ from oscar_recovery.contacts.addresses import display_email
 from oscar_recovery.models import CartJourney, CartJourneyEvent, RecoveryMessage
 from oscar_recovery.outcomes.tracking import advance_status
 from oscar_recovery.sending.tokens import InvalidLink, RestoreLink
-from oscar_recovery.sending.vouchers import journey_voucher
+from oscar_recovery.sending.vouchers import basket_ships_free, journey_voucher
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
@@ -154,8 +154,13 @@ def apply_voucher(request: HttpRequest, basket, journey: CartJourney) -> str | N
 
 
 def _apply_voucher(request: HttpRequest, basket, journey: CartJourney) -> str | None:
-    voucher = journey_voucher(journey, timezone.now())
-    if voucher is None or basket.id is None:
+    if basket.id is None:
+        return None
+    # Never a code that changes nothing, nor the word that it was applied: a free-delivery
+    # code for a basket that ships free anyway is left out.
+    already_free = basket_ships_free(basket, journey)
+    voucher = journey_voucher(journey, timezone.now(), already_free=already_free)
+    if voucher is None:
         return None
     if basket.contains_voucher(voucher.code):
         return voucher.code
@@ -184,10 +189,13 @@ def journey_language(journey: CartJourney) -> str | None:
 
 
 def welcome_back(request: HttpRequest, outcome: RestoreOutcome) -> None:
-    """Tell the shopper on the basket page what the link did, in the active language (the
-    view activates the journey's): "Your basket is back; code X applied." Nothing when
-    they are sent to log in first."""
+    """Tell the shopper on the page they land on what the link did, in the active language
+    (the view activates the journey's): "Your basket is back; code X applied." on the
+    basket; on the login page a link opened in another browser leads to, why they are
+    asked to log in (the basket waits in their account)."""
     if outcome.how == Restored.LOGIN:
+        text = gettext("Log in to see your saved basket: it is kept in your account.")
+        messages.info(request, text, fail_silently=True)
         return
     if outcome.voucher_code:
         text = gettext("Your basket is back; code %(code)s applied.") % {

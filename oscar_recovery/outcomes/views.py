@@ -30,6 +30,12 @@ from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
 
+#: Pages whose URL carries a token (unsubscribe, double opt-in, restore) keep it out of
+#: Referer headers, yet forms posted from them (their own button, the shop's language
+#: switcher) must still pass Django's CSRF check: "strict-origin" sends the origin alone,
+#: never the path, where "no-referrer" made the browser send ``Origin: null`` (403).
+TOKEN_PAGE_REFERRER_POLICY = "strict-origin"
+
 
 @method_decorator([csrf_exempt, never_cache], name="dispatch")
 class UnsubscribeView(View):
@@ -76,7 +82,7 @@ class UnsubscribeView(View):
                 status=status,
             )
         response["Content-Language"] = language
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = TOKEN_PAGE_REFERRER_POLICY
         return response
 
 
@@ -118,7 +124,7 @@ class ConfirmConsentView(View):
         }
         response = render(request, self.template_name, context, status=status)
         # The page's own URL carries the token: keep it out of Referer headers.
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = TOKEN_PAGE_REFERRER_POLICY
         return response
 
 
@@ -199,11 +205,11 @@ class RestoreView(View):
     @staticmethod
     def redirect(url: str) -> HttpResponse:
         response = HttpResponseRedirect(url, status=303)
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = TOKEN_PAGE_REFERRER_POLICY
         return response
 
     def invalid(self, request: HttpRequest, message: str, *, status: int) -> HttpResponse:
         response = render(request, self.template_name, {"message": message}, status=status)
         # The page's own URL carries the token: keep it out of Referer headers.
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = TOKEN_PAGE_REFERRER_POLICY
         return response

@@ -51,6 +51,7 @@ from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery import app_settings, ratelimit
 from oscar_recovery.adapter import get_adapter
+from oscar_recovery.campaigns.translations import isolate_lines
 from oscar_recovery.constants import (
     ConfirmationStatus,
     ConsentSource,
@@ -359,7 +360,7 @@ def compose(journey: CartJourney) -> EmailMultiAlternatives:
             "shop": {
                 "name": settings.OSCAR_SHOP_NAME,
                 "url": adapter.absolute_url("/"),
-                "postal_address": app_settings.POSTAL_ADDRESS,
+                "postal_address": isolate_lines(app_settings.POSTAL_ADDRESS, rtl),
             },
             "consent_text": notice(LawfulBasis.CONSENT).text,
             "confirm_url": confirm_url(journey),

@@ -94,7 +94,10 @@ class PromptAdmin(TranslationsAdminMixin, admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Offer"), {"fields": ["incentive", "incentive_value", "incentive_valid_for"]}),
+        (
+            _("Offer"),
+            {"fields": ["incentive", "incentive_value", "incentive_valid_for", "incentive_name"]},
+        ),
         (
             _("Audience"),
             {

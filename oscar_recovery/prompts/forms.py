@@ -35,7 +35,7 @@ def check_patterns(value: str) -> str:
 
 
 class PromptForm(TranslationsFormMixin, forms.ModelForm):
-    translated_fields = TEXT_FIELDS
+    translated_fields = (*TEXT_FIELDS, "incentive_name")
 
     class Meta:
         model = Prompt

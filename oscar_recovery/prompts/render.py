@@ -121,6 +121,8 @@ def render_prompts(request: HttpRequest) -> str:
             "cta_url": prompt.cta_url or basket_url,
             "paragraphs": [p for p in decision.content.body.split("\n\n") if p.strip()],
             "image_url": _image_url(prompt),
+            # The revealed code's "apply" button posts to Oscar's basket voucher form.
+            "has_basket": visitor.basket_items > 0,
         }
         if prompt.kind == PromptKind.RETURNING_BANNER:
             item["basket_items"] = visitor.basket_items

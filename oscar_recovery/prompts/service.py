@@ -130,7 +130,15 @@ def capture_from_prompt(
     now = now or timezone.now()
     with transaction.atomic():
         journey = capture.capture_email(request, email, EmailSource.CAPTURED)
-        voucher = reveal_voucher(prompt, journey, now, visitor_id=visitor_id)
+        voucher = reveal_voucher(
+            prompt,
+            journey,
+            now,
+            visitor_id=visitor_id,
+            # The basket may have grown since the prompt was shown.
+            already_free=prompt.incentive == Incentive.FREE_SHIPPING
+            and vouchers.basket_ships_free(getattr(request, "basket", None), journey),
+        )
         event = PromptEvent(
             prompt_id=prompt.pk,
             variant=content.label,
@@ -196,22 +204,29 @@ def record_consent(
 # -- vouchers -----------------------------------------------------------------------------
 
 
-def ensure_prompt_offer(prompt: Prompt) -> ConditionalOffer | None:
-    """The Oscar voucher offer behind the prompt's vouchers; made again when the prompt's
-    offer changed, so vouchers already revealed keep their promise (as for campaign steps,
-    see :func:`oscar_recovery.sending.vouchers.ensure_offer`)."""
+def ensure_prompt_offer(prompt: Prompt, language: str | None = None) -> ConditionalOffer | None:
+    """The Oscar voucher offer behind the prompt's vouchers for shoppers in ``language``;
+    made again when the prompt's offer changed, so vouchers already revealed keep their
+    promise (as for campaign steps, see :func:`oscar_recovery.sending.vouchers.ensure_offer`)."""
     return vouchers.ensure_offer_for(
         prompt,
-        # "campaign" is the part shortened when the whole name is too long.
+        # For staff (the offer's description); "campaign" is shortened when too long.
         gettext_noop("Recovery prompt: %(campaign)s (%(incentive)s)"),
         {"campaign": prompt.name},
+        language,
     )
 
 
 def reveal_voucher(
-    prompt: Prompt, journey: CartJourney, now: datetime, *, visitor_id: str | None = None
+    prompt: Prompt,
+    journey: CartJourney,
+    now: datetime,
+    *,
+    visitor_id: str | None = None,
+    already_free: bool = False,
 ):
-    """The single-use voucher this visitor earned from a prompt, or None without an offer.
+    """The single-use voucher this visitor earned from a prompt, or None without an offer
+    or where it would change nothing (free delivery when delivery is ``already_free``).
 
     At most one prompt voucher per visitor (browser cookie) and per journey: the first
     capture mints it, a later one in the same browser or journey reveals the same voucher
@@ -221,6 +236,8 @@ def reveal_voucher(
     basket, journey and visitor per request, so it is bounded by
     ``OSCAR_RECOVERY_PROMPTS_CAPTURE_RATE_LIMIT`` per client."""
     if prompt.incentive == Incentive.NONE:
+        return None
+    if vouchers.adds_nothing(prompt.incentive, already_free=already_free):
         return None
     earned = Q(journey_id=journey.pk)
     if visitor_id:
@@ -237,16 +254,8 @@ def reveal_voucher(
         if voucher is not None and voucher.is_active(now) and not voucher.num_orders:
             return voucher
         return None
-    offer = ensure_prompt_offer(prompt)
-    return vouchers.mint_voucher(
-        offer,
-        prompt,
-        journey,
-        prompt.incentive_valid_for,
-        now,
-        # Voucher names are unique: the code makes sure.
-        lambda label, _attempt, code: f"{label[:80]} ({code})",
-    )
+    offer = ensure_prompt_offer(prompt, journey.language)
+    return vouchers.mint_voucher(offer, prompt, journey, prompt.incentive_valid_for, now)
 
 
 # -- what the shop tells us ---------------------------------------------------------------

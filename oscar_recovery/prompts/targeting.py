@@ -11,7 +11,9 @@ Rules, in order (each prompt of the shop is checked against the visitor):
 4. its caps: not while dismissed (quiet for the prompt's days), not after the visitor placed
    an order, at most one interrupting prompt per visit, and no email form for a visitor whose
    email the shop already has. The guest-checkout prompt is help rather than marketing: only
-   a dismissal holds it back.
+   a dismissal holds it back;
+5. its offer: never one the basket already has (free delivery for a basket that ships
+   free, by the free-delivery threshold or an offer already applied).
 
 Of the prompts left, the highest priority of each kind is shown, in a variant chosen from a
 hash of the prompt and the visitor id (the same visitor always sees the same variant).
@@ -31,21 +33,33 @@ from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 from oscar.core.loading import get_model
 
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.campaigns.enrolment import CustomerHistory
-from oscar_recovery.campaigns.translations import is_rtl, layered_text, normalise
+from oscar_recovery.campaigns.translations import (
+    app_speaks,
+    default_language,
+    is_rtl,
+    layered_text,
+    normalise,
+)
 from oscar_recovery.campaigns.variants import CONTROL_LABEL, pick_variant
 from oscar_recovery.capture.history import viewed_from_cookie
 from oscar_recovery.capture.visitor import read_visitor_id
-from oscar_recovery.constants import DeviceClass, LoginState, PromptKind, ValueTier, VisitorType
+from oscar_recovery.constants import (
+    DeviceClass,
+    Incentive,
+    LoginState,
+    PromptKind,
+    ValueTier,
+    VisitorType,
+)
 from oscar_recovery.models import Prompt, PromptVariant
 from oscar_recovery.prompts import app_settings as prompt_settings
 from oscar_recovery.prompts import state
+from oscar_recovery.sending import vouchers
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
@@ -110,8 +124,9 @@ TEXT_FIELDS = ("headline", "body", "cta_label", "consent_text", "thank_you")
 
 @dataclass(frozen=True)
 class PromptContent:
-    """What a visitor reads, in their language: the variant's text where it sets any, else
-    the prompt's (see :func:`oscar_recovery.campaigns.translations.layered_text`)."""
+    """What a visitor reads, all in one language (:func:`prompt_language`): the variant's
+    text where it sets any, else the prompt's (see
+    :func:`oscar_recovery.campaigns.translations.layered_text`)."""
 
     label: str
     headline: str
@@ -119,22 +134,13 @@ class PromptContent:
     cta_label: str
     consent_text: str
     thank_you: str
-    #: ``(field, language code)``: the language each text is actually in, which is the
-    #: default language where the owner wrote none for the visitor's.
-    languages: tuple[tuple[str, str], ...] = ()
-    #: The language asked for (the page's): the prompt's own ``lang`` and ``dir``.
+    #: The one language of the whole prompt, the app's labels included: its ``lang`` and
+    #: ``dir``, and the language its endpoints answer and record consent in.
     language: str = ""
 
     @property
-    def bidi(self) -> dict[str, SafeString]:
-        """Per field whose text is not in the page's language, `` lang="…" dir="…"`` for
-        the element holding it: English text that fell back into an Arabic page keeps its
-        full stop on the right. Empty for the others (they follow the prompt's)."""
-        return {
-            field: format_html(' lang="{}" dir="{}"', code, "rtl" if is_rtl(code) else "ltr")
-            for field, code in self.languages
-            if code != normalise(self.language)
-        }
+    def rtl(self) -> bool:
+        return is_rtl(self.language)
 
 
 def choose_variant(prompt: Prompt, unit_id: str) -> PromptVariant | None:
@@ -149,21 +155,34 @@ def variants_of(prompt: Prompt) -> list[PromptVariant]:
     return cached if cached is not None else list(prompt.variants.all())
 
 
+def prompt_language(prompt: Prompt, variant: PromptVariant | None, language: str) -> str:
+    """The one language a prompt shows in on a page in ``language``: that one when the
+    owner wrote every text of the prompt (or variant) in it and the app's own labels come
+    in it too, else the default language, whole. Never half: an Arabic headline over an
+    English body, or English text under a German "E-Mail" label, reads as a broken shop."""
+    default = settings.LANGUAGE_CODE
+    if not language or normalise(language) == default_language():
+        return default
+    if not app_speaks(language):
+        return default
+    for name in TEXT_FIELDS:
+        text, code = layered_text(variant, prompt, name, language)
+        if text and code == default_language():
+            return default
+    return language
+
+
 def content_for(
     prompt: Prompt, variant: PromptVariant | None, language: str | None = None
 ) -> PromptContent:
-    """The texts of ``prompt`` (or ``variant`` over it) in ``language``, by default the
-    active one (the request's): each one the language's text, else the default
-    language's."""
+    """The texts of ``prompt`` (or ``variant`` over it) on a page in ``language``, by
+    default the active one (the request's), all in :func:`prompt_language`."""
     language = get_language() if language is None else language
-    found = [layered_text(variant, prompt, name, language) for name in TEXT_FIELDS]
+    language = prompt_language(prompt, variant, language or settings.LANGUAGE_CODE)
     return PromptContent(
         CONTROL_LABEL if variant is None else variant.label,
-        *(text for text, _code in found),
-        languages=tuple(
-            (name, code) for name, (_text, code) in zip(TEXT_FIELDS, found, strict=True)
-        ),
-        language=language or settings.LANGUAGE_CODE,
+        *(layered_text(variant, prompt, name, language)[0] for name in TEXT_FIELDS),
+        language=language,
     )
 
 
@@ -256,6 +275,11 @@ class Visitor:
             return Decimal("0")
         total = basket.total_incl_tax if basket.is_tax_known else basket.total_excl_tax
         return Decimal(total or 0)
+
+    @cached_property
+    def ships_free(self) -> bool:
+        """The basket already ships free (threshold reached, or a free-delivery offer)."""
+        return bool(self.basket_items) and vouchers.basket_ships_free(self.basket)
 
     @cached_property
     def has_history(self) -> bool:
@@ -371,12 +395,21 @@ def caps_allow(prompt: Prompt, visitor: Visitor) -> bool:
     return not (asks_email(prompt) and visitor.has_email)
 
 
+def offer_allows(prompt: Prompt, visitor: Visitor) -> bool:
+    """Never an offer the basket already has: no "free delivery on this order" for a
+    basket that ships free (the prompt's words promise it, so the prompt stays away)."""
+    if prompt.incentive != Incentive.FREE_SHIPPING:
+        return True
+    return not vouchers.adds_nothing(prompt.incentive, already_free=visitor.ships_free)
+
+
 def is_eligible(prompt: Prompt, visitor: Visitor) -> bool:
     return (
         within_dates(prompt, visitor.now)
         and kind_allows(prompt, visitor)
         and caps_allow(prompt, visitor)
         and audience_allows(prompt, visitor)
+        and offer_allows(prompt, visitor)
     )
 
 

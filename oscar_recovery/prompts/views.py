@@ -245,6 +245,12 @@ class PromptCaptureView(PromptEndpoint):
             return self.live_capture(request, payload)
         prompt = self.prompt_from(payload)
         content = self.content_from(prompt, payload)
+        # The prompt showed whole in one language (maybe not the page's): the answer and
+        # the consent record are in that one.
+        with translation.override(content.language):
+            return self.capture(request, payload, prompt, content)
+
+    def capture(self, request, payload, prompt, content) -> HttpResponse:
         visit_id = self.visit_from(request, payload)
         if not eligibility.asks_email(prompt):
             raise BadRequest({"prompt": [gettext("This prompt does not ask for an email.")]})

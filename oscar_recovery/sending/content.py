@@ -28,6 +28,7 @@ from oscar.templatetags.currency_filters import currency as oscar_currency
 
 from oscar_recovery import app_settings
 from oscar_recovery.adapter import RecoveryAdapter, get_adapter
+from oscar_recovery.campaigns.translations import isolate_lines
 from oscar_recovery.campaigns.variants import StepContent, content_for
 from oscar_recovery.constants import CampaignTrigger, Incentive, RecommendationReason
 from oscar_recovery.models import (
@@ -296,7 +297,7 @@ def build_context(
         "shop": {
             "name": settings.OSCAR_SHOP_NAME,
             "url": adapter.absolute_url("/"),
-            "postal_address": app_settings.POSTAL_ADDRESS,
+            "postal_address": isolate_lines(app_settings.POSTAL_ADDRESS, rtl),
             "logo": email_logo(adapter),
         },
         "shopper": {"first_name": first_name_of(journey)},

@@ -24,6 +24,13 @@ from django.utils.translation import gettext, gettext_noop
 from oscar.core.loading import get_model
 from oscar.templatetags.currency_filters import currency as format_currency
 
+from oscar_recovery.adapter import get_adapter
+from oscar_recovery.campaigns.translations import (
+    base_language,
+    default_language,
+    normalise,
+    translated,
+)
 from oscar_recovery.constants import Incentive, PromptEventKind
 from oscar_recovery.models import CampaignStep, CartJourney, PromptEvent, RecoveryMessage
 
@@ -56,6 +63,8 @@ _FREE_SHIPPING_PERCENT = Decimal("100.00")
 _INCENTIVES = {benefit: incentive for incentive, benefit in _BENEFIT_TYPES.items()}
 
 _NAME_MAX = 128  # ConditionalOffer.name and Voucher.name
+#: The owner's "name shown to shoppers" (its field's length).
+_SHOWN_NAME_MAX = 60
 
 
 def validate_incentive(
@@ -130,47 +139,146 @@ def _plain(value: Decimal) -> Decimal:
     return value.normalize()
 
 
-def ensure_offer(step: CampaignStep) -> ConditionalOffer | None:
-    """The Oscar offer behind the step's vouchers, made now if the step has none yet or its
-    incentive (kind or value) changed since; saved as ``step.offer``. None without incentive.
+# -- what a basket already has ----------------------------------------------------------
+#
+# The one offer chooser every incentive asks (prompts, email steps, restore links): an
+# incentive is never offered, minted, shown or applied where it changes nothing, e.g. a
+# "free delivery on this order" code for a basket that already ships free.
+
+
+def ships_free(total: Decimal | None, journey: CartJourney | None = None) -> bool:
+    """Whether a basket worth ``total`` ships free anyway: at or over the adapter's
+    free-delivery threshold for ``journey`` (the figure the emails' gap to free delivery
+    uses). False without a threshold or a basket (``total`` None)."""
+    threshold = get_adapter().free_shipping_threshold(journey)
+    return threshold is not None and total is not None and Decimal(total) >= threshold
+
+
+def basket_total(basket) -> Decimal | None:
+    """A live Oscar basket's total as the shop shows it (with tax when known); None for
+    an empty or unsaved basket."""
+    if basket is None or not basket.id or not basket.num_items:
+        return None
+    return Decimal(basket.total_incl_tax if basket.is_tax_known else basket.total_excl_tax)
+
+
+def has_free_delivery_offer(basket) -> bool:
+    """Whether an offer or voucher already applied to ``basket`` makes delivery free."""
+    if basket is None or not basket.id:
+        return False
+    for application in basket.offer_applications:
+        benefit = application["offer"].benefit
+        if benefit.type == Benefit.SHIPPING_PERCENTAGE and (benefit.value or 0) >= 100:
+            return True
+        if benefit.type == Benefit.SHIPPING_FIXED_PRICE and not benefit.value:
+            return True
+    return False
+
+
+def basket_ships_free(basket, journey: CartJourney | None = None) -> bool:
+    """:func:`ships_free` for a live basket, or an offer already giving it free delivery.
+    The basket's total (which may cost a query) only where the shop has a threshold."""
+    if has_free_delivery_offer(basket):
+        return True
+    if get_adapter().free_shipping_threshold(journey) is None:
+        return False
+    return ships_free(basket_total(basket), journey)
+
+
+def adds_nothing(incentive: str, *, already_free: bool) -> bool:
+    """Whether ``incentive`` would give a basket nothing it lacks: free delivery where
+    delivery is ``already_free``. A discount off the order always gives something."""
+    return incentive == Incentive.FREE_SHIPPING and already_free
+
+
+def ensure_offer(step: CampaignStep, language: str | None = None) -> ConditionalOffer | None:
+    """The Oscar offer behind the step's vouchers for shoppers in ``language`` (default: the
+    shop's), made now if there is none yet or the incentive or its shopper-facing name
+    changed since; the default language's is saved as ``step.offer``. None without
+    incentive.
 
     An outdated offer is left alone: the vouchers already sent for it keep their discount.
     The step's row is locked meanwhile, so two workers sending the same step make one offer.
     """
     return ensure_offer_for(
         step,
-        # Staff read offer names in the dashboard, in the shop's language.
+        # For staff (the offer's description): which step made it.
         gettext_noop("Recovery: %(campaign)s step %(position)s (%(incentive)s)"),
         {"campaign": step.campaign.name, "position": step.position},
+        language,
     )
 
 
-def ensure_offer_for(holder, name: str, values: dict) -> ConditionalOffer | None:
-    """:func:`ensure_offer` for anything with a step's incentive fields and an ``offer`` key
-    (a campaign step, an on-site prompt). ``name`` is the offer's name as an untranslated
-    ``%`` template (rendered in the shop's language, "campaign" shortened to fit), given
-    ``values`` and ``incentive``."""
+def offer_language(language: str | None) -> str:
+    """The language an offer is named in for a shopper in ``language``: one of the shop's
+    ``LANGUAGES`` (its base language if only that is offered), else the default one."""
+    code = normalise(language or "")
+    offered = {normalise(code) for code, __ in settings.LANGUAGES}
+    for candidate in (code, base_language(code)):
+        if candidate and candidate in offered:
+            return candidate
+    return default_language()
+
+
+def shopper_offer_name(holder, language: str | None = None) -> str:
+    """The name a shopper in ``language`` reads next to the discount (basket, checkout,
+    order): the owner's "name shown to shoppers" written in that language, else what the
+    incentive gives in that language ("10% off your order", "Free delivery"). Never the
+    internal name of a prompt or campaign, whose audience rules are not for shoppers."""
+    language = offer_language(language)
+    found = translated(holder, "incentive_name", language)
+    if found:
+        return found[0].strip()[:_SHOWN_NAME_MAX]
+    if language == default_language() and (holder.incentive_name or "").strip():
+        return holder.incentive_name.strip()[:_SHOWN_NAME_MAX]
+    with translation.override(language):
+        return describe_incentive(holder, settings.OSCAR_DEFAULT_CURRENCY)
+
+
+def ensure_offer_for(
+    holder, name: str, values: dict, language: str | None = None
+) -> ConditionalOffer | None:
+    """:func:`ensure_offer` for anything with a step's incentive fields (a campaign step,
+    an on-site prompt). The offer is named for shoppers (:func:`shopper_offer_name`, in
+    ``language``); ``name``, an untranslated ``%`` template given ``values`` and
+    ``incentive``, describes it for staff. An offer of ours that already gives the same
+    discount under the same name is shared rather than made twice (Oscar wants names
+    unique, and "Free delivery #2" would tell shoppers nothing)."""
     if holder.incentive == Incentive.NONE:
         return None
     validate_incentive(holder.incentive, holder.incentive_value, holder.incentive_valid_for)
     benefit_type, benefit_value = _benefit_for(holder)
+    language = offer_language(language)
+    default = language == default_language()
+    shown = shopper_offer_name(holder, language)
     model = type(holder)
     with transaction.atomic():
-        offer_id = (
+        offer_id, by_language = (
             model.objects.select_for_update()
             .filter(pk=holder.pk)
-            .values_list("offer_id", flat=True)
+            .values_list("offer_id", "language_offers")
             .get()
         )
+        by_language = by_language if isinstance(by_language, dict) else {}
+        if not default:
+            offer_id = by_language.get(language)
         offer = (
             ConditionalOffer.objects.select_related("benefit").filter(pk=offer_id).first()
             if offer_id
             else None
         )
-        if offer is None or not _offer_gives(offer, benefit_type, benefit_value):
-            offer = _create_offer(holder, benefit_type, benefit_value, name, values)
-            model.objects.filter(pk=holder.pk).update(offer=offer)
-    holder.offer = offer
+        if offer is None or not _offer_gives(offer, benefit_type, benefit_value, shown):
+            offer = _shared_offer(benefit_type, benefit_value, shown) or _create_offer(
+                holder, benefit_type, benefit_value, shown, name, values
+            )
+            if default:
+                model.objects.filter(pk=holder.pk).update(offer=offer)
+            else:
+                model.objects.filter(pk=holder.pk).update(
+                    language_offers={**by_language, language: offer.pk}
+                )
+    if default:
+        holder.offer = offer
     return offer
 
 
@@ -180,8 +288,11 @@ def _benefit_for(step: CampaignStep) -> tuple[str, Decimal]:
     return _BENEFIT_TYPES[step.incentive], Decimal(str(step.incentive_value))
 
 
-def _offer_gives(offer: ConditionalOffer, benefit_type: str, value: Decimal) -> bool:
-    """Whether an existing offer still is what the step promises."""
+def _offer_gives(
+    offer: ConditionalOffer, benefit_type: str, value: Decimal, shown: str | None = None
+) -> bool:
+    """Whether an existing offer still is what the holder promises (under the name shoppers
+    are to read, when ``shown`` is given: a clash-numbered "shown #2" counts)."""
     benefit = offer.benefit
     return (
         offer.offer_type == ConditionalOffer.VOUCHER
@@ -189,11 +300,32 @@ def _offer_gives(offer: ConditionalOffer, benefit_type: str, value: Decimal) -> 
         and benefit.type == benefit_type
         and benefit.value is not None
         and Decimal(benefit.value) == value
+        and (shown is None or offer.name == shown or offer.name.startswith(f"{shown} #"))
     )
 
 
+def _shared_offer(benefit_type: str, value: Decimal, shown: str) -> ConditionalOffer | None:
+    """An offer of ours named ``shown`` that gives the same discount, to share."""
+    offer = (
+        ConditionalOffer.objects.select_related("benefit", "condition__range")
+        .filter(name=shown, offer_type=ConditionalOffer.VOUCHER)
+        .first()
+    )
+    if offer is None or not _offer_gives(offer, benefit_type, value):
+        return None
+    condition = offer.condition
+    ours = (
+        condition.range is not None
+        and condition.range.name == RANGE_NAME
+        and condition.type == Condition.COUNT
+        and condition.value == 1
+        and offer.max_basket_applications == 1
+    )
+    return offer if ours else None
+
+
 def _create_offer(
-    holder, benefit_type: str, value: Decimal, name: str, values: dict
+    holder, benefit_type: str, value: Decimal, shown: str, name: str, values: dict
 ) -> ConditionalOffer:
     everything = _recovery_range()
     condition = Condition.objects.create(range=everything, type=Condition.COUNT, value=1)
@@ -203,24 +335,21 @@ def _create_offer(
         type=benefit_type,
         value=value,
     )
+    # Staff read the description in the dashboard, in the shop's language.
     with translation.override(settings.LANGUAGE_CODE):
         label = describe_incentive(holder, settings.OSCAR_DEFAULT_CURRENCY)
-        base = gettext(name)
+        description = _fit(gettext(name), {**values, "incentive": label}, "")
     return _create_uniquely_named(
-        lambda name: ConditionalOffer.objects.create(
-            name=name,
-            description=label,
+        lambda offer_name: ConditionalOffer.objects.create(
+            name=offer_name,
+            description=description,
             offer_type=ConditionalOffer.VOUCHER,
             condition=condition,
             benefit=benefit,
             # One discount per order, however many items the basket holds.
             max_basket_applications=1,
         ),
-        lambda suffix: _fit(
-            base,
-            {**values, "incentive": label},
-            suffix,
-        ),
+        lambda suffix: f"{shown[: _NAME_MAX - len(suffix)]}{suffix}",
     )
 
 
@@ -267,12 +396,18 @@ def new_code() -> str:
 
 
 def journey_voucher(
-    journey: CartJourney, now: datetime, *, exclude_message: int | None = None
+    journey: CartJourney,
+    now: datetime,
+    *,
+    exclude_message: int | None = None,
+    already_free: bool = False,
 ) -> Voucher | None:
     """The journey's unused voucher that can still be used, or None: one revealed by a
     prompt on this journey or sent by one of its emails (``exclude_message`` left out),
     the newest first. "Unused" means no order used it and no basket holds it but the
-    journey's own (Oscar's single-use check); "valid" means active at ``now``.
+    journey's own (Oscar's single-use check); "valid" means active at ``now``. When
+    delivery is ``already_free``, a free-delivery voucher is passed over: it would
+    change nothing (see :func:`adds_nothing`).
 
     One offer, one story: later emails show this voucher again instead of minting
     another, and the restore link applies it to the restored basket."""
@@ -296,8 +431,11 @@ def journey_voucher(
     }
     for code, __ in codes:
         voucher = found.get(code.upper())
-        if voucher is not None and voucher.is_active(now) and not voucher.num_orders:
-            return voucher
+        if voucher is None or not voucher.is_active(now) or voucher.num_orders:
+            continue
+        if already_free and adds_nothing(voucher_kind(voucher), already_free=True):
+            continue
+        return voucher
     return None
 
 
@@ -343,7 +481,9 @@ def issue_voucher(
     One offer, one story: when the journey holds an unused, valid voucher (a prompt's or
     an earlier email's, see :func:`journey_voucher`), the message shows that one, whether or
     not the step has an incentive of its own, unless the step says ``new_voucher``.
-    Otherwise a step with an incentive mints one: single use, valid from ``now`` for the
+    Otherwise a step with an incentive mints one, unless it would change nothing for the
+    journey's basket (:func:`adds_nothing`; a held voucher that would is passed over too):
+    single use, valid from ``now`` for the
     step's ``incentive_valid_for``; None for a step without incentive. The code is saved on
     the message in the same transaction, so a retried send never mints a second voucher. A
     voucher deleted by staff since is replaced. ``journey_holds_codes=False`` (a batch's
@@ -353,6 +493,8 @@ def issue_voucher(
     step = message.step
     if not (journey_holds_codes or message.voucher_code or step.incentive != Incentive.NONE):
         return None
+    # What the basket held when it was left: no free-delivery code for one that ships free.
+    already_free = ships_free(message.journey.total, message.journey)
     with transaction.atomic():
         # The row lock serialises two sends of one message; the saved code is the truth.
         code = (
@@ -367,46 +509,46 @@ def issue_voucher(
                 message.voucher_code = voucher.code
                 return voucher
         if not step.new_voucher or step.incentive == Incentive.NONE:
-            held = journey_voucher(message.journey, now, exclude_message=message.pk)
+            held = journey_voucher(
+                message.journey, now, exclude_message=message.pk, already_free=already_free
+            )
             if held is not None:
                 message.voucher_code = held.code
                 message.save(update_fields=["voucher_code"])
                 return held
         if step.incentive == Incentive.NONE:
             return None
+        if adds_nothing(step.incentive, already_free=already_free):
+            return None
         # Validates the incentive: a bad one raises here, before anything is written.
-        offer = ensure_offer(step)
-        voucher = _mint(message, offer, now)
+        offer = ensure_offer(step, message.journey.language)
+        voucher = mint_voucher(offer, step, message.journey, step.incentive_valid_for, now)
         message.voucher_code = voucher.code
         message.save(update_fields=["voucher_code"])
     return voucher
 
 
-def _mint(message: RecoveryMessage, offer: ConditionalOffer, now: datetime) -> Voucher:
-    step = message.step
-
-    def name(label: str, attempt: int, code: str) -> str:
-        # Names must be unique too; after a clash, the code makes sure of it.
-        reference = f"#{message.pk}" if attempt == 0 else f"#{message.pk}, {code}"
-        return f"{label[: _NAME_MAX - len(reference) - 3]} ({reference})"
-
-    return mint_voucher(offer, step, message.journey, step.incentive_valid_for, now, name)
+def voucher_name(shown: str, code: str) -> str:
+    """A voucher's name as shoppers read it in the basket, next to its code: the offer's
+    shopper-facing name, made unique (Oscar wants it so) by the code's last two groups,
+    which the shopper sees anyway, never by an internal id."""
+    tail = "-".join(code.split("-")[-2:])
+    return f"{shown[: _NAME_MAX - len(tail) - 3]} · {tail}"
 
 
-def mint_voucher(offer, holder, journey, valid_for: timedelta, now: datetime, name) -> Voucher:
+def mint_voucher(offer, holder, journey, valid_for: timedelta, now: datetime) -> Voucher:
     """A new single-use voucher for ``offer`` with a fresh code, valid from ``now`` for
-    ``valid_for``; a code clash is retried with another code. ``name(label, attempt, code)``
-    names it from the incentive (of ``holder``: a step or a prompt) described in the
-    shopper's language, since shoppers see the voucher's name next to its code."""
-    with translation.override(journey.language or settings.LANGUAGE_CODE):
-        label = describe_incentive(holder, journey.currency or settings.OSCAR_DEFAULT_CURRENCY)
+    ``valid_for``; a code (or name) clash is retried with another code. Named by
+    :func:`voucher_name` from the incentive's name for shoppers (of ``holder``: a step or
+    a prompt) in the shopper's language."""
+    shown = shopper_offer_name(holder, journey.language)
     clash = None
-    for attempt in range(CODE_ATTEMPTS):
+    for __ in range(CODE_ATTEMPTS):
         code = new_code()
         try:
             with transaction.atomic():
                 voucher = Voucher.objects.create(
-                    name=name(label, attempt, code),
+                    name=voucher_name(shown, code),
                     code=code,
                     usage=Voucher.SINGLE_USE,
                     start_datetime=now,

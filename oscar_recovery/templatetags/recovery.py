@@ -15,6 +15,7 @@ from oscar_recovery.capture.history import viewed_from_cookie
 from oscar_recovery.prompts.render import render_prompts
 from oscar_recovery.recommendations.service import recommend
 from oscar_recovery.sending.content import free_shipping_gap
+from oscar_recovery.sending.vouchers import has_free_delivery_offer
 from oscar_recovery.utils import never_raises
 
 register = template.Library()
@@ -43,8 +44,8 @@ def _recommendations(context, limit: int | None, basket) -> list:
     product_ids = (
         [line.product_id for line in basket.all_lines() if line.product_id] if basket.id else []
     )
-    total = None  # an empty basket has no gap to close
-    if product_ids:
+    total = None  # an empty basket, or one a free-delivery code covers, has no gap to close
+    if product_ids and not has_free_delivery_offer(basket):
         total = basket.total_incl_tax if basket.is_tax_known else basket.total_excl_tax
     gap = free_shipping_gap(None, None if total is None else Decimal(total), adapter)
     return recommend(

@@ -5,6 +5,7 @@ import pytest
 from django.utils import translation
 
 from oscar_recovery.models import Prompt
+from tests.browser.conftest import pause_clock
 from tests.browser.test_prompts_shop import add_to_basket, leave_through_top, shop  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,10 +19,12 @@ def test_an_arabic_shopper_reads_the_prompt_in_arabic_right_to_left(shop, make_p
     arabic = prompt.translations["ar"]
     page = make_page(locale="ar", viewport={"width": 900, "height": 700})
     add_to_basket(page, shop)
+    pause_clock(page)
     page.goto(shop["url"] + "/basket/")
     page.mouse.move(400, 300)
-    page.wait_for_timeout(400)  # past the (shortened) arming delay
+    page.clock.run_for(200)  # the (shortened) arming delay
     leave_through_top(page)
+    page.clock.run_for(100)  # the grace period
 
     dialog = page.get_by_role("dialog", name=arabic["headline"])
     dialog.wait_for()
@@ -30,10 +33,10 @@ def test_an_arabic_shopper_reads_the_prompt_in_arabic_right_to_left(shop, make_p
     assert headline.inner_text() == "قبل أن تغادر: شحن مجاني لهذا الطلب"
     assert headline.evaluate("el => getComputedStyle(el).direction") == "rtl"
     assert dialog.locator("p").first.inner_text() == arabic["body"]
-    assert dialog.locator("button.orc-cta").inner_text() == arabic["cta_label"]
+    assert dialog.locator(".orc-form button.orc-cta").inner_text() == arabic["cta_label"]
     assert dialog.locator(".orc-consent").inner_text().strip() == arabic["consent_text"]
     with translation.override("ar"):
         no_thanks = translation.gettext("No thanks")
-    assert dialog.locator(".orc-secondary").inner_text() == no_thanks != "No thanks"
+    assert dialog.locator(".orc-form .orc-secondary").inner_text() == no_thanks != "No thanks"
     assert "Before you go" not in dialog.inner_text()
     page.screenshot(path=SCREENSHOT)

@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from oscar.test import factories
 
 from oscar_recovery.models import CartJourney
@@ -28,6 +29,7 @@ def test_the_restore_link_shows_the_basket_with_the_prompts_code_applied_in_its_
     guest_gateway(shopper, "ana@example.com")
     journey = CartJourney.objects.get(email="ana@example.com")
     CartJourney.objects.filter(pk=journey.pk).update(language="ro")
+    journey.refresh_from_db()
     voucher = prompt_voucher(journey)
 
     # The email is opened in another browser, which has neither basket nor language.
@@ -40,5 +42,10 @@ def test_the_restore_link_shows_the_basket_with_the_prompts_code_applied_in_its_
     body = page.locator("body").inner_text()
     assert f"Coșul tău s-a întors; codul {voucher.code} a fost aplicat." in body
     assert "Winter coat" in body
-    assert voucher.code in page.locator("#basket_totals").inner_text()
+    totals = page.locator("#basket_totals").inner_text()
+    assert voucher.code in totals
+    # The code's line reads in Romanian, never an internal name or id.
+    with translation.override("ro"):
+        name = translation.gettext("%(percent)s%% off your order") % {"percent": "10"}
+    assert f"{name} · {voucher.code[-9:]}" in totals and "(#" not in totals
     cache.clear()

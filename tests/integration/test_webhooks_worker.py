@@ -7,11 +7,9 @@ from standardwebhooks import Webhook
 from oscar_recovery.constants import AttemptOutcome, DeliveryStatus, WebhookEvent
 from oscar_recovery.models import WebhookDelivery, WebhookEndpoint
 from oscar_recovery.outgoing_webhooks import emit
-from tests.integration.test_postgres_celery import (  # noqa: F401 (a fixture)
-    celery_worker_process,
-    wait_for,
-)
+from tests.integration.test_postgres_celery import celery_worker_process  # noqa: F401 (a fixture)
 from tests.support.hook_server import HookServer, Reply
+from tests.support.workers import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -30,8 +28,7 @@ def test_a_failed_delivery_is_retried_by_the_worker_until_it_succeeds(celery_wor
         def succeeded() -> bool:
             return WebhookDelivery.objects.get(pk=delivery_id).status == DeliveryStatus.SUCCEEDED
 
-        if not wait_for(succeeded, timeout=90):
-            pytest.fail(f"the worker did not deliver the webhook:\n{worker.output()}")
+        wait_until(succeeded, "the worker to deliver the webhook", worker.output)
         delivery = WebhookDelivery.objects.get(pk=delivery_id)
         assert list(delivery.attempt_log.values_list("number", "status_code", "outcome")) == [
             (1, 503, AttemptOutcome.TRANSIENT),

@@ -46,22 +46,57 @@ def test_an_arabic_page_shows_the_arabic_text_right_to_left(basket):
     assert "Before you go" not in markup and "Email me" not in markup
 
 
-def test_text_without_a_translation_keeps_its_own_language_and_direction(basket):
+def dialog_of(markup: str) -> str:
+    return markup.split(">", 1)[0]
+
+
+def test_a_prompt_half_translated_shows_whole_in_the_default_language(basket):
+    """One language per prompt: an Arabic headline over English body, button and labels
+    would be two languages at once; the prompt shows whole in English, left to right."""
     prompt = make_prompt(translations={"ar": {"headline": "قبل أن تغادر"}})
     with translation.override("ar"):
         markup = template_of(render_tag(visitor_request(basket=basket)), prompt.pk)
-    assert f'<h2 id="orc-title-{prompt.pk}">قبل أن تغادر</h2>' in markup
-    # The English body sits in the right-to-left dialog as English: its full stop at the end.
-    assert f'<div id="orc-body-{prompt.pk}" lang="en-gb" dir="ltr"><p>Leave your email.' in markup
-    assert '<button type="submit" class="orc-cta" lang="en-gb" dir="ltr">Send my code' in markup
+    assert 'lang="en-gb" dir="ltr"' in dialog_of(markup)
+    assert f'<h2 id="orc-title-{prompt.pk}">Before you go</h2>' in markup
+    assert "قبل أن تغادر" not in markup
+    # The labels the app writes too, though it speaks Arabic.
+    assert ">Email</label>" in markup and ">No thanks</button>" in markup
+    assert 'aria-label="Close"' in markup
 
 
-def test_other_languages_and_the_default_see_the_default_text(basket):
+@pytest.mark.parametrize("language", ["en-gb", "ko", "de"])
+def test_other_languages_and_the_default_see_the_default_text_and_labels(basket, language):
+    """German: a language the shop offers but the owner wrote nothing in (Django and Oscar
+    translate "Email" into German, this app does not): all English, labels included."""
     prompt = arabic_prompt()
-    for language, attrs in (("en-gb", ""), ("ko", ' lang="en-gb" dir="ltr"')):
-        with translation.override(language):
-            markup = template_of(render_tag(visitor_request(basket=basket)), prompt.pk)
-        assert f'<h2 id="orc-title-{prompt.pk}"{attrs}>Before you go</h2>' in markup
+    with translation.override(language):
+        markup = template_of(render_tag(visitor_request(basket=basket)), prompt.pk)
+    assert 'lang="en-gb" dir="ltr"' in dialog_of(markup)
+    assert f'<h2 id="orc-title-{prompt.pk}">Before you go</h2>' in markup
+    assert ">Email</label>" in markup and ">No thanks</button>" in markup
+
+
+def test_a_language_the_app_does_not_speak_falls_back_whole_even_with_the_owners_text(basket):
+    """The owner wrote German, but the app's own labels have no German: a German headline
+    over an English "No thanks" is two languages again, so the prompt stays English."""
+    german = {"headline": "Bevor Sie gehen", "body": "E-Mail hinterlassen.", "cta_label": "Los"}
+    prompt = make_prompt(translations={"de": german})
+    with translation.override("de"):
+        markup = template_of(render_tag(visitor_request(basket=basket)), prompt.pk)
+    assert 'lang="en-gb" dir="ltr"' in dialog_of(markup)
+    assert "Bevor Sie gehen" not in markup and "Before you go" in markup
+
+
+def test_the_endpoint_answers_in_the_language_the_prompt_was_shown_in():
+    """The page was Korean, the prompt has no Korean text, so it showed in English: the
+    thank-you and the consent record are English too."""
+    prompt = arabic_prompt(incentive=Incentive.NONE)
+    browser = Client(HTTP_USER_AGENT=BROWSER_UA, enforce_csrf_checks=True)
+    response = post(browser, CAPTURE, {**capture(prompt), "language": "ko"})
+    assert response.status_code == 200, response.content
+    assert response.json()["message"] == "Thank you! We have saved your basket for you."
+    submitted = PromptEvent.objects.get(kind=PromptEventKind.SUBMITTED)
+    assert submitted.data["consent"]["language"] == "en-gb"
 
 
 def test_a_variant_in_arabic_and_the_cached_prompts_carry_translations():

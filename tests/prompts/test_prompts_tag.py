@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core.cache import cache
 from django.test import Client, override_settings
+from django.urls import reverse
 from django.utils import timezone
 from oscar.core.loading import get_model
 
@@ -94,7 +95,18 @@ def test_an_exit_intent_prompt_renders_per_the_contract(basket):
     assert '<button type="submit" class="orc-cta">Send my code</button>' in markup
     assert 'data-orc-offer hidden aria-live="polite"' in markup
     assert 'data-orc-fallback="Something went wrong, please try again."' in markup
-    assert markup.count("data-orc-dismiss") == 2
+    # Before the email: the close button and "No thanks" (with the form); after it, the
+    # offer's own labelled "Close", next to the code and the button that applies it.
+    assert markup.count("data-orc-dismiss") == 3
+    form, offer = markup.split("data-orc-offer", 1)
+    assert '<button type="button" class="orc-secondary" data-orc-dismiss>No thanks' in form
+    assert '<button type="button" class="orc-secondary" data-orc-dismiss>Close' in offer
+    assert f'action="{reverse("basket:vouchers-add")}"' in offer
+    assert 'name="csrfmiddlewaretoken"' in offer
+    assert '<input class="orc-code" name="code" readonly dir="ltr" data-orc-code' in offer
+    assert '<button type="submit" class="orc-cta">Apply to my basket</button>' in offer
+    # An address reads left to right, whatever the page's direction.
+    assert 'type="email" name="email" autocomplete="email" dir="ltr" required' in form
     # No inline script or style anywhere: a strict CSP holds.
     assert "style=" not in html and "onclick" not in html
     assert html.count("<script") == 2  # the deferred file and the JSON data

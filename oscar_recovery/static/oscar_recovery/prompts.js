@@ -61,7 +61,7 @@
       form.hidden = true;
       const offer = $(el, "[data-orc-offer]"), code = $(el, "[data-orc-code]");
       $(offer, "[data-orc-message]").textContent = data.message || "";
-      if (data.voucher) code.textContent = data.voucher;
+      if (data.voucher) code.value = data.voucher;
       else code.parentNode.hidden = true;
       offer.hidden = false;
       offer.tabIndex = -1;
