@@ -30,9 +30,10 @@ BEFORE = "0021_canonical_addresses"  # its own bench: bench.canonical_migration
 STEPS = [
     "0022_journey_restored_from",
     "0023_dailystat_emailed",
-    "0024_contacts_and_consent_ledger",
-    "0025_consent_ledger_backfill",
-    "0026_sweep_cursor_and_unlinked_index",
+    "0024_incentive_name_shown_to_shoppers",
+    "0025_contacts_and_consent_ledger",
+    "0026_consent_ledger_backfill",
+    "0027_sweep_cursor_and_unlinked_index",
 ]
 
 

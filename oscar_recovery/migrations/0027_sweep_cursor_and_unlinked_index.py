@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('basket', '0012_line_code'),
         ('order', '0021_billingaddress_code_shippingaddress_code'),
-        ('oscar_recovery', '0025_consent_ledger_backfill'),
+        ('oscar_recovery', '0026_consent_ledger_backfill'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

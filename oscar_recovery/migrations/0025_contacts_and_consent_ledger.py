@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('oscar_recovery', '0023_dailystat_emailed'),
+        ('oscar_recovery', '0024_incentive_name_shown_to_shoppers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
