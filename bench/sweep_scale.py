@@ -7,8 +7,8 @@ timeline event per journey, announce each batch) with its limit: the same work d
 set-based in one transaction, a single ``UPDATE .. RETURNING`` of the due rows feeding an
 ``INSERT .. SELECT`` of their events. Both start from the same state (the due rows put back
 and the tables vacuumed before each side), in alternating order round by round, so machine
-noise hits both. Prints due journeys per second and the ratio sweep / set-based (goal,
-issue #15: <= 3); a bare indexed SELECT of the due rows is printed for information only (it
+noise hits both. Prints due journeys per second and the ratio sweep / set-based (goal:
+<= 3); a bare indexed SELECT of the due rows is printed for information only (it
 writes nothing, so it is no limit for work that must write). Uses its own database,
 oscar_recovery_bench, on the local PostgreSQL (OSCAR_RECOVERY_PG_HOST/PORT/USER as for the
 tests).

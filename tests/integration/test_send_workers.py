@@ -1,6 +1,6 @@
-"""Integration tier, issue #15.2 and #15.3: several real ``celery worker`` processes sending
-through PostgreSQL and Redis to an ESP that records each email as a file
-(:class:`tests.support.backends.RecordingBackend`).
+"""Integration tier, the shared send rate and resending what never reached the ESP: several
+real ``celery worker`` processes sending through PostgreSQL and Redis to an ESP that records
+each email as a file (:class:`tests.support.backends.RecordingBackend`).
 
 - The shared send rate: 3 workers under ``OSCAR_RECOVERY_SEND_RATE="10/s"`` together never
   hand the ESP more than 10 emails in any 1 s window.
