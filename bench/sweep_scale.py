@@ -20,44 +20,19 @@ import argparse
 import statistics
 import time
 
-from bench.postgres import ensure_database, use_database
+from bench.postgres import ensure_database, insert_select, use_database
 
 use_database("oscar_recovery_bench")
-
-
-def insert_journeys(cursor, count: int, expressions: dict[str, str]) -> None:
-    """``count`` journeys in one ``INSERT .. SELECT`` over ``generate_series`` (``g``): the
-    columns in ``expressions`` from their SQL, every other NOT NULL column its model default,
-    so a column the model gains never breaks the seed."""
-    from django.db import connection
-
-    from oscar_recovery.models import CartJourney
-
-    columns, values, params = [], [], []
-    for field in CartJourney._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        if field.column in expressions:
-            columns.append(field.column)
-            values.append(expressions[field.column])
-        elif not field.null:
-            columns.append(field.column)
-            values.append("%s")
-            params.append(field.get_db_prep_save(field.get_default(), connection))
-    missing = set(expressions) - set(columns)
-    assert not missing, f"no such columns: {sorted(missing)}"
-    cursor.execute(
-        f"INSERT INTO {CartJourney._meta.db_table} ({', '.join(columns)}) "
-        f"SELECT {', '.join(values)} FROM generate_series(1, %s) AS g",
-        [*params, count],
-    )
 
 
 def seed(journeys: int, due: int) -> None:
     """Rows in the shapes a busy shop has: mostly ended or abandoned, a few active."""
     from django.db import connection
 
-    table = "oscar_recovery_cartjourney"
+    from oscar_recovery.models import CartJourney
+
+    table = CartJourney._meta.db_table
+    series = "generate_series(1, %s) AS g"
     shape = {
         "email_source": "'checkout'",
         "visitor_id": "md5(g::text)",
@@ -77,12 +52,12 @@ def seed(journeys: int, due: int) -> None:
             "email": "'shopper' || g || '@example.com'",
             "furthest_step": "10",
             "created_at": "now() - interval '40 days'",
-            "last_activity_at": "now() - (g % 40) * interval '1 day' - interval '1 hour'",
-            "status": "CASE WHEN g % 3 = 0 THEN 'converted' WHEN g % 3 = 1 THEN 'expired'"
+            "last_activity_at": "now() - (g %% 40) * interval '1 day' - interval '1 hour'",
+            "status": "CASE WHEN g %% 3 = 0 THEN 'converted' WHEN g %% 3 = 1 THEN 'expired'"
             " ELSE 'merged' END",
             "basket_reached_at": "now() - interval '40 days'",
         }
-        insert_journeys(cursor, journeys - due - due, _escaped(ended))
+        cursor.execute(insert_select(CartJourney, ended, series), [journeys - due - due])
         # Active but still shopping (not due) and active and quiet (due).
         for count, quiet in ((due, "5 minutes"), (due, "2 hours")):
             active = {
@@ -94,13 +69,8 @@ def seed(journeys: int, due: int) -> None:
                 "status": "'active'",
                 "basket_reached_at": "now() - interval '1 day'",
             }
-            insert_journeys(cursor, count, _escaped(active))
+            cursor.execute(insert_select(CartJourney, active, series), [count])
         cursor.execute(f"ANALYZE {table}")
-
-
-def _escaped(expressions: dict[str, str]) -> dict[str, str]:
-    """SQL with ``%`` doubled: the statement also carries parameters."""
-    return {column: sql.replace("%", "%%") for column, sql in expressions.items()}
 
 
 def bare_select_seconds() -> tuple[float, int]:
