@@ -5,6 +5,7 @@ The map, in the order data flows (each package connects its own receivers from
 
 - Oscar's and Django's signals (basket, checkout, order, request) feed
 - ``capture/``          1. shop signals -> journey: receivers, request scope, snapshot, visitor
+- ``contacts/``            who a shopper is: the canonical address and phone (``addresses``)
 - ``journeys/``            every write to a cart journey: status changes, writes
 - ``sweep/``            2. quiet journeys move on: abandon/expire, browse abandonment
 - ``handoff/``             how work leaves a request or the sweep: task mode, publish, outbox

@@ -58,6 +58,7 @@ from oscar_recovery.constants import (
     SkipReason,
     SuppressionReason,
 )
+from oscar_recovery.contacts.addresses import safe_canonical_email
 from oscar_recovery.models import (
     CartJourney,
     CartJourneyEvent,
@@ -333,7 +334,7 @@ def latest_decision(journey: CartJourney) -> dict | None:
 def latest_decisions(journeys: Sequence[CartJourney]) -> dict[int, dict | None]:
     """:func:`latest_decision` for many journeys in one query, by journey id (the send
     pipeline checks a batch of messages at once). Same rule, applied in memory; addresses
-    compare case-insensitively (``upper()``)."""
+    compare in their canonical form, as :func:`email_matches` does."""
     journeys = list(journeys)
     if not journeys:
         return {}
@@ -351,7 +352,7 @@ def latest_decisions(journeys: Sequence[CartJourney]) -> dict[int, dict | None]:
     )
     decisions: dict[int, dict | None] = {}
     for journey in journeys:
-        email = (journey.email or "").upper()
+        email = safe_canonical_email(journey.email)
         decisions[journey.pk] = next(
             (
                 {key: row[key] for key in ("consent_given", "consent_basis", "consent_source")}
@@ -360,7 +361,7 @@ def latest_decisions(journeys: Sequence[CartJourney]) -> dict[int, dict | None]:
                 or (journey.visitor_id and row["visitor_id"] == journey.visitor_id)
                 or (
                     email
-                    and (row["email"] or "").upper() == email
+                    and safe_canonical_email(row["email"]) == email
                     and (row["consent_given"] is False or row["consent_source"] in VERIFIED_SOURCES)
                 )
             ),

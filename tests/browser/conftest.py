@@ -72,7 +72,8 @@ def make_page(chromium):
     def make(**context_options):
         context = chromium.new_context(user_agent=DESKTOP_UA, **context_options)
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        # A hang guard for each wait, not a speed: a busy machine may take seconds.
+        page.set_default_timeout(30_000)
         opened.append((context, PageProblems(page)))
         return page
 
@@ -83,6 +84,18 @@ def make_page(chromium):
         context.close()
     errors = [error for _, problems in opened for error in problems.errors]
     assert [e for e in errors if not any(x in e for x in make.expected_errors)] == []
+
+
+def pause_clock(page) -> None:
+    """From now on, in every document ``page`` loads, the page's clock (``Date``, timers)
+    stands still but when the test moves it, ``page.clock.run_for(ms)`` firing what falls
+    due: a prompt's arming delay, grace period or typing pause is then passed or not by the
+    test's own count, never by how long a busy machine took between two steps."""
+    import datetime
+
+    start = datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.UTC)
+    page.clock.install(time=start)
+    page.clock.pause_at(start + datetime.timedelta(seconds=1))
 
 
 SANDBOX_BASE = Path(__file__).resolve().parents[2] / "sandbox" / "templates" / "oscar" / "base.html"

@@ -5,6 +5,7 @@ import pytest
 from django.utils import translation
 
 from oscar_recovery.models import Prompt
+from tests.browser.conftest import pause_clock
 from tests.browser.test_prompts_shop import add_to_basket, leave_through_top, shop  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,10 +19,12 @@ def test_an_arabic_shopper_reads_the_prompt_in_arabic_right_to_left(shop, make_p
     arabic = prompt.translations["ar"]
     page = make_page(locale="ar", viewport={"width": 900, "height": 700})
     add_to_basket(page, shop)
+    pause_clock(page)
     page.goto(shop["url"] + "/basket/")
     page.mouse.move(400, 300)
-    page.wait_for_timeout(400)  # past the (shortened) arming delay
+    page.clock.run_for(200)  # the (shortened) arming delay
     leave_through_top(page)
+    page.clock.run_for(100)  # the grace period
 
     dialog = page.get_by_role("dialog", name=arabic["headline"])
     dialog.wait_for()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import STATIC, STRICT_CSP
+from tests.browser.conftest import STATIC, STRICT_CSP, pause_clock
 
 pytestmark = pytest.mark.browser
 
@@ -118,6 +118,15 @@ def dialog_open(page) -> bool:
     return page.evaluate("!!document.querySelector('dialog.orc-dialog[open]')")
 
 
+def scroll_to(page, y: int) -> None:
+    """Scroll the window to ``y``; returns once the page has handled the scroll event."""
+    page.evaluate(
+        "y => new Promise(done => {"
+        " addEventListener('scroll', done, {once: true}); scrollTo(0, y); })",
+        y,
+    )
+
+
 def exit_intent(arm_ms=0, grace_ms=0, **trigger):
     return {**EXIT, "trigger": {"armMs": arm_ms, "graceMs": grace_ms, **trigger}}
 
@@ -139,31 +148,45 @@ def test_exit_intent_opens_when_the_pointer_leaves_the_top(make_page):
 def test_not_before_the_arming_delay(make_page):
     page = make_page()
     shop = FakeShop(page, {"prompts": [exit_intent(arm_ms=3000)]})
+    pause_clock(page)
     shop.open()
     leave_through_top(page)
-    page.wait_for_timeout(300)
+    page.clock.run_for(2999)
     assert not dialog_open(page)
     page.mouse.move(300, 300)
-    page.wait_for_timeout(3000)
+    page.clock.run_for(1)  # 3 s since the script started: armed
     leave_through_top(page)
-    page.wait_for_selector("dialog.orc-dialog[open]")
+    page.clock.run_for(1)  # no grace period
+    assert dialog_open(page)
 
 
 def test_grazing_the_edge_within_the_grace_period_does_not_fire(make_page):
     page = make_page()
     shop = FakeShop(page, {"prompts": [exit_intent(grace_ms=1000)]})
+    pause_clock(page)
     shop.open()
+    page.clock.run_for(1)  # armed (no arming delay)
     leave_through_top(page)
-    page.mouse.move(300, 200)  # back in well within the second
-    page.wait_for_timeout(1500)
+    page.clock.run_for(999)
+    page.mouse.move(300, 200)  # back in within the second
+    page.clock.run_for(1500)
     assert not dialog_open(page)
     assert shop.event_names() == []
+    # Out for the whole grace period: then it opens.
+    leave_through_top(page)
+    page.clock.run_for(999)
+    assert not dialog_open(page)
+    page.clock.run_for(1)
+    assert dialog_open(page)
+    assert shop.event_names() == [(12, "shown")]
 
 
 def test_form_controls_do_not_trigger_it(make_page):
     page = make_page()
     shop = FakeShop(page, {"prompts": [exit_intent()]})
+    pause_clock(page)
     shop.open()
+    page.clock.run_for(1)  # armed (no arming delay)
     # What Firefox sends when the pointer moves over an open <select>'s list.
     page.evaluate(
         "for (const id of ['size', 'q']) document.getElementById(id).dispatchEvent("
@@ -177,21 +200,25 @@ def test_form_controls_do_not_trigger_it(make_page):
     page.fill("#q", "")
     page.type("#q", "coat")
     leave_through_top(page)
-    page.wait_for_timeout(300)
+    page.clock.run_for(300)
     assert not dialog_open(page)
     page.mouse.move(300, 300)
-    page.wait_for_timeout(1500)
+    page.clock.run_for(1200)  # 1.5 s since the last key: no longer typing
     page.focus("#home")
     leave_through_top(page)
-    page.wait_for_selector("dialog.orc-dialog[open]")
+    page.clock.run_for(1)
+    assert dialog_open(page)
 
 
 def test_not_twice_in_a_visit_and_not_after_a_dismissal(make_page):
     page = make_page()
     shop = FakeShop(page, {"prompts": [exit_intent()]})
+    pause_clock(page)
     shop.open()
+    page.clock.run_for(1)  # armed (no arming delay)
     leave_through_top(page)
-    page.wait_for_selector("dialog.orc-dialog[open]")
+    page.clock.run_for(1)
+    assert dialog_open(page)
     page.click("text=No thanks")
     # The dialog's close event runs after the click returns (a busy machine shows the gap).
     page.wait_for_selector("dialog.orc-dialog", state="detached")
@@ -199,12 +226,13 @@ def test_not_twice_in_a_visit_and_not_after_a_dismissal(make_page):
     assert page.locator("dialog.orc-dialog").count() == 0  # removed, not just hidden
     page.mouse.move(300, 300)
     leave_through_top(page)
-    page.wait_for_timeout(300)
+    page.clock.run_for(300)
     assert not dialog_open(page)
     # The next page of the same visit.
     shop.open()
+    page.clock.run_for(300)
     leave_through_top(page)
-    page.wait_for_timeout(300)
+    page.clock.run_for(300)
     assert not dialog_open(page)
     assert shop.event_names() == [(12, "shown"), (12, "dismissed")]
 
@@ -314,9 +342,13 @@ def test_a_network_failure_says_so_and_keeps_the_address(make_page):
 def test_email_capture_prompt_by_delay_and_by_scroll_depth(make_page):
     page = make_page()
     capture = {**EXIT, "kind": "email_capture", "trigger": {"delayMs": 3000}}
-    FakeShop(page, {"prompts": [capture]}).open()
+    shop = FakeShop(page, {"prompts": [capture]})
+    pause_clock(page)
+    shop.open()
+    page.clock.run_for(2999)
     assert not dialog_open(page)
-    page.wait_for_selector("dialog.orc-dialog[open]")
+    page.clock.run_for(1)
+    assert dialog_open(page)
 
     page = make_page()
     capture = {**EXIT, "kind": "email_capture", "trigger": {"scrollPercent": 50}}
@@ -332,11 +364,14 @@ def test_mobile_fast_upward_scroll_only_when_switched_on(make_page):
     mobile = {"viewport": {"width": 390, "height": 800}, "is_mobile": True, "has_touch": True}
     for switched_on in (False, True):
         page = make_page(**mobile)
-        FakeShop(page, {"prompts": [exit_intent(mobileScroll=switched_on)]}).open()
-        page.evaluate("window.scrollTo(0, 3000)")
-        page.wait_for_timeout(200)
-        page.evaluate("window.scrollTo(0, 0)")  # a flick back to the top
-        page.wait_for_timeout(300)
+        shop = FakeShop(page, {"prompts": [exit_intent(mobileScroll=switched_on)]})
+        pause_clock(page)  # the speed is measured with the page's clock
+        shop.open()
+        page.clock.run_for(1)  # armed (no arming delay)
+        scroll_to(page, 3000)
+        page.clock.run_for(200)
+        scroll_to(page, 0)  # a flick back to the top: 15 px/ms
+        page.clock.run_for(1)
         assert dialog_open(page) is switched_on
 
 

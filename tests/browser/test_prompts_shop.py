@@ -14,6 +14,7 @@ from oscar.test import factories
 
 from oscar_recovery.models import CartJourney, Prompt, PromptEvent
 from oscar_recovery.prompts.install import install_default_prompts
+from tests.browser.conftest import pause_clock
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,8 +44,9 @@ SET_HIDDEN = (
 )
 
 
-def wait_until(condition, seconds: float = 5.0) -> None:
-    """Events travel as fire-and-forget beacons: give the server a moment to record them.
+def wait_until(condition, seconds: float = 120.0) -> None:
+    """Events travel as fire-and-forget beacons: wait for the server to record them (the
+    limit only keeps a lost beacon from hanging the run; a busy machine may take seconds).
     On SQLite the live server's thread shares the in-memory database, whose table locks
     fail at once instead of waiting: a poll that meets one simply polls again."""
     deadline = time.monotonic() + seconds
@@ -110,14 +112,16 @@ def test_pages_carry_the_strict_policy_and_nothing_inline_of_ours(shop, make_pag
 def test_exit_intent_email_makes_the_journey_recoverable_and_the_voucher_works(shop, make_page):
     page = make_page()
     add_to_basket(page, shop)
+    pause_clock(page)  # the arming delay and grace period pass when the test says
     page.goto(shop["url"] + "/basket/")
     # Not before the arming delay.
     leave_through_top(page)
-    page.wait_for_timeout(400)
+    page.clock.run_for(2999)
     assert page.locator("dialog[open]").count() == 0
     page.mouse.move(400, 300)
-    page.wait_for_timeout(3000)
+    page.clock.run_for(1)
     leave_through_top(page)
+    page.clock.run_for(100)  # the pointer stayed out for the grace period
     dialog = page.get_by_role("dialog", name="Before you go: free delivery on this order")
     dialog.wait_for()
     assert page.evaluate("document.activeElement.type") == "email"
@@ -142,12 +146,13 @@ def test_exit_intent_email_makes_the_journey_recoverable_and_the_voucher_works(s
     assert page.locator("dialog[open]").count() == 0
     # Not twice in a visit: the next page does not offer it again.
     page.goto(shop["url"] + "/basket/")
-    page.wait_for_timeout(3100)
+    page.clock.run_for(3100)
     leave_through_top(page)
-    page.wait_for_timeout(300)
+    page.clock.run_for(300)
     assert page.locator("dialog[open]").count() == 0
 
-    # The code works: Oscar's own voucher form takes it.
+    # The code works: Oscar's own voucher form takes it (its page scripts on real time).
+    page.clock.resume()
     page.locator("#voucher_form_link a").click()
     page.locator("#id_code").fill(voucher_code)
     page.locator("#voucher_form [type=submit]").click()
@@ -160,10 +165,12 @@ def test_exit_intent_email_makes_the_journey_recoverable_and_the_voucher_works(s
 def test_a_dismissed_exit_intent_stays_away(shop, make_page):
     page = make_page()
     add_to_basket(page, shop)
+    pause_clock(page)
     page.goto(shop["url"] + "/basket/")
-    page.wait_for_timeout(3100)
+    page.clock.run_for(3000)  # armed
     page.locator("#voucher_form_link a").focus()
     leave_through_top(page)
+    page.clock.run_for(100)
     dialog = page.get_by_role("dialog")
     dialog.wait_for()
     dialog.get_by_role("button", name="Close").click()

@@ -4,7 +4,6 @@ Runs in the tox postgres envs; under CI=true an unreachable service fails these 
 """
 
 import threading
-import time
 import uuid
 from datetime import timedelta
 
@@ -18,7 +17,14 @@ from oscar_recovery.constants import JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney, CartJourneyEvent
 from oscar_recovery.sweep.stages import run_sweep
 from tests.support.factories import journey_row, make_journey
-from tests.support.workers import publishing_to, start_worker, stop_workers, worker_env
+from tests.support.workers import (
+    STUCK_AFTER,
+    publishing_to,
+    start_worker,
+    stop_workers,
+    wait_until,
+    worker_env,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -34,10 +40,19 @@ def test_two_sweeps_racing_process_each_journey_exactly_once(settings):
     )
     handed_off: list[int] = []
     lock = threading.Lock()
+    # Each sweep's first batch waits, its rows locked, for the other's first batch: both
+    # take part whichever thread the machine runs first (one could otherwise sweep all
+    # 2000 before the other starts), and the other must skip the locked rows to get there.
+    both_started = threading.Barrier(2, timeout=STUCK_AFTER)
+    started: set[int] = set()
 
     def receiver(sender, journey_ids, **kwargs):
         with lock:
             handed_off.extend(journey_ids)
+            first = threading.get_ident() not in started
+            started.add(threading.get_ident())
+        if first:
+            both_started.wait()
 
     signals.journeys_abandoned.connect(receiver)
     barrier = threading.Barrier(2)
@@ -55,11 +70,12 @@ def test_two_sweeps_racing_process_each_journey_exactly_once(settings):
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(60)
+            thread.join(STUCK_AFTER)
     finally:
         signals.journeys_abandoned.disconnect(receiver)
 
     assert len(results) == 2
+    assert [r.errors for r in results] == [[], []]
     assert sum(r.abandoned for r in results) == 2000
     assert all(r.abandoned > 0 for r in results), "both sweeps should have shared the work"
     assert len(handed_off) == len(set(handed_off)) == 2000
@@ -103,19 +119,7 @@ def test_a_sweep_enqueued_by_the_app_is_executed_by_a_real_worker(celery_worker_
     assert outcome["abandoned"] == 1 and outcome["batches"] == 1
     journey.refresh_from_db()
     assert journey.status == JourneyStatus.ABANDONED
-    deadline = time.monotonic() + 5
-    while async_result.state != "SUCCESS" and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert async_result.state == "SUCCESS"
-
-
-def wait_for(condition, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
+    assert async_result.state == "SUCCESS"  # get() returned once the result was stored
 
 
 def test_the_recovery_story_through_a_real_worker(celery_worker_process, tmp_path, country):
@@ -151,8 +155,11 @@ def test_the_recovery_story_through_a_real_worker(celery_worker_process, tmp_pat
         run_sweep()
     with time_machine.travel(start + timedelta(hours=2, minutes=1), tick=False):
         assert run_sweep().dispatched == 1
-    sent = wait_for(lambda: RecoveryMessage.objects.filter(status=MessageStatus.SENT).exists())
-    assert sent, worker.output()
+    wait_until(
+        lambda: RecoveryMessage.objects.filter(status=MessageStatus.SENT).exists(),
+        "the worker to send the email",
+        worker.output,
+    )
     mail_files = list((tmp_path / "mail").glob("*.log"))
     assert len(mail_files) == 1
     # Parse rather than grep: Django 6 may pick quoted-printable or base64 for the body.
@@ -218,8 +225,13 @@ def test_the_sweep_never_deadlocks_with_a_worker_holding_its_batch(settings, swe
             sending._finish(message, "sent", error="")
 
     def sweep_waits() -> bool:
+        # pg_locks is the whole server's: count only waits of this database's sessions
+        # (other test runs may share the server; a wait for a transaction names no database).
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid) "
+                "WHERE NOT granted AND datname = current_database()"
+            )
             return cursor.fetchone()[0] > 0
 
     def worker() -> None:
@@ -227,7 +239,7 @@ def test_the_sweep_never_deadlocks_with_a_worker_holding_its_batch(settings, swe
             with transaction.atomic():
                 worker_holds(first)
                 held.set()
-                wait_for(sweep_waits, timeout=10)  # the sweep is blocked on the first row
+                wait_until(sweep_waits, "the sweep to wait for the first row")
                 worker_holds(second)
         except BaseException as exc:
             errors.append(exc)
@@ -237,7 +249,7 @@ def test_the_sweep_never_deadlocks_with_a_worker_holding_its_batch(settings, swe
 
     def sweep() -> None:
         try:
-            held.wait(10)
+            held.wait(STUCK_AFTER)
             if sweep_step == "enqueue":
                 sending.enqueue([first.pk, second.pk])
             else:
@@ -251,7 +263,7 @@ def test_the_sweep_never_deadlocks_with_a_worker_holding_its_batch(settings, swe
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(30)
+        thread.join(STUCK_AFTER)
 
     assert errors == []
     # The worker's writes stand; the sweep went after them.

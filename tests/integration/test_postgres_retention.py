@@ -10,6 +10,7 @@ from django.db import connections, transaction
 from oscar_recovery.models import CartJourney, CartJourneyEvent
 from oscar_recovery.privacy.retention import purge_expired
 from tests.support.factories import make_journey
+from tests.support.workers import STUCK_AFTER
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -26,15 +27,15 @@ def test_the_purge_skips_a_journey_another_transaction_holds():
             with transaction.atomic():
                 CartJourney.objects.select_for_update().get(pk=old[0].pk)
                 locked.set()
-                # Released when the purge is done, or after 30 s should the purge wait on it
-                # (then the row would be gone and the assertion below fails).
-                purged.wait(timeout=30)
+                # Released when the purge is done. Should the purge wait on it, the run is
+                # stuck: released after STUCK_AFTER, the row is gone and the test fails.
+                purged.wait(timeout=STUCK_AFTER)
         finally:
             connections.close_all()
 
     holder = threading.Thread(target=hold_a_lock)
     holder.start()
-    assert locked.wait(timeout=30)
+    assert locked.wait(timeout=STUCK_AFTER)
     try:
         result = purge_expired(batch_size=2)
     finally:

@@ -14,13 +14,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The repository: the workers' working directory and import path.
 ROOT = Path(__file__).resolve().parents[2]
+
+#: How long :func:`wait_until` waits before calling a run stuck. Not a measure of speed:
+#: each wait ends as soon as its condition holds; this only keeps a hang from lasting.
+STUCK_AFTER = 600
 
 
 def worker_env(database: str, settings_module: str = "tests.settings", **overrides: str) -> dict:
@@ -49,6 +53,9 @@ class Worker:
     process: subprocess.Popen
     #: ``time.monotonic()`` when it was started.
     started_at: float = field(default_factory=time.monotonic)
+    #: Where it reports being ready and busy (its ``OSCAR_RECOVERY_TEST_STATE_DIR``, see
+    #: :mod:`tests.support.celery_app`); None when not asked to.
+    state: Path | None = None
 
     @property
     def pid(self) -> int:
@@ -56,6 +63,19 @@ class Worker:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def ready(self) -> bool:
+        """Alive and consuming its queue (needs :attr:`state`)."""
+        return self._reports("ready") and self.alive()
+
+    def busy(self) -> bool:
+        """Alive and running a task (needs :attr:`state`)."""
+        return self._reports("busy") and self.alive()
+
+    def _reports(self, kind: str) -> bool:
+        if self.state is None:
+            raise RuntimeError(f"{self.name} was not given OSCAR_RECOVERY_TEST_STATE_DIR")
+        return (self.state / f"{kind}.{self.pid}").exists()
 
     def output(self, tail: int = 3000) -> str:
         """The last ``tail`` characters the worker wrote (stdout and stderr)."""
@@ -90,7 +110,8 @@ def start_worker(
         process = subprocess.Popen(
             command, cwd=ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT
         )
-    return Worker(name=name or "", log=log, process=process)
+    state = env.get("OSCAR_RECOVERY_TEST_STATE_DIR")
+    return Worker(name=name or "", log=log, process=process, state=Path(state) if state else None)
 
 
 def stop_workers(workers: Iterable[Worker], timeout: float = 20) -> None:
@@ -107,6 +128,24 @@ def stop_workers(workers: Iterable[Worker], timeout: float = 20) -> None:
         except subprocess.TimeoutExpired:
             worker.process.kill()
             worker.process.wait()
+
+
+def wait_until(
+    condition: Callable[[], object],
+    what: str,
+    output: Callable[[], str] = lambda: "",
+    every: float = 0.05,
+) -> None:
+    """Return once ``condition()`` is true, asked every ``every`` seconds. A test waits on
+    what happened, never for a time: only after :data:`STUCK_AFTER` seconds does it fail,
+    saying it was stuck waiting for ``what``, with ``output()`` (the workers' logs)."""
+    import pytest
+
+    deadline = time.monotonic() + STUCK_AFTER
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"stuck waiting for {what}\n{output()}")
+        time.sleep(every)
 
 
 def route_to(app, queue: str) -> None:
