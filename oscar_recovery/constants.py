@@ -166,7 +166,7 @@ class SkipReason(models.TextChoices):
     UNCONFIRMED = "unconfirmed", _("Consent not yet confirmed by email (double opt-in)")
 
 
-# -- Privacy: lawful basis and consent (issue 7) -------------------------------------------
+# -- Privacy: lawful basis and consent -----------------------------------------------------
 
 
 class LawfulBasis(models.TextChoices):

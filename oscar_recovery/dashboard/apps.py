@@ -2,17 +2,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from oscar.core.application import OscarDashboardConfig
 
-#: Reading figures needs the view permission on campaigns; reading baskets (shoppers'
-#: addresses) the view permission on journeys; acting on an enrolment its change
-#: permission: the permissions the Django admin asks for the same data. Always with
-#: ``is_staff``, as Oscar's dashboard does.
-FIGURES = ["is_staff", "oscar_recovery.view_campaign"]
-BASKETS = ["is_staff", "oscar_recovery.view_cartjourney"]
-ACT_ON_ENROLMENTS = [
-    "is_staff",
-    "oscar_recovery.view_cartjourney",
-    "oscar_recovery.change_campaignenrolment",
-]
+from oscar_recovery.dashboard.permissions import ACT_ON_ENROLMENTS, BASKETS, FIGURES
 
 
 class RecoveryDashboardConfig(OscarDashboardConfig):

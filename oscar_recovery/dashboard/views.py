@@ -19,8 +19,8 @@ from oscar_recovery import app_settings, handoff
 from oscar_recovery.campaigns import dispatch
 from oscar_recovery.campaigns.enrolment import active_holdouts, holdout_note
 from oscar_recovery.dashboard import contact_state, csv_export
-from oscar_recovery.dashboard.apps import ACT_ON_ENROLMENTS
 from oscar_recovery.dashboard.forms import BasketFilterForm, PeriodForm
+from oscar_recovery.dashboard.permissions import ACT_ON_ENROLMENTS
 from oscar_recovery.dashboard.timeline import journey_timeline, stop_reason_text
 from oscar_recovery.models import CartJourney, RecoveryMessage
 from oscar_recovery.operations import health

@@ -66,7 +66,7 @@ from oscar_recovery.models import (
     email_matches,
     email_matches_any,
 )
-from oscar_recovery.privacy.confirmation import request_confirmation
+from oscar_recovery.privacy.confirmation_requests import request_confirmation
 from oscar_recovery.privacy.suppression import all_hashes, suppress
 
 #: Form field names the gateway tag renders and the ``start_checkout`` receiver reads.
@@ -204,7 +204,7 @@ def record_consent(
     (:data:`VERIFIED_SOURCES`) under the ``consent`` basis lifts an earlier "no thanks" of
     the address; use :func:`record_refusal` for a "no thanks". Under double opt-in an
     unverified consent asks the address to confirm (rate-limited per address and per
-    ``client``, see :func:`.confirmation.request_confirmation`).
+    ``client``, see :func:`.confirmation_requests.request_confirmation`).
     """
     basis = basis or current_basis()
     at = at or timezone.now()
