@@ -95,7 +95,7 @@ def test_a_renamed_incentive_gets_an_offer_under_the_new_name(campaign):  # noqa
 
 def test_the_basket_totals_show_the_shoppers_name_for_a_10_percent_code(product):
     """Oscar's own basket page, in Romanian: the code's line reads "10 % reducere …", not
-    "10% off your order (#12)"."""
+    the English name followed by the offer's internal id in brackets."""
     shopper = Client(HTTP_USER_AGENT=BROWSER_UA)
     shopper.post(reverse("set_language"), {"language": "ro"})
     add_to_basket(shopper, product)
