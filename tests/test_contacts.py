@@ -263,3 +263,38 @@ def test_a_guest_and_the_account_of_the_same_address_in_one_batch_are_one_contac
     account.refresh_from_db()
     assert guest.contact_id == account.contact_id is not None
     assert Contact.objects.count() == 1 and account.contact.user == user
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_linking_at_once_make_one_contact_per_person():
+    """Two workers sweep at once: the second leaves linking to the next run instead of
+    making the same person's contact again (PostgreSQL; SQLite serialises writers)."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent linkers need PostgreSQL here (the postgres envs run it)")
+    users = [factories.UserFactory(email=f"u{i}@example.com") for i in range(30)]
+    for user in users:
+        journey(60, user=user, email=user.email)
+    start, errors = threading.Barrier(2), []
+
+    def sweep():
+        try:
+            start.wait()
+            identity.link_journeys()
+        except Exception as exc:  # pragma: no cover - what the test must never see
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    link()  # what the next sweep picks up
+    assert errors == []
+    assert Contact.objects.count() == 30
+    assert not CartJourney.objects.filter(contact__isnull=True).exists()

@@ -61,7 +61,7 @@ from oscar_recovery.models import (
 )
 from oscar_recovery.privacy import ledger
 from oscar_recovery.privacy.hashing import normalise_email
-from oscar_recovery.utils import get_logger
+from oscar_recovery.utils import get_logger, try_advisory_lock
 
 logger = get_logger(__name__)
 
@@ -73,6 +73,12 @@ class LinkResult:
     merges: int = 0
     #: Contacts whose journeys changed: their facts need refreshing.
     touched: set[int] = field(default_factory=set)
+
+
+#: The PostgreSQL advisory lock a linking batch holds: two sweeps linking the same journeys
+#: at once would each make the same person's contact (the unique account constraint would
+#: then fail one of them); the second one leaves the work to the next run instead.
+LINK_LOCK = 7_306_201_002
 
 
 def pending_journeys():
@@ -92,8 +98,10 @@ def link_journeys(now: datetime | None = None, result: LinkResult | None = None)
     size = app_settings.SWEEP_BATCH_SIZE
     for _ in range(app_settings.SWEEP_MAX_BATCHES):
         with transaction.atomic():
+            if not try_advisory_lock(LINK_LOCK):
+                return result  # another sweep is linking: the next run goes on
             batch = list(
-                pending_journeys().order_by("last_activity_at", "pk").select_related("user")[:size]
+                pending_journeys().order_by("last_activity_at").select_related("user")[:size]
             )
             if not batch:
                 break
@@ -113,6 +121,8 @@ def _link_anonymous(size: int) -> None:
     was read, linked or not."""
     for _ in range(app_settings.SWEEP_MAX_BATCHES):
         with transaction.atomic():
+            if not try_advisory_lock(LINK_LOCK):
+                return
             cursor, _created = SweepCursor.objects.select_for_update().get_or_create(
                 name=_ANONYMOUS_CURSOR
             )
