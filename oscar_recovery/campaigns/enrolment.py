@@ -17,7 +17,6 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from oscar.core.loading import get_model
 
-from oscar_recovery import app_settings
 from oscar_recovery.constants import (
     CampaignTrigger,
     CheckoutStep,
@@ -26,6 +25,7 @@ from oscar_recovery.constants import (
     ValueTier,
 )
 from oscar_recovery.models import Campaign, CampaignEnrolment, CartJourney
+from oscar_recovery.segments import shared
 from oscar_recovery.utils import percentile
 
 Order = get_model("order", "Order")
@@ -38,12 +38,11 @@ class CustomerHistory:
 
     @property
     def tier(self) -> str:
-        tiers = app_settings.VALUE_TIERS
-        if self.spent >= Decimal(str(tiers.get("high", "Infinity"))):
-            return ValueTier.HIGH
-        if self.spent >= Decimal(str(tiers.get("medium", "Infinity"))):
-            return ValueTier.MEDIUM
-        return ValueTier.LOW
+        return shared.value_tier(self.spent)
+
+    @property
+    def is_returning(self) -> bool:
+        return shared.is_returning_customer(self.orders)
 
 
 def in_holdout(campaign: Campaign, journey: CartJourney) -> bool:
@@ -68,9 +67,9 @@ def matches(campaign: Campaign, journey: CartJourney, history: CustomerHistory) 
         return False
     if campaign.exclude_staff and journey.is_staff:
         return False
-    if campaign.customer_type == CustomerType.NEW and history.orders:
+    if campaign.customer_type == CustomerType.NEW and history.is_returning:
         return False
-    if campaign.customer_type == CustomerType.RETURNING and not history.orders:
+    if campaign.customer_type == CustomerType.RETURNING and not history.is_returning:
         return False
     return campaign.value_tier in (ValueTier.ANY, history.tier)
 

@@ -7,6 +7,7 @@
   (``email_matches_any`` for many addresses at once);
 * :mod:`~oscar_recovery.models.contacts`: ``Contact``, ``ContactIdentifier``, ``ContactMerge``,
   ``ContactFacts``;
+* :mod:`~oscar_recovery.models.segments`: ``Segment``, ``SegmentMembership``;
 * :mod:`~oscar_recovery.models.campaigns`: ``Campaign``, ``CampaignStep``, ``StepVariant``,
   ``CampaignEnrolment``;
 * :mod:`~oscar_recovery.models.messages`: ``RecoveryMessage`` (``MessageQuerySet``),
@@ -48,6 +49,7 @@ from oscar_recovery.models.operations import HandOff, SweepCursor, SweepRun, Wor
 from oscar_recovery.models.privacy import ConsentConfirmation, ConsentEvent, SuppressedAddress
 from oscar_recovery.models.prompts import Prompt, PromptEvent, PromptVariant
 from oscar_recovery.models.recommendations import BoughtTogether, ProductSales
+from oscar_recovery.models.segments import Segment, SegmentMembership
 from oscar_recovery.models.stats import DailyProductStat, DailyStat
 from oscar_recovery.models.webhooks import (
     WebhookAttempt,
@@ -79,6 +81,8 @@ __all__ = [
     "PromptEvent",
     "PromptVariant",
     "RecoveryMessage",
+    "Segment",
+    "SegmentMembership",
     "SendRateBucket",
     "StepVariant",
     "SuppressedAddress",

@@ -52,6 +52,7 @@ from oscar_recovery.models import (
     ContactIdentifier,
     PromptEvent,
     RecoveryMessage,
+    SegmentMembership,
     SuppressedAddress,
     TrackingEvent,
     WebhookAttempt,
@@ -179,7 +180,9 @@ def export_email(email: str) -> dict[str, Any]:
     prompt_events = prompt_events_of(email).order_by("created_at", "pk")
     deliveries = webhook_deliveries_of(email).order_by("created_at", "pk")
     contacts = list(
-        contacts_of(email).prefetch_related("identifiers", "merges").select_related("facts")
+        contacts_of(email)
+        .prefetch_related("identifiers", "merges", "segment_memberships__segment")
+        .select_related("facts")
     )
     return {
         "format": EXPORT_FORMAT,
@@ -230,6 +233,14 @@ def _contact_row(contact: Contact) -> dict[str, Any]:
         "identifiers": [_row(i, ("contact_id",)) for i in contact.identifiers.all()],
         "facts": _row(facts, ("contact_id",)) if facts else None,
         "merges": [_row(m, ("winner_id",)) for m in contact.merges.all()],
+        "segments": [
+            {
+                "segment": membership.segment.name,
+                "entered_at": membership.entered_at,
+                "exited_at": membership.exited_at,
+            }
+            for membership in contact.segment_memberships.all()
+        ],
     }
 
 
@@ -253,6 +264,8 @@ class Erasure:
     webhook_deliveries: int = 0
     contacts: int = 0
     consent_events: int = 0
+    #: Segment memberships (current and past) of the erased contacts.
+    segment_memberships: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -298,6 +311,7 @@ def erase_email(email: str) -> Erasure:
             webhook_deliveries=webhook_deliveries,
             contacts=deleted_contacts.get(Contact._meta.label, 0),
             consent_events=consent_events,
+            segment_memberships=deleted_contacts.get(SegmentMembership._meta.label, 0),
         )
     signals.personal_data_erased.send(
         sender=CartJourney, email_hash=email_hash(normalise_email(email)), erasure=erasure
