@@ -10,18 +10,13 @@ by the sweep set-based and incrementally.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from django.db.models import QuerySet
 
-if TYPE_CHECKING:
-    from django.db.models import QuerySet
-
-    from oscar_recovery.models import Segment
+from oscar_recovery.models import Contact, Segment
 
 
 def members(segment: Segment) -> QuerySet:
     """The contacts in ``segment`` now (its open memberships), as a ``Contact`` queryset."""
-    from oscar_recovery.models import Contact
-
     return Contact.objects.filter(
         segment_memberships__segment=segment, segment_memberships__exited_at__isnull=True
     )

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from oscar_recovery.constants import AmountBasis, SegmentRule, ValueTier
+from oscar_recovery.models import Segment
 from oscar_recovery.segments import shared
 
 #: slug, rule, name, default days, default amount. Installed by a data migration and by
@@ -105,8 +106,7 @@ def install(segment_model=None) -> int:
     """Create the built-in segments that do not exist yet (by slug); existing ones, and the
     owner's numbers in them, are left alone. Returns how many were created. Takes the
     model from a migration's app registry, or the current one."""
-    if segment_model is None:
-        from oscar_recovery.models import Segment as segment_model
+    segment_model = segment_model or Segment
     existing = set(segment_model.objects.values_list("slug", flat=True))
     created = [
         segment_model(
