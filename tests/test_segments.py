@@ -461,3 +461,19 @@ def test_two_refreshes_at_once_never_open_a_membership_twice():
     )
     assert opened == 0
     assert SegmentMembership.objects.filter(segment=new_customers).count() == 200
+
+
+def test_an_incremental_refresh_larger_than_one_statement_is_done_in_chunks(monkeypatch):
+    monkeypatch.setattr(refresh, "CHUNK", 2)
+    hour_ago = NOW - timedelta(hours=1)
+    people = [contact(f"c{n}@x.io", seen=hour_ago) for n in range(5)]
+    new_customers = segment("new-customers")
+    refresh.refresh(new_customers.pk, NOW)
+    later = NOW + timedelta(hours=1)
+    ContactFacts.objects.filter(contact__in=people[:3]).update(order_count=1, updated_at=later)
+    outcome = refresh.refresh(new_customers.pk, later)
+    assert (outcome.scope, outcome.exited, outcome.entered) == (3, 3, 0)
+    assert set(segments.members(new_customers).values_list("email", flat=True)) == {
+        "c3@x.io",
+        "c4@x.io",
+    }

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Exists, Max, Min, OuterRef, Q
+from django.db.models import BooleanField, Expression, F, Max, Min, Q
 from django.utils import timezone
 
 from oscar_recovery.constants import ContactStatus, SegmentKind
@@ -134,7 +134,7 @@ def refresh(
         if rebuild or segment.last_run_at is None or segment.built_signature != current:
             outcome.rebuilt = True
             for low, high in _ranges():
-                _apply(segment, q, _Scope(("gte", low), ("lt", high)), now, outcome)
+                _apply(segment, q, _Scope(low=low, high=high), now, outcome)
             segment.member_count = segment.memberships.filter(exited_at__isnull=True).count()
             segment.built_signature = current
         else:
@@ -143,8 +143,11 @@ def refresh(
                 changed = {since: _changed_since(since)}
             ids = sorted(changed[since] | _time_band(segment, since, now))
             outcome.scope = len(ids)
-            for start in range(0, len(ids), CHUNK):
-                _apply(segment, q, _Scope(("in", ids[start : start + CHUNK])), now, outcome)
+            # PostgreSQL takes the ids as one array; SQLite as placeholders, of which it
+            # allows a few hundred.
+            chunk = min(CHUNK, (connection.features.max_query_params or CHUNK * 4) // 4)
+            for start in range(0, len(ids), chunk):
+                _apply(segment, q, _Scope(ids[start : start + chunk]), now, outcome)
             segment.member_count = max(segment.member_count + outcome.entered - outcome.exited, 0)
         segment.last_run_at = now
         segment.last_duration_ms = int((time.monotonic() - started) * 1000)
@@ -194,38 +197,64 @@ def _time_band(segment: Segment, since: datetime, now: datetime) -> set[int]:
     return ids
 
 
-class _Scope:
-    """Which contacts a statement looks at (ids, or an id range), said of every table the
-    statement reads, so that each is read by its key alone (a join the planner cannot
-    narrow would read a million facts to refresh five thousand)."""
+class _AnyOf(Expression):
+    """``column = ANY(ids)`` with the ids as one array parameter on PostgreSQL (an ``IN``
+    list of ten thousand placeholders costs more to write and parse than to run);
+    ``IN (..)`` elsewhere."""
 
-    def __init__(self, *lookups: tuple[str, object]) -> None:
-        self.lookups = lookups
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, column: str, ids: list[int]) -> None:
+        super().__init__()
+        self.column = F(column)
+        self.ids = ids
+
+    def get_source_expressions(self):
+        return [self.column]
+
+    def set_source_expressions(self, exprs):
+        (self.column,) = exprs
+
+    def as_sql(self, compiler, connection):
+        sql, params = compiler.compile(self.column)
+        placeholders = ", ".join(["%s"] * len(self.ids)) or "NULL"
+        return f"{sql} IN ({placeholders})", [*params, *self.ids]
+
+    def as_postgresql(self, compiler, connection):
+        sql, params = compiler.compile(self.column)
+        return f"{sql} = ANY(%s::bigint[])", [*params, self.ids]
+
+
+class _Scope:
+    """Which contacts a statement looks at (ids, or an id range), said of the table each
+    part of the statement starts from, so that it is read by its key alone (a join the
+    planner cannot narrow would read a million facts to refresh ten thousand)."""
+
+    def __init__(self, ids: list[int] | None = None, low: int = 0, high: int = 0) -> None:
+        self.ids, self.low, self.high = ids, low, high
 
     def of(self, column: str) -> Q:
-        return Q(**{f"{column}__{lookup}": value for lookup, value in self.lookups})
+        if self.ids is not None:
+            return Q(_AnyOf(column, self.ids))
+        return Q(**{f"{column}__gte": self.low, f"{column}__lt": self.high})
 
 
 def _apply(segment: Segment, q: Q, scope: _Scope, now: datetime, outcome: Outcome) -> None:
-    """Entries and exits of ``segment`` among the contacts of ``scope``: two statements."""
+    """Entries and exits of ``segment`` among the contacts of ``scope``: two statements.
+
+    Each reads the scope's open memberships, and its matching contacts, once, as a
+    subquery the database hashes (``NOT IN``): a plan that does not hang on row estimates,
+    which are stale right after a sweep changed the facts they count."""
+    # The scope is said of the facts alone (the predicate joins them): said of the contact
+    # too, each contact looked up would be compared with every id of the scope.
+    matching = Contact.objects.filter(scope.of("facts__contact_id")).filter(q)
     open_here = SegmentMembership.objects.filter(
-        segment=segment, contact=OuterRef("pk"), exited_at__isnull=True
+        scope.of("contact_id"), segment=segment, exited_at__isnull=True
     )
-    entering = (
-        Contact.objects.filter(scope.of("pk") & scope.of("facts__contact_id"))
-        .filter(q)
-        .filter(~Exists(open_here))
-        .order_by()
-        .values_list("pk")
-    )
+    entering = matching.exclude(pk__in=open_here.values("contact_id")).order_by().values_list("pk")
     outcome.entered += _insert_memberships(segment, entering, now)
-    still_in = Contact.objects.filter(q, pk=OuterRef("contact_id"))
-    outcome.exited += (
-        SegmentMembership.objects.filter(scope.of("contact_id"), segment=segment)
-        .filter(exited_at__isnull=True)
-        .filter(~Exists(still_in))
-        .update(exited_at=now)
-    )
+    outcome.exited += open_here.exclude(contact_id__in=matching.values("pk")).update(exited_at=now)
 
 
 def _insert_memberships(segment: Segment, contacts, now: datetime) -> int:
