@@ -477,3 +477,29 @@ def test_an_incremental_refresh_larger_than_one_statement_is_done_in_chunks(monk
         "c3@x.io",
         "c4@x.io",
     }
+
+
+def test_an_owner_adds_a_custom_segment_and_the_sweep_fills_it(admin_client):
+    contact("loyal@x.io", seen=NOW - timedelta(hours=1), **ordered(3, count=4))
+    contact("once@x.io", seen=NOW - timedelta(hours=1), **ordered(3))
+    add = reverse("admin:oscar_recovery_segment_add")
+    assert admin_client.get(add).status_code == 200
+    response = admin_client.post(
+        add,
+        {
+            "name": "Loyal",
+            "slug": "loyal",
+            "definition": '[{"field": "order_count", "op": "gte", "value": 3}]',
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    loyal = segment("loyal")
+    assert (loyal.kind, loyal.rule, loyal.version) == ("custom", "custom", 1)
+    with time_machine.travel(NOW, tick=False):
+        stages.refresh_segments()
+    loyal.refresh_from_db()
+    assert loyal.member_count == 1
+    assert set(segments.members(loyal).values_list("email", flat=True)) == {"loyal@x.io"}
+    listing = admin_client.get(reverse("admin:oscar_recovery_segment_changelist")).content
+    assert b"Loyal" in listing
