@@ -9,6 +9,7 @@ from decimal import Decimal
 from urllib.parse import urljoin
 
 from crawlerdetect import CrawlerDetect
+from django.contrib.auth import get_user_model
 from django.contrib.sites.models import Site
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest
@@ -21,6 +22,9 @@ from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
 _crawler_detect = CrawlerDetect()
+
+#: What a staff user needs to get staff alerts by default: reading baskets in the admin.
+ALERT_PERMISSION = "oscar_recovery.view_cartjourney"
 
 
 class RecoveryAdapter:
@@ -43,14 +47,17 @@ class RecoveryAdapter:
         ``REMOTE_ADDR``, unless it is one of ``OSCAR_RECOVERY_TRUSTED_PROXIES``: then the
         ``X-Forwarded-For`` chain is read from the right (the entries the shop's proxies
         appended) and the first address that is not a trusted proxy is the client. Entries
-        further left were written by the client and are never believed. Override for a
-        proxy that reports the client differently (``Forwarded``, ``CF-Connecting-IP``)."""
+        further left were written by the client and are never believed. A port a proxy
+        writes (``ip:port``, ``[v6]:port``) is dropped: it names the connection, not the
+        client, and kept it would give every client its own bucket per connection, or, for
+        a trusted proxy not recognised as one, put every client in the proxy's. Override for
+        a proxy that reports the client differently (``Forwarded``, ``CF-Connecting-IP``)."""
         remote = request.META.get("REMOTE_ADDR", "")
         trusted = _networks(app_settings.TRUSTED_PROXIES)
         if not trusted or not _in_networks(remote, trusted):
             return remote
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        hops = [without_port(hop) for hop in forwarded.split(",") if hop.strip()]
         for hop in reversed(hops):
             if not _in_networks(hop, trusted):
                 return hop
@@ -165,19 +172,20 @@ class RecoveryAdapter:
 
     def staff_alert_recipients(self) -> list[str]:
         """Who gets staff alerts and the weekly summary: ``OSCAR_RECOVERY_ALERT_RECIPIENTS``,
-        else every active staff user with an email address."""
+        else every active staff user with an email address who may read baskets in the
+        admin (:data:`ALERT_PERMISSION`): alerts name the shopper and list the basket, which
+        ``is_staff`` alone (Oscar gives it to clerks who only handle orders) does not allow.
+        Asked through ``has_perm``, so groups and the shop's auth backends count."""
         configured = app_settings.ALERT_RECIPIENTS
         if configured is not None:
             return list(configured)
-        from django.contrib.auth import get_user_model
-
-        emails = (
+        staff = (
             get_user_model()
             .objects.filter(is_staff=True, is_active=True)
             .exclude(email="")
             .order_by("email")
-            .values_list("email", flat=True)
         )
+        emails = (user.email for user in staff if user.has_perm(ALERT_PERMISSION))
         return list(dict.fromkeys(emails))
 
     # Privacy
@@ -217,6 +225,19 @@ def _networks(values) -> list:
         except ValueError:
             logger.warning("OSCAR_RECOVERY_TRUSTED_PROXIES: %r is no address or network", value)
     return networks
+
+
+def without_port(hop: str) -> str:
+    """An ``X-Forwarded-For`` entry as a bare address: ``198.51.100.1:443`` and
+    ``[2001:db8::1]:443`` (or ``[2001:db8::1]``) lose the port and brackets; a bare IPv6
+    address (several colons) and anything else are returned as they are, stripped."""
+    hop = hop.strip()
+    if hop.startswith("["):
+        host, bracket, _ = hop[1:].partition("]")
+        return host if bracket else hop
+    if hop.count(":") == 1:
+        return hop.partition(":")[0]
+    return hop
 
 
 def _in_networks(address: str, networks: list) -> bool:

@@ -93,6 +93,7 @@ class AppSettings:
 
     @property
     def VISITOR_COOKIE_AGE(self) -> timedelta:
+        """How long the visitor cookie lives: a returning shopper is recognised within it."""
         return _as_timedelta(self._setting("VISITOR_COOKIE_AGE", timedelta(days=365)))
 
     @property
@@ -219,7 +220,8 @@ class AppSettings:
     @property
     def ALERT_RECIPIENTS(self) -> list[str] | None:
         """Addresses that get staff alerts and the weekly summary. ``None``: every active
-        staff user with an email address."""
+        staff user with an email address who may view journeys (see
+        :meth:`RecoveryAdapter.staff_alert_recipients`)."""
         return self._setting("ALERT_RECIPIENTS", None)
 
     @property
@@ -467,6 +469,14 @@ class AppSettings:
         """Secret that lets an uptime monitor read the health endpoint without a staff
         login (``Authorization: Bearer <token>``). Empty, the default: staff only."""
         return str(self._setting("HEALTH_TOKEN", "") or "")
+
+    # -- addresses --
+
+    @property
+    def PHONE_REGION(self) -> str | None:
+        """The region (ISO 3166 code, ``"GB"``) a phone number typed without its
+        ``+country`` prefix is read in. None, the default: such numbers are refused."""
+        return self._setting("PHONE_REGION", None) or None
 
 
 _app_settings = AppSettings()

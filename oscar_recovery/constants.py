@@ -226,6 +226,17 @@ class WebhookEvent(models.TextChoices):
     TEST = "test", _("Test")
 
 
+class SignatureFormat(models.TextChoices):
+    """How an endpoint's requests are signed (README "Outgoing webhooks")."""
+
+    #: Standard Webhooks (standardwebhooks.com): ``webhook-id``, ``webhook-timestamp`` and
+    #: ``webhook-signature``, verified by any library that implements the spec.
+    STANDARD = "standard", _("Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)")
+    #: This app's own header, ``X-Recovery-Signature: t=<unix seconds>,v1=<hex>``: what
+    #: endpoints created before Standard Webhooks keep.
+    RECOVERY = "recovery", _("X-Recovery-Signature (this app's earlier scheme)")
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     #: A transient failure (network, 5xx, 429); another attempt is scheduled.

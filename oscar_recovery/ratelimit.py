@@ -7,6 +7,17 @@ shop, it must not take the shop's own links and prompts down with it.
 Clients are counted by :meth:`RecoveryAdapter.client_address` (which honours
 ``OSCAR_RECOVERY_TRUSTED_PROXIES``), an IPv6 client by its /64 network: one subscriber
 usually holds a whole /64 and could otherwise take a fresh budget per address.
+
+The worst sender, and what stops it (each tested in ``tests/test_ratelimit.py``):
+
+- writes ``X-Forwarded-For: <random>`` for a fresh budget per request, or a victim's
+  address to spend the victim's: the header is read only from a trusted proxy, from the
+  right, so only the hop the shop's proxy appended counts;
+- picks a fresh IPv6 address per request: its whole /64 shares one budget;
+- sits behind a proxy that writes ``ip:port``: the port is dropped, so new connections
+  share the client's budget and other clients keep theirs (a port kept would also make a
+  trusted proxy's own hop unrecognised, and every client one bucket);
+- a cache that fails lets requests through rather than taking the shop's links down.
 """
 
 from __future__ import annotations

@@ -91,16 +91,22 @@ def deliver_webhook(self, delivery_id: int) -> str:
 
 @shared_task(name="oscar_recovery.webhooks_basket_abandoned")
 def webhooks_basket_abandoned(journey_ids: list[int]) -> int:
+    """Raise ``basket.abandoned`` for the journeys a sweep batch abandoned (one delivery
+    per subscribed endpoint); returns the number of events."""
     return len(outgoing_webhooks.emit_abandoned(journey_ids))
 
 
 @shared_task(name="oscar_recovery.alert_abandoned")
 def alert_abandoned(journey_ids: list[int]) -> int:
+    """Email staff about the abandoned baskets at or above
+    ``OSCAR_RECOVERY_ALERT_MIN_BASKET_VALUE``, once per basket; returns the alerts sent."""
     return alerts.send_abandoned_alerts(journey_ids)
 
 
 @shared_task(name="oscar_recovery.weekly_summary")
 def weekly_summary() -> bool:
+    """Email staff the last 7 days against the 7 before (unless
+    ``OSCAR_RECOVERY_WEEKLY_SUMMARY_ENABLED`` is off); returns whether it was sent."""
     return alerts.send_weekly_summary()
 
 

@@ -11,11 +11,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: What an email address looks like inside free text (an ESP's error, a traceback).
-_EMAIL_IN_TEXT = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+#: Characters that show as nothing (soft hyphen, zero-width and bidi controls, variation
+#: selectors): an address spelled with them still reaches its mailbox, so it is still one.
+_INVISIBLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff"
+)
+#: What an email address looks like inside free text (an ESP's error, a traceback), in any
+#: spelling: full-width at signs and dots included (full-width letters are ``\w``).
+_EMAIL_IN_TEXT = re.compile(
+    rf"[\w.!#$%&'*+/=?^`{{|}}~{_INVISIBLE}-]+[@\uff20\ufe6b]"
+    rf"[\w{_INVISIBLE}-]+(?:[.\uff0e\u3002\uff61][\w{_INVISIBLE}-]+)+"
+)
 REDACTED_EMAIL = "<email>"
 
 
@@ -31,6 +42,45 @@ def mask_email(email: str) -> str:
 def redact(text: str) -> str:
     """``text`` with every email address replaced by ``<email>``."""
     return _EMAIL_IN_TEXT.sub(REDACTED_EMAIL, text)
+
+
+def redact_url(url: str) -> str:
+    """A URL as logs may show it: scheme, host and port, with ``/…`` for whatever path,
+    query or fragment followed (``https://hooks.example.com/…``). Chat and automation
+    webhooks carry their credential in the path; the host is what tells endpoints apart."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # what a log line shows must never raise
+        port = None
+    origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+    more = parts.path.strip("/") or parts.query or parts.fragment
+    return origin + "/…" if more else origin
+
+
+#: A URL inside free text (an error message), up to a space or quote.
+_URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL in it in :func:`redact_url`'s form (credentials, path and
+    query gone)."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group()), text)
+
+
+def redact_url_in(text: str, url: str) -> str:
+    """``text`` (an HTTP client's error) without ``url``'s path and query: the full URL
+    becomes :func:`redact_url`'s form, and the path with its query (as connection errors
+    quote it, ``... with url: /path?query``) becomes ``/…``."""
+    text = text.replace(url, redact_url(url))
+    parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    if target.strip("/"):
+        text = text.replace(target, "/…")
+    return text
 
 
 class PersonalDataFilter(logging.Filter):

@@ -238,7 +238,8 @@ SANDBOX_STEP_MINUTES = [
 
 # Email: stored and shown at /outbox/ unless a real backend is named.
 EMAIL_BACKEND = os.environ.get("SANDBOX_EMAIL_BACKEND", "sandbox.demo.mail.OutboxBackend")
-# The ESP tracking URLs are mounted: an ESP must prove itself with basic auth (check E030).
+# The ESP tracking URLs are mounted: an ESP must prove itself with basic auth (they answer 404
+# without it, check W031).
 # The default is derived from SECRET_KEY, whose own default is public: anyone who reads
 # this file can forge tracking events for a sandbox left on its defaults. Set
 # SANDBOX_SECRET_KEY, or SANDBOX_WEBHOOK_SECRET ("user:password"), wherever the sandbox is

@@ -13,6 +13,7 @@ from django.urls import reverse
 from oscar.core.loading import get_model
 from oscar.test.factories import UserFactory
 
+from oscar_recovery.admin.forms import CampaignStepForm
 from oscar_recovery.constants import Incentive
 from oscar_recovery.models import Campaign, CampaignStep, RecoveryMessage, StepVariant
 from tests.support.factories import make_journey
@@ -293,6 +294,39 @@ def test_a_draft_is_previewed_and_not_saved(admin_client, step):
     step.refresh_from_db()
     assert step.body_text == ""
     assert not RecoveryMessage.objects.exists()
+
+
+def test_a_drafts_frames_load_it_with_their_own_policy_not_the_admins(admin_client, step):
+    """Before: the draft's frames were ``srcdoc`` frames, which inherit the admin page's
+    Content-Security-Policy, so a strict one refused the email's inline styles."""
+    body = '<p style="color: rgb(200, 0, 0)">Draft for {{ lines.0.title }}</p>'
+    for action in ("preview", "send"):
+        response = admin_client.post(preview_url(step), draft(step, body_html=body, action=action))
+
+        page = response.content.decode()
+        assert "srcdoc" not in page
+        frame_url = html_url(step) + "?draft=1"
+        assert page.count(f'src="{frame_url}"') == 2
+        frame = admin_client.get(frame_url)
+        assert frame["Content-Security-Policy"] == "sandbox allow-same-origin"
+        assert 'style="color: rgb(200, 0, 0)">Draft for Winter coat' in frame.content.decode()
+
+
+def test_a_draft_frame_of_another_step_shows_no_draft(admin_client, step):
+    admin_client.post(preview_url(step), draft(step, body_text="Mine"))
+    other = CampaignStep.objects.create(campaign=step.campaign, position=2, delay=step.delay)
+
+    frame = admin_client.get(html_url(other) + "?draft=1").content.decode()
+    assert "preview it again" in frame and "Winter coat" not in frame
+
+
+def test_the_preview_page_shows_the_default_templates_its_help_text_names(admin_client, step):
+    """Before: "copy the default from “Default templates” below", which only the change
+    page had."""
+    html = admin_client.get(preview_url(step)).content.decode()
+    assert "Default templates" in html and 'id="default-templates"' in html
+    assert "unsubscribe_url" in html
+    assert "below" not in str(CampaignStepForm.base_fields["body_html"].help_text or "")
 
 
 def test_a_broken_draft_shows_the_error_not_a_500(admin_client, step):

@@ -19,6 +19,7 @@ from oscar_recovery.reporting import alerts
 from oscar_recovery.reporting.alerts import period_figures, send_weekly_summary, weekly_summary
 from oscar_recovery.schedules import BEAT_SCHEDULE
 from oscar_recovery.sweep.stages import run_sweep
+from tests.support.dashboard_scenario import recovery_staff
 from tests.support.factories import make_journey
 from tests.support.journeys import add_to_basket, guest_gateway
 
@@ -38,7 +39,7 @@ LINES = [
 
 @pytest.fixture
 def staff(db):
-    return factories.UserFactory(email="owner@shop.example", is_staff=True)
+    return recovery_staff("view_cartjourney", email="owner@shop.example")
 
 
 @pytest.fixture
@@ -126,9 +127,12 @@ def test_a_real_abandoned_checkout_alerts(staff, settings, committed, shopper, p
 
 
 def test_default_recipients_are_active_staff_with_an_address(settings, committed):
+    """Alerts name the shopper: by default they go to staff who may read baskets in the
+    admin (the view permission on journeys), never to every ``is_staff`` user."""
     settings.OSCAR_RECOVERY_ALERT_MIN_BASKET_VALUE = 100
-    factories.UserFactory(email="a-staff@shop.example", is_staff=True)
+    recovery_staff("view_cartjourney", email="a-staff@shop.example")
     factories.UserFactory(email="b-staff@shop.example", is_staff=True, is_superuser=True)
+    factories.UserFactory(email="clerk@shop.example", is_staff=True)  # orders only
     factories.UserFactory(email="gone@shop.example", is_staff=True, is_active=False)
     factories.UserFactory(email="customer@shop.example")
     factories.UserFactory(email="", is_staff=True, username="no-email")
@@ -320,3 +324,16 @@ def test_a_basket_alerts_once_even_when_abandoned_again(staff, settings, committ
     )
     assert sweep(committed).abandoned == 1
     assert len(staff_emails()) == 1
+
+
+def test_weekly_figures_count_baskets_as_the_dashboard_does(step):
+    """Before: a guest basket merged on login and a copy a restore link made in another
+    browser each counted as one more abandoned basket in the weekly summary."""
+    original = journey_at(THIS_WEEK)
+    journey_at(THIS_WEEK, restored_from=original)
+    merged = journey_at(THIS_WEEK)
+    CartJourney.objects.filter(pk=merged.pk).update(
+        status=JourneyStatus.MERGED, merged_into=original
+    )
+    figures = period_figures(THIS_WEEK - timedelta(days=1), THIS_WEEK + timedelta(days=1))
+    assert figures.abandoned == 1

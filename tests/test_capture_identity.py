@@ -84,7 +84,7 @@ def test_capture_email_attaches_to_the_shoppers_journey(shopper, product):
     journey = capture_email(request, " Prompted@example.com ")
 
     assert journey == only_journey()
-    assert journey.email == "Prompted@example.com"
+    assert journey.email == "prompted@example.com"  # canonical
     assert journey.email_source == EmailSource.CAPTURED
     assert journey.is_contactable
 

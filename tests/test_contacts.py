@@ -252,3 +252,14 @@ def test_the_sweep_refreshes_facts_of_contacts_with_new_orders_only():
     bob.facts.refresh_from_db()
     assert ada.facts.order_count == 1 and ada.facts.lifetime_value == 50
     assert bob.facts.updated_at == untouched  # not recomputed: nothing of his changed
+
+
+def test_a_guest_and_the_account_of_the_same_address_in_one_batch_are_one_contact():
+    guest = journey(300, email="ada@example.com", visitor_id="laptop")
+    user = factories.UserFactory(email="ada@example.com")
+    account = journey(10, user=user, email="ada@example.com", visitor_id="laptop")
+    link()
+    guest.refresh_from_db()
+    account.refresh_from_db()
+    assert guest.contact_id == account.contact_id is not None
+    assert Contact.objects.count() == 1 and account.contact.user == user

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from oscar_recovery.constants import CheckoutStep, JourneyStatus, MessageStatus
 from oscar_recovery.models import (
@@ -87,6 +88,7 @@ def test_campaign_and_step_tables(scenario):
     (campaign,) = reports.campaign_rows(sc.PERIOD)
     assert campaign.label == "Welcome back"
     assert (campaign["enrolled"], campaign["holdout"], campaign["sent"]) == (3, 1, 2)
+    assert campaign["emailed"] == 2  # journeys sent an email, not enrolments (J9's failed)
     assert campaign["recovered_revenue"] == Decimal("30.00")
     steps = reports.step_rows(sc.PERIOD)
     assert [(row.label, row["sent"], row["clicked"], row["recovered_orders"]) for row in steps] == [
@@ -279,3 +281,26 @@ def test_funnel_of_journeys_driven_through_the_real_checkout(
     assert funnel[str(CheckoutStep.SHIPPING_ADDRESS.label)] == (2, 1)
     assert funnel[str(CheckoutStep.SHIPPING_METHOD.label)] == (1, 0)
     assert funnel["Order placed"] == (1, 0)
+
+
+def test_each_figure_has_one_name_everywhere(scenario, client):
+    """Before: "Emailed journeys" counted enrolments (anonymous baskets and restored copies
+    included), while the lift called the same group "emailed journeys"; the owner read 10
+    where 4 addresses had been emailed. Now "Journeys emailed" counts journeys sent an
+    email, the emailed group is named as such, and tables, charts and exports share names."""
+    client.force_login(sc.recovery_staff(*sc.RECOVERY_STAFF_PERMISSIONS, email="n@example.com"))
+    query = {"start": "2026-03-01", "end": "2026-03-07"}
+    campaigns_url = reverse("recovery_dashboard:recovery-campaigns")
+    campaigns = client.get(campaigns_url, query).content.decode()
+    overview = client.get(reverse("recovery_dashboard:recovery-overview"), query)
+    labels = {str(label): now for label, now, _then, _kind in overview.context["figures"]}
+    assert labels["Journeys emailed"] == 2
+    assert "Emailed journeys" not in campaigns
+    assert str(reports.LABELS["emailed"]) in campaigns
+    assert str(reports.LABELS["enrolled"]) in campaigns
+    export = client.get(campaigns_url, {**query, "export": "campaigns"})
+    header = b"".join(export.streaming_content if export.streaming else [export.content])
+    header = header.decode().lstrip("\ufeff").splitlines()[0]
+    assert header.startswith("Campaign,Journeys emailed,Emailed group (enrolled outside")
+    config = overview.context["chart_config"]["daily"]
+    assert config["abandonedLabel"] == str(reports.LABELS["abandoned"])

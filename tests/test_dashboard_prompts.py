@@ -63,6 +63,24 @@ def test_the_prompts_table_counts_each_prompt_s_events_in_the_period():
     assert rows[1]["shown"] == 4 and rows[1]["captured"] == 0 and rows[1]["capture_rate"] == 0
 
 
+def test_a_prompt_that_never_asks_for_an_email_has_no_capture_rate():
+    """Before: the guest-checkout help read "Capture rate 0.0 %" though it has no form."""
+    help_prompt = Prompt.objects.create(
+        name="Guest help", kind=PromptKind.GUEST_CHECKOUT, is_active=True, headline="No account?"
+    )
+    link_only = make_prompt("Exit: link")
+    Prompt.objects.filter(pk=link_only.pk).update(asks_email=False)
+    for prompt in (help_prompt, link_only):
+        events(prompt, PromptEventKind.SHOWN, 5)
+
+    rows = prompt_rows(Period(date(2026, 3, 1), date(2026, 3, 31)))
+
+    assert {row.label: row["capture_rate"] for row in rows} == {
+        "Guest help": None,
+        "Exit: link": None,
+    }
+
+
 def test_a_basket_timeline_shows_its_prompt_events_and_its_browser_s():
     prompt = make_prompt("Exit: new")
     journey = make_journey(quiet_for=timedelta(hours=2), visitor_id="v" * 32)

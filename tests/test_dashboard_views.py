@@ -10,10 +10,25 @@ from django.urls import reverse
 from django.utils import timezone
 from oscar.test import factories
 
-from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus
-from oscar_recovery.models import CampaignEnrolment, RecoveryMessage
+from oscar_recovery.constants import (
+    EnrolmentStatus,
+    JourneyStatus,
+    MessageStatus,
+    SkipReason,
+    SuppressionReason,
+)
+from oscar_recovery.models import (
+    Campaign,
+    CampaignEnrolment,
+    CampaignStep,
+    CartJourney,
+    RecoveryMessage,
+    TrackingEvent,
+)
+from oscar_recovery.privacy.suppression import suppress
 from oscar_recovery.reporting import aggregation
 from tests.support import dashboard_scenario as sc
+from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
 
@@ -130,6 +145,17 @@ def test_overview_shows_the_figures(scenario, staff_client):
     assert "googleapis" not in html
 
 
+def test_overview_says_how_work_runs_when_celery_is_eager(staff_client, celery_eager):
+    """The sandbox without a broker. Before: "Work is done by Celery workers" and "No
+    worker seen yet" while every task ran inline."""
+    html = staff_client.get(url("recovery-overview")).content.decode()
+    assert "Celery runs each task eagerly" in html
+    assert "Celery workers" not in html and "No worker seen yet" not in html
+    celery_eager.conf.task_always_eager = False
+    html = staff_client.get(url("recovery-overview")).content.decode()
+    assert "Work is done by Celery workers." in html and "No worker seen yet" in html
+
+
 def test_overview_without_figures_says_how_to_compute_them(staff_client):
     html = staff_client.get(url("recovery-overview")).content.decode()
     assert "data-no-figures" in html
@@ -171,7 +197,8 @@ def test_csv_export_of_every_table(scenario, staff_client):
     daily = export("recovery-overview", "daily")
     assert daily[1] == ["2026-03-01", "1", "1", "0", "0"]
     campaigns = export("recovery-campaigns", "campaigns")
-    assert campaigns[1][:3] == ["Welcome back", "3", "1"]
+    # Journeys emailed, emailed group, holdout.
+    assert campaigns[1][:4] == ["Welcome back", "2", "3", "1"]
     steps = export("recovery-campaigns", "steps")
     assert steps[1][:4] == ["Welcome back #1", "Forgot something?", "2", "2"]
     prompts = export("recovery-campaigns", "prompts")
@@ -230,6 +257,18 @@ def test_basket_list_filters_and_search(scenario, staff_client):
     scenario.journeys[2].email = "jane@example.org"
     scenario.journeys[2].save()
     assert ids(staff_client.get(list_url, {"q": "JANE@"})) == {j[2].pk}
+
+
+def test_staff_find_an_address_by_any_spelling_and_read_it_as_people_do(scenario, staff_client):
+    journey = scenario.journeys[2]
+    journey.email = "Jane@Bücher.de"
+    journey.save()
+    assert CartJourney.objects.get(pk=journey.pk).email == "jane@xn--bcher-kva.de"
+    list_url = url("recovery-basket-list")
+    for spelling in ("JANE@BÜCHER.DE", "jane@xn--bcher-kva.de", " Jane@bu\u0308cher.de"):
+        assert ids(staff_client.get(list_url, {"q": spelling})) == {journey.pk}
+    response = staff_client.get(url("recovery-basket-detail", journey.pk))
+    assert "jane@bücher.de" in response.content.decode()
 
 
 def test_basket_list_bad_filters_are_form_errors(scenario, staff_client):
@@ -377,3 +416,85 @@ def test_holdout_journeys_cannot_be_sent_an_email(scenario):
     assert "Holdout journeys are never emailed." in page.content.decode()
     assert not RecoveryMessage.objects.filter(journey=j5, step=scenario.step2).exists()
     assert mail.outbox == []
+
+
+# -- an address that wants no more emails ---------------------------------------------------
+
+
+@pytest.fixture
+def three_addresses():
+    """Three abandoned baskets, each enrolled with its next step due tomorrow: their
+    addresses unsubscribed, bounced and complained just now."""
+    campaign = Campaign.objects.create(name="Default")
+    step = CampaignStep.objects.create(campaign=campaign, position=1, delay=timedelta(hours=1))
+    journeys = {}
+    for reason in (
+        SuppressionReason.UNSUBSCRIBED,
+        SuppressionReason.BOUNCED,
+        SuppressionReason.COMPLAINED,
+    ):
+        journey = make_journey(
+            quiet_for=timedelta(hours=2),
+            status=JourneyStatus.ABANDONED,
+            email=f"{reason}@Example.com",
+        )
+        CampaignEnrolment.objects.create(
+            journey=journey,
+            campaign=campaign,
+            next_step=step,
+            next_send_at=timezone.now() + timedelta(days=1),
+        )
+        suppress(f" {reason}@example.COM", reason)
+        journeys[reason] = journey
+    return journeys
+
+
+def test_an_unsubscribe_shows_at_once_and_says_which(three_addresses, staff_client):
+    """Before: nothing showed until the next step fell due, and then only "Stopped: address
+    unsubscribed, bounced or complained"; the list had no column for it."""
+    response = staff_client.get(url("recovery-basket-list"))
+    html = response.content.decode()
+    assert "No more emails" in html
+    for reason, journey in three_addresses.items():
+        assert f'data-no-more-emails="{reason}"' in html
+        page = staff_client.get(url("recovery-basket-detail", journey.pk))
+        assert page.context["no_more_emails"].reason == reason
+        assert f'data-no-more-emails="{reason}"' in page.content.decode()
+        assert "data-next-step" not in page.content.decode()  # no "Next: step 1, due …"
+    detail = staff_client.get(url("recovery-basket-detail", three_addresses["bounced"].pk))
+    assert "emails to the address bounced" in detail.content.decode()
+    timeline = [(entry.kind, entry.detail) for entry in detail.context["timeline"]]
+    assert ("contact", "emails to the address bounced") in timeline
+    rows = read_csv(staff_client.get(url("recovery-basket-list"), {"export": "baskets"}))
+    assert rows[0][-1] == "No more emails"
+    assert sorted(row[-1] for row in rows[1:]) == ["Hard bounce", "Spam complaint", "Unsubscribed"]
+
+
+def test_a_stopped_enrolment_says_which_suppression_stopped_it(three_addresses, staff_client):
+    journey = three_addresses["unsubscribed"]
+    CampaignEnrolment.objects.filter(journey=journey).update(
+        status=EnrolmentStatus.STOPPED, stop_reason=SkipReason.SUPPRESSED
+    )
+    html = staff_client.get(url("recovery-basket-detail", journey.pk)).content.decode()
+    assert "Stopped: the address unsubscribed" in html
+    assert "unsubscribed, bounced or complained" not in html
+
+
+def test_tracking_events_read_as_words_in_the_timeline(staff_client):
+    """Before: "The email service reported: bounced" (anymail's code)."""
+    journey = make_journey(quiet_for=timedelta(hours=2), status=JourneyStatus.ABANDONED)
+    step = CampaignStep.objects.create(
+        campaign=Campaign.objects.create(name="Default"), position=1, delay=timedelta(hours=1)
+    )
+    message = RecoveryMessage.objects.create(
+        journey=journey, step=step, status=MessageStatus.BOUNCED, sent_at=timezone.now()
+    )
+    for key, kind in (("k1", "bounced"), ("k2", "unsubscribed"), ("k3", "autoresponded")):
+        TrackingEvent.objects.create(
+            event_key=key, message=message, event_type=kind, occurred_at=timezone.now()
+        )
+    response = staff_client.get(url("recovery-basket-detail", journey.pk))
+    titles = [entry.title for entry in response.context["timeline"]]
+    assert "The email service reported: Bounced" in titles
+    assert "The email service reported: Unsubscribed" in titles
+    assert "The email service reported: autoresponded" in titles  # no words for it: as named

@@ -20,7 +20,7 @@ from django.core import mail
 from django.core.checks import Info
 from django.utils import timezone
 
-from oscar_recovery import handoff
+from oscar_recovery import checks, handoff
 from oscar_recovery.checks import check_task_mode
 from oscar_recovery.handoff import publish
 from oscar_recovery.models import HandOff
@@ -203,17 +203,33 @@ def test_a_done_hand_off_is_not_done_again(monkeypatch):
     assert calls == [7]
 
 
-def test_the_task_mode_follows_the_project(settings, celery_eager):
+def test_the_task_mode_follows_the_project(settings, celery_eager, monkeypatch):
+    # The notice is for `manage.py check` (tests/test_install_path.py): read it as it does.
+    monkeypatch.setattr(checks, "running_check_command", lambda: True)
     assert handoff.task_mode() == "celery"  # the test suite's Celery app is current
     settings.OSCAR_RECOVERY_TASK_MODE = "inline"
     assert handoff.task_mode() == "inline"
     [info] = check_task_mode(None)
     assert isinstance(info, Info) and "cron" in info.msg
     settings.OSCAR_RECOVERY_TASK_MODE = "celery"
+    celery_eager.conf.task_always_eager = False
     [info] = check_task_mode(None)
-    assert "Celery workers" in info.msg
+    assert "Celery workers" in info.msg and "run a worker" in info.msg
     settings.OSCAR_RECOVERY_TASK_MODE = "sometimes"
     assert check_task_mode(None)[0].id == "oscar_recovery.E011"
+
+
+def test_eager_celery_is_said_to_run_tasks_where_they_are_queued(
+    settings, celery_eager, monkeypatch
+):
+    """The sandbox without a broker. Before: I001 said "run a worker and beat" and the
+    dashboard "Work is done by Celery workers" while every task ran inline."""
+    monkeypatch.setattr(checks, "running_check_command", lambda: True)  # I001: `check` only
+    assert handoff.task_mode() == "celery" and handoff.celery_runs_eagerly()
+    assert not handoff.needs_workers()
+    [info] = check_task_mode(None)
+    assert "eagerly" in info.msg and "run a worker" not in info.msg
+    assert "no worker is needed" in info.msg
 
 
 def test_inline_mode_publishes_nothing_and_the_sweep_sends(

@@ -13,8 +13,8 @@ from oscar_recovery.constants import ConsentStatus
 from oscar_recovery.privacy import ledger
 from oscar_recovery.privacy.hashing import email_hash
 
-BEFORE = [("oscar_recovery", "0020_contacts_and_consent_ledger")]
-AFTER = [("oscar_recovery", "0021_consent_ledger_backfill")]
+BEFORE = [("oscar_recovery", "0024_contacts_and_consent_ledger")]
+AFTER = [("oscar_recovery", "0025_consent_ledger_backfill")]
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_existing_decisions_and_suppressions_start_the_ledger(at_0020):
     migrate_forward()
     # Run again (a migration interrupted and restarted): nothing is carried twice.
     backfill = importlib.import_module(
-        "oscar_recovery.migrations.0021_consent_ledger_backfill"
+        "oscar_recovery.migrations.0025_consent_ledger_backfill"
     ).backfill
     after = MigrationExecutor(connection).loader.project_state(AFTER).apps
     with connection.schema_editor() as editor:

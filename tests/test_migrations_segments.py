@@ -7,12 +7,12 @@ from django.db.migrations.executor import MigrationExecutor
 
 from oscar_recovery.segments.builtins import BUILTINS
 
-BEFORE = [("oscar_recovery", "0022_sweep_cursor_and_unlinked_index")]
-AFTER = [("oscar_recovery", "0024_builtin_segments")]
+BEFORE = [("oscar_recovery", "0026_sweep_cursor_and_unlinked_index")]
+AFTER = [("oscar_recovery", "0028_builtin_segments")]
 
 
 @pytest.fixture
-def at_0022(transactional_db):
+def at_0026(transactional_db):
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
     yield executor.loader.project_state(BEFORE).apps
@@ -20,8 +20,8 @@ def at_0022(transactional_db):
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
-def test_an_existing_shop_gets_the_builtin_segments_once(at_0022):
-    Contact = at_0022.get_model("oscar_recovery", "Contact")
+def test_an_existing_shop_gets_the_builtin_segments_once(at_0026):
+    Contact = at_0026.get_model("oscar_recovery", "Contact")
     Contact.objects.create(email="ada@example.com")
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
@@ -36,7 +36,7 @@ def test_an_existing_shop_gets_the_builtin_segments_once(at_0022):
     # Back and forth: the data migration's reverse leaves the rows; running it again adds
     # nothing twice.
     executor = MigrationExecutor(connection)
-    executor.migrate([("oscar_recovery", "0023_segments")])
+    executor.migrate([("oscar_recovery", "0027_segments")])
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(AFTER)
@@ -46,7 +46,7 @@ def test_an_existing_shop_gets_the_builtin_segments_once(at_0022):
 @pytest.mark.django_db
 def test_the_segments_migrations_only_add():
     executor = MigrationExecutor(connection)
-    for name in ("0023_segments", "0024_builtin_segments"):
+    for name in ("0027_segments", "0028_builtin_segments"):
         migration = executor.loader.get_migration("oscar_recovery", name)
         kinds = {type(operation).__name__ for operation in migration.operations}
         assert kinds <= {"CreateModel", "AddField", "AddIndex", "AddConstraint", "RunPython"}

@@ -16,6 +16,8 @@ from oscar_recovery.models import (
     RecoveryMessage,
     StepVariant,
     email_matches,
+    raw_email_candidates,
+    same_email,
 )
 from oscar_recovery.models.base import IncentiveFields, VariantFields
 from tests.support.factories import make_journey
@@ -54,12 +56,23 @@ def test_an_address_matches_whatever_its_case():
 
 
 def test_an_address_matches_in_any_of_the_fields_named():
+    journey = make_journey(quiet_for=timedelta(hours=1), email="Guest@Example.com")
+    assert list(CartJourney.objects.filter(email_matches("guest@example.COM"))) == [journey]
+    assert not CartJourney.objects.filter(email_matches("guest@example.com", "user__email"))
+    assert CartJourney.objects.filter(email_matches("guest@example.com", "user__email", "email"))
+    assert not CartJourney.objects.filter(email_matches("not an address"))
+
+
+def test_oscars_addresses_as_typed_are_found_then_confirmed_in_python():
     order = create_order(guest_email="Guest@Example.com")
-    assert list(Order.objects.filter(email_matches("guest@example.COM", "guest_email"))) == [order]
-    assert not Order.objects.filter(email_matches("guest@example.com", "user__email")).exists()
+    found = Order.objects.filter(raw_email_candidates(["guest@example.COM"], "guest_email"))
+    assert list(found) == [order]
+    assert same_email(order.guest_email, "guest@example.com")
+    assert not Order.objects.filter(raw_email_candidates(["guest@example.com"], "user__email"))
     assert Order.objects.filter(
-        email_matches("guest@example.com", "guest_email", "user__email")
+        raw_email_candidates(["guest@example.com"], "guest_email", "user__email")
     ).exists()
+    assert not same_email("guest@example.com", "")
 
 
 def test_messages_are_found_by_their_address_whatever_its_case():

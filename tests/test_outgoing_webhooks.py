@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from oscar_recovery import outgoing_webhooks
-from oscar_recovery.constants import AttemptOutcome, DeliveryStatus, WebhookEvent
+from oscar_recovery.constants import AttemptOutcome, DeliveryStatus, SignatureFormat, WebhookEvent
 from oscar_recovery.models import CartJourney, WebhookDelivery, WebhookEndpoint
 from oscar_recovery.outgoing_webhooks import (
     InvalidSignature,
@@ -71,6 +72,9 @@ def emit_now(committed):
 
 
 def make_endpoint(server, events=None, **fields) -> WebhookEndpoint:
+    """An endpoint on the X-Recovery-Signature scheme these tests verify (Standard Webhooks:
+    test_standard_webhooks.py)."""
+    fields.setdefault("signature_format", SignatureFormat.RECOVERY)
     return WebhookEndpoint.objects.create(
         name=fields.pop("name", "Zap"),
         url=fields.pop("url", server.url),
@@ -327,7 +331,14 @@ def test_only_active_subscribed_endpoints_get_an_event(server, emit_now):
 def test_the_form_refuses_urls_that_are_not_public_http(url, settings):
     settings.OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
     form = WebhookEndpointForm(
-        data={"name": "x", "url": url, "is_active": "on", "events": ALL_EVENTS, "secret": SECRET}
+        data={
+            "name": "x",
+            "url": url,
+            "is_active": "on",
+            "events": ALL_EVENTS,
+            "secret": SECRET,
+            "signature_format": SignatureFormat.RECOVERY,
+        }
     )
     assert not form.is_valid()
     assert "url" in form.errors
@@ -335,7 +346,12 @@ def test_the_form_refuses_urls_that_are_not_public_http(url, settings):
 
 def test_the_form_accepts_a_public_https_url_and_needs_an_event(settings):
     settings.OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
-    data = {"name": "Zap", "url": "https://93.184.215.14/hook", "is_active": "on"}
+    data = {
+        "name": "Zap",
+        "url": "https://93.184.215.14/hook",
+        "is_active": "on",
+        "signature_format": SignatureFormat.RECOVERY,
+    }
     form = WebhookEndpointForm(data={**data, "secret": SECRET})
     assert not form.is_valid() and "events" in form.errors
     form = WebhookEndpointForm(data={**data, "secret": "short", "events": ALL_EVENTS})
@@ -451,6 +467,7 @@ def test_the_admin_creates_an_endpoint(staff_client, server):
             "is_active": "on",
             "events": [WebhookEvent.BASKET_ABANDONED, WebhookEvent.BASKET_RECOVERED],
             "secret": SECRET,
+            "signature_format": SignatureFormat.RECOVERY,
         },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -468,6 +485,7 @@ def test_the_admin_refuses_a_bad_url_and_saves_nothing(staff_client):
             "is_active": "on",
             "events": ALL_EVENTS,
             "secret": SECRET,
+            "signature_format": SignatureFormat.RECOVERY,
         },
     )
     assert response.status_code == 200
@@ -565,7 +583,13 @@ def test_view_only_staff_never_see_the_secret_and_cannot_replace_it(server):
 def test_staff_who_may_change_an_endpoint_replace_its_secret(staff_client, server):
     endpoint = make_endpoint(server)
     url = reverse("admin:oscar_recovery_webhookendpoint_change", args=[endpoint.pk])
-    data = {"name": "Zap", "url": server.url, "is_active": "on", "events": ALL_EVENTS}
+    data = {
+        "name": "Zap",
+        "url": server.url,
+        "is_active": "on",
+        "events": ALL_EVENTS,
+        "signature_format": SignatureFormat.RECOVERY,
+    }
     assert staff_client.post(url, {**data, "new_secret": "short"}).status_code == 200
     assert staff_client.post(url, data).status_code == 302
     assert WebhookEndpoint.objects.get().secret == SECRET  # empty keeps it
@@ -863,3 +887,70 @@ def test_a_deactivated_endpoint_gets_nothing_more_but_can_be_tested(server, emit
     endpoint.refresh_from_db()
     assert outgoing_webhooks.send_test(endpoint).status == DeliveryStatus.SUCCEEDED
     assert server.events() == ["test"]
+
+
+def test_view_only_staff_cannot_send_a_test_event(server):
+    """The worst staff member with only the view permission: cannot make the shop POST to
+    an endpoint (a request they choose the moment of, to a URL they cannot change)."""
+    endpoint = make_endpoint(server)
+    response = run_test_action(view_only_staff(), endpoint)
+
+    assert response.status_code == 200
+    assert server.received == []
+    assert not WebhookDelivery.objects.exists()
+    actions = response.context["cl"].model_admin.get_actions(response.wsgi_request)
+    assert "send_test_event" not in actions
+
+
+CAPABILITY = "/services/T0001/B0002/XXXXsecretXXXX"
+
+
+def test_a_failed_delivery_never_logs_or_stores_the_endpoints_path(
+    server, settings, emit_now, caplog
+):
+    """Worst reader: whoever reads the logs (a log service, a contractor) or the delivery
+    log with only the view permission. Chat webhooks put their credential in the URL's
+    path; the logs and the stored error name the host only."""
+    settings.OSCAR_RECOVERY_WEBHOOK_MAX_RETRIES = 0
+    server.stop()  # the connection error quotes the path it was posting to
+    make_endpoint(server, url=server.url.rstrip("/") + CAPABILITY + "?token=abc")
+    with caplog.at_level("WARNING"):
+        [delivery_id] = emit_now(WebhookEvent.TEST, lambda personal: {})
+
+    attempt = WebhookDelivery.objects.get(pk=delivery_id).attempt_log.get()
+    assert "ConnectionError" in attempt.error
+    assert "Webhook delivery" in caplog.text
+    for text in (caplog.text, attempt.error):
+        assert "XXXXsecretXXXX" not in text and "token=abc" not in text
+    assert "127.0.0.1" in caplog.text
+
+
+def test_a_retried_delivery_never_hands_the_path_to_the_task_log(server, emit_now):
+    server.stop()
+    endpoint = make_endpoint(server, url=server.url.rstrip("/") + CAPABILITY)
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_id=uuid.uuid4(), event=WebhookEvent.TEST, payload={}
+    )
+    with pytest.raises(TransientDeliveryError) as raised:
+        deliver(delivery.pk)
+    assert "XXXXsecretXXXX" not in str(raised.value)
+
+
+def test_view_only_staff_never_see_nor_probe_an_endpoints_path(server, staff_client):
+    """Worst reader: staff with the view permission only. A chat webhook's path is its
+    credential, like the signing secret: they see the scheme and host, and cannot find the
+    path letter by letter through the search box."""
+    endpoint = make_endpoint(server, url=server.url.rstrip("/") + CAPABILITY)
+    client = view_only_staff()
+    changelist = reverse("admin:oscar_recovery_webhookendpoint_changelist")
+    change = reverse("admin:oscar_recovery_webhookendpoint_change", args=[endpoint.pk])
+    for page in (client.get(changelist), client.get(change)):
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert "XXXXsecretXXXX" not in html and "127.0.0.1" in html
+    found = client.get(changelist, {"q": "XXXXsecret"})
+    assert found.context["cl"].result_count == 0
+    # Whoever may change the endpoint sees and edits it whole.
+    assert "XXXXsecretXXXX" in staff_client.get(change).content.decode()
+    found = staff_client.get(changelist, {"q": "XXXXsecret"})
+    assert found.context["cl"].result_count == 1

@@ -230,7 +230,7 @@ def test_a_step_skipped_as_suppressed_stops_the_enrolment_everywhere(due_message
     html = page.content.decode()
     assert page.context["actions"] == {}
     assert 'data-enrolment-status="stopped"' in html
-    assert "Stopped: address unsubscribed, bounced or complained" in html
+    assert "Stopped: the address unsubscribed" in html  # which suppression, not "or"
     assert "data-next-step" not in html
 
 

@@ -64,6 +64,7 @@ def test_tracking_urls_without_a_webhook_secret_are_an_error_in_production(setti
     from oscar_recovery.checks import check_esp_webhook_secret
 
     assert check_esp_webhook_secret(None) == []  # tests/urls.py mounts them, with a secret
+    settings.ROOT_URLCONF = "tests.support.urls_anymail_direct"  # anymail's own, unguarded
     settings.ANYMAIL = {}
     settings.DEBUG = False
     assert [problem.id for problem in check_esp_webhook_secret(None)] == ["oscar_recovery.E030"]
@@ -71,6 +72,16 @@ def test_tracking_urls_without_a_webhook_secret_are_an_error_in_production(setti
     assert [problem.id for problem in check_esp_webhook_secret(None)] == ["oscar_recovery.W030"]
     settings.ANYMAIL_WEBHOOK_SECRET = "esp:secret"
     assert check_esp_webhook_secret(None) == []
+
+
+def test_guarded_tracking_urls_without_a_secret_are_closed_and_said_so(settings):
+    """oscar_recovery.webhooks answers 404 then: nothing is open (no E030), but no
+    bounce arrives either, which the owner must hear (W031)."""
+    from oscar_recovery.checks import check_esp_webhook_secret
+
+    settings.ANYMAIL = {}
+    settings.DEBUG = False
+    assert [problem.id for problem in check_esp_webhook_secret(None)] == ["oscar_recovery.W031"]
 
 
 def test_no_webhook_secret_is_needed_when_the_tracking_urls_are_not_mounted(settings):
@@ -103,12 +114,20 @@ def test_the_layout_map_names_every_package_and_root_module():
     assert named <= set(packages), named - set(packages)
 
 
-def test_the_readme_links_only_to_its_own_headings():
-    """The Security section (and any other) links to sections that exist."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+def test_the_readme_links_only_to_what_exists():
+    """The README's links into the documentation (and its own headings) resolve."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
     headings = re.findall(r"^#{2,4} (.+)$", readme, re.MULTILINE)
     anchors = {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
-    security = readme.split("## Security\n", 1)[1].split("\n## ", 1)[0]
-    assert "OSCAR_RECOVERY_TRUSTED_PROXIES" in security and 'ANYMAIL["WEBHOOK_SECRET"]' in security
     for link in re.findall(r"\]\(#([^)]+)\)", readme):
         assert link in anchors, link
+    files = re.findall(r"\]\((?!#|https?:)([^)#]+)", readme)
+    assert len(files) > 10
+    for link in files:
+        assert (root / link).exists(), link
+
+
+def test_the_security_page_says_what_the_shop_must_configure():
+    security = (Path(__file__).resolve().parents[1] / "docs/explanation/security.md").read_text()
+    assert "OSCAR_RECOVERY_TRUSTED_PROXIES" in security and 'ANYMAIL["WEBHOOK_SECRET"]' in security

@@ -72,3 +72,33 @@ def test_client_keys():
     assert ratelimit.client_key("2001:db8::1") == "2001:db8::/64"
     assert ratelimit.client_key("::ffff:192.0.2.1") == "192.0.2.1"
     assert ratelimit.client_key("not an address") == "unknown"
+
+
+@override_settings(OSCAR_RECOVERY_TRUSTED_PROXIES=["10.0.0.0/8", "2001:db8:ffff::/48"])
+@pytest.mark.parametrize(
+    "forwarded, client",
+    [
+        ("198.51.100.1:54321", "198.51.100.1"),
+        ("[2001:db8:1:2::1]:443", "2001:db8:1:2::1"),
+        ("[2001:db8:1:2::1]", "2001:db8:1:2::1"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::1"),  # a bare IPv6 address has no port
+        # The shop's own proxies write ports too, and are still skipped.
+        ("192.0.2.50:1, 198.51.100.1:54321, 10.9.9.9:80", "198.51.100.1"),
+        ("198.51.100.1, [2001:db8:ffff::7]:8080", "198.51.100.1"),
+    ],
+)
+def test_a_port_the_proxy_writes_is_not_part_of_the_client(forwarded, client):
+    assert get_adapter().client_address(request_from("10.1.2.3", forwarded)) == client
+
+
+@override_settings(OSCAR_RECOVERY_TRUSTED_PROXIES=["10.0.0.0/8"])
+def test_behind_a_proxy_that_writes_ports_one_client_never_locks_out_another():
+    """Worst sender: one client hammers an endpoint through a proxy that writes
+    ``ip:port``. Its own budget runs out, each new connection (a new port) included; the
+    next client keeps its own."""
+    for port in (1000, 1001):
+        ratelimit.hit_client("t", request_from("10.0.0.1", f"198.51.100.1:{port}"), LIMIT, now=0)
+    noisy = request_from("10.0.0.1", "198.51.100.1:1002")
+    assert ratelimit.hit_client("t", noisy, LIMIT, now=0)
+    other = request_from("10.0.0.1", "203.0.113.7:1000")
+    assert ratelimit.hit_client("t", other, LIMIT, now=0) is None

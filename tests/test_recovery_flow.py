@@ -18,7 +18,8 @@ from oscar.test import factories
 
 from oscar_recovery.campaigns.install import install_defaults
 from oscar_recovery.constants import JourneyStatus, MessageStatus, SkipReason
-from oscar_recovery.models import Campaign, CartJourney, RecoveryMessage
+from oscar_recovery.models import Campaign, CampaignEnrolment, CartJourney, RecoveryMessage
+from oscar_recovery.reporting import aggregation, reports
 from oscar_recovery.sweep.stages import run_sweep
 from tests.conftest import BROWSER_UA
 from tests.support.journeys import add_to_basket, guest_gateway, place_order, shipping_address
@@ -146,3 +147,56 @@ def test_an_address_nobody_verified_gets_one_reminder(abandoned_guest, sweep_at)
     sweep_at(timedelta(days=4))
     assert len(recovery_emails()) == 1
     assert not RecoveryMessage.objects.exclude(step__position=1).exists()
+
+
+# -- a restore link opened in another browser ---------------------------------------------
+
+
+def figures_around_now() -> dict:
+    """The dashboard's summed figures of the days the sweeps above travelled through."""
+    today = timezone.localdate()
+    period = reports.Period(today - timedelta(days=1), today + timedelta(days=5))
+    aggregation.recompute(period.start, period.end)
+    return reports.overview(period).current
+
+
+def test_a_basket_restored_in_another_browser_is_the_same_abandoned_basket(
+    abandoned_guest, sweep_at
+):
+    """Before: the copy was a new anonymous journey, abandoned, enrolled and counted, so
+    one abandoned basket read as two and "Emailed journeys" counted it again."""
+    sweep_at(timedelta(hours=1))
+    sweep_at(timedelta(hours=2, minutes=1))
+    emailed = CartJourney.objects.get()
+    browser = Client(HTTP_USER_AGENT=BROWSER_UA)
+    browser.get(restore_path(recovery_emails()[0]))
+
+    copy = CartJourney.objects.exclude(pk=emailed.pk).get()
+    assert copy.restored_from == emailed and copy.is_restored_copy
+    sweep_at(timedelta(hours=5))  # the copy too is left alone long enough to be abandoned
+
+    copy.refresh_from_db()
+    assert copy.status == JourneyStatus.ABANDONED
+    assert not CampaignEnrolment.objects.filter(journey=copy).exists()
+    figures = figures_around_now()
+    assert (figures["created"], figures["abandoned"], figures["enrolled"]) == (1, 1, 1)
+    assert figures["identified"] == 1
+
+
+def test_an_order_from_the_restored_copy_counts_once_for_the_emailed_basket(
+    abandoned_guest, sweep_at, country
+):
+    sweep_at(timedelta(hours=1))
+    sweep_at(timedelta(hours=2, minutes=1))
+    browser = Client(HTTP_USER_AGENT=BROWSER_UA)
+    browser.get(restore_path(recovery_emails()[0]))
+    guest_gateway(browser, "guest@example.com")
+    shipping_address(browser, country)
+    place_order(browser)
+
+    figures = figures_around_now()
+    assert (figures["created"], figures["abandoned"], figures["ordered"]) == (1, 1, 1)
+    assert (figures["enrolled"], figures["enrolled_ordered"]) == (1, 1)
+    assert (figures["recovered_orders"], figures["sent"]) == (1, 1)
+    funnel = reports.funnel(reports.Period(timezone.localdate(), timezone.localdate()))
+    assert funnel[-1].reached == 1  # "Order placed"

@@ -1,6 +1,15 @@
 """What every read-only admin shares."""
 
 from django.contrib import admin
+from django.utils.text import capfirst
+
+from oscar_recovery.dashboard.timeline import stop_reason_text
+
+
+def reason_label(code: str) -> str | None:
+    """A stop or skip reason as words ("No email address"), never its code ("no_email");
+    None (the admin's empty value) for none."""
+    return capfirst(stop_reason_text(code)) if code else None
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from oscar_recovery.admin.base import ReadOnlyAdmin
+from oscar_recovery.admin.base import ReadOnlyAdmin, reason_label
 from oscar_recovery.admin.forms import (
     TEMPLATE_VARIABLES,
     CampaignStepForm,
@@ -30,6 +30,7 @@ from oscar_recovery.admin.forms import (
 )
 from oscar_recovery.campaigns.translations import TranslationsAdminMixin
 from oscar_recovery.campaigns.variants import content_for
+from oscar_recovery.constants import SkipReason
 from oscar_recovery.dashboard.formatting import humanize_duration
 from oscar_recovery.models import (
     Campaign,
@@ -43,6 +44,11 @@ from oscar_recovery.sending.templating import TemplateError, default_source
 
 PREVIEW_URL_NAME = "admin:oscar_recovery_campaignstep_preview"
 PREVIEW_HTML_URL_NAME = "admin:oscar_recovery_campaignstep_preview_html"
+#: Session key of the last draft previewed (its step and rendered HTML): the preview page's
+#: frames load it from :meth:`CampaignStepAdmin.preview_html_view`, a response with its own
+#: CSP. A ``srcdoc`` frame would inherit the admin page's policy, which may refuse the
+#: email's inline styles.
+DRAFT_SESSION_KEY = "oscar_recovery_preview_draft"
 
 
 class CampaignStepInline(TranslationsAdminMixin, admin.StackedInline):
@@ -72,10 +78,16 @@ class CampaignStepInline(TranslationsAdminMixin, admin.StackedInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_active", "trigger", "priority", "holdout_percent"]
+    list_display = ["name", "is_active", "trigger", "priority", "held_out"]
     list_filter = ["is_active", "trigger"]
     search_fields = ["name"]
     inlines = [CampaignStepInline]
+    #: What the holdout means for an owner trying the app with a basket of their own.
+    HOLDOUT_HELP = _(
+        "Held out: no email by design. This share of matching journeys is tracked but never "
+        "emailed, to measure what the emails add; your test baskets too. 0 emails every "
+        "journey (and measures nothing)."
+    )
     fieldsets = [
         (None, {"fields": ["name", "is_active", "trigger", "priority"]}),
         (
@@ -93,6 +105,17 @@ class CampaignAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["help_texts"] = {
+            "holdout_percent": self.HOLDOUT_HELP,
+            **kwargs.get("help_texts", {}),
+        }
+        return super().get_form(request, obj, change, **kwargs)
+
+    @admin.display(description=_("held out (no email)"), ordering="holdout_percent")
+    def held_out(self, obj: Campaign) -> str:
+        return f"{obj.holdout_percent}%"
 
 
 class StepVariantInline(TranslationsAdminMixin, admin.StackedInline):
@@ -198,18 +221,20 @@ class CampaignStepAdmin(TranslationsAdminMixin, admin.ModelAdmin):
             initial=PreviewDraftForm.initial_for(saved),
         )
         is_draft = draft.is_bound
-        html_srcdoc = html_url = None
+        query = request.GET.copy()
         if not is_draft:
             result = render_preview(step, preview_of, saved)
-            html_url = f"{reverse(PREVIEW_HTML_URL_NAME, args=[step.pk])}?{request.GET.urlencode()}"
         elif draft.is_valid():
             content = draft.content(saved.label)
             if request.POST.get("action") == "send":
                 self._send_test(request, step, journey=journey, content=content, language=language)
             result = render_preview(step, preview_of, content)
-            html_srcdoc = result.email.html if result.email else None
+            if result.email is not None:
+                request.session[DRAFT_SESSION_KEY] = {"step": step.pk, "html": result.email.html}
+                query["draft"] = "1"
         else:
             result = PreviewResult(None, draft.error_summary())
+        html_url = f"{reverse(PREVIEW_HTML_URL_NAME, args=[step.pk])}?{query.urlencode()}"
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -223,16 +248,24 @@ class CampaignStepAdmin(TranslationsAdminMixin, admin.ModelAdmin):
             "is_draft": is_draft,
             "result": result,
             "html_url": html_url,
-            "html_srcdoc": html_srcdoc,
             "template_variables": TEMPLATE_VARIABLES,
+            "default_html": self.default_body_html(step),
+            "default_text": self.default_body_text(step),
             "test_recipient": request.user.email,
         }
         return TemplateResponse(request, "admin/oscar_recovery/campaignstep/preview.html", context)
 
     def preview_html_view(self, request, step_id: int):
-        """The HTML part alone, for the preview page's iframe. Sandboxed by CSP: a template
+        """The HTML part alone, for the preview page's iframe (``?draft=1``: the draft this
+        staff member previewed last, kept in their session). Sandboxed by CSP: a template
         is owner-written content and must not run script on the admin's origin."""
         step = self._step_for_preview(request, step_id)
+        if request.GET.get("draft"):
+            draft = request.session.get(DRAFT_SESSION_KEY) or {}
+            if draft.get("step") == step.pk and isinstance(draft.get("html"), str):
+                return self._sandboxed(HttpResponse(draft["html"]))
+            message = _("This draft is no longer here: preview it again.")
+            return self._sandboxed(HttpResponse(format_html("<p>{}</p>", message)))
         options = PreviewOptionsForm(request.GET, step=step, user=request.user)
         preview_of = detached_journey(
             options.chosen_journey(),
@@ -242,11 +275,13 @@ class CampaignStepAdmin(TranslationsAdminMixin, admin.ModelAdmin):
         content = content_for(step, options.chosen_variant(), language_of(preview_of))
         result = render_preview(step, preview_of, content)
         if result.email is not None:
-            response = HttpResponse(result.email.html)
-        else:
-            response = HttpResponse(format_html("<p>{}</p>", result.error))
+            return self._sandboxed(HttpResponse(result.email.html))
+        return self._sandboxed(HttpResponse(format_html("<p>{}</p>", result.error)))
+
+    @staticmethod
+    def _sandboxed(response: HttpResponse) -> HttpResponse:
         # No script, form or popup runs; same origin only so the preview page's script can
-        # size its frames to the email's full height.
+        # size its frames to the email's full height. The email's own inline styles apply.
         response["Content-Security-Policy"] = "sandbox allow-same-origin"
         response["X-Frame-Options"] = "SAMEORIGIN"
         return response
@@ -283,18 +318,49 @@ class CampaignStepAdmin(TranslationsAdminMixin, admin.ModelAdmin):
 
 @admin.register(CampaignEnrolment)
 class CampaignEnrolmentAdmin(ReadOnlyAdmin):
-    list_display = ["journey", "campaign", "is_holdout", "status", "next_send_at"]
+    list_display = ["journey", "campaign", "held_out", "status", "stop_reason_label"]
+    list_display += ["next_send_at"]
     list_filter = ["status", "is_holdout", "campaign"]
     list_select_related = ["journey", "campaign"]
+    fields = ["journey", "campaign", "is_holdout", "status", "stop_reason_label"]
+    fields += ["enrolled_at", "next_step", "next_send_at"]
+    readonly_fields = ["stop_reason_label"]
+
+    @admin.display(description=_("stop reason"), ordering="stop_reason")
+    def stop_reason_label(self, obj):
+        return reason_label(obj.stop_reason)
+
+    @admin.display(description=_("held out (no email)"), boolean=True, ordering="is_holdout")
+    def held_out(self, obj: CampaignEnrolment) -> bool:
+        return obj.is_holdout
+
+
+class SkipReasonFilter(admin.SimpleListFilter):
+    """Skip reasons by their words: the field stores codes and has no choices."""
+
+    title = _("skip reason")
+    parameter_name = "skip_reason"
+
+    def lookups(self, request, model_admin):
+        return [(code, reason_label(code)) for code in SkipReason.values]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(skip_reason=self.value()) if self.value() else queryset
 
 
 @admin.register(RecoveryMessage)
 class RecoveryMessageAdmin(ReadOnlyAdmin):
-    list_display = ["journey", "step_label", "variant", "status", "skip_reason", "sent_at"]
-    list_filter = ["status", "skip_reason", "step__campaign"]
+    list_display = ["journey", "step_label", "variant", "status", "skip_reason_label", "sent_at"]
+    list_filter = ["status", SkipReasonFilter, "step__campaign"]
     search_fields = ["to_email", "esp_message_id"]
     list_select_related = ["journey", "step__campaign", "variant"]
+    exclude = ["skip_reason"]
+    readonly_fields = ["skip_reason_label"]
 
     @admin.display(description=_("step"), ordering="step")
     def step_label(self, obj):
         return display_step(obj.step)
+
+    @admin.display(description=_("skip reason"), ordering="skip_reason")
+    def skip_reason_label(self, obj):
+        return reason_label(obj.skip_reason)

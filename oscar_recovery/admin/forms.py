@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.template import TemplateSyntaxError
+from django.utils.dateparse import parse_duration
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -98,7 +100,7 @@ _TEMPLATE_HELP = _(
 )
 _STEP_BODY_HELP = _(
     "Leave empty to use the shipped default template, which improves with upgrades. To "
-    "change it, copy the default from “Default templates” below and edit it here."
+    "change it, copy the default from “Default templates” on this page and edit it here."
 )
 _VARIANT_HELP = _("Leave empty to use the step's own (the control's).")
 
@@ -129,6 +131,81 @@ class TemplateFieldsMixin:
         return _check_template(value) if field in TEMPLATE_FIELDS else value
 
 
+#: The units a delay is written in, smallest first: (key, label, length).
+DURATION_UNITS = (
+    ("seconds", _("seconds"), timedelta(seconds=1)),
+    ("minutes", _("minutes"), timedelta(minutes=1)),
+    ("hours", _("hours"), timedelta(hours=1)),
+    ("days", _("days"), timedelta(days=1)),
+)
+_UNIT_LENGTH = {key: length for key, _label, length in DURATION_UNITS}
+
+
+class DurationWidget(forms.MultiWidget):
+    """A duration as a number and a unit ("1" "hours"), not "01:00:00"."""
+
+    template_name = "django/forms/widgets/multiwidget.html"
+
+    def __init__(self, attrs=None):
+        widgets = (
+            forms.NumberInput(attrs={"min": 0, "class": "vIntegerField"}),
+            forms.Select(choices=[(key, label) for key, label, _length in DURATION_UNITS]),
+        )
+        super().__init__(widgets, attrs)
+
+    def decompress(self, value):
+        """The largest unit that writes ``value`` as a whole number."""
+        if isinstance(value, str):
+            value = parse_duration(value)
+        if value is None:
+            return [None, "hours"]
+        for key, _label, length in reversed(DURATION_UNITS):
+            if value >= length and value % length == timedelta(0):
+                return [value // length, key]
+        return [int(value.total_seconds()), "seconds"]
+
+    def value_from_datadict(self, data, files, name):
+        # One "<name>" value in Django's duration format ("01:00:00", "1 00:00:00") is still
+        # accepted: scripts and older forms post it that way.
+        if name in data and f"{name}_0" not in data:
+            return data.get(name)
+        return super().value_from_datadict(data, files, name)
+
+
+class DurationField(forms.MultiValueField):
+    """A ``timedelta`` typed as a number and a unit (:class:`DurationWidget`)."""
+
+    widget = DurationWidget
+    default_error_messages = {"invalid": _("Enter a whole number and a unit.")}
+
+    def __init__(self, **kwargs):
+        kwargs.pop("max_length", None)
+        fields = (
+            forms.IntegerField(min_value=0),
+            forms.ChoiceField(choices=[(key, label) for key, label, _l in DURATION_UNITS]),
+        )
+        super().__init__(fields, require_all_fields=True, **kwargs)
+
+    def clean(self, value):
+        if isinstance(value, str):
+            parsed = parse_duration(value.strip())
+            if parsed is None:
+                raise ValidationError(self.error_messages["invalid"], code="invalid")
+            return parsed
+        return super().clean(value)
+
+    def compress(self, data_list):
+        if not data_list:
+            return None
+        amount, unit = data_list
+        return amount * _UNIT_LENGTH[unit]
+
+    def has_changed(self, initial, data):
+        if isinstance(data, str):
+            return parse_duration(data.strip()) != initial
+        return super().has_changed(initial, data)
+
+
 class CampaignStepForm(TranslationsFormMixin, TemplateFieldsMixin, forms.ModelForm):
     """A step: its templates, in every language, compile in the sandbox and its incentive
     makes sense."""
@@ -150,6 +227,7 @@ class CampaignStepForm(TranslationsFormMixin, TemplateFieldsMixin, forms.ModelFo
             "incentive_valid_for",
             "new_voucher",
         ]
+        field_classes = {"delay": DurationField, "incentive_valid_for": DurationField}
         help_texts = {
             "subject": _TEMPLATE_HELP,
             "preheader": _TEMPLATE_HELP,

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
 from oscar_recovery.constants import (
@@ -24,7 +25,8 @@ from oscar_recovery.constants import (
     JourneyStatus,
     ValueTier,
 )
-from oscar_recovery.models import Campaign, CampaignEnrolment, CartJourney
+from oscar_recovery.contacts.addresses import safe_canonical_email
+from oscar_recovery.models import Campaign, CampaignEnrolment, CartJourney, raw_email_candidates
 from oscar_recovery.segments import shared
 from oscar_recovery.utils import percentile
 
@@ -47,6 +49,27 @@ class CustomerHistory:
 
 def in_holdout(campaign: Campaign, journey: CartJourney) -> bool:
     return percentile("holdout", campaign.pk, journey.pk) < campaign.holdout_percent
+
+
+def holdout_note(percent: int) -> str:
+    """The one sentence that says a campaign's holdout, wherever a campaign is created or
+    shown (install command, admin, dashboard) and on the page of a journey held out: an
+    owner trying the app with baskets of their own must expect some to get no email."""
+    if percent <= 0:
+        return _("Nothing held out: every matching journey is emailed.")
+    return _(
+        "Held out: no email by design, %(percent)d%% of journeys (they measure what the "
+        "emails add)."
+    ) % {"percent": percent}
+
+
+def active_holdouts() -> list[tuple[Campaign, str]]:
+    """Each active campaign that holds journeys out, with its :func:`holdout_note`."""
+    campaigns = Campaign.objects.filter(is_active=True, holdout_percent__gt=0)
+    return [
+        (campaign, holdout_note(campaign.holdout_percent))
+        for campaign in campaigns.order_by("-priority", "name")
+    ]
 
 
 def matches(campaign: Campaign, journey: CartJourney, history: CustomerHistory) -> bool:
@@ -82,20 +105,24 @@ def customer_histories(journeys: list[CartJourney]) -> dict[int, CustomerHistory
         .values("user_id")
         .annotate(orders=Count("pk"), spent=Sum("total_incl_tax"))
     }
-    emails = {j.email.lower() for j in journeys if j.email}
     by_email: dict[str, dict] = defaultdict(lambda: {"orders": 0, "spent": Decimal(0)})
+    # Guest orders keep the address as typed: grouped by it, then by its canonical form.
     for row in (
-        Order.objects.filter(user__isnull=True, guest_email__in=emails)
+        Order.objects.filter(raw_email_candidates([j.email for j in journeys], "guest_email"))
+        .filter(user__isnull=True)
         .values("guest_email")
         .annotate(orders=Count("pk"), spent=Sum("total_incl_tax"))
     ):
-        entry = by_email[row["guest_email"].lower()]
+        canonical = safe_canonical_email(row["guest_email"])
+        if not canonical:
+            continue
+        entry = by_email[canonical]
         entry["orders"] += row["orders"]
         entry["spent"] += row["spent"] or 0
     histories = {}
     for journey in journeys:
         user_row = by_user.get(journey.user_id, {})
-        email_row = by_email.get(journey.email.lower(), {}) if journey.email else {}
+        email_row = by_email.get(safe_canonical_email(journey.email), {})
         histories[journey.pk] = CustomerHistory(
             orders=user_row.get("orders", 0) + email_row.get("orders", 0),
             spent=(user_row.get("spent") or Decimal(0)) + (email_row.get("spent") or Decimal(0)),
@@ -114,7 +141,8 @@ def enrol_journeys(journey_ids: list[int], now=None) -> list[CampaignEnrolment]:
     if not campaigns:
         return []
     journeys = list(
-        CartJourney.objects.filter(pk__in=journey_ids, status=JourneyStatus.ABANDONED)
+        CartJourney.objects.own_baskets()
+        .filter(pk__in=journey_ids, status=JourneyStatus.ABANDONED)
         .filter(
             # A browsing shopper who has since filled a basket leaves the browse campaign
             # for a basket one: the basket is what is worth recovering now.

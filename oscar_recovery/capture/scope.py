@@ -18,7 +18,7 @@ from importlib import import_module
 from typing import Any
 
 from django.conf import settings
-from django.core.validators import validate_email
+from django.core.exceptions import ValidationError
 from django.db import connections, transaction
 from django.http import HttpRequest
 from django.http.cookie import parse_cookie
@@ -32,6 +32,7 @@ from oscar_recovery.capture.history import viewed_from_cookie
 from oscar_recovery.capture.snapshot import take_snapshot, voucher_codes
 from oscar_recovery.capture.visitor import read_visitor_id
 from oscar_recovery.constants import CheckoutStep, EmailSource
+from oscar_recovery.contacts.addresses import InvalidAddress, canonical_email
 from oscar_recovery.journeys import writes as journeys
 from oscar_recovery.models import CartJourney
 from oscar_recovery.privacy import confirmation, consent
@@ -49,6 +50,8 @@ class _BasketChanges:
     #: A consent decision the request's form carried
     #: (:class:`oscar_recovery.privacy.consent.Decision`).
     consent: Any = None
+    #: The journey whose restore link copied its lines into this basket.
+    restored_from: int | None = None
 
 
 @dataclass
@@ -222,6 +225,7 @@ def _write_basket_changes(change: _BasketChanges, scope: CaptureScope, now) -> N
                 email=change.email,
                 now=now,
                 viewed=scope.viewed(),
+                restored_from=change.restored_from,
             )
         elif change.email:
             journeys.attach_email(basket.id, *change.email, now=now)
@@ -292,6 +296,15 @@ def _merge_master(slave) -> Any:
     if _scope.get() is None and marker != _line_marker():
         return None
     return master
+
+
+@never_raises
+def lines_restored(basket, journey_id: int) -> None:
+    """A restore link of journey ``journey_id`` copied its lines into ``basket`` (in another
+    browser). A journey this creates is linked to that journey: the same abandoned basket,
+    never one of its own; a journey the basket already had stays as it is. Call it after
+    the lines are copied (the basket has an id then)."""
+    _note(basket, lines=True, restored_from=journey_id)
 
 
 @never_raises
@@ -380,11 +393,13 @@ def capture_email(
 ) -> CartJourney:
     """Attach an email the shopper gave us on site to their cart journey, making it
     recoverable. Creates the (empty) basket and its journey when the shopper has none yet, so
-    nothing they gave is lost. Raises ``ValidationError`` for an invalid address; returns the
-    journey.
+    nothing they gave is lost. The address is stored canonical; raises ``ValidationError``
+    (with the shopper's reason) for one that cannot be. Returns the journey.
     """
-    email = email.strip()
-    validate_email(email)
+    try:
+        email = canonical_email(email)
+    except InvalidAddress as exc:
+        raise ValidationError(exc.message, code="invalid") from None
     basket = request.basket
     if not basket.id:
         basket.save()  # Oscar's middleware then gives the guest its basket cookie

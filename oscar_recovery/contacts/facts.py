@@ -34,7 +34,7 @@ from oscar_recovery.models import (
     ContactIdentifier,
     RecoveryMessage,
     SweepCursor,
-    email_matches_any,
+    raw_email_candidates,
 )
 from oscar_recovery.privacy.hashing import normalise_email
 
@@ -107,7 +107,7 @@ def _refresh_batch(ids: list[int], now: datetime) -> None:
     orders: dict[int, list[tuple]] = defaultdict(list)
     who = Q(user_id__in=list(users))
     if emails:
-        who |= Q(user__isnull=True) & email_matches_any(list(emails), "guest_email")
+        who |= Q(user__isnull=True) & raw_email_candidates(list(emails), "guest_email")
     for number, user_id, guest_email, placed, total, currency in Order.objects.filter(
         who
     ).values_list("number", "user_id", "guest_email", "date_placed", "total_incl_tax", "currency"):

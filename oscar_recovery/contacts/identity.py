@@ -143,46 +143,61 @@ def _link_anonymous(size: int) -> None:
 
 
 class _Batch:
-    """What one batch knows: contacts by id and the identifiers that lead to them."""
+    """What one batch knows: the contacts its identifiers lead to (objects; new ones are
+    saved together at the end of the batch) and the identifiers it saw."""
 
     def __init__(self, journeys: list[CartJourney]):
-        self.keys = {
+        keys = {
             IdentifierKind.USER: {str(j.user_id) for j in journeys if j.user_id},
             IdentifierKind.EMAIL: {normalise_email(j.email) for j in journeys if j.email},
             IdentifierKind.VISITOR: {j.visitor_id for j in journeys if j.visitor_id},
         }
         wanted = Q(pk__in=[])
-        for kind, values in self.keys.items():
+        for kind, values in keys.items():
             if values:
                 wanted |= Q(kind=kind, value__in=values)
-        self.identifiers: dict[tuple[str, str], int] = {
-            (kind, value): contact_id
-            for kind, value, contact_id in ContactIdentifier.objects.filter(wanted).values_list(
-                "kind", "value", "contact_id"
-            )
-        }
-        self.contacts: dict[int, Contact] = {
-            c.pk: c for c in Contact.objects.filter(pk__in=set(self.identifiers.values()))
-        }
+        found = list(
+            ContactIdentifier.objects.filter(wanted).values_list("kind", "value", "contact_id")
+        )
+        contacts = {c.pk: c for c in Contact.objects.filter(pk__in={row[2] for row in found})}
         # Journeys linked earlier may lead to contacts merged since: follow to the winner.
-        for contact in list(self.contacts.values()):
+        for contact in list(contacts.values()):
             if contact.status == ContactStatus.MERGED and contact.merged_into_id:
                 winner = Contact.objects.filter(pk=_final(contact.merged_into_id)).first()
                 if winner is not None:
-                    self.contacts[winner.pk] = winner
-                    for key, contact_id in self.identifiers.items():
-                        if contact_id == contact.pk:
-                            self.identifiers[key] = winner.pk
+                    contacts[contact.pk] = contacts.setdefault(winner.pk, winner)
+        self.identifiers: dict[tuple[str, str], Contact] = {
+            (kind, value): contacts[contact_id]
+            for kind, value, contact_id in found
+            if contact_id in contacts
+        }
         self.seen: dict[tuple[str, str], datetime] = {}
+        self.new: list[Contact] = []
+        #: Contacts whose fields the batch changed (saved at its end).
+        self.changed: dict[int, Contact] = {}
+        #: Contacts that turned out to be another, by ``id()``: what they became.
+        self.replaced: dict[int, Contact] = {}
 
     def lookup(self, kind: str, value: str) -> Contact | None:
-        contact_id = self.identifiers.get((kind, value)) if value else None
-        return self.contacts.get(contact_id) if contact_id else None
+        return self.identifiers.get((kind, value)) if value else None
 
     def point(self, kind: str, value: str, contact: Contact, at: datetime) -> None:
         if value:
-            self.identifiers[(kind, value)] = contact.pk
+            self.identifiers[(kind, value)] = contact
             self.seen[(kind, value)] = max(at, self.seen.get((kind, value), at))
+
+    def replace(self, loser: Contact, winner: Contact) -> None:
+        for key, contact in self.identifiers.items():
+            if contact is loser:
+                self.identifiers[key] = winner
+        self.changed.pop(loser.pk, None)
+        self.replaced[id(loser)] = winner
+
+    def resolve(self, contact: Contact) -> Contact:
+        """The contact ``contact`` became (itself, unless it was merged or replaced)."""
+        while id(contact) in self.replaced:
+            contact = self.replaced[id(contact)]
+        return contact
 
 
 def _final(contact_id: int) -> int:
@@ -195,32 +210,36 @@ def _final(contact_id: int) -> int:
     return contact_id
 
 
+_CONTACT_FIELDS = ["email", "first_name", "language", "first_seen_at", "last_seen_at"]
+
+
 def _link_batch(journeys: list[CartJourney], now: datetime, result: LinkResult) -> None:
+    """Link one batch: a handful of statements whatever its size (identifiers and contacts
+    read once; new contacts, identifiers, contact updates and the journeys' links each
+    written in one), plus one per merge."""
     batch = _Batch(journeys)
-    links: dict[int, int] = {}
+    chosen: list[tuple[int, Contact]] = []
     for journey in journeys:
         contact = _contact_for(journey, batch, now, result)
-        links[journey.pk] = contact.pk
-        result.touched.add(contact.pk)
-        _remember(contact, journey)
-    _save_identifiers(batch, now)
+        chosen.append((journey.pk, contact))
+        if _remember(contact, journey) and contact.pk:
+            batch.changed[contact.pk] = contact
+    Contact.objects.bulk_create(batch.new)
+    result.contacts_created += len(batch.new)
+    links = {journey_id: batch.resolve(contact).pk for journey_id, contact in chosen}
+    result.touched.update(links.values())
+    _save_identifiers(batch)
     _set_contacts(links)
-    for contact in {c.pk: c for c in batch.contacts.values()}.values():
-        if contact.status == ContactStatus.ACTIVE:
-            contact.save(
-                update_fields=["email", "first_name", "language", "first_seen_at", "last_seen_at"]
-            )
+    Contact.objects.bulk_update(list(batch.changed.values()), _CONTACT_FIELDS)
     result.journeys += len(links)
     # Anonymous journeys of the browsers just linked follow their contact.
-    visitors = {
-        value: contact_id
-        for (kind, value), contact_id in batch.identifiers.items()
-        if kind == IdentifierKind.VISITOR and (kind, value) in batch.seen
-    }
-    for visitor_id, contact_id in visitors.items():
-        CartJourney.objects.filter(
-            visitor_id=visitor_id, contact__isnull=True, user__isnull=True, email=""
-        ).update(contact_id=contact_id)
+    _set_contacts_of_visitors(
+        {
+            value: batch.identifiers[(kind, value)].pk
+            for (kind, value) in batch.seen
+            if kind == IdentifierKind.VISITOR
+        }
+    )
 
 
 def _contact_for(journey: CartJourney, batch: _Batch, now: datetime, result: LinkResult) -> Contact:
@@ -236,11 +255,20 @@ def _contact_for(journey: CartJourney, batch: _Batch, now: datetime, result: Lin
             email
             and email == own
             and by_email is not None
-            and by_email.pk != contact.pk
+            and by_email is not contact
             and by_email.user_id is None
         ):
-            merge(contact, by_email, MergeReason.SIGNUP, now=now, batch=batch)
-            result.merges += 1
+            if by_email.pk is None:
+                # Both first seen in this batch: one contact from the start, nothing to merge.
+                batch.new.remove(by_email)
+                batch.replace(by_email, contact)
+            else:
+                if contact.pk is None:  # a merge needs its winner saved (rare)
+                    contact.save()
+                    batch.new.remove(contact)
+                    result.contacts_created += 1
+                merge(contact, by_email, MergeReason.SIGNUP, now=now, batch=batch)
+                result.merges += 1
         batch.point(IdentifierKind.USER, str(journey.user_id), contact, at)
         if email == own:
             batch.point(IdentifierKind.EMAIL, email, contact, at)
@@ -254,19 +282,19 @@ def _contact_for(journey: CartJourney, batch: _Batch, now: datetime, result: Lin
 def _new_contact(
     batch: _Batch, result: LinkResult, at: datetime, *, user=None, email=""
 ) -> Contact:
+    """A contact seen for the first time: saved with the batch's others at its end."""
     if user is not None and getattr(user, "email", ""):
         email = normalise_email(user.email)
-    contact = Contact.objects.create(
-        user=user, email=email, first_seen_at=at, last_seen_at=at, identified_at=at
-    )
-    batch.contacts[contact.pk] = contact
-    result.contacts_created += 1
+    contact = Contact(user=user, email=email, first_seen_at=at, last_seen_at=at, identified_at=at)
+    batch.new.append(contact)
     return contact
 
 
-def _remember(contact: Contact, journey: CartJourney) -> None:
+def _remember(contact: Contact, journey: CartJourney) -> bool:
     """What the journey tells about its contact: when it was seen, its language, and a
-    first name from its account (a verified source; never one typed at checkout)."""
+    first name from its account (a verified source; never one typed at checkout). Returns
+    whether the contact changed."""
+    before = [getattr(contact, name) for name in _CONTACT_FIELDS]
     seen = journey.last_activity_at
     if seen and seen > contact.last_seen_at:
         contact.last_seen_at = seen
@@ -277,12 +305,13 @@ def _remember(contact: Contact, journey: CartJourney) -> None:
         contact.first_name = journey.user.first_name[:64]
     if not contact.email and journey.email and not contact.user_id:
         contact.email = normalise_email(journey.email)
+    return before != [getattr(contact, name) for name in _CONTACT_FIELDS]
 
 
-def _save_identifiers(batch: _Batch, now: datetime) -> None:
+def _save_identifiers(batch: _Batch) -> None:
     rows = [
         ContactIdentifier(
-            kind=kind, value=value, contact_id=batch.identifiers[(kind, value)], last_seen_at=at
+            kind=kind, value=value, contact=batch.identifiers[(kind, value)], last_seen_at=at
         )
         for (kind, value), at in batch.seen.items()
     ]
@@ -295,17 +324,29 @@ def _save_identifiers(batch: _Batch, now: datetime) -> None:
 
 
 def _set_contacts(links: dict[int, int]) -> None:
-    """``journey.contact = ...`` for a whole batch in one UPDATE (a CASE on the id, built as
-    plain SQL: the ORM's ``bulk_update`` costs far more to build for a thousand rows)."""
-    if not links:
+    """``journey.contact = ...`` for a whole batch (journey id -> contact id)."""
+    _assign("id", links)
+
+
+def _set_contacts_of_visitors(leads: dict[str, int]) -> None:
+    """The anonymous journeys (no account, no address, no contact) of each browser in
+    ``leads`` (visitor id -> contact id) follow its contact."""
+    _assign("visitor_id", leads, "AND contact_id IS NULL AND user_id IS NULL AND email = ''")
+
+
+def _assign(key: str, contacts: dict, condition: str = "") -> None:
+    """One UPDATE setting ``contact_id`` by a CASE on ``key``, built as plain SQL: the ORM's
+    ``bulk_update`` costs far more to build for a thousand rows."""
+    if not contacts:
         return
     table = connection.ops.quote_name(CartJourney._meta.db_table)
-    cases = " ".join(["WHEN %s THEN %s"] * len(links))
-    marks = ", ".join(["%s"] * len(links))
-    params = [value for pair in links.items() for value in pair] + list(links)
+    cases = " ".join(["WHEN %s THEN %s"] * len(contacts))
+    marks = ", ".join(["%s"] * len(contacts))
+    params = [value for pair in contacts.items() for value in pair] + list(contacts)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET contact_id = CASE id {cases} END WHERE id IN ({marks})",
+            f"UPDATE {table} SET contact_id = CASE {key} {cases} END "
+            f"WHERE {key} IN ({marks}) {condition}",
             params,
         )
 
@@ -340,9 +381,7 @@ def merge(
     )
     loser.status, loser.merged_into_id = ContactStatus.MERGED, winner.pk
     if batch is not None:
-        for key, contact_id in batch.identifiers.items():
-            if contact_id == loser.pk:
-                batch.identifiers[key] = winner.pk
+        batch.replace(loser, winner)
     record = ContactMerge.objects.create(
         winner=winner, loser_uuid=loser.uuid, reason=reason, details=details, merged_at=now
     )

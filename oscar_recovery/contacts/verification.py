@@ -22,7 +22,12 @@ from django.db.models import Q
 from oscar.core.loading import get_model
 
 from oscar_recovery.constants import Channel, ConsentAction, ConsentSource
-from oscar_recovery.models import ConsentEvent, RecoveryMessage, email_matches_any
+from oscar_recovery.models import (
+    ConsentEvent,
+    RecoveryMessage,
+    email_matches_any,
+    raw_email_candidates,
+)
 from oscar_recovery.privacy.hashing import normalise_email
 
 Order = get_model("order", "Order")
@@ -47,16 +52,18 @@ def is_verified(address: str) -> bool:
 
 
 def _with_account(addresses: list[str]) -> Iterable[str]:
+    # Accounts keep addresses as typed: a generous look in SQL, confirmed by the caller's
+    # canonical comparison.
     return (
         get_user_model()
-        .objects.filter(email_matches_any(addresses))
+        .objects.filter(raw_email_candidates(addresses))
         .values_list("email", flat=True)
     )
 
 
 def _with_order(addresses: list[str]) -> Iterable[str]:
     rows = Order.objects.filter(
-        email_matches_any(addresses, "guest_email", "user__email")
+        raw_email_candidates(addresses, "guest_email", "user__email")
     ).values_list("guest_email", "user__email")
     return [address for row in rows for address in row]
 

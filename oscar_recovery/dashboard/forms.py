@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery.constants import CheckoutStep, JourneyStatus
-from oscar_recovery.models import Campaign
+from oscar_recovery.models import Campaign, email_matches
 from oscar_recovery.reporting.reports import Period
 
 DEFAULT_DAYS = 30
@@ -130,7 +130,9 @@ def _start_of(day, tz):
 
 
 def _search(term: str) -> Q:
-    condition = Q(email__icontains=term) | Q(order__number=term)
+    """Part of an address as stored, a whole address in any spelling (``Anna@Bücher.de``
+    finds ``anna@xn--bcher-kva.de``), an order number or a journey id."""
+    condition = Q(email__icontains=term) | Q(order__number=term) | email_matches(term)
     if term.lstrip("#").isdigit():
         condition |= Q(pk=int(term.lstrip("#")))
     return condition

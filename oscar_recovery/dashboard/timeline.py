@@ -17,7 +17,9 @@ from oscar_recovery.constants import (
     LawfulBasis,
     MessageStatus,
     SkipReason,
+    SuppressionReason,
 )
+from oscar_recovery.dashboard.contact_state import NoMoreEmails, stop_reason_for
 from oscar_recovery.models import CartJourney, CartJourneyEvent, PromptEvent, RecoveryMessage
 from oscar_recovery.sending.content import display_subject
 
@@ -25,7 +27,8 @@ from oscar_recovery.sending.content import display_subject
 @dataclass(frozen=True)
 class Entry:
     at: datetime
-    #: "journey", "email", "tracking", "click", "prompt" or "order": the page styles by it.
+    #: "journey", "email", "tracking", "click", "prompt", "contact" or "order": the page
+    #: styles by it.
     kind: str
     title: str
     detail: str = ""
@@ -53,15 +56,31 @@ _STOP_REASONS = {
 }
 
 
-def stop_reason_text(reason: str) -> str:
+def stop_reason_text(reason: str, no_more: NoMoreEmails | None = None) -> str:
     """The end of the sentence "Stopped: …" for an enrolment's ``stop_reason``: a known
-    reason in words (an order, staff, or the skip reason that ended it), else as stored."""
+    reason in words (an order, staff, or the skip reason that ended it), else as stored. A
+    suppressed address says which suppression it was when ``no_more`` tells
+    (:mod:`.contact_state`): "the address unsubscribed", not "unsubscribed, bounced or
+    complained"."""
+    specific = stop_reason_for(reason, no_more)
+    if specific:
+        return specific
     if reason in _STOP_REASONS:
         return str(_STOP_REASONS[reason])
     if reason in SkipReason.values:
         label = str(SkipReason(reason).label)
         return label[:1].lower() + label[1:]
     return reason
+
+
+def tracking_event_label(event_type: str) -> str:
+    """An ESP tracking event's type (anymail's) in words where the app has them ("Bounced",
+    "Delivered"), else as the ESP named it."""
+    if event_type in MessageStatus.values:
+        return str(MessageStatus(event_type).label)
+    if event_type == SuppressionReason.UNSUBSCRIBED:
+        return str(SuppressionReason.UNSUBSCRIBED.label)
+    return event_type
 
 
 def describe_event(event: CartJourneyEvent) -> tuple[str, str]:
@@ -89,11 +108,13 @@ def describe_event(event: CartJourneyEvent) -> tuple[str, str]:
     return str(event.get_kind_display()), ""
 
 
-def _message_sentence(message: RecoveryMessage, label: str) -> tuple[str, str]:
+def _message_sentence(
+    message: RecoveryMessage, label: str, no_more: NoMoreEmails | None
+) -> tuple[str, str]:
     """(title, detail) of a message's entry: "… not sent: <reason>" for a skipped one,
     "… scheduled" with its status (and any error) otherwise."""
     if message.status == MessageStatus.SKIPPED:
-        reason = stop_reason_text(message.skip_reason) if message.skip_reason else ""
+        reason = stop_reason_text(message.skip_reason, no_more) if message.skip_reason else ""
         if reason:
             return str(_("%(email)s not sent: %(reason)s") % {"email": label, "reason": reason}), ""
         return str(_("%(email)s not sent") % {"email": label}), ""
@@ -103,12 +124,31 @@ def _message_sentence(message: RecoveryMessage, label: str) -> tuple[str, str]:
     return str(_("%(email)s scheduled") % {"email": label}), detail
 
 
-def journey_timeline(journey: CartJourney, language: str | None = None) -> list[Entry]:
+def journey_timeline(
+    journey: CartJourney, language: str | None = None, no_more: NoMoreEmails | None = None
+) -> list[Entry]:
     """Every dated thing that happened to the journey, oldest first, as sentences in the
     active language; email subjects are rendered (:func:`display_subject`) in ``language``
-    (the active one by default), never shown as template source."""
+    (the active one by default), never shown as template source. ``no_more``: the address
+    is on the suppression list (:mod:`.contact_state`), an entry of its own."""
     language = language or translation.get_language()
     entries = [Entry(journey.created_at, "journey", str(_("Basket created")))]
+    if no_more is not None:
+        entries.append(
+            Entry(no_more.since, "contact", str(_("No more recovery emails")), no_more.because)
+        )
+    if journey.restored_from_id:
+        entries.append(
+            Entry(
+                journey.created_at,
+                "journey",
+                str(
+                    _("A restore link of basket #%(journey)s opened in another browser")
+                    % {"journey": journey.restored_from_id}
+                ),
+                str(_("The same abandoned basket: not emailed, not counted again.")),
+            )
+        )
     for step in CheckoutStep:
         reached = journey.step_reached_at(step)
         if reached and step != CheckoutStep.BASKET:
@@ -144,7 +184,9 @@ def journey_timeline(journey: CartJourney, language: str | None = None) -> list[
         )
         if message.variant_id:
             label = f"{label} [{message.variant.label}]"
-        entries.append(Entry(message.created_at, "email", *_message_sentence(message, label)))
+        entries.append(
+            Entry(message.created_at, "email", *_message_sentence(message, label, no_more))
+        )
         for field, title, kind in (
             ("sent_at", _("Email sent"), "email"),
             ("delivered_at", _("Email delivered"), "email"),
@@ -159,7 +201,10 @@ def journey_timeline(journey: CartJourney, language: str | None = None) -> list[
                 Entry(
                     event.occurred_at,
                     "tracking",
-                    str(_("The email service reported: %(event)s") % {"event": event.event_type}),
+                    str(
+                        _("The email service reported: %(event)s")
+                        % {"event": tracking_event_label(event.event_type)}
+                    ),
                     f"{label} ({event.esp_name})" if event.esp_name else label,
                 )
             )

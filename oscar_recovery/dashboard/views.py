@@ -17,14 +17,14 @@ from oscar.views.decorators import check_permissions
 
 from oscar_recovery import app_settings, handoff
 from oscar_recovery.campaigns import dispatch
-from oscar_recovery.constants import JourneyStatus
-from oscar_recovery.dashboard import csv_export
+from oscar_recovery.campaigns.enrolment import active_holdouts, holdout_note
+from oscar_recovery.dashboard import contact_state, csv_export
 from oscar_recovery.dashboard.apps import ACT_ON_ENROLMENTS
 from oscar_recovery.dashboard.forms import BasketFilterForm, PeriodForm
 from oscar_recovery.dashboard.timeline import journey_timeline, stop_reason_text
 from oscar_recovery.models import CartJourney, RecoveryMessage
 from oscar_recovery.operations import health
-from oscar_recovery.reporting import reports
+from oscar_recovery.reporting import aggregation, reports
 from oscar_recovery.sending.content import display_step
 
 
@@ -70,7 +70,11 @@ class OverviewView(PeriodMixin, TemplateView):
         funnel = reports.funnel(self.period, overview.current)
         series = reports.daily_series(self.period)
         context.update(
+            labels=reports.LABELS,
             task_mode=handoff.task_mode(),
+            holdouts=active_holdouts(),
+            celery_eager=handoff.celery_runs_eagerly(),
+            needs_workers=handoff.needs_workers(),
             health=health.check(),
             overview=overview,
             figures=overview_figures(overview),
@@ -84,8 +88,8 @@ class OverviewView(PeriodMixin, TemplateView):
                     "labels": series["days"],
                     "abandoned": series["abandoned"],
                     "recovered": series["recovered"],
-                    "abandonedLabel": str(_("Abandoned baskets")),
-                    "recoveredLabel": str(_("Recovered orders")),
+                    "abandonedLabel": str(reports.LABELS["abandoned"]),
+                    "recoveredLabel": str(reports.LABELS["recovered_orders"]),
                 },
                 "funnel": {
                     "labels": [step.label for step in funnel],
@@ -134,10 +138,10 @@ class OverviewView(PeriodMixin, TemplateView):
         )
         header = (
             _("Day"),
-            _("Abandoned"),
-            _("Emails sent"),
-            _("Recovered orders"),
-            _("Recovered revenue"),
+            reports.LABELS["abandoned"],
+            reports.LABELS["sent"],
+            reports.LABELS["recovered_orders"],
+            reports.LABELS["recovered_revenue"],
         )
         return csv_export.csv_response(self.export_name("daily"), header, rows)
 
@@ -151,21 +155,22 @@ def overview_figures(overview: reports.Overview) -> list[tuple]:
     the template how to format the value."""
     now, then = overview.current, overview.before
     names = (
-        ("created", _("Baskets created"), "count"),
-        ("abandoned", _("Baskets abandoned"), "count"),
-        ("abandonment_rate", _("Abandonment rate"), "rate"),
-        ("identified_share", _("Abandoned with an email"), "rate"),
-        ("abandoned_value", _("Value of abandoned baskets"), "money"),
-        ("sent", _("Emails sent"), "count"),
-        ("delivered", _("Emails delivered"), "count"),
-        ("clicked", _("Emails clicked"), "count"),
-        ("click_rate", _("Click rate (of sent)"), "rate"),
-        ("recovered_orders", _("Recovered orders"), "count"),
-        ("recovered_revenue", _("Recovered revenue"), "money"),
-        ("recovery_rate", _("Recovery rate (of abandoned)"), "rate"),
-        ("revenue_per_email", _("Revenue per email sent"), "money"),
+        ("created", "count"),
+        ("abandoned", "count"),
+        ("abandonment_rate", "rate"),
+        ("identified_share", "rate"),
+        ("abandoned_value", "money"),
+        ("emailed", "count"),
+        ("sent", "count"),
+        ("delivered", "count"),
+        ("clicked", "count"),
+        ("click_rate", "rate"),
+        ("recovered_orders", "count"),
+        ("recovered_revenue", "money"),
+        ("recovery_rate", "rate"),
+        ("revenue_per_email", "money"),
     )
-    return [(label, now[name], then[name], kind) for name, label, kind in names]
+    return [(reports.LABELS[name], now[name], then[name], kind) for name, kind in names]
 
 
 class CampaignsView(PeriodMixin, TemplateView):
@@ -174,6 +179,8 @@ class CampaignsView(PeriodMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.update(
+            holdouts=active_holdouts(),
+            labels=reports.LABELS,
             campaign_rows=reports.campaign_rows(self.period),
             step_rows=reports.step_rows(self.period),
             prompt_rows=reports.prompt_rows(self.period),
@@ -218,6 +225,7 @@ class CampaignsView(PeriodMixin, TemplateView):
             rows.append(
                 [
                     row.label,
+                    row["emailed"],
                     row["enrolled"],
                     row["holdout"],
                     _pct(lift.emailed_rate),
@@ -228,9 +236,10 @@ class CampaignsView(PeriodMixin, TemplateView):
             )
         header = (
             _("Campaign"),
-            _("Emailed journeys"),
-            _("Holdout journeys"),
-            _("Emailed order %"),
+            reports.LABELS["emailed"],
+            reports.LABELS["enrolled"],
+            reports.LABELS["holdout"],
+            _("Emailed group order %"),
             _("Holdout order %"),
             _("Lift (points)"),
             *self._EMAIL_HEADER,
@@ -357,9 +366,8 @@ class BasketListView(ListView):
         # Bots can be listed too (the form's "bots", marked, never contacted), unlike in the
         # figures: a first visitor who scripts the sandbox with HeadlessChrome sees why no
         # email came.
-        queryset = CartJourney.objects.exclude(status=JourneyStatus.MERGED).filter(
-            abandoned_at__isnull=False
-        )
+        # The baskets the figures count (a restored copy is its original's row).
+        queryset = aggregation.basket_journeys().filter(abandoned_at__isnull=False)
         return (
             self.form.filter(queryset)
             .select_related("enrolment__campaign", "order")
@@ -376,10 +384,11 @@ class BasketListView(ListView):
             context["bots_hidden_query"] = query.urlencode()
             query.pop("bots")
         context.update(form=self.form, query=query.urlencode())
+        # The page's addresses on the suppression list, read now: an unsubscribe shows at once.
+        context["journeys"] = context["object_list"] = contact_state.attach(context["journeys"])
         return context
 
     def export(self):
-        journeys = self.get_queryset().iterator(chunk_size=2000)
         rows = (
             (
                 journey.pk,
@@ -393,8 +402,9 @@ class BasketListView(ListView):
                 getattr(getattr(journey, "enrolment", None), "campaign", "") or "",
                 journey.order.number if journey.order_id else "",
                 journey.order_total,
+                journey.no_more_emails.label if journey.no_more_emails else "",
             )
-            for journey in journeys
+            for journey in _with_contact_state(self.get_queryset().iterator(chunk_size=2000))
         )
         header = (
             _("Journey"),
@@ -408,8 +418,21 @@ class BasketListView(ListView):
             _("Campaign"),
             _("Order"),
             _("Order total"),
+            _("No more emails"),
         )
         return csv_export.csv_response("recovery-abandoned-baskets", header, rows, stream=True)
+
+
+def _with_contact_state(journeys, chunk_size: int = 2000):
+    """The journeys with ``no_more_emails`` set (:func:`contact_state.attach`), one look-up
+    per ``chunk_size`` of them, for a streamed export."""
+    chunk = []
+    for journey in journeys:
+        chunk.append(journey)
+        if len(chunk) == chunk_size:
+            yield from contact_state.attach(chunk)
+            chunk = []
+    yield from contact_state.attach(chunk)
 
 
 class BasketDetailView(DetailView):
@@ -459,7 +482,7 @@ class BasketDetailView(DetailView):
         if export == "timeline":
             rows = [
                 (entry.at.isoformat(), entry.kind, entry.title, entry.detail)
-                for entry in journey_timeline(journey)
+                for entry in journey_timeline(journey, no_more=self.no_more_emails(journey))
             ]
             return csv_export.csv_response(
                 name, (_("When"), _("Kind"), _("What"), _("Detail")), rows
@@ -469,14 +492,21 @@ class BasketDetailView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         journey = self.object
+        no_more = self.no_more_emails(journey)
         enrolment = getattr(journey, "enrolment", None)
         allowed = dispatch.allowed_actions(enrolment) if enrolment else []
         if not check_permissions(self.request.user, ACT_ON_ENROLMENTS):
             allowed = []  # the action view refuses them: offer no button
         context.update(
-            timeline=journey_timeline(journey),
+            timeline=journey_timeline(journey, no_more=no_more),
+            no_more_emails=no_more,
             enrolment=enrolment,
-            stop_reason=stop_reason_text(enrolment.stop_reason) if enrolment else "",
+            stop_reason=stop_reason_text(enrolment.stop_reason, no_more) if enrolment else "",
+            holdout_note=(
+                holdout_note(enrolment.campaign.holdout_percent)
+                if enrolment and enrolment.is_holdout
+                else ""
+            ),
             actions={
                 name: label
                 for name, (label, _service) in BasketActionView.ACTIONS.items()
@@ -484,6 +514,10 @@ class BasketDetailView(DetailView):
             },
         )
         return context
+
+    @staticmethod
+    def no_more_emails(journey: CartJourney) -> contact_state.NoMoreEmails | None:
+        return contact_state.attach([journey])[0].no_more_emails
 
 
 class BasketActionView(View):

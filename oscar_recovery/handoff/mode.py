@@ -44,3 +44,19 @@ def task_mode() -> str:
 
 def uses_celery() -> bool:
     return task_mode() == CELERY
+
+
+def celery_runs_eagerly() -> bool:
+    """Whether Celery runs this app's tasks eagerly (the project's app has
+    ``task_always_eager``, as the sandbox without a broker does): each task runs inline, in
+    the process that queues it, and no worker ever takes one."""
+    if task_mode() != CELERY:
+        return False
+    app = project_celery_app()
+    return bool(app is not None and app.conf.task_always_eager)
+
+
+def needs_workers() -> bool:
+    """Whether Celery workers must run for this app's work to be done: Celery mode, not
+    eager."""
+    return task_mode() == CELERY and not celery_runs_eagerly()

@@ -15,6 +15,7 @@ from oscar_recovery import app_settings, signals
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.capture.snapshot import BasketSnapshot
 from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind
+from oscar_recovery.contacts.addresses import safe_canonical_email
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney, CartJourneyEvent, email_matches
 from oscar_recovery.privacy.consent import BLANKS as consent_blanks
@@ -43,14 +44,17 @@ def save_basket(
     now: datetime | None = None,
     email: tuple[str, str] | None = None,
     viewed: list[int] | None = None,
+    restored_from: int | None = None,
 ) -> None:
     """Create or update the journey of an open basket in one ``INSERT .. ON CONFLICT`` query.
 
     Only what is known is written on update: ``snapshot``/``vouchers`` None leaves them be,
     and the first visitor id and bot verdict stick. An explicit ``email`` (address, source)
     goes through :func:`attach_email`. ``viewed`` (product ids, most recent first) replaces
-    the journey's browsing history when given. A journey linked to an open basket is never ended
-    (ending detaches open baskets), so activity can always set it back to active.
+    the journey's browsing history when given. ``restored_from`` (the journey whose restore
+    link copied the lines in) is written only when this creates the journey: a journey the
+    basket already had was the shopper's own. A journey linked to an open basket is never
+    ended (ending detaches open baskets), so activity can always set it back to active.
     """
     now = now or timezone.now()
     adapter = get_adapter()
@@ -65,6 +69,7 @@ def save_basket(
         is_bot=shopper.user_agent is not None and adapter.is_bot(shopper.user_agent),
         user_id=getattr(user, "pk", None) or basket.owner_id,
         is_staff=bool(getattr(user, "is_staff", False)),
+        restored_from_id=restored_from,
     )
     update_fields = list(status.on_activity(now))
     if snapshot is not None:
@@ -83,9 +88,10 @@ def save_basket(
         update_fields.append("is_staff")
     if shopper.language:
         update_fields.append("language")
-    if getattr(user, "email", ""):
+    account_email = safe_canonical_email(getattr(user, "email", ""))
+    if account_email:
         # The account email starts a user's journey; later it only fills a blank.
-        journey.email, journey.email_source = user.email, EmailSource.ACCOUNT
+        journey.email, journey.email_source = account_email, EmailSource.ACCOUNT
         journey.email_captured_at = now
     CartJourney.objects.bulk_create(
         [journey],
@@ -102,13 +108,17 @@ def attach_email(
 ) -> CartJourney | None:
     """Attach an email to the basket's journey. A shopper's own words win: an email given at
     checkout or captured on site replaces an earlier one; an account or order email only
-    fills a blank. Returns the journey when the email changed.
+    fills a blank. The address is stored canonical; one that cannot be (invisible or
+    look-alike characters: a spelling of someone else's mailbox) is not attached. Returns
+    the journey when the email changed.
 
     A consent belongs to the address it was given with: when an address replaces another,
     a consent the journey held is dropped in the same statement (a "no thanks" stays: it
     can only stop email). Whatever the new address's own ledger says still counts."""
     now = now or timezone.now()
-    email = email.strip()
+    email = safe_canonical_email(email)
+    if not email:
+        return None
     queryset = CartJourney.objects.filter(basket_id=basket_id).exclude(email_matches(email))
     if source in (EmailSource.ACCOUNT, EmailSource.ORDER):
         queryset = queryset.filter(email="")
@@ -287,7 +297,9 @@ def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
         journey.last_activity_at = now
         if not journey.user_id and order.user_id:
             journey.user_id, journey.contact_id = order.user_id, None
-        email = order.guest_email or (order.user.email if order.user_id else "")
+        email = safe_canonical_email(
+            order.guest_email or (order.user.email if order.user_id else "")
+        )
         if email and not journey.email:
             journey.email, journey.email_source = email, EmailSource.ORDER
             journey.email_captured_at = now

@@ -3,8 +3,9 @@
 * :mod:`~oscar_recovery.models.base`: abstract field groups (``IncentiveFields`` of steps
   and prompts, ``VariantFields`` of their A/B variants, ``TranslatedFields`` of all four);
 * :mod:`~oscar_recovery.models.journeys`: ``CartJourney`` (``JourneyQuerySet``),
-  ``CartJourneyEvent``, and ``email_matches``, the one case-insensitive address match
-  (``email_matches_any`` for many addresses at once);
+  ``CartJourneyEvent``, ``CanonicalEmailField`` (addresses stored canonical), and
+  ``email_matches``, the one address match (``email_matches_any`` for many addresses at
+  once; ``raw_email_candidates`` and ``same_email`` for Oscar's fields, kept as typed);
 * :mod:`~oscar_recovery.models.contacts`: ``Contact``, ``ContactIdentifier``, ``ContactMerge``,
   ``ContactFacts``;
 * :mod:`~oscar_recovery.models.segments`: ``Segment``, ``SegmentMembership``;
@@ -33,11 +34,14 @@ from oscar_recovery.models.contacts import (
     ContactMerge,
 )
 from oscar_recovery.models.journeys import (
+    CanonicalEmailField,
     CartJourney,
     CartJourneyEvent,
     JourneyQuerySet,
     email_matches,
     email_matches_any,
+    raw_email_candidates,
+    same_email,
 )
 from oscar_recovery.models.messages import (
     MessageQuerySet,
@@ -63,6 +67,7 @@ __all__ = [
     "Campaign",
     "CampaignEnrolment",
     "CampaignStep",
+    "CanonicalEmailField",
     "CartJourney",
     "CartJourneyEvent",
     "ConsentConfirmation",
@@ -96,4 +101,6 @@ __all__ = [
     "email_matches",
     "email_matches_any",
     "new_webhook_secret",
+    "raw_email_candidates",
+    "same_email",
 ]

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Lookup, Q
 from django.db.models.functions import Upper
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery import app_settings
@@ -22,29 +22,88 @@ from oscar_recovery.constants import (
     LawfulBasis,
     SkipReason,
 )
+from oscar_recovery.contacts.addresses import (
+    display_email,
+    email_spellings,
+    safe_canonical_email,
+    validate_canonical_email,
+)
+
+
+class CanonicalEmailField(models.EmailField):
+    """An address stored in its canonical form (:func:`~oscar_recovery.contacts.addresses.\
+canonical_email`), whatever writes it: ``save()``, ``bulk_create()``, ``update()``, and the
+    values a filter compares it with. A value that cannot be canonicalised (a row from
+    before, which the data migration left as it was) is kept as it is: it then matches
+    nothing new, and :meth:`CartJourney.why_not_contactable` never lets it be emailed.
+    Forms (the admin's) refuse what :func:`canonical_email` refuses."""
+
+    default_validators = [validate_canonical_email]
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if isinstance(value, str) and value:
+            return safe_canonical_email(value) or value
+        return value
+
+    def pre_save(self, model_instance, add):
+        value = self.get_prep_value(getattr(model_instance, self.attname))
+        setattr(model_instance, self.attname, value)  # the instance holds what the row does
+        return value
 
 
 def email_matches(email: str, *fields: str) -> Q:
-    """A ``Q`` matching ``email`` in any of ``fields`` (default: ``"email"``), whatever its
-    case: an address is one shopper however it was typed. ``iexact`` is UPPER() = UPPER() on
-    PostgreSQL, which ``recovery_journey_email_ci_idx`` serves for journeys."""
+    """A ``Q`` matching the canonical form of ``email`` in any of ``fields`` (default:
+    ``"email"``), fields that hold canonical addresses (:class:`CanonicalEmailField`): an
+    address is one shopper however it was typed. An exact match (the fields' own indexes);
+    nothing for something that is not an address. For Oscar's fields, which keep what was
+    typed, see :func:`raw_email_candidates`."""
+    canonical = safe_canonical_email(email)
+    if not canonical:
+        return Q(pk__in=[])
     matches = Q()
     for field in fields or ("email",):
-        matches |= Q(**{f"{field}__iexact": email})
+        matches |= Q(**{field: canonical})
     return matches
 
 
 def email_matches_any(emails: Iterable[str], *fields: str) -> Q:
-    """:func:`email_matches` for many addresses (a send batch's), as one ``UPPER(field) IN
-    (UPPER(%s), ...)`` per field: the same comparison, done by the database on both sides,
-    in one condition instead of one per address. Matches nothing for no addresses."""
-    values = list(dict.fromkeys(e for e in emails if e))
+    """:func:`email_matches` for many addresses (a send batch's), as one ``field IN (...)``
+    per field. Matches nothing for no addresses."""
+    values = list(dict.fromkeys(filter(None, map(safe_canonical_email, emails))))
     if not values:
         return Q(pk__in=[])
     matches = Q()
     for field in fields or ("email",):
+        matches |= Q(**{f"{field}__in": values})
+    return matches
+
+
+def raw_email_candidates(emails: Iterable[str], *fields: str) -> Q:
+    """A first look for addresses in fields that keep them as typed (Oscar's
+    ``Order.guest_email``, a user's ``email``): ``UPPER(field) IN (UPPER(%s), ...)`` over the
+    spellings of each canonical address (its A-label and U-label forms). Generous on purpose
+    and never the answer: the database's ``UPPER`` is not Python's (``"ß".upper()`` is
+    ``"SS"``), so every row it finds is confirmed in Python with :func:`same_email`."""
+    values = list(
+        dict.fromkeys(
+            spelling
+            for canonical in filter(None, map(safe_canonical_email, emails))
+            for spelling in email_spellings(canonical)
+        )
+    )
+    if not values:
+        return Q(pk__in=[])
+    matches = Q()
+    for field in fields:
         matches |= Q(_UpperIn(F(field), values))
     return matches
+
+
+def same_email(raw: str | None, canonical: str) -> bool:
+    """Whether ``raw`` (as typed, e.g. an Oscar order's address) is the canonical address
+    ``canonical``. Never true for no address."""
+    return bool(canonical) and safe_canonical_email(raw) == canonical
 
 
 class _UpperIn(Lookup):
@@ -65,8 +124,14 @@ class JourneyQuerySet(models.QuerySet):
     """The journey predicates the app asks by name."""
 
     def for_email(self, email: str) -> JourneyQuerySet:
-        """Journeys whose own address is ``email`` (case-insensitive)."""
+        """Journeys whose own address is ``email``, however it is spelled."""
         return self.filter(email_matches(email))
+
+    def own_baskets(self) -> JourneyQuerySet:
+        """Journeys that are a basket of their own: not a copy a restore link made of another
+        journey's basket in another browser (``restored_from``). Only these are enrolled,
+        alerted about, announced as abandoned and counted as baskets."""
+        return self.filter(restored_from__isnull=True)
 
     def open(self) -> JourneyQuerySet:
         """Journeys shopper activity can still move (``JourneyStatus.open_statuses``)."""
@@ -100,7 +165,7 @@ class CartJourney(models.Model):
         related_name="recovery_journeys",
         verbose_name=_("user"),
     )
-    email = models.EmailField(_("email"), blank=True, db_index=True)
+    email = CanonicalEmailField(_("email"), blank=True, db_index=True)
     email_source = models.CharField(
         _("email source"), max_length=16, choices=EmailSource.choices, blank=True
     )
@@ -171,6 +236,18 @@ class CartJourney(models.Model):
         related_name="merged_journeys",
         verbose_name=_("merged into"),
     )
+    #: The journey whose restore link brought this basket's lines here (opened in another
+    #: browser): the same abandoned basket again, so it is never enrolled and never counted
+    #: as a basket of its own (:func:`oscar_recovery.reporting.aggregation.reporting_journeys`).
+    restored_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="restored_copies",
+        verbose_name=_("restored from"),
+        help_text=_("The journey whose restore link created this basket in another browser."),
+    )
     order = models.ForeignKey(
         "order.Order",
         on_delete=models.SET_NULL,
@@ -232,8 +309,8 @@ class CartJourney(models.Model):
             models.Index(fields=["status", "created_at"], name="recovery_journey_status_idx"),
             # The retention purge walks journeys by age, whatever their status.
             models.Index(fields=["last_activity_at"], name="recovery_journey_activity_idx"),
-            # Addresses are matched case-insensitively (``email__iexact`` is UPPER() = UPPER()
-            # on PostgreSQL): consent, newest-journey and data-request look-ups.
+            # Kept from when addresses were matched with UPPER() = UPPER(); stored addresses
+            # are canonical now and matched exactly (the ``email`` index).
             models.Index(Upper("email"), name="recovery_journey_email_ci_idx"),
             # The dashboard's daily aggregation reads journeys a day at a time.
             models.Index(fields=["created_at"], name="recovery_journey_created_idx"),
@@ -252,10 +329,20 @@ class CartJourney(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = self.email or (
+        who = self.email_shown or (
             _("user #%(id)s") % {"id": self.user_id} if self.user_id else _("anonymous")
         )
         return f"#{self.pk} {who} ({self.get_status_display()})"
+
+    @property
+    def email_shown(self) -> str:
+        """The address as people read it (the domain's U-label: ``anna@bücher.de``)."""
+        return display_email(self.email)
+
+    @property
+    def is_restored_copy(self) -> bool:
+        """Created by opening another journey's restore link: that journey's basket again."""
+        return self.restored_from_id is not None
 
     @property
     def is_ended(self) -> bool:
@@ -269,7 +356,9 @@ class CartJourney(models.Model):
         order. Whether an email should go out *now* is for the send-time checks
         (:func:`oscar_recovery.sending.send_checks.why_not_send`), which ask this first.
         """
-        if not self.email:
+        if not safe_canonical_email(self.email):
+            # No address, or one from before that cannot be made canonical: emailing it
+            # could reach a mailbox that unsubscribed under its plain spelling.
             return SkipReason.NO_EMAIL
         if self.is_bot:
             return SkipReason.BOT
@@ -309,4 +398,6 @@ class CartJourneyEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} @ {self.created_at:%Y-%m-%d %H:%M}"
+        # The admin lists events by this: the time as the owner's language writes it.
+        when = formats.date_format(timezone.localtime(self.created_at), "DATETIME_FORMAT")
+        return f"{self.get_kind_display()} ({when})"

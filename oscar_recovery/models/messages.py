@@ -9,12 +9,12 @@ from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery.constants import MessageStatus
 from oscar_recovery.models.campaigns import CampaignStep, StepVariant
-from oscar_recovery.models.journeys import CartJourney, email_matches
+from oscar_recovery.models.journeys import CanonicalEmailField, CartJourney, email_matches
 
 
 class MessageQuerySet(models.QuerySet):
     def for_email(self, email: str) -> MessageQuerySet:
-        """Messages addressed to ``email`` (case-insensitive)."""
+        """Messages addressed to ``email``, however it is spelled."""
         return self.filter(email_matches(email, "to_email"))
 
 
@@ -41,7 +41,7 @@ class RecoveryMessage(models.Model):
     )
     skip_reason = models.CharField(_("skip reason"), max_length=64, blank=True)
     error = models.TextField(_("error"), blank=True)
-    to_email = models.EmailField(_("to"), blank=True)
+    to_email = CanonicalEmailField(_("to"), blank=True)
     esp_message_id = models.CharField(_("ESP message id"), max_length=255, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     voucher_code = models.CharField(_("voucher code"), max_length=128, blank=True)

@@ -18,13 +18,15 @@ class DailyStat(models.Model):
     Three kinds of row, told apart by ``key``:
 
     * ``"all"``: journeys (created, abandoned, identified, the checkout funnel, orders);
-    * ``"c<campaign>"``: a campaign's enrolments, emailed and holdout, and their orders;
+    * ``"c<campaign>"``: a campaign's enrolments, emailed group and holdout, their orders,
+      and the journeys it emailed;
     * ``"c<campaign>:s<step>:<variant>"``: a step's emails of one A/B variant ("A" is the
       control) and the orders they recovered.
 
     Journeys count on the day they were created or abandoned, enrolments on the day of
-    enrolment, emails on the day they were sent (their deliveries and clicks with them,
-    whenever those came) and recovered orders on the day they were placed.
+    enrolment, journeys emailed on the day of their first email, emails on the day they
+    were sent (their deliveries and clicks with them, whenever those came) and recovered
+    orders on the day they were placed.
     """
 
     TOTAL_KEY = "all"
@@ -56,10 +58,13 @@ class DailyStat(models.Model):
     furthest_preview = models.PositiveIntegerField(default=0)
 
     # Enrolments ("c<campaign>")
-    enrolled = models.PositiveIntegerField(_("enrolled (emailed)"), default=0)
+    #: Enrolled outside the holdout (the emailed group), whether or not an email went yet.
+    enrolled = models.PositiveIntegerField(_("enrolled outside the holdout"), default=0)
     enrolled_ordered = models.PositiveIntegerField(_("enrolled and ordered"), default=0)
     holdout = models.PositiveIntegerField(_("holdout"), default=0)
     holdout_ordered = models.PositiveIntegerField(_("holdout and ordered"), default=0)
+    #: Journeys sent their first email of the campaign that day (a skipped step sends none).
+    emailed = models.PositiveIntegerField(_("journeys emailed"), default=0)
 
     # Emails ("c<campaign>:s<step>:<variant>")
     sent = models.PositiveIntegerField(_("emails sent"), default=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 
 from django.core.validators import URLValidator
@@ -12,12 +13,15 @@ from django.utils.translation import gettext_lazy as _
 from oscar_recovery.constants import (
     AttemptOutcome,
     DeliveryStatus,
+    SignatureFormat,
     WebhookEvent,
 )
 
 
 def new_webhook_secret() -> str:
-    return "whsec_" + secrets.token_hex(24)
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes. The earlier
+    scheme signs with the same string, so one secret serves either format."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 class WebhookEndpoint(models.Model):
@@ -36,6 +40,18 @@ class WebhookEndpoint(models.Model):
         max_length=128,
         default=new_webhook_secret,
         help_text=_("Signs every request (HMAC-SHA256); give it to the receiving side only."),
+    )
+    signature_format = models.CharField(
+        _("signature format"),
+        max_length=16,
+        choices=SignatureFormat.choices,
+        # Endpoints that existed before the field keep the earlier scheme (the migration).
+        default=SignatureFormat.STANDARD,
+        help_text=_(
+            "Standard Webhooks: receivers verify with the standardwebhooks library or any "
+            "other that implements the spec. X-Recovery-Signature: for receivers built on "
+            "this app's earlier scheme."
+        ),
     )
     events = models.JSONField(_("events"), default=list, blank=True)
     include_personal_data = models.BooleanField(

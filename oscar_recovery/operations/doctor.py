@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Warning, register
 from django.db import DatabaseError
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -68,11 +70,18 @@ def _email_backend() -> str | None:
 
 
 def _webhook_secret() -> str | None:
-    if checks.esp_webhook_unsigned():
+    open_esps = checks.open_esp_webhooks()
+    if open_esps:
         return _(
-            "The ESP's tracking webhook has no secret: anyone can post forged deliveries, "
-            "bounces and clicks to it."
-        )
+            "The ESP webhooks of %(esps)s have no secret: anyone can post forged deliveries, "
+            "bounces and clicks to them."
+        ) % {"esps": ", ".join(open_esps)}
+    withheld = checks.withheld_esp_tracking()
+    if withheld:
+        return _(
+            "The tracking webhook of %(esp)s has no secret, so it answers 404: bounces and "
+            "complaints are not recorded."
+        ) % {"esp": withheld}
     return None
 
 
@@ -94,11 +103,15 @@ def _is_placeholder(host: str | None) -> bool:
 
 
 def _site_url() -> str | None:
+    # Names the host only: the port this process was configured with need not be the one
+    # the shop serves on (the sandbox follows SANDBOX_ADDR, which another shell may not set).
     configured = app_settings.SITE_URL
-    if configured and _is_placeholder(urlsplit(configured).hostname):
-        return _("OSCAR_RECOVERY_SITE_URL is %(url)s: links in emails lead nowhere.") % {
-            "url": configured
-        }
+    host = urlsplit(configured).hostname if configured else None
+    if configured and _is_placeholder(host):
+        return _(
+            "OSCAR_RECOVERY_SITE_URL points at %(host)s, a local or example address: links "
+            "and images in emails only work on this machine, or nowhere."
+        ) % {"host": host}
     return None
 
 
@@ -133,18 +146,33 @@ def beat_schedules_sweep() -> bool:
     return False
 
 
+def sweep_ran_recently(now: datetime | None = None) -> bool:
+    """Whether a sweep started within three sweep intervals of ``now``: something starts it
+    (beat, cron, or the sandbox's own thread), whatever the beat schedule says. False when
+    the database cannot be read."""
+    from oscar_recovery.models import SweepRun
+
+    since = (now or timezone.now()) - 3 * app_settings.SWEEP_INTERVAL
+    try:
+        return SweepRun.objects.filter(started_at__gte=since).exists()
+    except DatabaseError:
+        return False
+
+
 def _beat_schedule() -> str | None:
-    if task_mode() != "celery" or beat_schedules_sweep():
+    # With eager Celery nothing is published, so beat has nothing to do with the sweep.
+    if not handoff.needs_workers() or beat_schedules_sweep() or sweep_ran_recently():
         return None
-    return _("The Celery beat schedule has no %(task)s entry: nothing starts the sweep.") % {
-        "task": SWEEP_TASK
-    }
+    return _(
+        "The Celery beat schedule has no %(task)s entry and no sweep ran lately: nothing "
+        "seems to start the sweep."
+    ) % {"task": SWEEP_TASK}
 
 
 def _worker_seen() -> str | None:
     from oscar_recovery.models import WorkerHeartbeat
 
-    if task_mode() != "celery" or WorkerHeartbeat.objects.exists():
+    if not handoff.needs_workers() or WorkerHeartbeat.objects.exists():
         return None
     return _("No Celery worker has ever run a task of this app.")
 
@@ -171,9 +199,11 @@ CHECKS: list[DoctorCheck] = [
         _webhook_secret,
         gettext_lazy(
             'Set ANYMAIL["WEBHOOK_SECRET"] = "<random>:<random>" and put the same user:password '
-            "in the ESP's webhook URL (https://user:password@shop/anymail/<esp>/tracking/)."
+            "in the ESP's webhook URL (https://user:password@shop/anymail/<esp>/tracking/), or "
+            "the ESP's signing key (e.g. MAILGUN_WEBHOOK_SIGNING_KEY); mount "
+            'include("oscar_recovery.webhooks"), not anymail.urls.'
         ),
-        in_check_deploy=False,  # oscar_recovery.E030
+        in_check_deploy=False,  # oscar_recovery.E030 and W031
     ),
     DoctorCheck(
         "oscar_recovery.W133",
@@ -225,6 +255,12 @@ CHECKS: list[DoctorCheck] = [
             "Start Celery beat and a worker, or run 'manage.py recovery_sweep' once to try it."
         ),
         needs_db=True,
+    ),
+    DoctorCheck(
+        "oscar_recovery.W140",
+        checks.broker_client_problem,
+        checks.BROKER_CLIENT_FIX,
+        in_check_deploy=False,  # oscar_recovery.W040
     ),
 ]
 

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from oscar_recovery import app_settings
 from oscar_recovery.constants import MessageStatus
 from oscar_recovery.models import RecoveryMessage, SweepRun, WorkerHeartbeat
-from oscar_recovery.utils import get_logger
+from oscar_recovery.utils import get_logger, redact
 
 logger = get_logger(__name__)
 
@@ -274,7 +274,10 @@ def _finish_run(run: SweepRun | None, counts: dict, errors: list[str]) -> None:
         return
     try:
         SweepRun.objects.filter(pk=run.pk).update(
-            finished_at=timezone.now(), counts=counts, errors=[e[:500] for e in errors[:20]]
+            # Errors quote recipients (ESP and SMTP refusals); the record is kept for weeks.
+            finished_at=timezone.now(),
+            counts=counts,
+            errors=[redact(e)[:500] for e in errors[:20]],
         )
     except Exception:
         logger.warning("Could not record the sweep's end", exc_info=True)

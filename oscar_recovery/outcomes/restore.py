@@ -7,7 +7,9 @@ open it (the shop's cookies go along). So opening one never moves state between 
   account, through Oscar's login;
 - it never makes two browsers share a basket: the link's lines are *copied* into the
   opener's own basket (created if they have none), which keeps what it had; the link's
-  basket and journey stay as they were, so the link keeps working;
+  basket and journey stay as they were, so the link keeps working. A journey the copy
+  starts is linked to the link's (``CartJourney.restored_from``): the same abandoned
+  basket, never enrolled nor counted again;
 - it never changes whose address a journey has: the opener's journey keeps its address
   (or its lack of one), and the link's journey keeps the sender's;
 - it applies the journey's unused voucher (:func:`apply_voucher`) only to the opener's own
@@ -36,7 +38,9 @@ from django.utils.translation import gettext
 from oscar.core.loading import get_class, get_model
 
 from oscar_recovery import app_settings, ratelimit
+from oscar_recovery.capture import scope as capture
 from oscar_recovery.constants import JourneyEventKind, MessageStatus
+from oscar_recovery.contacts.addresses import display_email
 from oscar_recovery.models import CartJourney, CartJourneyEvent, RecoveryMessage
 from oscar_recovery.outcomes.tracking import advance_status
 from oscar_recovery.sending.tokens import InvalidLink, RestoreLink
@@ -118,9 +122,11 @@ def restore_basket(request: HttpRequest, link: RestoreLink) -> RestoreOutcome:
         return RestoreOutcome(Restored.CURRENT, basket_url(), voucher_code=code)
     created = current.id is None
     copy_lines(basket, current)
+    # A journey this copy starts is the link's abandoned basket again, not a new one.
+    capture.lines_restored(current, journey.pk)
     code = apply_voucher(request, current, journey)
     if journey.email and not user.is_authenticated:
-        suggest_email(request, journey.email)
+        suggest_email(request, display_email(journey.email))  # as people read it
     # A guest's new basket needs Oscar's basket cookie; an account's basket is found by owner.
     cookie = current.id if created and not user.is_authenticated else None
     return RestoreOutcome(

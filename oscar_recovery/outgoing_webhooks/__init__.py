@@ -7,8 +7,8 @@ answer but 2xx fails the delivery at once. Every request is logged as a
 :class:`~oscar_recovery.models.WebhookAttempt`. Nothing here may break the request or sweep
 that raised the event: emitting is guarded and happens after commit.
 
-Delivery is at least once: receivers deduplicate on the event ``id``
-(header ``X-Recovery-Event-Id``). The payload schema is in README "Outgoing webhooks".
+Delivery is at least once: receivers deduplicate on the event ``id`` (headers
+``webhook-id`` and ``X-Recovery-Event-Id``). The payload schema is in README "Outgoing webhooks".
 """
 
 from oscar_recovery.outgoing_webhooks.delivery import (
@@ -26,6 +26,8 @@ from oscar_recovery.outgoing_webhooks.signing import (
     compute_signature,
     encode_body,
     signature_header,
+    standard_headers,
+    standard_secret,
     verify_signature,
 )
 
@@ -46,5 +48,7 @@ __all__ = [
     "retry_delay",
     "send_test",
     "signature_header",
+    "standard_headers",
+    "standard_secret",
     "verify_signature",
 ]

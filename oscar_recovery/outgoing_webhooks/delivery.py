@@ -1,6 +1,17 @@
 """Delivering: where a webhook may go (:func:`check_destination`), the signed POST, one
 logged attempt per try with retries and backoff, and the hand-over to Celery. Nothing here
-raises into the request or sweep that raised the event."""
+raises into the request or sweep that raised the event.
+
+The worst senders, and what stops them:
+
+- staff who enter a URL to reach the shop's own network (``http://127.0.0.1``, cloud
+  metadata, a name that rebinds to a private address): refused at the form, before each
+  request, and on the connected address itself; redirects are never followed;
+- a receiver that answers slowly or endlessly: a timeout each way and only the start of
+  its answer kept;
+- whoever reads the logs or, with only the view permission, the delivery log: an endpoint's
+  URL is a credential for chat and automation webhooks, so logs and stored errors show its
+  scheme and host only (:func:`~oscar_recovery.utils.redact_url`)."""
 
 from __future__ import annotations
 
@@ -23,11 +34,21 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery import __version__, app_settings
-from oscar_recovery.constants import AttemptOutcome, DeliveryStatus, WebhookEvent
+from oscar_recovery.constants import (
+    AttemptOutcome,
+    DeliveryStatus,
+    SignatureFormat,
+    WebhookEvent,
+)
 from oscar_recovery.handoff import publish_soon
 from oscar_recovery.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from oscar_recovery.outgoing_webhooks.signing import SIGNATURE_HEADER, encode_body, signature_header
-from oscar_recovery.utils import get_logger, skip_locked
+from oscar_recovery.outgoing_webhooks.signing import (
+    SIGNATURE_HEADER,
+    encode_body,
+    signature_header,
+    standard_headers,
+)
+from oscar_recovery.utils import get_logger, redact_url, redact_url_in, skip_locked
 
 logger = get_logger(__name__)
 
@@ -259,6 +280,17 @@ def _session() -> requests.Session:
     return session
 
 
+def signing_headers(
+    endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes
+) -> dict[str, str]:
+    """The headers that sign ``body`` in the endpoint's format, timestamped now. The
+    Standard Webhooks message id is the event's id: the same for every retry (and
+    redelivery) of the delivery, and what the payload's ``id`` says."""
+    if endpoint.signature_format == SignatureFormat.RECOVERY:
+        return {SIGNATURE_HEADER: signature_header(endpoint.secret, body)}
+    return standard_headers(endpoint.secret, str(delivery.event_id), body)
+
+
 def post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes) -> Answer:
     """One signed POST. Never raises: every failure is an :class:`Answer`. The host is
     vetted before the request and the connected address again after connecting
@@ -273,7 +305,7 @@ def post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes) -> A
         "X-Recovery-Event": delivery.event,
         "X-Recovery-Event-Id": str(delivery.event_id),
         "X-Recovery-Delivery": str(delivery.pk),
-        SIGNATURE_HEADER: signature_header(endpoint.secret, body),
+        **signing_headers(endpoint, delivery, body),
     }
     timeout = app_settings.WEBHOOK_TIMEOUT
     try:
@@ -300,7 +332,10 @@ def post(endpoint: WebhookEndpoint, delivery: WebhookDelivery, body: bytes) -> A
     except PrivatePeer as exc:
         return Answer(AttemptOutcome.PERMANENT, error=str(exc))
     except requests.RequestException as exc:
-        return Answer(AttemptOutcome.TRANSIENT, error=f"{type(exc).__name__}: {exc}"[:2000])
+        # The error quotes the URL's path, which may be the endpoint's credential: it is
+        # stored in the attempt log and travels into the task's retry log.
+        error = redact_url_in(f"{type(exc).__name__}: {exc}", endpoint.url)
+        return Answer(AttemptOutcome.TRANSIENT, error=error[:2000])
 
 
 def deliver(delivery_id: int, retries: int = 0) -> str:
@@ -357,7 +392,7 @@ def deliver(delivery_id: int, retries: int = 0) -> str:
         logger.warning(
             "Webhook delivery %s to %s failed: %s",
             delivery.pk,
-            endpoint.url,
+            redact_url(endpoint.url),
             answer.error or f"HTTP {answer.status_code}",
         )
     return fields["status"]

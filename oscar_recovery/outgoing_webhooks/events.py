@@ -200,11 +200,16 @@ def queue_abandoned(journey_ids: list[int]) -> None:
 
 
 def emit_abandoned(journey_ids: list[int]) -> list[int]:
-    """``basket.abandoned`` for each journey of a sweep batch; bots are left out."""
+    """``basket.abandoned`` for each journey of a sweep batch; bots and restored copies of
+    another journey's basket (that basket was announced already) are left out."""
     endpoints = subscribed_endpoints(WebhookEvent.BASKET_ABANDONED)
     if not endpoints:
         return []
-    journeys = CartJourney.objects.filter(pk__in=journey_ids, is_bot=False).select_related("user")
+    journeys = (
+        CartJourney.objects.own_baskets()
+        .filter(pk__in=journey_ids, is_bot=False)
+        .select_related("user")
+    )
     return emit_many(
         WebhookEvent.BASKET_ABANDONED,
         [

@@ -1,9 +1,19 @@
-"""Signing and verifying: the ``X-Recovery-Signature`` header every delivery carries, and
-:func:`verify_signature` for receivers (README "Outgoing webhooks"). Standalone: nothing
-here touches the database."""
+"""Signing and verifying (README "Outgoing webhooks"). Two formats, chosen per endpoint:
+
+- Standard Webhooks (standardwebhooks.com): ``webhook-id``, ``webhook-timestamp`` and
+  ``webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``, keyed with the
+  base64-decoded part of a ``whsec_...`` secret (:func:`standard_headers`). Receivers verify
+  with the ``standardwebhooks`` package or any other implementation of the spec.
+- This app's earlier ``X-Recovery-Signature: t=<unix seconds>,v1=<hex>`` header, keyed with
+  the secret's characters (:func:`signature_header`), and :func:`verify_signature` for its
+  receivers.
+
+Standalone: nothing here touches the database."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -17,8 +27,74 @@ SIGNATURE_HEADER = "X-Recovery-Signature"
 DEFAULT_TOLERANCE = timedelta(minutes=5)
 
 
+#: Standard Webhooks headers.
+STANDARD_ID_HEADER = "webhook-id"
+STANDARD_TIMESTAMP_HEADER = "webhook-timestamp"
+STANDARD_SIGNATURE_HEADER = "webhook-signature"
+STANDARD_SECRET_PREFIX = "whsec_"
+#: The smallest key the Standard Webhooks spec allows (24 bytes, 192 bits).
+STANDARD_MIN_KEY_BYTES = 24
+
+
 class InvalidSignature(Exception):
     pass
+
+
+def _standard_key_of(secret: str) -> bytes | None:
+    """The key a ``whsec_<base64>`` secret carries, or None when ``secret`` is not one
+    (no prefix, or characters outside the base64 alphabet after it)."""
+    if not secret.startswith(STANDARD_SECRET_PREFIX):
+        return None
+    encoded = secret[len(STANDARD_SECRET_PREFIX) :]
+    try:
+        # Unpadded base64 is accepted, as the standardwebhooks libraries accept it.
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key or None
+
+
+def is_standard_secret(secret: str, min_key_bytes: int = 1) -> bool:
+    """Whether ``secret`` is a Standard Webhooks secret as it is (``whsec_`` + base64 of a
+    key of at least ``min_key_bytes``)."""
+    key = _standard_key_of(secret)
+    return key is not None and len(key) >= min_key_bytes
+
+
+def standard_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks signature: what a ``whsec_<base64>`` secret
+    decodes to; any other secret (one typed in for the earlier scheme) is its own key, as
+    UTF-8 bytes."""
+    return _standard_key_of(secret) or secret.encode()
+
+
+def standard_secret(secret: str) -> str:
+    """The secret a Standard Webhooks receiver is given for an endpoint's ``secret``: the
+    secret itself when it is ``whsec_`` + base64 already (every generated one is), otherwise
+    ``whsec_`` followed by the base64 of the secret (the same key, :func:`standard_key`)."""
+    if _standard_key_of(secret) is not None:
+        return secret
+    return STANDARD_SECRET_PREFIX + base64.b64encode(secret.encode()).decode()
+
+
+def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256 of "{message_id}.{timestamp}.{body}">``."""
+    signed = f"{message_id}.{int(timestamp)}.".encode() + body
+    digest = hmac.new(standard_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def standard_headers(
+    secret: str, message_id: str, body: bytes, timestamp: int | None = None
+) -> dict[str, str]:
+    """The three Standard Webhooks headers of one request. ``message_id`` stays the same
+    for every retry of one message, so receivers deduplicate on it."""
+    timestamp = int(time.time()) if timestamp is None else int(timestamp)
+    return {
+        STANDARD_ID_HEADER: message_id,
+        STANDARD_TIMESTAMP_HEADER: str(timestamp),
+        STANDARD_SIGNATURE_HEADER: standard_signature(secret, message_id, timestamp, body),
+    }
 
 
 def compute_signature(secret: str, timestamp: int, body: bytes) -> str:

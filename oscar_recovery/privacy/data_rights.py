@@ -6,23 +6,32 @@ any sent to the address from another journey), ESP tracking events, the vouchers
 for those messages and revealed by prompts, the prompt events of the address (its keyed
 hash, the consent wording it agreed to, its voucher; and the events of its journeys and
 browser), the outgoing webhook deliveries whose payload names it (endpoints opted into
-personal data), whether the address is suppressed, the contacts of the address (by its
-address, or through its journeys) with their identifiers, facts and merge log, and the
-consent ledger's events of the address, its journeys and contacts. Links in emails are signed
-tokens, not stored: restore links die with their journey; unsubscribe links name only the
-suppression hash.
+personal data) with the endpoints' answers, its double opt-in confirmation emails (by the
+address's keyed hash, or through its journeys), whether the address is suppressed, the
+contacts of the address (by its address, or through its journeys) with their identifiers,
+facts and merge log, and the consent ledger's events of the address, its journeys and
+contacts. Links in emails are signed tokens, not stored: restore links die with their journey;
+unsubscribe links name only the suppression hash.
 
 Erasure deletes all of it except the suppression hash: the address is added to the
 suppression list (reason ``erased``) so that it is never emailed again, which is the one
 thing a shopper who asked to be forgotten must be able to rely on. Used vouchers stay (an
 order refers to them; they name no one); unused ones are deleted. Prompt events are
 anonymised rather than deleted (visitor, visit, journey, voucher and data cleared; prompt,
-variant, kind and time kept) so prompt statistics keep their counts. Webhook deliveries
+variant, kind and time kept) so prompt statistics keep their counts. Confirmation records
+are deleted (the suppression now says more than they did). Webhook deliveries
 keep their log row with the customer's address, name and account id blanked and the
 endpoint's stored answers cleared; what an endpoint already received is the shop's to erase
 downstream. Contacts are deleted with their identifiers, facts and merge log; consent
 events are kept as proof of what was asked and answered, with the address replaced by its
 suppression hash and the journey, contact, browser and evidence cleared.
+
+The worst cases this guards against: a record the shopper is never shown, or one an
+erasure leaves behind (``tests/test_privacy.py`` walks every model of the app for the
+address and its keyed hashes, and maps each model holding them to its export section); and
+an address that is emailed again after it asked to be forgotten (the suppression comes
+first, in the same transaction). Who may ask is the shop's to verify: the admin actions
+need staff permissions, the commands a shell.
 
 Shops with their own data-request flow call :func:`export_email` / :func:`erase_email`
 directly, extend them through the adapter (``export_personal_data``,
@@ -34,6 +43,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Q
@@ -43,10 +53,12 @@ from oscar.core.loading import get_model
 from oscar_recovery import signals
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import IdentifierKind, SuppressionReason
+from oscar_recovery.contacts.addresses import safe_canonical_email
 from oscar_recovery.models import (
     CampaignEnrolment,
     CartJourney,
     CartJourneyEvent,
+    ConsentConfirmation,
     ConsentEvent,
     Contact,
     ContactIdentifier,
@@ -58,21 +70,41 @@ from oscar_recovery.models import (
     WebhookAttempt,
     WebhookDelivery,
     email_matches,
+    raw_email_candidates,
+    same_email,
 )
 from oscar_recovery.privacy.suppression import all_hashes, email_hash, normalise_email, suppress
 
 Voucher = get_model("voucher", "Voucher")
+User = get_user_model()
 
 #: The version of the export's layout, for tools that read it.
 EXPORT_FORMAT = 1
 
 
+def _address_matches(email: str, field: str) -> Q:
+    """``field`` (canonical) holds ``email`` under any spelling; or, for an address that
+    cannot be made canonical, holds it as earlier versions stored it (case aside): a row
+    the data migration had to leave as it was is still found, exported and erased."""
+    matches = email_matches(email, field)
+    if not safe_canonical_email(email):
+        matches |= Q(**{f"{field}__iexact": email.strip()})
+    return matches
+
+
+def _accounts_of(email: str) -> list:
+    """Ids of the user accounts whose address (kept by Django as typed) is ``email``."""
+    canonical = safe_canonical_email(email)
+    candidates = User._default_manager.filter(raw_email_candidates([email], "email"))
+    return [pk for pk, raw in candidates.values_list("pk", "email") if same_email(raw, canonical)]
+
+
 def journeys_of(email: str) -> models.QuerySet:
-    """Journeys of an address: its own email, or a user account with that email, and the
-    anonymous journeys of the same browser (before the address was given, they are the
-    same shopper's baskets)."""
+    """Journeys of an address (any spelling): its own email, or a user account with that
+    email, and the anonymous journeys of the same browser (before the address was given,
+    they are the same shopper's baskets)."""
     email = email.strip()
-    identified = email_matches(email, "email", "user__email")
+    identified = _address_matches(email, "email") | Q(user_id__in=_accounts_of(email))
     visitors = (
         CartJourney.objects.filter(identified)
         .exclude(visitor_id="")
@@ -85,7 +117,7 @@ def journeys_of(email: str) -> models.QuerySet:
 def messages_of(email: str) -> models.QuerySet:
     email = email.strip()
     return RecoveryMessage.objects.filter(
-        Q(journey__in=journeys_of(email)) | email_matches(email, "to_email")
+        Q(journey__in=journeys_of(email)) | _address_matches(email, "to_email")
     )
 
 
@@ -129,8 +161,21 @@ def consent_events_of(email: str) -> models.QuerySet:
 
 def webhook_deliveries_of(email: str) -> models.QuerySet:
     """Outgoing webhook deliveries whose payload carries the address (only endpoints opted
-    into personal data get it, under ``data.customer.email``)."""
-    return WebhookDelivery.objects.filter(payload__data__customer__email__iexact=email.strip())
+    into personal data get it, under ``data.customer.email``): the canonical address, or
+    the address as given (payloads written before addresses were canonical)."""
+    spellings = {email.strip(), safe_canonical_email(email)} - {""}
+    matches = Q(pk__in=[])
+    for spelling in spellings:
+        matches |= Q(payload__data__customer__email__iexact=spelling)
+    return WebhookDelivery.objects.filter(matches)
+
+
+def confirmations_of(email: str) -> models.QuerySet:
+    """Double opt-in confirmation records of an address: by its keyed hash (under every
+    key), and those of its journeys."""
+    return ConsentConfirmation.objects.filter(
+        Q(email_hash__in=all_hashes(email)) | Q(journey__in=journeys_of(email))
+    )
 
 
 def vouchers_of(email: str) -> models.QuerySet:
@@ -178,7 +223,12 @@ def export_email(email: str) -> dict[str, Any]:
         tracking.setdefault(event.message_id, []).append(_row(event, ("message_id", "event_key")))
     suppressed = SuppressedAddress.objects.filter(email_hash__in=all_hashes(email)).first()
     prompt_events = prompt_events_of(email).order_by("created_at", "pk")
-    deliveries = webhook_deliveries_of(email).order_by("created_at", "pk")
+    deliveries = list(webhook_deliveries_of(email).order_by("created_at", "pk"))
+    attempts: dict[int, list] = {}
+    for attempt in WebhookAttempt.objects.filter(delivery__in=deliveries).order_by("number"):
+        attempts.setdefault(attempt.delivery_id, []).append(_row(attempt, ("delivery_id",)))
+    # The keyed hash means nothing to the shopper; the journey and the times do.
+    confirmations = confirmations_of(email).order_by("requested_at", "pk")
     contacts = list(
         contacts_of(email)
         .prefetch_related("identifiers", "merges", "segment_memberships__segment")
@@ -217,7 +267,11 @@ def export_email(email: str) -> dict[str, Any]:
         "consent_events": [
             _row(event) for event in consent_events_of(email).order_by("occurred_at", "pk")
         ],
-        "webhook_deliveries": [_row(delivery, ("next_attempt_at",)) for delivery in deliveries],
+        "webhook_deliveries": [
+            {**_row(delivery, ("next_attempt_at",)), "attempts": attempts.get(delivery.pk, [])}
+            for delivery in deliveries
+        ],
+        "consent_confirmations": [_row(row, ("email_hash",)) for row in confirmations],
         "links": (
             "Links in emails are signed tokens and are not stored: restore links stop working "
             "once the journey is erased; unsubscribe links name only the suppression hash."
@@ -264,6 +318,7 @@ class Erasure:
     webhook_deliveries: int = 0
     contacts: int = 0
     consent_events: int = 0
+    consent_confirmations: int = 0
     #: Segment memberships (current and past) of the erased contacts.
     segment_memberships: int = 0
 
@@ -294,6 +349,10 @@ def erase_email(email: str) -> Erasure:
         _, deleted_contacts = Contact.objects.filter(
             pk__in=list(contacts_of(email).values_list("pk", flat=True))
         ).delete()
+        # Before the journeys go (they find some); by hash too, whichever journey they name.
+        consent_confirmations, _ = ConsentConfirmation.objects.filter(
+            pk__in=list(confirmations_of(email).values_list("pk", flat=True))
+        ).delete()
         get_adapter().erase_personal_data(email)
         _, deleted_messages = RecoveryMessage.objects.filter(pk__in=message_ids).delete()
         _, deleted = CartJourney.objects.filter(pk__in=journey_ids).delete()
@@ -311,6 +370,7 @@ def erase_email(email: str) -> Erasure:
             webhook_deliveries=webhook_deliveries,
             contacts=deleted_contacts.get(Contact._meta.label, 0),
             consent_events=consent_events,
+            consent_confirmations=consent_confirmations,
             segment_memberships=deleted_contacts.get(SegmentMembership._meta.label, 0),
         )
     signals.personal_data_erased.send(

@@ -1,8 +1,11 @@
 """The suppression list: addresses that unsubscribed, bounced, complained or were erased.
 
-Addresses are stored as an HMAC-SHA256 of the normalised address, keyed with ``SECRET_KEY``.
-Lookups also try ``SECRET_KEY_FALLBACKS``, so rotating the key never forgets an unsubscribe;
-new entries use the current key. Each new entry made with the address in clear is also
+Addresses are stored as an HMAC-SHA256 of the canonical address
+(:func:`~oscar_recovery.contacts.addresses.canonical_email`), keyed with ``SECRET_KEY``: one
+entry covers every spelling the ESP delivers to the same mailbox. Lookups also try
+``SECRET_KEY_FALLBACKS``, so rotating the key never forgets an unsubscribe, and the hashes
+earlier versions wrote (of ``strip().lower()`` of the address as typed); new entries use the
+current key and the canonical address. Each new entry made with the address in clear is also
 appended to the consent ledger (:mod:`.ledger`) as the matching email event.
 """
 

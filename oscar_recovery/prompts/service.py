@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
@@ -19,6 +18,7 @@ from oscar.core.loading import get_model
 from oscar_recovery import app_settings
 from oscar_recovery.capture import scope as capture
 from oscar_recovery.constants import ConsentSource, EmailSource, Incentive, PromptEventKind
+from oscar_recovery.contacts.addresses import InvalidAddress, canonical_email
 from oscar_recovery.models import CartJourney, Prompt, PromptEvent
 from oscar_recovery.outcomes import attribution
 from oscar_recovery.privacy import confirmation
@@ -79,22 +79,18 @@ def default_thank_you(has_voucher: bool) -> str:
 
 
 def email_error(email: object) -> str | None:
-    """What is wrong with an email given on site, or None."""
+    """What is wrong with an email given on site, in the shopper's language, or None."""
     if not isinstance(email, str) or not email.strip():
         return gettext("Enter your email address.")
-    email = email.strip()
-    # Django's validator checks the form, not the length the journey can store.
-    if len(email) > CartJourney._meta.get_field("email").max_length:
-        return gettext("Enter a valid email address.")
     try:
-        validate_email(email)
-    except ValidationError:
-        return gettext("Enter a valid email address.")
+        canonical_email(email)
+    except InvalidAddress as exc:
+        return str(exc.message)
     return None
 
 
 def validate_capture(prompt: Prompt, content: PromptContent, email: object, consent: object):
-    """The email, cleaned, or a ``ValidationError`` keyed by field."""
+    """The email, canonical, or a ``ValidationError`` keyed by field."""
     errors = {}
     message = email_error(email)
     if message:
@@ -105,7 +101,7 @@ def validate_capture(prompt: Prompt, content: PromptContent, email: object, cons
         errors["consent"] = [gettext("Please tick the box to continue.")]
     if errors:
         raise ValidationError(errors)
-    return email.strip()
+    return canonical_email(email)
 
 
 def capture_live(request: HttpRequest, email: object) -> CartJourney:

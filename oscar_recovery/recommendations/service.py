@@ -34,7 +34,8 @@ from oscar.core.loading import get_class, get_model
 from oscar_recovery import app_settings
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import RecommendationReason
-from oscar_recovery.models import BoughtTogether, ProductSales, email_matches
+from oscar_recovery.contacts.addresses import safe_canonical_email
+from oscar_recovery.models import BoughtTogether, ProductSales, raw_email_candidates, same_email
 from oscar_recovery.utils import BatchMemo
 
 Product = get_model("catalogue", "Product")
@@ -413,23 +414,21 @@ def purchased_product_ids(user, email: str) -> set[int]:
     ):
         if "purchases" not in memo:
             memo["purchases"] = _purchases(memo["customers"])
-        key = email.upper() if email else None
-        return {
-            product_id
-            for product_id, user_id, guest_email, user_email in memo["purchases"]
-            if (user_pk and user_id == user_pk)
-            or (key and key in ((guest_email or "").upper(), (user_email or "").upper()))
-        }
-    who = Q()
-    if user is not None and getattr(user, "pk", None):
-        who |= Q(order__user_id=user.pk)
-    if email:
-        who |= email_matches(email, "order__guest_email", "order__user__email")
-    if not who:
-        return set()
-    return set(
-        OrderLine.objects.filter(who, product_id__isnull=False).values_list("product_id", flat=True)
-    )
+        return _bought_by(memo["purchases"], user_pk, email)
+    return _bought_by(_purchases([(user, email)]), user_pk, email)
+
+
+def _bought_by(purchases: list[tuple], user_pk, email: str) -> set[int]:
+    """The products of ``purchases`` rows ordered by the account or the address (Oscar
+    keeps order addresses as typed: compared in their canonical form)."""
+    canonical = safe_canonical_email(email)
+    return {
+        product_id
+        for product_id, user_id, guest_email, user_email in purchases
+        if (user_pk and user_id == user_pk)
+        or same_email(guest_email, canonical)
+        or same_email(user_email, canonical)
+    }
 
 
 def _purchases(customers: list[tuple[object, str]]) -> list[tuple]:
@@ -439,8 +438,9 @@ def _purchases(customers: list[tuple[object, str]]) -> list[tuple]:
     users = {user.pk for user, _ in customers if user is not None and getattr(user, "pk", None)}
     if users:
         who |= Q(order__user_id__in=users)
-    for email in dict.fromkeys(email for _, email in customers if email):
-        who |= email_matches(email, "order__guest_email", "order__user__email")
+    emails = [email for _, email in customers if email]
+    if emails:
+        who |= raw_email_candidates(emails, "order__guest_email", "order__user__email")
     if not who:
         return []
     return list(

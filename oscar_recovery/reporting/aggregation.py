@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -44,10 +44,41 @@ def local_today() -> date:
     return timezone.localdate()
 
 
+def basket_journeys():
+    """One journey per abandoned-or-not basket, bots included (the baskets list can show
+    them): merged guest baskets live on in the journey they joined, and a restored copy
+    (another browser opened a restore link, ``restored_from``) is its original's basket
+    again. An original its copy's order ended (merged into that copy) stays: it is the
+    basket that was abandoned and emailed."""
+    merged_elsewhere = Q(status=JourneyStatus.MERGED) & ~Q(merged_into__restored_from=F("pk"))
+    return CartJourney.objects.own_baskets().exclude(merged_elsewhere)
+
+
 def reporting_journeys():
-    """The journeys reports count: merged guest baskets live on in the journey they joined,
-    and bots are not shoppers."""
+    """The journeys reports count as baskets (created, abandoned, funnel, products):
+    :func:`basket_journeys` without bots, which are not shoppers."""
+    return basket_journeys().exclude(is_bot=True)
+
+
+def order_journeys():
+    """The journeys that hold the orders reports count (recovered orders and revenue): each
+    order once, on the journey it ended, which may be a restored copy (its original then
+    ended merged into it and holds no order)."""
     return CartJourney.objects.exclude(status=JourneyStatus.MERGED).exclude(is_bot=True)
+
+
+def ended_in_order(journey: str = "") -> Q:
+    """The journey (``journey``: the path to it, as ``"journey__"``) ended in an order: its
+    own, or that of its restored copy it ended merged into (the same basket, ordered in the
+    browser the link was opened in)."""
+    own = Q(**{f"{journey}order__isnull": False})
+    by_copy = Q(
+        **{
+            f"{journey}merged_into__restored_from": F(journey.removesuffix("__") or "pk"),
+            f"{journey}merged_into__order__isnull": False,
+        }
+    )
+    return own | by_copy
 
 
 def _day(field: str) -> TruncDate:
@@ -79,16 +110,14 @@ def recompute(first: date, last: date | None = None) -> RecomputeResult:
 
     journeys = reporting_journeys()
     furthest = {
-        f"furthest_{step.slug}": Count("pk", filter=Q(order__isnull=True, furthest_step=step))
+        f"furthest_{step.slug}": Count("pk", filter=~ended_in_order() & Q(furthest_step=step))
         for step in CheckoutStep
     }
     for entry in (
         journeys.filter(created_at__gte=start, created_at__lt=end)
         .annotate(day=_day("created_at"))
         .values("day")
-        .annotate(
-            created=Count("pk"), ordered=Count("pk", filter=Q(order__isnull=False)), **furthest
-        )
+        .annotate(created=Count("pk"), ordered=Count("pk", filter=ended_in_order()), **furthest)
     ):
         stat = row(entry.pop("day"), DailyStat.TOTAL_KEY)
         for name, value in entry.items():
@@ -110,21 +139,25 @@ def recompute(first: date, last: date | None = None) -> RecomputeResult:
         stat.abandoned_value = entry["abandoned_value"] or Decimal("0.00")
 
     for entry in (
-        CampaignEnrolment.objects.filter(enrolled_at__gte=start, enrolled_at__lt=end)
-        .exclude(journey__status=JourneyStatus.MERGED)
+        CampaignEnrolment.objects.filter(
+            enrolled_at__gte=start, enrolled_at__lt=end, journey__in=basket_journeys()
+        )
         .annotate(day=_day("enrolled_at"))
         .values("day", "campaign_id")
         .annotate(
             enrolled=Count("pk", filter=Q(is_holdout=False)),
-            enrolled_ordered=Count("pk", filter=Q(is_holdout=False, journey__order__isnull=False)),
+            enrolled_ordered=Count("pk", filter=Q(is_holdout=False) & ended_in_order("journey__")),
             holdout=Count("pk", filter=Q(is_holdout=True)),
-            holdout_ordered=Count("pk", filter=Q(is_holdout=True, journey__order__isnull=False)),
+            holdout_ordered=Count("pk", filter=Q(is_holdout=True) & ended_in_order("journey__")),
         )
     ):
         campaign_id = entry["campaign_id"]
         stat = row(entry["day"], f"c{campaign_id}", campaign_id=campaign_id)
         for name in ("enrolled", "enrolled_ordered", "holdout", "holdout_ordered"):
             setattr(stat, name, entry[name])
+
+    for (day, campaign_id), count in _emailed(start, end).items():
+        row(day, f"c{campaign_id}", campaign_id=campaign_id).emailed = count
 
     # A click or an open proves delivery, whether or not the ESP reported "delivered".
     delivered = (
@@ -155,7 +188,8 @@ def recompute(first: date, last: date | None = None) -> RecomputeResult:
             setattr(stat, name, entry[name])
 
     for entry in (
-        journeys.filter(
+        order_journeys()
+        .filter(
             status=JourneyStatus.RECOVERED,
             attributed_message__isnull=False,
             ended_at__gte=start,
@@ -198,6 +232,25 @@ def _serialise_writers() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+
+
+def _emailed(start: datetime, end: datetime) -> dict[tuple[date, int], int]:
+    """Journeys emailed, per day and campaign: each journey once per campaign, on the day
+    of its first email sent there (skipped steps send none), if that day is in range."""
+    tz = timezone.get_current_timezone()
+    counts: dict[tuple[date, int], int] = {}
+    for entry in (
+        RecoveryMessage.objects.exclude(status=MessageStatus.SKIPPED)
+        .filter(sent_at__isnull=False, journey__in=basket_journeys())
+        .values("journey_id", campaign=F("step__campaign_id"))
+        .annotate(first=Min("sent_at"))
+        .filter(first__gte=start, first__lt=end)
+        .values_list("campaign", "first")
+    ):
+        campaign_id, first = entry
+        key = (first.astimezone(tz).date(), campaign_id)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _step_row(row, day: date, entry: dict) -> DailyStat:

@@ -26,6 +26,7 @@ from oscar_recovery import app_settings, handoff
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import CheckoutStep, JourneyEventKind, JourneyStatus
 from oscar_recovery.models import CartJourney, RecoveryMessage
+from oscar_recovery.reporting import aggregation
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
@@ -57,7 +58,8 @@ def journeys_to_alert(journey_ids: list[int]):
     if threshold is None:
         return CartJourney.objects.none()
     return (
-        CartJourney.objects.filter(
+        CartJourney.objects.own_baskets()
+        .filter(
             pk__in=journey_ids,
             status=JourneyStatus.ABANDONED,
             total__gte=threshold,
@@ -157,13 +159,16 @@ class Figures:
 
 
 def period_figures(start: datetime, end: datetime) -> Figures:
-    """Figures read from journeys and messages: abandonments (bots left out), emails sent
-    and clicked, and orders that recovery emails earned (status recovered), each counted in
-    the period its event fell in."""
+    """Figures read from journeys and messages: abandoned baskets and recovered orders
+    counted as the dashboard counts them (:func:`.aggregation.reporting_journeys`,
+    :func:`.aggregation.order_journeys`), emails sent and clicked, each counted in the
+    period its event fell in."""
     figures = Figures(start=start, end=end)
-    figures.abandoned = CartJourney.objects.filter(
-        abandoned_at__gte=start, abandoned_at__lt=end, is_bot=False
-    ).count()
+    figures.abandoned = (
+        aggregation.reporting_journeys()
+        .filter(abandoned_at__gte=start, abandoned_at__lt=end)
+        .count()
+    )
     figures.emails_sent = RecoveryMessage.objects.filter(
         sent_at__gte=start, sent_at__lt=end
     ).count()
@@ -171,9 +176,8 @@ def period_figures(start: datetime, end: datetime) -> Figures:
         clicked_at__gte=start, clicked_at__lt=end
     ).count()
     recovered = (
-        CartJourney.objects.filter(
-            status=JourneyStatus.RECOVERED, ended_at__gte=start, ended_at__lt=end
-        )
+        aggregation.order_journeys()
+        .filter(status=JourneyStatus.RECOVERED, ended_at__gte=start, ended_at__lt=end)
         .values("currency")
         .annotate(orders=Count("pk"), revenue=Sum("order_total"))
         .order_by("currency")

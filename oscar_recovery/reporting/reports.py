@@ -28,6 +28,7 @@ from oscar_recovery.models import (
     PromptEvent,
 )
 from oscar_recovery.prompts.figures import event_counts
+from oscar_recovery.prompts.targeting import asks_email
 from oscar_recovery.reporting import statistics as stats
 from oscar_recovery.sending.content import display_subject
 
@@ -43,6 +44,7 @@ SUMMED_FIELDS = (
     "enrolled_ordered",
     "holdout",
     "holdout_ordered",
+    "emailed",
     "sent",
     "delivered",
     "opened",
@@ -52,6 +54,29 @@ SUMMED_FIELDS = (
     "recovered_revenue",
 )
 _DECIMAL_FIELDS = {"abandoned_value", "recovered_revenue"}
+
+#: What each figure is called wherever the dashboard shows it (tables, charts, exports): one
+#: name per figure, one figure per name. "Journeys emailed" counts journeys that were sent
+#: an email; the emailed group is every journey enrolled outside the holdout, emailed yet or
+#: not (a step may be skipped), which is what the lift compares with the holdout.
+LABELS = {
+    "created": _("Baskets created"),
+    "abandoned": _("Baskets abandoned"),
+    "abandonment_rate": _("Abandonment rate"),
+    "identified_share": _("Abandoned with an email"),
+    "abandoned_value": _("Value of abandoned baskets"),
+    "emailed": _("Journeys emailed"),
+    "enrolled": _("Emailed group (enrolled outside the holdout)"),
+    "holdout": _("Holdout (never emailed)"),
+    "sent": _("Emails sent"),
+    "delivered": _("Emails delivered"),
+    "clicked": _("Emails clicked"),
+    "click_rate": _("Click rate (of sent)"),
+    "recovered_orders": _("Recovered orders"),
+    "recovered_revenue": _("Recovered revenue"),
+    "recovery_rate": _("Recovery rate (of abandoned)"),
+    "revenue_per_email": _("Revenue per email sent"),
+}
 CENT = Decimal("0.01")
 
 
@@ -469,7 +494,8 @@ def prompt_rows(period: Period) -> list[Row]:
             "shown": shown,
             "dismissed": kinds.get(PromptEventKind.DISMISSED, 0),
             "captured": captured,
-            "capture_rate": stats.rate(captured, shown),
+            # A prompt without an email form captures nothing by design: no rate, not 0 %.
+            "capture_rate": stats.rate(captured, shown) if asks_email(prompt) else None,
             "recovered_orders": kinds.get(PromptEventKind.CONVERTED, 0) - assisted_count,
             "assisted_orders": assisted_count,
         }

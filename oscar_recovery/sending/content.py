@@ -35,7 +35,7 @@ from oscar_recovery.models import (
     CartJourney,
     RecoveryMessage,
     StepVariant,
-    email_matches_any,
+    raw_email_candidates,
 )
 from oscar_recovery.privacy.hashing import normalise_email
 from oscar_recovery.recommendations.service import batch_memo, purchased_product_ids
@@ -466,13 +466,15 @@ def past_order_names(addresses: Sequence[str]) -> dict[str, str]:
     address -> name; "" when there is none or its name is not plain), in one query."""
     names = {normalise_email(address): "" for address in addresses if address}
     rows = (
-        Order.objects.filter(email_matches_any(addresses, "guest_email", "user__email"))
+        Order.objects.filter(raw_email_candidates(addresses, "guest_email", "user__email"))
         .exclude(shipping_address=None)
         .order_by("date_placed", "pk")
         .values_list("guest_email", "user__email", "shipping_address__first_name")
     )
     for guest_email, user_email, first_name in rows:  # oldest first: the latest wins
-        names[normalise_email(guest_email or user_email or "")] = plain_name(first_name)
+        address = normalise_email(guest_email or user_email or "")
+        if address in names:  # the SQL look is generous: only the addresses asked for
+            names[address] = plain_name(first_name)
     return names
 
 

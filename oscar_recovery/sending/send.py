@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from oscar_recovery import app_settings, signals
 from oscar_recovery.constants import CampaignTrigger, EnrolmentStatus, MessageStatus, SkipReason
+from oscar_recovery.contacts.addresses import safe_canonical_email
 from oscar_recovery.handoff import publish_soon
 from oscar_recovery.models import CampaignEnrolment, CartJourney, RecoveryMessage
 from oscar_recovery.sending import esp_call
@@ -191,8 +192,13 @@ def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> Batch
                 products = loaded.get(message.pk)
                 if reason is None:
                     reason = _why_not_show(message, products)
-                address = (message.journey.email or "").upper()
-                if reason is None and app_settings.ADDRESS_COOLDOWN and address in emailed:
+                address = safe_canonical_email(message.journey.email)
+                if (
+                    reason is None
+                    and app_settings.ADDRESS_COOLDOWN
+                    and address
+                    and address in emailed
+                ):
                     reason = SkipReason.COOLDOWN  # this batch's earlier email to the address
                 if reason is not None:
                     finishes.append((message, MessageStatus.SKIPPED, {"skip_reason": reason}))

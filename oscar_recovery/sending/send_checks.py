@@ -17,12 +17,14 @@ from oscar_recovery.constants import (
     MessageStatus,
     SkipReason,
 )
+from oscar_recovery.contacts.addresses import safe_canonical_email
 from oscar_recovery.models import (
     CartJourney,
     RecoveryMessage,
     SuppressedAddress,
-    email_matches,
     email_matches_any,
+    raw_email_candidates,
+    same_email,
 )
 from oscar_recovery.privacy.consent import latest_decisions, why_not_contact
 from oscar_recovery.privacy.suppression import all_hashes
@@ -51,8 +53,10 @@ def why_not_send_many(messages: Sequence[RecoveryMessage], now) -> dict[int, Ski
     loaded. Cheap checks come first, in memory; then each database check is one query for
     the whole batch (orders since, suppression, lawful basis, newer journey, cooldown), in
     the order the single-message checks were always asked, so a message gets the same reason
-    whether it is checked alone or with others. Addresses are compared case-insensitively
-    (``upper()``), as :func:`~oscar_recovery.models.email_matches` does in the database.
+    whether it is checked alone or with others. Addresses are compared in their canonical
+    form (:func:`~oscar_recovery.contacts.addresses.canonical_email`), as
+    :func:`~oscar_recovery.models.email_matches` does in the database; Oscar's order and user
+    addresses, kept as typed, are canonicalised here before they are compared.
     Messages of the same batch to one address are not cooldown for each other here: the
     sender keeps that rule as it sends (:func:`oscar_recovery.sending.send.send_batch`).
     """
@@ -117,12 +121,18 @@ def _why_not_in_memory(message: RecoveryMessage) -> SkipReason | None:
 
 
 def _key(email: str | None) -> str:
-    return (email or "").upper()
+    """The address to compare: canonical, ``""`` for none (which equals nothing)."""
+    return safe_canonical_email(email)
+
+
+def _ordered_by(email: str, guest_email: str | None, user_email: str | None) -> bool:
+    """Whether an order's address (as Oscar keeps it: as typed) is the canonical ``email``."""
+    return same_email(guest_email, email) or same_email(user_email, email)
 
 
 def _with_orders_since(journeys: list[CartJourney]) -> dict[int, SkipReason]:
     """:func:`order_placed_since` for many journeys, in one query."""
-    who = email_matches_any([j.email for j in journeys], "guest_email", "user__email")
+    who = raw_email_candidates([j.email for j in journeys], "guest_email", "user__email")
     baskets = {j.basket_id for j in journeys if j.basket_id}
     users = {j.user_id for j in journeys if j.user_id}
     if baskets:
@@ -145,7 +155,7 @@ def _with_orders_since(journeys: list[CartJourney]) -> dict[int, SkipReason]:
             if (
                 (journey.basket_id and basket_id == journey.basket_id)
                 or (journey.user_id and user_id == journey.user_id)
-                or (email and email in (_key(guest_email), _key(user_email)))
+                or _ordered_by(email, guest_email, user_email)
             ):
                 found[journey.pk] = SkipReason.ORDER_PLACED
                 break
@@ -196,7 +206,12 @@ def _with_newer_journey(journeys: list[CartJourney]) -> dict[int, SkipReason]:
     for journey in shoppers:
         email = _key(journey.email)
         for pk, other_email, user_id, visitor_id, created_at in rows:
-            if pk == journey.pk or created_at <= journey.created_at or _key(other_email) != email:
+            if (
+                pk == journey.pk
+                or created_at <= journey.created_at
+                or not email
+                or _key(other_email) != email
+            ):
                 continue
             if (journey.user_id and user_id == journey.user_id) or (
                 journey.visitor_id and visitor_id == journey.visitor_id
@@ -219,19 +234,14 @@ def _recently_emailed(messages: list[RecoveryMessage], now) -> dict[int, SkipRea
     found = {}
     for message in messages:
         email = _key(message.journey.email)
-        if any(pk != message.pk and _key(to) == email for pk, to in rows):
+        if email and any(pk != message.pk and _key(to) == email for pk, to in rows):
             found[message.pk] = SkipReason.COOLDOWN
     return found
 
 
 def order_placed_since(journey: CartJourney) -> bool:
     """Any order for this basket, this address or this user since the journey began."""
-    who = email_matches(journey.email, "guest_email", "user__email")
-    if journey.basket_id:
-        who |= Q(basket_id=journey.basket_id)
-    if journey.user_id:
-        who |= Q(user_id=journey.user_id)
-    return Order.objects.filter(who, date_placed__gte=journey.created_at).exists()
+    return journey.pk in _with_orders_since([journey])
 
 
 def newer_journey_exists(journey: CartJourney) -> bool:

@@ -20,6 +20,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
 from oscar_recovery import app_settings
+from oscar_recovery.contacts.addresses import display_email, safe_canonical_email
 from oscar_recovery.models import CartJourney, RecoveryMessage
 from oscar_recovery.privacy.suppression import email_hash
 from oscar_recovery.utils import mask_email
@@ -100,7 +101,11 @@ def check_restore_token(token: str) -> RestoreLink:
 
 
 def unsubscribe_token(email: str, language: str = "") -> str:
-    payload = {"h": email_hash(email), "m": mask_email(email)}
+    """A link's token naming the address's suppression hash: of its canonical form, so one
+    unsubscribe covers every spelling of the mailbox. The page shows it masked, as people
+    read it (the domain's U-label)."""
+    shown = display_email(safe_canonical_email(email)) or email
+    payload = {"h": email_hash(email), "m": mask_email(shown)}
     if language:
         payload["l"] = language
     return signing.dumps(payload, salt=_UNSUBSCRIBE_SALT)

@@ -150,3 +150,41 @@ def test_overview_and_basket_detail_load_without_console_errors(
         "paused"
     )
     assert problems == []
+
+
+@pytest.fixture
+def unsubscribed(scenario):
+    """J2's address unsubscribed just now; its next step is not due yet."""
+    from oscar_recovery.constants import SuppressionReason
+    from oscar_recovery.privacy.suppression import suppress
+
+    suppress(scenario.journeys[2].email, SuppressionReason.UNSUBSCRIBED)
+    return scenario.journeys[2]
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}], ids=str
+)
+def test_an_unsubscribe_shows_at_once_on_the_basket_pages(
+    unsubscribed, live_server, dashboard_browser, viewport
+):
+    """Before: nothing showed until the next step fell due, then "Stopped: address
+    unsubscribed, bounced or complained"; the baskets list had no column for it."""
+    page, problems = dashboard_browser
+    page.set_viewport_size(viewport)
+    page.goto(f"{live_server.url}/dashboard/recovery/baskets/", wait_until="load")
+    cell = page.locator(f"[data-journey='{unsubscribed.pk}'] [data-no-more-emails]")
+    assert cell.inner_text() == "Unsubscribed"
+
+    page.goto(f"{live_server.url}/dashboard/recovery/baskets/{unsubscribed.pk}/", wait_until="load")
+    notice = page.locator("[data-no-more-emails=unsubscribed]")
+    assert "the address unsubscribed" in notice.inner_text()
+    box = notice.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 1
+    assert page.locator("[data-kind=contact]").count() == 1
+    page.screenshot(path=f"/tmp/owner-shots/basket-page-{viewport['width']}.png", full_page=True)
+
+    page.goto(f"{live_server.url}/dashboard/recovery/ab-tests/", wait_until="load")
+    explanation = page.locator("[data-sequential-assumptions]")
+    assert int(explanation.evaluate("p => getComputedStyle(p).fontWeight")) < 600
+    assert problems == []

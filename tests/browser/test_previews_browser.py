@@ -70,6 +70,61 @@ def test_the_step_preview_shows_the_email_full_height_at_desktop_and_phone_width
     page.screenshot(path=str(SHOTS / "step-preview.png"), full_page=True)
 
 
+OWNER_SHOTS = __import__("pathlib").Path("/tmp/owner-shots")
+OWNER_SHOTS.mkdir(exist_ok=True)
+LONG_URL = "https://shop.example/" + "very-long-campaign-path-" * 12 + "end"
+STYLED_DRAFT = (
+    '<table role="presentation" width="100%"><tr><td style="background-color: rgb(255, 0, 0);'
+    ' padding: 24px" id="styled">Draft for {{ lines.0.title }}</td></tr></table>'
+)
+
+
+@pytest.mark.parametrize(
+    "viewport, side_by_side",
+    [({"width": 1280, "height": 800}, True), ({"width": 390, "height": 844}, False)],
+    ids=["desktop", "phone"],
+)
+def test_a_draft_preview_is_styled_and_laid_out_for_the_screen(staff_page, viewport, side_by_side):
+    """Before: the draft's frames (srcdoc) inherited the admin's strict CSP, which refused
+    every inline style of the email (about 96 violations), so it showed unstyled; the two
+    frames stacked on a 1280 px screen; a long URL ran out of the text part's box."""
+    campaign = Campaign.objects.create(name="Winter")
+    step = CampaignStep.objects.create(
+        campaign=campaign,
+        position=1,
+        delay=timedelta(hours=1),
+        subject="Still there?",
+        body_text=f"See {LONG_URL}",
+    )
+    page = staff_page(f"/admin/oscar_recovery/campaignstep/{step.pk}/preview/", viewport=viewport)
+    page.fill("#id_body_html", STYLED_DRAFT)
+    with page.expect_navigation():
+        page.click("button[value=preview]")
+    page.wait_for_function(
+        f"() => ({FRAME_FITS})(document.querySelector('.recovery-frame-desktop'))"
+    )
+    page.wait_for_function(f"() => ({FRAME_FITS})(document.querySelector('.recovery-frame-phone'))")
+
+    for frame_class in ("recovery-frame-desktop", "recovery-frame-phone"):
+        cell = page.locator(f"iframe.{frame_class}").content_frame.locator("#styled")
+        assert cell.inner_text() == "Draft for Winter coat"
+        assert cell.evaluate("c => getComputedStyle(c).backgroundColor") == "rgb(255, 0, 0)"
+    d = page.locator("iframe.recovery-frame-desktop").bounding_box()
+    p = page.locator("iframe.recovery-frame-phone").bounding_box()
+    if side_by_side:
+        assert p["x"] >= d["x"] + d["width"] and abs(p["y"] - d["y"]) < 5
+        assert d["width"] > p["width"]
+    else:
+        assert p["y"] >= d["y"] + d["height"]  # stacked: a phone has room for one
+        assert p["x"] + p["width"] <= viewport["width"]
+    text = page.locator("#preview-text")
+    assert LONG_URL in text.inner_text().replace("\n", "")
+    assert text.evaluate("t => t.scrollWidth <= t.clientWidth")
+    page.screenshot(
+        path=str(OWNER_SHOTS / f"step-preview-draft-{viewport['width']}.png"), full_page=True
+    )
+
+
 def test_the_prompt_admin_previews_the_prompt_live_as_staff_type(staff_page, tmp_path):
     prompt = Prompt.objects.create(
         name="Exit", kind=PromptKind.EXIT_INTENT, headline="Before you go", cta_label="Send"
@@ -97,3 +152,38 @@ def test_the_prompt_admin_previews_the_prompt_live_as_staff_type(staff_page, tmp
     last = frame.locator("button.orc-secondary").bounding_box()  # page coordinates
     assert last["y"] + last["height"] <= frame_box["y"] + frame_box["height"]
     page.screenshot(path=str(SHOTS / "prompt-preview.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}], ids=str
+)
+def test_the_admin_journey_page_reads_as_words(staff_page, product, viewport):
+    """Before: events as JSON, viewed products as "[8, 4]", times as ISO strings and the
+    language as a code on the admin's journey page."""
+    from oscar_recovery.constants import EmailSource, JourneyEventKind, JourneyStatus
+    from oscar_recovery.models import CartJourneyEvent
+    from tests.support.factories import make_journey
+
+    journey = make_journey(
+        quiet_for=timedelta(hours=2),
+        status=JourneyStatus.ABANDONED,
+        viewed=[product.pk],
+        vouchers=["WELCOME10"],
+        language="ar",
+        email_source=EmailSource.CHECKOUT,
+        gateway_reached_at=None,
+    )
+    CartJourneyEvent.objects.create(
+        journey=journey, kind=JourneyEventKind.EMAIL_CAPTURED, data={"source": "checkout"}
+    )
+
+    page = staff_page(f"/admin/oscar_recovery/cartjourney/{journey.pk}/change/", viewport=viewport)
+
+    text = page.locator("#content").inner_text()
+    assert "Email address known (Checkout gateway)" in text
+    assert '{"source"' not in text and f"[{product.pk}]" not in text
+    assert "Winter coat" in page.locator(".field-viewed_products").inner_text()
+    assert "(ar)" in page.locator(".field-language_name").inner_text()
+    assert not __import__("re").search(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", text)
+    shot = OWNER_SHOTS / f"admin-journey-{viewport['width']}.png"
+    page.screenshot(path=str(shot), full_page=True)

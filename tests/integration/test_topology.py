@@ -1,6 +1,6 @@
 """The production topology, end to end (issue 13 part 4): PostgreSQL, Redis, a ``celery
 worker`` and a ``celery beat`` process, and the sandbox served by gunicorn, each a real
-process started here as the README's *Production* section and the ``Procfile`` list them.
+process started here as the documentation's production guide and the ``Procfile`` list them.
 
 A shopper in Chromium puts a product in the basket, gives an email at the checkout gateway
 and leaves; with short sandbox delays the test waits until the worker has sent the first

@@ -271,7 +271,7 @@ def test_capture_makes_the_journey_recoverable_and_reveals_a_single_use_voucher(
     body = response.json()
     assert body["message"]
     journey = CartJourney.objects.get()
-    assert journey.email == "Ada@Example.com"
+    assert journey.email == "ada@example.com"  # canonical
     assert journey.email_source == EmailSource.CAPTURED
     voucher = Voucher.objects.get(code=body["voucher"])
     assert voucher.usage == Voucher.SINGLE_USE and voucher.is_active()
@@ -386,6 +386,31 @@ def test_bad_capture_input_is_400_and_nothing_is_recorded(browser, exit_prompt, 
 def test_the_invalid_email_message_is_the_contracts(browser, exit_prompt):
     response = post(browser, CAPTURE, capture(exit_prompt, "nope"))
     assert response.json()["errors"] == {"email": ["Enter a valid email address."]}
+
+
+@pytest.mark.parametrize("spelling", ["victim@exam\u00adple.com", "victim@\uff45xample.com"])
+def test_an_address_with_hidden_or_look_alike_characters_is_refused_clearly(
+    browser, exit_prompt, spelling
+):
+    """Django's validator accepts both, and the ESP delivers them to victim@example.com: a
+    way round the victim's unsubscribe. Refused, saying why, and nothing is recorded."""
+    response = post(browser, CAPTURE, capture(exit_prompt, spelling))
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "email": [
+            "This email address contains hidden or look-alike characters. Please type it "
+            "again using plain letters."
+        ]
+    }
+    assert not PromptEvent.objects.exists()
+    assert not CartJourney.objects.exists()
+    assert not Voucher.objects.exists()
+
+
+def test_a_captured_address_is_stored_canonical(browser, exit_prompt):
+    response = post(browser, CAPTURE, capture(exit_prompt, " Ada@BÜCHER.de "))
+    assert response.status_code == 200
+    assert CartJourney.objects.get().email == "ada@xn--bcher-kva.de"
 
 
 def test_required_consent_must_be_given(browser, exit_prompt):

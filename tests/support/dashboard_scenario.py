@@ -211,6 +211,11 @@ def build() -> Scenario:
     js[8] = journey(d(25, 2), abandoned=d(25, 2), total="60.00")
     enrol(js[8], campaign, d(25, 2))
     message(js[8], step1, sent=d(25, 2), status=MessageStatus.BOUNCED)
+    # J11: J2's restore link opened in another browser 03-02 (a copy of J2's basket, no
+    # address), abandoned again: enrolled, as copies were before they were told apart, and
+    # counted nowhere: J2 is that basket.
+    js[11] = journey(d(2), abandoned=d(2), email="", total="20.00", restored_from=js[2])
+    enrol(js[11], campaign, d(2))
     # J10: created the day after the period: outside both.
     js[10] = journey(d(8), abandoned=d(8), total="5.00")
     return Scenario(campaign, step1, step2, variant_b, js)
@@ -231,6 +236,7 @@ EXPECTED = {
     "recovered_orders": 1,  # J1
     "recovered_revenue": Decimal("30.00"),
     "enrolled": 3,  # J1 J2 J9
+    "emailed": 2,  # J1 J2 (J9's email failed, J5 is in the holdout)
     "enrolled_ordered": 1,  # J1
     "holdout": 1,  # J5
     "holdout_ordered": 1,
@@ -244,6 +250,7 @@ EXPECTED_PREVIOUS = {
     "bounced": 1,
     "recovered_orders": 0,
     "enrolled": 1,
+    "emailed": 1,  # J8: sent, then bounced
 }
 #: (step, reached, went no further) of journeys created in PERIOD.
 EXPECTED_FUNNEL = [

@@ -16,6 +16,7 @@ class Command(RecoveryCommand):
         "does; --days), a range (--from/--to), or everything since the first journey "
         "(--all). Safe to rerun: each day is replaced as a whole."
     )
+    routine_output = True  # run from cron
 
     def add_arguments(self, parser):
         parser.add_argument("--from", dest="first", type=date.fromisoformat, help="YYYY-MM-DD")

@@ -12,6 +12,7 @@ class Command(RecoveryCommand):
         "Rebuild the bought-together and bestseller tables behind product recommendations "
         "from the orders (what the nightly Celery task does)."
     )
+    routine_output = True  # run from cron
 
     def handle(self, *args, **options):
         started = time.perf_counter()

@@ -4,8 +4,10 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from oscar_recovery.campaigns.enrolment import holdout_note
 from oscar_recovery.campaigns.install import install_browse_defaults, install_defaults
 from oscar_recovery.management.base import RecoveryCommand
+from oscar_recovery.models import Campaign
 from oscar_recovery.segments import builtins as segment_builtins
 
 
@@ -23,8 +25,10 @@ def _percentage(value: str) -> Decimal:
 
 class Command(RecoveryCommand):
     help_text = gettext_lazy(
-        "Create the recommended abandoned-basket campaign (emails after 1 h, 24 h and 72 h). "
-        "It stays inactive unless --activate is given; running it again changes nothing."
+        "Create the recommended abandoned-basket campaign (emails after 1 h, 24 h and 72 h; "
+        "one journey in ten held out, never emailed, to measure lift). It stays inactive "
+        "unless --activate is given. Run again, it leaves an existing campaign as it is, "
+        "except that --activate switches it on."
     )
 
     def add_arguments(self, parser):
@@ -63,3 +67,11 @@ class Command(RecoveryCommand):
                     count,
                 )
             self.stdout.write(summary % {"campaign": campaign.name, "count": count})
+            self.stdout.write("    " + holdout_note(campaign.holdout_percent))
+        self.stdout.write(
+            _(
+                "Change the holdout in the admin (Campaigns, “%(field)s”); 0 emails every journey, "
+                "your test baskets included."
+            )
+            % {"field": Campaign._meta.get_field("holdout_percent").verbose_name}
+        )

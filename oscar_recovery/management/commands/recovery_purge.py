@@ -10,6 +10,7 @@ class Command(RecoveryCommand):
         "Delete recovery data older than OSCAR_RECOVERY_RETENTION, in batches (what the "
         "oscar_recovery.purge Celery task does)."
     )
+    routine_output = True  # run from cron
 
     def handle(self, *args, **options):
         result = purge_expired()

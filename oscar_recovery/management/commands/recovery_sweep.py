@@ -1,3 +1,4 @@
+from django.core.management.base import CommandError
 from django.utils.translation import gettext_lazy, ngettext
 
 from oscar_recovery.handoff.publish import wait_for_publisher
@@ -10,7 +11,11 @@ class Command(RecoveryCommand):
         "Mark quiet cart journeys abandoned and expire stale ones (what the Celery task does)."
     )
 
+    routine_output = True
+
     def handle(self, *args, **options):
+        """Prints the sweep's figures (not at ``-v0``, the verbosity for cron); errors go to
+        stderr and end the command with exit status 1 at any verbosity."""
         result = recorded_sweep()
         # Celery mode: what the sweep published goes out before the process exits (bounded
         # by OSCAR_RECOVERY_BROKER_TIMEOUT; anything left stays in the database).
@@ -18,6 +23,15 @@ class Command(RecoveryCommand):
         self.stdout.write(summary(result))
         for error in result.errors:
             self.stderr.write(error)
+        if result.errors:
+            raise CommandError(
+                ngettext(
+                    "The sweep ran with %(count)d error.",
+                    "The sweep ran with %(count)d errors.",
+                    len(result.errors),
+                )
+                % {"count": len(result.errors)}
+            )
 
 
 def summary(result) -> str:

@@ -91,6 +91,6 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("oscar_recovery", "0020_contacts_and_consent_ledger")]
+    dependencies = [("oscar_recovery", "0024_contacts_and_consent_ledger")]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop, elidable=True)]

@@ -10,6 +10,6 @@ def install(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("oscar_recovery", "0023_segments")]
+    dependencies = [("oscar_recovery", "0027_segments")]
 
     operations = [migrations.RunPython(install, migrations.RunPython.noop)]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oscar_recovery', '0022_sweep_cursor_and_unlinked_index'),
+        ('oscar_recovery', '0026_sweep_cursor_and_unlinked_index'),
     ]
 
     operations = [

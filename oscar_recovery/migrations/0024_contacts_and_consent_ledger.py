@@ -8,9 +8,12 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    # New tables only; one of them refers to the journey table, whose lock a single
+    # transaction would hold until the last table is made. Each step commits on its own.
+    atomic = False
 
     dependencies = [
-        ('oscar_recovery', '0019_confirmation_esp_call_started'),
+        ('oscar_recovery', '0023_dailystat_emailed'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -64,11 +67,6 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'consent events',
                 'ordering': ['occurred_at', 'pk'],
             },
-        ),
-        migrations.AddField(
-            model_name='cartjourney',
-            name='contact',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='journeys', to='oscar_recovery.contact', verbose_name='contact'),
         ),
         migrations.CreateModel(
             name='ContactIdentifier',
