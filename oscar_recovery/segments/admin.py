@@ -46,41 +46,32 @@ class SegmentAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
+    #: What the change page shows and nobody edits: the conditions in words, the live
+    #: count, and what the last refresh recorded.
+    STATS = [
+        "conditions",
+        "live_count",
+        "member_count",
+        "version",
+        "last_run_at",
+        "last_duration_ms",
+    ]
+    BUILTIN_FIELDS = ["name", "slug", "rule", "days", "amount", "amount_basis", "is_active"]
+    CUSTOM_FIELDS = ["name", "slug", "definition", "is_active"]
+
     def get_fields(self, request, obj=None):
-        if obj is not None and obj.kind == SegmentKind.BUILTIN:
-            return [
-                "name",
-                "slug",
-                "rule",
-                "days",
-                "amount",
-                "amount_basis",
-                "is_active",
-                "conditions",
-                "live_count",
-                "member_count",
-                "version",
-                "last_run_at",
-                "last_duration_ms",
-            ]
-        fields = ["name", "slug", "definition", "is_active"]
-        if obj is not None:
-            fields += [
-                "conditions",
-                "live_count",
-                "member_count",
-                "version",
-                "last_run_at",
-                "last_duration_ms",
-            ]
-        return fields
+        if obj is None:
+            return self.CUSTOM_FIELDS
+        if obj.kind == SegmentKind.BUILTIN:
+            return [*self.BUILTIN_FIELDS, *self.STATS]
+        return [*self.CUSTOM_FIELDS, *self.STATS]
 
     def get_readonly_fields(self, request, obj=None):
-        stats = ["conditions", "live_count", "member_count", "version", "last_run_at"]
-        stats.append("last_duration_ms")
-        if obj is not None and obj.kind == SegmentKind.BUILTIN:
-            return ["slug", "rule", *stats]
-        return stats if obj is not None else []
+        if obj is None:
+            return []
+        if obj.kind == SegmentKind.BUILTIN:
+            return ["slug", "rule", *self.STATS]
+        return self.STATS
 
     def get_prepopulated_fields(self, request, obj=None):
         return (
