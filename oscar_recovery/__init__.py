@@ -7,6 +7,8 @@ The map, in the order data flows (each package connects its own receivers from
 - ``capture/``          1. shop signals -> journey: receivers, request scope, snapshot, visitor
 - ``contacts/``            who a shopper is: contacts linked across visits, merges, facts,
   canonical addresses, whether an address is verified
+- ``segments/``            segments of contacts: definitions, built-ins, set-based refresh,
+  the audience definitions shared with campaigns and prompts, admin
 - ``journeys/``            every write to a cart journey: status changes, writes
 - ``sweep/``            2. quiet journeys move on: abandon/expire, browse abandonment
 - ``handoff/``             how work leaves a request or the sweep: task mode, publish, outbox

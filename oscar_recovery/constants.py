@@ -395,3 +395,36 @@ class ConsentStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Withdrawn")
     #: Unsubscribed, bounced, complained, STOP or erased: for good.
     SUPPRESSED = "suppressed", _("Never contact again")
+
+
+class SegmentKind(models.TextChoices):
+    """A segment shipped with the app (its rule fixed, its numbers the owner's) or one the
+    owner defines from contacts' facts."""
+
+    BUILTIN = "builtin", _("Built in")
+    CUSTOM = "custom", _("Custom")
+
+
+class SegmentRule(models.TextChoices):
+    """What a built-in segment selects (:mod:`oscar_recovery.segments.builtins`)."""
+
+    CUSTOM = "custom", _("Custom definition")
+    NEW_VISITORS = "new_visitors", _("New visitors")
+    RETURNING_VISITORS = "returning_visitors", _("Returning visitors")
+    NEW_CUSTOMERS = "new_customers", _("New customers (no order yet)")
+    RETURNING_CUSTOMERS = "returning_customers", _("Returning customers (at least one order)")
+    FIRST_TIME_BUYERS = "first_time_buyers", _("First-time buyers")
+    RECENT_BUYERS = "recent_buyers", _("Recent buyers")
+    LAPSED_CUSTOMERS = "lapsed_customers", _("Lapsed customers")
+    VALUE_LOW = "value_low", _("Low lifetime value")
+    VALUE_MEDIUM = "value_medium", _("Medium lifetime value")
+    VALUE_HIGH = "value_high", _("High lifetime value")
+    ABANDONED_BASKET = "abandoned_basket", _("Abandoned a basket without ordering")
+    BROWSED_NOT_BOUGHT = "browsed_not_bought", _("Browsed without buying")
+
+
+class AmountBasis(models.TextChoices):
+    """Which order value a segment's amount is compared with."""
+
+    LAST_ORDER = "last_order", _("The last order's total")
+    LIFETIME = "lifetime", _("The lifetime total of all orders")

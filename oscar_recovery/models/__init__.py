@@ -8,6 +8,7 @@
   once; ``raw_email_candidates`` and ``same_email`` for Oscar's fields, kept as typed);
 * :mod:`~oscar_recovery.models.contacts`: ``Contact``, ``ContactIdentifier``, ``ContactMerge``,
   ``ContactFacts``;
+* :mod:`~oscar_recovery.models.segments`: ``Segment``, ``SegmentMembership``;
 * :mod:`~oscar_recovery.models.campaigns`: ``Campaign``, ``CampaignStep``, ``StepVariant``,
   ``CampaignEnrolment``;
 * :mod:`~oscar_recovery.models.messages`: ``RecoveryMessage`` (``MessageQuerySet``),
@@ -52,6 +53,7 @@ from oscar_recovery.models.operations import HandOff, SweepCursor, SweepRun, Wor
 from oscar_recovery.models.privacy import ConsentConfirmation, ConsentEvent, SuppressedAddress
 from oscar_recovery.models.prompts import Prompt, PromptEvent, PromptVariant
 from oscar_recovery.models.recommendations import BoughtTogether, ProductSales
+from oscar_recovery.models.segments import Segment, SegmentMembership
 from oscar_recovery.models.stats import DailyProductStat, DailyStat
 from oscar_recovery.models.webhooks import (
     WebhookAttempt,
@@ -84,6 +86,8 @@ __all__ = [
     "PromptEvent",
     "PromptVariant",
     "RecoveryMessage",
+    "Segment",
+    "SegmentMembership",
     "SendRateBucket",
     "StepVariant",
     "SuppressedAddress",

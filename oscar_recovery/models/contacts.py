@@ -153,6 +153,19 @@ class ContactFacts(models.Model):
                 condition=Q(last_order_at__isnull=False),
                 name="recovery_facts_last_order_idx",
             ),
+            # Segments refresh the contacts whose facts changed since their last run, and
+            # those whose rolling thresholds the clock just crossed.
+            models.Index(fields=["updated_at"], name="recovery_facts_updated_idx"),
+            models.Index(
+                fields=["first_order_at"],
+                condition=Q(first_order_at__isnull=False),
+                name="recovery_facts_first_order_idx",
+            ),
+            models.Index(
+                fields=["last_basket_activity_at"],
+                condition=Q(last_basket_activity_at__isnull=False),
+                name="recovery_facts_basket_idx",
+            ),
         ]
 
     def __str__(self) -> str:

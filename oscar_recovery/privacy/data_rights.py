@@ -66,6 +66,7 @@ from oscar_recovery.models import (
     ContactIdentifier,
     PromptEvent,
     RecoveryMessage,
+    SegmentMembership,
     SuppressedAddress,
     TrackingEvent,
     WebhookAttempt,
@@ -231,7 +232,9 @@ def export_email(email: str) -> dict[str, Any]:
     # The keyed hash means nothing to the shopper; the journey and the times do.
     confirmations = confirmations_of(email).order_by("requested_at", "pk")
     contacts = list(
-        contacts_of(email).prefetch_related("identifiers", "merges").select_related("facts")
+        contacts_of(email)
+        .prefetch_related("identifiers", "merges", "segment_memberships__segment")
+        .select_related("facts")
     )
     return {
         "format": EXPORT_FORMAT,
@@ -286,6 +289,14 @@ def _contact_row(contact: Contact) -> dict[str, Any]:
         "identifiers": [_row(i, ("contact_id",)) for i in contact.identifiers.all()],
         "facts": _row(facts, ("contact_id",)) if facts else None,
         "merges": [_row(m, ("winner_id",)) for m in contact.merges.all()],
+        "segments": [
+            {
+                "segment": membership.segment.name,
+                "entered_at": membership.entered_at,
+                "exited_at": membership.exited_at,
+            }
+            for membership in contact.segment_memberships.all()
+        ],
     }
 
 
@@ -310,6 +321,8 @@ class Erasure:
     contacts: int = 0
     consent_events: int = 0
     consent_confirmations: int = 0
+    #: Segment memberships (current and past) of the erased contacts.
+    segment_memberships: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -360,6 +373,7 @@ def erase_email(email: str) -> Erasure:
             contacts=deleted_contacts.get(Contact._meta.label, 0),
             consent_events=consent_events,
             consent_confirmations=consent_confirmations,
+            segment_memberships=deleted_contacts.get(SegmentMembership._meta.label, 0),
         )
     signals.personal_data_erased.send(
         sender=CartJourney, email_hash=email_hash(normalise_email(email)), erasure=erasure

@@ -22,6 +22,7 @@ from oscar_recovery.contacts import facts, identity
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney
 from oscar_recovery.privacy import confirmation
+from oscar_recovery.segments import refresh as segments
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sweep import browse
 from oscar_recovery.sweep.announce import announce
@@ -50,6 +51,9 @@ class SweepResult:
     handed_over: int = 0
     #: Journeys linked to their contact (new, or whose account or address changed).
     linked: int = 0
+    #: Contacts that entered and left segments.
+    segment_entries: int = 0
+    segment_exits: int = 0
 
     def __str__(self) -> str:
         return (
@@ -70,6 +74,8 @@ class SweepResult:
             "sent": self.sent,
             "handed_over": self.handed_over,
             "linked": self.linked,
+            "segment_entries": self.segment_entries,
+            "segment_exits": self.segment_exits,
         }
 
 
@@ -161,6 +167,7 @@ def run_sweep(now: datetime | None = None) -> SweepResult:
     expire_stale(now, result)
     send_due(now, result)
     link_contacts(now, result)
+    refresh_segments(now, result)
     hand_over(now, result)
     return result
 
@@ -178,6 +185,23 @@ def link_contacts(now: datetime | None = None, result: SweepResult | None = None
         facts.refresh_changed(linked.touched, now)
     except Exception as exc:
         logger.exception("Linking contacts failed")
+        result.errors.append(repr(exc))
+    return result
+
+
+def refresh_segments(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
+    """Bring segment memberships up to date (:mod:`oscar_recovery.segments.refresh`) from
+    the facts :func:`link_contacts` just refreshed. After the emails; a failure is logged,
+    recorded and retried by the next sweep."""
+    now = now or timezone.now()
+    result = result or SweepResult()
+    try:
+        refreshed = segments.refresh_all(now)
+        result.segment_entries += sum(o.entered for o in refreshed.outcomes)
+        result.segment_exits += sum(o.exited for o in refreshed.outcomes)
+        result.errors.extend(refreshed.errors)
+    except Exception as exc:
+        logger.exception("Refreshing segments failed")
         result.errors.append(repr(exc))
     return result
 
