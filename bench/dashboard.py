@@ -19,7 +19,7 @@ import io
 import statistics
 import time
 
-from bench.postgres import ensure_database, use_database
+from bench.postgres import ensure_database, insert_select, use_database
 
 use_database("oscar_recovery_bench_dashboard")
 
@@ -32,7 +32,7 @@ def seed(journeys: int, days: int) -> dict:
 
     from django.db import connection, transaction
 
-    from oscar_recovery.models import Campaign, CampaignStep, StepVariant
+    from oscar_recovery.models import Campaign, CampaignStep, CartJourney, StepVariant
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -60,6 +60,36 @@ def seed(journeys: int, days: int) -> dict:
         "s2": steps[1].pk,
         "variant": variant.pk,
     }
+    journeys = insert_select(
+        CartJourney,
+        {
+            "id": "g",
+            "email": "CASE WHEN has_email THEN 'shopper' || g || '@example.com' ELSE '' END",
+            "email_source": "CASE WHEN has_email THEN 'checkout' ELSE '' END",
+            "visitor_id": "md5(g::text)",
+            "language": "'en-gb'",
+            "lines": "jsonb_build_array(jsonb_build_object('product_id', g %% 500, 'title', "
+            "'Product ' || (g %% 500), 'quantity', 1, 'unit_price', '25.00', "
+            "'line_total', '25.00'))",
+            "num_lines": "1",
+            "num_items": "1",
+            "total": "25.00",
+            "currency": "'GBP'",
+            "furthest_step": "CASE WHEN ordered THEN 60 "
+            "ELSE (ARRAY[10, 20, 30, 40, 50, 60])[g %% 6 + 1] END",
+            "basket_reached_at": "created",
+            "created_at": "created",
+            "last_activity_at": "created + interval '3 hours'",
+            "status": "CASE WHEN recovered THEN 'recovered' WHEN ordered THEN 'converted' "
+            "WHEN kind < 7 THEN 'abandoned' ELSE 'active' END",
+            "abandoned_at": "CASE WHEN kind < 7 THEN created + interval '1 hour' END",
+            "ended_at": "CASE WHEN ordered THEN created + interval '3 hours' END",
+            "order_id": "CASE WHEN ordered THEN g END",
+            "order_total": "CASE WHEN ordered THEN 50.00 END",
+            "attributed_message_id": "CASE WHEN recovered THEN g END",
+        },
+        "seed",
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """
@@ -84,30 +114,9 @@ def seed(journeys: int, days: int) -> dict:
                    created + interval '3 hours', false
             FROM seed WHERE ordered;
 
-            INSERT INTO oscar_recovery_cartjourney (id, email, email_source, visitor_id,
-                language, is_staff, is_bot, lines, num_lines, num_items, total, currency,
-                vouchers, basket_frozen, furthest_step, basket_reached_at, created_at,
-                last_activity_at, status, abandoned_at, ended_at, order_id, order_total,
-                attributed_message_id, viewed, num_viewed, consent_basis, consent_text,
-                consent_source)
-            SELECT g, CASE WHEN has_email THEN 'shopper' || g || '@example.com' ELSE '' END,
-                   CASE WHEN has_email THEN 'checkout' ELSE '' END, md5(g::text), 'en-gb',
-                   false, false,
-                   jsonb_build_array(jsonb_build_object('product_id', g %% 500, 'title',
-                       'Product ' || (g %% 500), 'quantity', 1, 'unit_price', '25.00',
-                       'line_total', '25.00')),
-                   1, 1, 25.00, 'GBP', '[]'::jsonb, false,
-                   CASE WHEN ordered THEN 60 ELSE (ARRAY[10, 20, 30, 40, 50, 60])[g %% 6 + 1] END,
-                   created, created, created + interval '3 hours',
-                   CASE WHEN recovered THEN 'recovered' WHEN ordered THEN 'converted'
-                        WHEN kind < 7 THEN 'abandoned' ELSE 'active' END,
-                   CASE WHEN kind < 7 THEN created + interval '1 hour' END,
-                   CASE WHEN ordered THEN created + interval '3 hours' END,
-                   CASE WHEN ordered THEN g END,
-                   CASE WHEN ordered THEN 50.00 END,
-                   CASE WHEN recovered THEN g END,
-                   '[]'::jsonb, 0, '', '', ''
-            FROM seed;
+            """
+            + journeys
+            + """;
 
             INSERT INTO oscar_recovery_campaignenrolment (journey_id, campaign_id, is_holdout,
                 status, stop_reason, enrolled_at)
@@ -249,6 +258,9 @@ def main() -> None:
 
     staff = get_user_model().objects.filter(email="bench-staff@example.com").first()
     staff = staff or factories.UserFactory(is_staff=True, email="bench-staff@example.com")
+    # The dashboard's pages ask for view permissions beyond is_staff: a superuser has them.
+    staff.is_superuser = True
+    staff.save(update_fields=["is_superuser"])
     client = Client()
     client.force_login(staff)
     url = reverse("recovery_dashboard:recovery-overview")

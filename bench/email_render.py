@@ -20,8 +20,7 @@ the text part, and is sent to Django's in-memory backend. Figures:
   messages (``SEND_BATCH_SIZE``, as the Celery task ``oscar_recovery.send_messages`` gets them);
 - ``oscar``: Oscar's ``OrderDispatcher.send_order_placed_email_for_user`` for a 5-line order.
 
-Goals: >= 200 recovery emails per second per core (issue #3); pipeline / oscar >= 1.0
-(issue #15.1).
+Goals: >= 200 recovery emails per second per core; pipeline / oscar >= 1.0.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ with the tag and with the tag's line removed, with an empty cache and a warm one
 tag's own rendering is timed inside each page request, so the ratio page / (page - tag) comes
 from the same requests and the noise of a shared machine hits both sides alike. Pages: the
 basket with one item (an exit-intent prompt is rendered) and a product page of a visitor
-with an empty basket (nothing is eligible). Goals (issue #5): the script <= 3 KB gzipped;
+with an empty basket (nothing is eligible). Goals: the script <= 3 KB gzipped;
 <= 1 extra query per page, none once the prompt list is cached.
 """
 

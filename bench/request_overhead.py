@@ -3,7 +3,7 @@ not installed, measured in one run (alternating rounds, so machine noise hits bo
 
     .venv/bin/python -m bench.request_overhead [--requests 300] [--rounds 4]
 
-Goal (issue #2): ratio <= 1.10.
+Goal: ratio <= 1.10.
 """
 
 from __future__ import annotations

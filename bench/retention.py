@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench.postgres import ensure_database, use_database
+from bench.postgres import ensure_database, insert_select, use_database
 
 use_database("oscar_recovery_bench_retention")
 
@@ -30,7 +30,7 @@ def seed(journeys: int) -> None:
 
     from django.db import connection
 
-    from oscar_recovery.models import Campaign, CampaignStep
+    from oscar_recovery.models import Campaign, CampaignStep, CartJourney
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -47,22 +47,28 @@ def seed(journeys: int) -> None:
         for i in (1, 2)
     ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO oscar_recovery_cartjourney (
-                email, email_source, visitor_id, language, is_staff, is_bot, lines, num_lines,
-                num_items, total, currency, vouchers, basket_frozen, furthest_step, created_at,
-                last_activity_at, status, basket_reached_at, consent_basis, consent_text,
-                consent_source, viewed, num_viewed)
-            SELECT 'shopper' || g || '@example.com', 'checkout', md5(g::text), 'en-gb', false,
-                   false, '[{"title": "Coat", "quantity": 1}]'::jsonb, 1, 1, 25.00, 'GBP',
-                   '[]'::jsonb, false, 20, now() - (g %% 180) * interval '1 day',
-                   now() - (g %% 180) * interval '1 day', 'expired',
-                   now() - (g %% 180) * interval '1 day', '', '', '', '[]'::jsonb, 0
-            FROM generate_series(1, %s) AS g
-            """,
-            [journeys],
+        day = "now() - (g %% 180) * interval '1 day'"
+        journeys_sql = insert_select(
+            CartJourney,
+            {
+                "email": "'shopper' || g || '@example.com'",
+                "email_source": "'checkout'",
+                "visitor_id": "md5(g::text)",
+                "language": "'en-gb'",
+                "lines": """'[{"title": "Coat", "quantity": 1}]'::jsonb""",
+                "num_lines": "1",
+                "num_items": "1",
+                "total": "25.00",
+                "currency": "'GBP'",
+                "furthest_step": "20",
+                "created_at": day,
+                "last_activity_at": day,
+                "status": "'expired'",
+                "basket_reached_at": day,
+            },
+            "generate_series(1, %s) AS g",
         )
+        cursor.execute(journeys_sql, [journeys])
         cursor.execute(
             """
             INSERT INTO oscar_recovery_cartjourneyevent (journey_id, kind, created_at, data)

@@ -4,9 +4,12 @@
 receivers connected), from the dashboard navigation and from the URLs.
 ``BENCH_EMAIL_BACKEND`` replaces the email backend (the send-path bench's worker processes
 use ``bench.mail.EmailBackend``).
+``BENCH_SQLITE_TEMPLATE``: a migrated SQLite file copied to a missing ``BENCH_SQLITE`` (the
+benches' smoke runs in the test suite start from the test database, not from no tables).
 """
 
 import os
+import shutil
 
 from tests.settings import *  # noqa: F403
 from tests.settings import INSTALLED_APPS, OSCAR_DASHBOARD_NAVIGATION, RECOVERY_NAVIGATION
@@ -26,6 +29,9 @@ if os.environ.get("OSCAR_RECOVERY_TEST_DB", "sqlite") != "postgres":
             "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"},
         }
     }
+    _template = os.environ.get("BENCH_SQLITE_TEMPLATE")
+    if _template and not os.path.exists(DATABASES["default"]["NAME"]):
+        shutil.copyfile(_template, DATABASES["default"]["NAME"])
 if os.environ.get("BENCH_EMAIL_BACKEND"):
     EMAIL_BACKEND = os.environ["BENCH_EMAIL_BACKEND"]
 DEBUG = False

@@ -7,8 +7,8 @@ timeline event per journey, announce each batch) with its limit: the same work d
 set-based in one transaction, a single ``UPDATE .. RETURNING`` of the due rows feeding an
 ``INSERT .. SELECT`` of their events. Both start from the same state (the due rows put back
 and the tables vacuumed before each side), in alternating order round by round, so machine
-noise hits both. Prints due journeys per second and the ratio sweep / set-based (goal,
-issue #15: <= 3); a bare indexed SELECT of the due rows is printed for information only (it
+noise hits both. Prints due journeys per second and the ratio sweep / set-based (goal:
+<= 3); a bare indexed SELECT of the due rows is printed for information only (it
 writes nothing, so it is no limit for work that must write). Uses its own database,
 oscar_recovery_bench, on the local PostgreSQL (OSCAR_RECOVERY_PG_HOST/PORT/USER as for the
 tests).
@@ -20,7 +20,7 @@ import argparse
 import statistics
 import time
 
-from bench.postgres import ensure_database, use_database
+from bench.postgres import ensure_database, insert_select, use_database
 
 use_database("oscar_recovery_bench")
 
@@ -29,44 +29,47 @@ def seed(journeys: int, due: int) -> None:
     """Rows in the shapes a busy shop has: mostly ended or abandoned, a few active."""
     from django.db import connection
 
-    table = "oscar_recovery_cartjourney"
+    from oscar_recovery.models import CartJourney
+
+    table = CartJourney._meta.db_table
+    series = "generate_series(1, %s) AS g"
+    shape = {
+        "email_source": "'checkout'",
+        "visitor_id": "md5(g::text)",
+        "language": "'en-gb'",
+        "lines": "'[]'::jsonb",
+        "num_lines": "1",
+        "num_items": "1",
+        "total": "25.00",
+        "currency": "'GBP'",
+        "vouchers": "'[]'::jsonb",
+        "viewed": "'[]'::jsonb",
+    }
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {table} RESTART IDENTITY CASCADE")
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (
-                email, email_source, visitor_id, language, is_staff, is_bot, lines, num_lines,
-                num_items, total, currency, vouchers, basket_frozen, furthest_step, created_at,
-                last_activity_at, status, basket_reached_at, viewed, num_viewed, consent_basis,
-                consent_text, consent_source)
-            SELECT 'shopper' || g || '@example.com', 'checkout', md5(g::text), 'en-gb', false,
-                   false, '[]'::jsonb, 1, 1, 25.00, 'GBP', '[]'::jsonb, false, 10,
-                   now() - interval '40 days', now() - (g %% 40) * interval '1 day'
-                                               - interval '1 hour',
-                   CASE WHEN g %% 3 = 0 THEN 'converted' WHEN g %% 3 = 1 THEN 'expired'
-                        ELSE 'merged' END,
-                   now() - interval '40 days', '[]'::jsonb, 0, '', '', ''
-            FROM generate_series(1, %s) AS g
-            """,
-            [journeys - due - due],
-        )
+        ended = {
+            **shape,
+            "email": "'shopper' || g || '@example.com'",
+            "furthest_step": "10",
+            "created_at": "now() - interval '40 days'",
+            "last_activity_at": "now() - (g %% 40) * interval '1 day' - interval '1 hour'",
+            "status": "CASE WHEN g %% 3 = 0 THEN 'converted' WHEN g %% 3 = 1 THEN 'expired'"
+            " ELSE 'merged' END",
+            "basket_reached_at": "now() - interval '40 days'",
+        }
+        cursor.execute(insert_select(CartJourney, ended, series), [journeys - due - due])
         # Active but still shopping (not due) and active and quiet (due).
         for count, quiet in ((due, "5 minutes"), (due, "2 hours")):
-            cursor.execute(
-                f"""
-                INSERT INTO {table} (
-                    email, email_source, visitor_id, language, is_staff, is_bot, lines,
-                    num_lines, num_items, total, currency, vouchers, basket_frozen,
-                    furthest_step, created_at, last_activity_at, status, basket_reached_at,
-                    viewed, num_viewed, consent_basis, consent_text, consent_source)
-                SELECT 'a' || g || '@example.com', 'checkout', md5(g::text), 'en-gb', false,
-                       false, '[]'::jsonb, 1, 1, 25.00, 'GBP', '[]'::jsonb, false, 20,
-                       now() - interval '1 day', now() - interval '{quiet}', 'active',
-                       now() - interval '1 day', '[]'::jsonb, 0, '', '', ''
-                FROM generate_series(1, %s) AS g
-                """,
-                [count],
-            )
+            active = {
+                **shape,
+                "email": "'a' || g || '@example.com'",
+                "furthest_step": "20",
+                "created_at": "now() - interval '1 day'",
+                "last_activity_at": f"now() - interval '{quiet}'",
+                "status": "'active'",
+                "basket_reached_at": "now() - interval '1 day'",
+            }
+            cursor.execute(insert_select(CartJourney, active, series), [count])
         cursor.execute(f"ANALYZE {table}")
 
 

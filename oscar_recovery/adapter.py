@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import uuid
 from decimal import Decimal
 from urllib.parse import urljoin
@@ -11,17 +12,20 @@ from urllib.parse import urljoin
 from crawlerdetect import CrawlerDetect
 from django.contrib.auth import get_user_model
 from django.contrib.sites.models import Site
-from django.db.models import prefetch_related_objects
 from django.http import HttpRequest
 from django.utils import translation
 from django.utils.module_loading import import_string
 
 from oscar_recovery import app_settings
-from oscar_recovery.constants import CheckoutStep
+from oscar_recovery.constants import CheckoutStep, DeviceClass
+from oscar_recovery.recommendations.service import load_public_products, recommend
 from oscar_recovery.utils import get_logger
 
 logger = get_logger(__name__)
 _crawler_detect = CrawlerDetect()
+# Good enough to choose between a modal and a banner.
+_TABLET = re.compile(r"iPad|Tablet|PlayBook|Silk|Kindle|(Android(?!.*Mobile))", re.I)
+_MOBILE = re.compile(r"Mobi|iPhone|iPod|Android.*Mobile|Windows Phone|Opera Mini", re.I)
 
 #: What a staff user needs to get staff alerts by default: reading baskets in the admin.
 ALERT_PERMISSION = "oscar_recovery.view_cartjourney"
@@ -103,9 +107,6 @@ class RecoveryAdapter:
         browse journey what was viewed), best first, each with its reason: a list of
         :class:`oscar_recovery.recommendations.service.Recommendation`. Override to plug in
         another recommender."""
-        # function-level: breaks the cycle adapter <-> recommendations.service
-        from oscar_recovery.recommendations.service import recommend
-
         return recommend(
             product_ids,
             limit=limit,
@@ -119,22 +120,10 @@ class RecoveryAdapter:
         )
 
     def load_products(self, ids) -> dict:
-        """Public products by id, with what pricing and images need loaded up front: an
-        email shows up to a dozen products, and a query per product would dominate it."""
-        from oscar.core.loading import get_model
-
-        Product = get_model("catalogue", "Product")
-        products = (
-            Product.objects.filter(is_public=True)
-            .select_related("product_class")
-            .prefetch_related("stockrecords", "images")
-            .in_bulk(ids)
-        )
-        # Variants take their class and images from their parent; most baskets have none.
-        children = [product for product in products.values() if product.parent_id]
-        if children:
-            prefetch_related_objects(children, "parent__product_class", "parent__images")
-        return products
+        """Public products by id, with what pricing and images need loaded up front
+        (:func:`oscar_recovery.recommendations.service.load_public_products`). Override to
+        show other products, or load them differently."""
+        return load_public_products(ids)
 
     def product_image_url(self, product) -> str:
         """An absolute URL of a small image of the product for emails, or "". Email
@@ -211,10 +200,11 @@ class RecoveryAdapter:
         """``desktop``, ``mobile`` or ``tablet`` (:class:`~oscar_recovery.constants.DeviceClass`)
         for a prompt's device rule. The default reads the user agent; shops with client
         hints or a device-detection service override this."""
-        # function-level: breaks the cycle adapter <-> prompts.state (through capture)
-        from oscar_recovery.prompts.state import device_class
-
-        return device_class(user_agent)
+        if _TABLET.search(user_agent or ""):
+            return DeviceClass.TABLET
+        if _MOBILE.search(user_agent or ""):
+            return DeviceClass.MOBILE
+        return DeviceClass.DESKTOP
 
 
 def _networks(values) -> list:

@@ -260,7 +260,7 @@ class AppSettings:
         a staff account cannot turn webhooks into requests against the shop's own network."""
         return bool(self._setting("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False))
 
-    # Dashboard and analytics (issue 6a)
+    # Dashboard and analytics
     @property
     def STATS_RECOMPUTE_DAYS(self) -> int:
         """Days (today included) the hourly aggregation recomputes: late clicks, deliveries
@@ -289,7 +289,7 @@ class AppSettings:
         """Dotted path of the adapter class: the single customisation seam."""
         return self._setting("ADAPTER", "oscar_recovery.adapter.RecoveryAdapter")
 
-    # -- Privacy: lawful basis, consent, tracking, retention (issue 7) ----------------------
+    # -- Privacy: lawful basis, consent, tracking, retention --------------------------------
 
     @property
     def LAWFUL_BASIS(self) -> str:
@@ -456,7 +456,7 @@ class AppSettings:
         sweep hands the work over again). Never spent in a shop request."""
         return float(self._setting("BROKER_TIMEOUT", 2.0))
 
-    # Operations: health and the doctor (issue 13)
+    # Operations: health and the doctor
 
     @property
     def SWEEP_INTERVAL(self) -> timedelta:

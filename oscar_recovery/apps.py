@@ -10,11 +10,12 @@ class RecoveryConfig(OscarConfig):
     default = True
 
     def ready(self) -> None:
-        # Importing these registers the system checks and connects each package's signal
-        # receivers, one line per package (function-level: models and Oscar's apps are only
-        # ready now). No receiver depends on another of the same signal having run first:
-        # work that reads what another receiver wrote runs after commit.
-        from oscar_recovery import checks  # noqa: F401
+        # Importing these registers the system checks, the Celery tasks (services publish
+        # them by name and never import them) and connects each package's signal receivers,
+        # one line per package (function-level: models and Oscar's apps are only ready now).
+        # No receiver depends on another of the same signal having run first: work that
+        # reads what another receiver wrote runs after commit.
+        from oscar_recovery import checks, tasks  # noqa: F401
         from oscar_recovery.campaigns import receivers as campaigns_receivers  # noqa: F401
         from oscar_recovery.capture import receivers as capture_receivers  # noqa: F401
         from oscar_recovery.operations import doctor, heartbeat  # noqa: F401

@@ -169,7 +169,7 @@ class SkipReason(models.TextChoices):
     UNVERIFIED = "unverified", _("Address not verified: only the first reminder may go to it")
 
 
-# -- Privacy: lawful basis and consent (issue 7) -------------------------------------------
+# -- Privacy: lawful basis and consent -----------------------------------------------------
 
 
 class LawfulBasis(models.TextChoices):

@@ -304,7 +304,7 @@ if not SANDBOX_CELERY_BROKER_URL:
 # Health endpoint (/recovery/health/) for uptime monitors: staff, or this bearer token.
 OSCAR_RECOVERY_HEALTH_TOKEN = os.environ.get("SANDBOX_HEALTH_TOKEN", "")
 
-# Privacy (issue 7): the sandbox is a UK shop; the gateway template shows the notice.
+# Privacy: the sandbox is a UK shop; the gateway template shows the notice.
 OSCAR_RECOVERY_LAWFUL_BASIS = os.environ.get("SANDBOX_LAWFUL_BASIS", "soft_opt_in")
 
 # Recovery dashboard (Dashboard > Cart recovery)

@@ -40,26 +40,41 @@ except OSError:
 PY
 }
 
-# ensure_chromium -> Debian's chromium and chromium-driver (the browser tests drive them), installed
-# non-interactively with apt-get when missing, through sudo when not root. Where that cannot
-# happen it says so; the browser tests then skip (or, with CI=true, fail) with the reason.
-ensure_chromium() {
-    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
-        return 0
-    fi
+# apt_install WHAT PACKAGE... -> the Debian packages, installed non-interactively with apt-get,
+# through sudo when not root; returns non-zero when that cannot happen (it says why).
+apt_install() {
+    local what="$1"; shift
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "No apt-get here: install Chromium yourself for the browser tests (OSCAR_RECOVERY_CHROMIUM=/path/to/chromium)." >&2
-        return 0
+        echo "No apt-get here: install $* yourself for $what." >&2
+        return 1
     fi
     local sudo=()
     if [ "$(id -u)" != 0 ]; then
         # A password prompt only where someone can answer it.
         if [ -t 0 ]; then sudo=(sudo); else sudo=(sudo -n); fi
     fi
-    echo "Installing Debian's chromium and chromium-driver for the browser tests ..." >&2
-    if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+    echo "Installing Debian's $* for $what ..." >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
         && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            chromium chromium-driver >/dev/null; }; then
-        echo "Could not install chromium with apt-get: the browser tests will be skipped (failed with CI=true)." >&2
+            "$@" >/dev/null
+}
+
+# ensure_chromium -> Debian's chromium and chromium-driver (the browser tests drive them), installed
+# when missing. Where that cannot happen it says so; the browser tests then skip (or, with
+# CI=true, fail) with the reason.
+ensure_chromium() {
+    if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+        return 0
     fi
+    apt_install "the browser tests (or OSCAR_RECOVERY_CHROMIUM=/path/to/chromium)" chromium chromium-driver \
+        || echo "Could not install chromium: the browser tests will be skipped (failed with CI=true)." >&2
+}
+
+# ensure_msgfmt -> GNU gettext's msgfmt, which checks the translation catalogues' placeholders
+# (tests/test_catalogue_formats.py), installed when missing; else that test skips (fails
+# with CI=true).
+ensure_msgfmt() {
+    command -v msgfmt >/dev/null 2>&1 && return 0
+    apt_install "the translation catalogue checks" gettext \
+        || echo "Could not install gettext: the catalogue checks will be skipped (failed with CI=true)." >&2
 }

@@ -20,9 +20,46 @@ def service_reachable(host: str, port: int) -> bool:
     return True
 
 
+#: Fixtures through which a test reaches the test database (pytest-django's, and the live
+#: server that serves pages from it); a test with none of them and no ``django_db`` mark
+#: cannot touch the database (pytest-django blocks it).
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_setup",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+
+
+def backend_independent(item) -> bool:
+    """Whether the test proves the same on every database backend: it never touches the
+    test database, or is marked ``backend_independent`` or ``browser`` (what a browser
+    does with a page does not depend on the database behind it). Never the integration
+    tier, which exists for PostgreSQL."""
+    if "integration" in item.keywords:
+        return False
+    if item.get_closest_marker("backend_independent") or item.get_closest_marker("browser"):
+        return True
+    return not item.get_closest_marker("django_db") and not (
+        DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
+
+
 def pytest_collection_modifyitems(config, items):
     """The integration tier needs PostgreSQL (the postgres envs) and Redis. Under CI=true a
-    missing service fails the run instead of skipping."""
+    missing service fails the run instead of skipping.
+
+    ``OSCAR_RECOVERY_BACKEND_INDEPENDENT=skip`` (tox sets it in the postgres envs) leaves out
+    the backend-independent tests: the SQLite env of the same Django version runs them, so
+    the matrix runs each once per Django version and only what depends on the database on
+    both backends."""
+    if os.environ.get("OSCAR_RECOVERY_BACKEND_INDEPENDENT", "run") == "skip":
+        left_out = [item for item in items if backend_independent(item)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if not backend_independent(item)]
     on_postgres = os.environ.get("OSCAR_RECOVERY_TEST_DB") == "postgres"
     redis_up = service_reachable("127.0.0.1", 6379)
     for item in items:

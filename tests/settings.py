@@ -145,7 +145,7 @@ OSCAR_RECOVERY_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
 OSCAR_RECOVERY_WEBHOOK_BACKOFF = 1
 OSCAR_RECOVERY_WEBHOOK_BACKOFF_MAX = 2
 
-# Recovery dashboard (issue 6a)
+# Recovery dashboard
 from oscar_recovery.dashboard.navigation import RECOVERY_NAVIGATION  # noqa: E402
 
 INSTALLED_APPS += ["oscar_recovery.dashboard.apps.RecoveryDashboardConfig"]

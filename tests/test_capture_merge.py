@@ -1,4 +1,4 @@
-"""Issue #12.14: Oscar's own basket merges, outside a request and inside the caller's
+"""Oscar's own basket merges, outside a request and inside the caller's
 transaction, must commit cleanly with capture installed (PostgreSQL checks the journey's
 deferred foreign key at commit; SQLite does too).
 

@@ -1,8 +1,7 @@
-"""The double opt-in confirmation emails follow the recovery emails' ESP-call rules
-(#15.2 and #15.3, see tests/test_send_rate.py): they take from the same send-rate bucket,
-commit the start of their ESP call first, and a row a dead worker left "sending" is sent
-again only when it never reached the ESP, and at most ``SEND_MAX_RETRIES`` claims.
-"""
+"""The double opt-in confirmation emails follow the recovery emails' ESP-call rules (see
+tests/test_send_rate.py): they take from the same send-rate bucket, commit the start of
+their ESP call first, and a row a dead worker left "sending" is sent again only when it
+never reached the ESP, and at most ``SEND_MAX_RETRIES`` claims."""
 
 import time
 from datetime import timedelta
@@ -17,7 +16,7 @@ from django.utils import timezone
 from oscar_recovery import tasks
 from oscar_recovery.constants import ConfirmationStatus
 from oscar_recovery.models import ConsentConfirmation, SendRateBucket
-from oscar_recovery.privacy import confirmation
+from oscar_recovery.privacy import confirmation, confirmation_requests
 from oscar_recovery.sending import esp_call, rate
 from oscar_recovery.sweep.stages import send_due
 from tests import test_double_opt_in, test_sending
@@ -76,7 +75,7 @@ def stale_sending(row, **fields):
     )
 
 
-# The shared send rate (#15.2)
+# The shared send rate
 
 
 def test_a_confirmation_takes_a_token_from_the_recovery_emails_bucket(queued, settings):
@@ -140,14 +139,14 @@ def test_the_task_retries_a_rate_limited_confirmation_when_the_token_is_due(
     assert [m.to for m in mail.outbox] == [[VICTIM]]
 
 
-# Resending what never reached the ESP (#15.3)
+# Resending what never reached the ESP
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_esp_mark_is_committed_for_every_session_before_the_confirmation_goes(
     settings, monkeypatch
 ):
-    monkeypatch.setattr(confirmation, "_publish", lambda pk: None)  # sent below instead
+    monkeypatch.setattr(confirmation_requests, "publish", lambda pk: None)  # sent below instead
     consent_on(journey_for())
     row = ConsentConfirmation.objects.get()
     settings.EMAIL_BACKEND = "tests.test_confirmation_send_rate.OtherSessionBackend"

@@ -1,4 +1,4 @@
-"""Double opt-in under the ``consent`` basis (#12.2), and the newest-journey rule a stranger
+"""Double opt-in under the ``consent`` basis, and the newest-journey rule a stranger
 could use to silence someone's reminder.
 
 The worst sender types someone else's address (at the gateway, in a prompt) and ticks the
@@ -38,7 +38,7 @@ from oscar_recovery.models import (
     ConsentConfirmation,
     RecoveryMessage,
 )
-from oscar_recovery.privacy import confirmation, consent
+from oscar_recovery.privacy import confirmation, confirmation_requests, consent
 from oscar_recovery.privacy.suppression import email_hash, is_suppressed, suppress
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sending.send_checks import why_not_send
@@ -385,7 +385,7 @@ def test_a_failing_confirmation_never_breaks_the_consent(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(confirmation, "_arm", broken)
+    monkeypatch.setattr(confirmation_requests, "_arm", broken)
     journey = journey_for()
     consent_on(journey)
     journey.refresh_from_db()

@@ -103,7 +103,7 @@ def test_below_the_threshold_the_gap_shows_with_the_product_that_closes_it_first
 
 
 def gap_email(journey, step, settings):
-    """The £22.50 gap of issue #14.4: a £65 basket, free delivery from £87.50."""
+    """A £22.50 gap: a £65 basket, free delivery from £87.50."""
     settings.OSCAR_RECOVERY_FREE_SHIPPING_THRESHOLD = Decimal("87.50")
     context = context_for(journey, step)
     return context, render_email(content_for(step, None), context)

@@ -1,4 +1,4 @@
-"""Hand-offs (issue #12.12-13, #13): no broker state reaches a shop request, nothing is lost
+"""Hand-offs: no broker state reaches a shop request, nothing is lost
 while the broker is away, and a shop without Celery sends its emails from cron.
 
 The worst "sender" here is the broker itself: one that accepts connections and never

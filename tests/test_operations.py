@@ -1,4 +1,4 @@
-"""Issue 13: health the owner can see (the sweep's record, worker heartbeats, the verdicts,
+"""Health the owner can see (the sweep's record, worker heartbeats, the verdicts,
 the dashboard banner, the JSON endpoint) and the doctor."""
 
 import io
@@ -443,8 +443,7 @@ def test_a_local_site_url_is_named_by_its_host_not_a_port(production):
 
 
 def test_without_celery_the_beat_and_worker_checks_stand_down(production):
-    # The task-mode setting arrives with issue 13 part 1; the doctor reads it through one
-    # function.
+    # The doctor reads the task-mode setting through one function.
     production.OSCAR_RECOVERY_TASK_MODE = "inline"
     production.CELERY_BEAT_SCHEDULE = {}
     WorkerHeartbeat.objects.all().delete()

@@ -1,4 +1,4 @@
-"""What shop owners read (issue #14, items 7-9): text for people, figures that agree with
+"""What shop owners read: text for people, figures that agree with
 each other, and an A/B test a small shop can finish."""
 
 from __future__ import annotations

@@ -372,7 +372,7 @@ def test_below_free_shipping_the_one_product_closing_the_gap_cheapest_comes_firs
     assert items[0].sources == (Reason.FREE_SHIPPING, Reason.BESTSELLER)
 
 
-# The catalogue of issue #14.4: a £22.50 gap, and products nobody recommended.
+# A catalogue for a £22.50 gap, and products nobody recommended.
 
 
 def gap_items(basket_product, gap: str, **kwargs):

@@ -1,4 +1,4 @@
-"""Sending a batch of messages (#15.1): the same outcome per message as one at a time, with
+"""Sending a batch of messages: the same outcome per message as one at a time, with
 the work (checks, products, recommendations) done once per batch."""
 
 import threading
@@ -126,9 +126,9 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(
         sending.send_batch(large)
 
     assert len(mail.outbox) == 9
-    # Only the per-message claim, the committed ESP-call mark (#15.3) and the status write
+    # Only the per-message claim, the committed ESP-call mark and the status write
     # grow with the batch.
-    # Per message only the committed ESP-call mark (#15.3) and what the call answered,
+    # Per message only the committed ESP-call mark and what the call answered,
     # committed at once; the claim is one statement for the batch.
     updates = [q["sql"] for q in six.captured_queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 2 * 6 + 1

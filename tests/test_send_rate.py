@@ -1,4 +1,4 @@
-"""Issue #15.2 and #15.3: the shared send rate, and resending what never reached the ESP.
+"""The shared send rate, and resending what never reached the ESP.
 
 The worst sender here is no shopper (nothing is reachable from a request): it is the
 cluster itself. A worker killed at any point, a slow worker whose claim went stale, and
@@ -70,7 +70,7 @@ def stale_sending(message, **fields):
     return long_ago
 
 
-# Resending what never reached the ESP (#15.3)
+# Resending what never reached the ESP
 
 
 def test_the_esp_call_is_marked_before_the_esp_sees_the_email(message, settings):
@@ -184,7 +184,7 @@ def test_a_transient_error_after_the_mark_clears_it_for_the_retry(message, scrip
     assert len(ScriptedBackend.failures) == 0 and len(mail.outbox) == 1
 
 
-# The shared send rate (#15.2)
+# The shared send rate
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """Owner-written text per language: the fallback rules, the admin's side-by-side fields and
-their round trip, and emails in the shopper's language (#14.2)."""
+their round trip, and emails in the shopper's language."""
 
 import re
 from datetime import timedelta

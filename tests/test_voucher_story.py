@@ -1,6 +1,6 @@
-"""One offer, one story (#14.3): a journey's unused voucher, from a prompt or an earlier
+"""One offer, one story: a journey's unused voucher, from a prompt or an earlier
 email, is the one later emails show and the one the restore link applies; and the email
-greets by first name and carries the shop's logo (#14.5)."""
+greets by first name and carries the shop's logo."""
 
 from datetime import timedelta
 from decimal import Decimal

@@ -79,6 +79,7 @@ TEMPLATE_VARIABLES: tuple[tuple[str, str], ...] = (
     ("incentive", _("The step's voucher, or empty when the step offers none.")),
     ("incentive.kind", _("“percentage”, “fixed” or “free_shipping”.")),
     ("incentive.code", _("The voucher code, unique to this email.")),
+    # xgettext:no-python-format
     ("incentive.description", _("What it gives, e.g. “10% off your order”.")),
     ("incentive.expires", _("Last day the code works, formatted.")),
     ("free_shipping", _("Empty unless the basket is below the free-shipping threshold.")),

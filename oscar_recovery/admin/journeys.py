@@ -300,7 +300,7 @@ class SuppressedAddressAdmin(ReadOnlyAdmin):
         return super().get_search_results(request, queryset, search_term)
 
 
-# -- Data rights: export and erase by email address (issue 7) -----------------------------
+# -- Data rights: export and erase by email address ---------------------------------------
 
 
 def _addresses(queryset) -> list[str]:

@@ -2,21 +2,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from oscar.core.application import OscarDashboardConfig
 
-#: Reading figures needs the view permission on campaigns; reading baskets (shoppers'
-#: addresses) the view permission on journeys; acting on an enrolment its change
-#: permission: the permissions the Django admin asks for the same data. Always with
-#: ``is_staff``, as Oscar's dashboard does.
-FIGURES = ["is_staff", "oscar_recovery.view_campaign"]
-BASKETS = ["is_staff", "oscar_recovery.view_cartjourney"]
-#: Customers (contacts) gather every journey, message, consent and order of a person: the
-#: journeys' permission and the contacts' own, so no one sees more than the baskets show
-#: them without being given it.
-CONTACTS = ["is_staff", "oscar_recovery.view_cartjourney", "oscar_recovery.view_contact"]
-ACT_ON_ENROLMENTS = [
-    "is_staff",
-    "oscar_recovery.view_cartjourney",
-    "oscar_recovery.change_campaignenrolment",
-]
+from oscar_recovery.dashboard.permissions import ACT_ON_ENROLMENTS, BASKETS, CONTACTS, FIGURES
 
 
 class RecoveryDashboardConfig(OscarDashboardConfig):

@@ -20,8 +20,8 @@ from oscar_recovery.campaigns import dispatch
 from oscar_recovery.campaigns.enrolment import active_holdouts, holdout_note
 from oscar_recovery.contacts import profile
 from oscar_recovery.dashboard import contact_state, csv_export
-from oscar_recovery.dashboard.apps import ACT_ON_ENROLMENTS
 from oscar_recovery.dashboard.forms import BasketFilterForm, ContactFilterForm, PeriodForm
+from oscar_recovery.dashboard.permissions import ACT_ON_ENROLMENTS
 from oscar_recovery.dashboard.timeline import journey_timeline, stop_reason_text
 from oscar_recovery.models import CartJourney, Contact, RecoveryMessage
 from oscar_recovery.operations import health

@@ -43,13 +43,12 @@ def publish_now(task_name: str, arg_lists: Iterable[tuple], app=None) -> int:
     """Publish ``task_name`` once per argument tuple, here and now, with short broker
     timeouts; stops at the first failure (the broker is away: the rest would fail alike).
     Returns how many were published. For the sweep and workers, never a shop request.
-    ``app``: the Celery app to publish with (default: the project's, as seen here)."""
+    ``app``: the Celery app to publish with (default: the project's, as seen here).
+    By name only: the tasks register when Django starts (``RecoveryConfig.ready``), and
+    nothing here imports them, so services that publish never depend on ``tasks``."""
     arg_lists = list(arg_lists)
     if not arg_lists:
         return 0
-    # function-level: breaks the cycle tasks <-> handoff (importing registers the tasks)
-    import oscar_recovery.tasks  # noqa: F401
-
     app = app or _app()
     task = app.tasks[task_name]
     if app.conf.task_always_eager:

@@ -1,4 +1,4 @@
-"""Operations: whether the app is running, as the owner sees it (issue 13).
+"""Operations: whether the app is running, as the owner sees it.
 
 ``health``: the figures (last sweep, last email, queue age, failures, workers) and the
 verdicts drawn from them, shared by the dashboard banner and the JSON endpoint.

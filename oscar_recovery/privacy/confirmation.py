@@ -40,16 +40,15 @@ from datetime import datetime
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q, QuerySet
-from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 
-from oscar_recovery import app_settings, ratelimit
+from oscar_recovery import app_settings
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.campaigns.translations import isolate_lines
 from oscar_recovery.constants import (
@@ -57,10 +56,20 @@ from oscar_recovery.constants import (
     ConsentSource,
     LawfulBasis,
     SkipReason,
-    SuppressionReason,
 )
-from oscar_recovery.handoff import publish_soon
-from oscar_recovery.models import CartJourney, ConsentConfirmation, SuppressedAddress
+from oscar_recovery.models import CartJourney, ConsentConfirmation
+from oscar_recovery.privacy.confirmation_requests import (
+    blocked_by_suppression,
+    client_of,  # noqa: F401 (re-exported: callers ask through this module)
+    publish,
+    request_confirmation,  # noqa: F401
+)
+from oscar_recovery.privacy.consent import (
+    address_confirmed,
+    latest_decision,
+    notice,
+    record_consent,
+)
 from oscar_recovery.privacy.suppression import all_hashes, email_hash
 from oscar_recovery.sending import esp_call
 from oscar_recovery.sending.esp_call import RateLimited, TransientSendError
@@ -70,7 +79,6 @@ from oscar_recovery.utils import get_logger
 logger = get_logger(__name__)
 
 _SALT = "oscar_recovery.consent_confirmation"
-_RATE_SCOPE = "consent-confirm"
 TEMPLATE_DIR = "oscar_recovery/email"
 #: anymail tag of confirmation emails, apart from recovery and staff emails.
 TAG = "oscar-recovery-confirm"
@@ -84,89 +92,6 @@ class InvalidConfirmLink(InvalidLink):
         **InvalidLink.MESSAGES,
         InvalidLink.USED_UP: _("This confirmation link is no longer valid."),
     }
-
-
-def client_of(request: HttpRequest | None) -> str:
-    """The rate-limit key of the client that sent ``request`` ("" without a request)."""
-    if request is None:
-        return ""
-    return ratelimit.client_key(get_adapter().client_address(request))
-
-
-# -- asking -------------------------------------------------------------------------------
-
-
-def blocked_by_suppression(email: str) -> bool:
-    """Whether the address opted out in a way only the shop or its owner can undo: every
-    suppression but a "no thanks" (``DECLINED``)."""
-    return (
-        SuppressedAddress.objects.filter(email_hash__in=all_hashes(email))
-        .exclude(reason=SuppressionReason.DECLINED)
-        .exists()
-    )
-
-
-def request_confirmation(
-    journey: CartJourney, *, client: str = "", now: datetime | None = None
-) -> bool:
-    """Record that ``journey``'s address must confirm its consent, and send the email after
-    the caller's transaction commits. Returns whether an email was queued: False when the
-    address had one within ``DOUBLE_OPT_IN_COOLDOWN``, opted out, or ``client`` (see
-    :func:`client_of`) is over ``DOUBLE_OPT_IN_RATE_LIMIT``. Never raises."""
-    if not journey.email:
-        return False
-    now = now or timezone.now()
-    try:
-        with transaction.atomic():  # a savepoint: a failure must not poison the caller's
-            pk = _arm(journey, client, now)
-    except Exception:
-        logger.exception("oscar_recovery: could not record a consent confirmation")
-        return False
-    if pk is None:
-        return False
-    transaction.on_commit(lambda: _publish(pk))
-    return True
-
-
-def _arm(journey: CartJourney, client: str, now: datetime) -> int | None:
-    if blocked_by_suppression(journey.email):
-        return None
-    hashed = email_hash(journey.email)
-    rows = ConsentConfirmation.objects.filter(email_hash=hashed)
-    since = now - app_settings.DOUBLE_OPT_IN_COOLDOWN
-    due = rows.filter(requested_at__lt=since).exclude(
-        status__in=[ConfirmationStatus.QUEUED, ConfirmationStatus.SENDING]
-    )
-    existing = rows.values_list("pk", flat=True).first()
-    if existing is not None and not due.exists():
-        return None
-    # Only a request that would send counts against the client's budget.
-    if client and ratelimit.hit(_RATE_SCOPE, client, app_settings.DOUBLE_OPT_IN_RATE_LIMIT):
-        return None
-    fields = {
-        "journey": journey,
-        "status": ConfirmationStatus.QUEUED,
-        "requested_at": now,
-        "enqueued_at": now,
-        "claimed_at": None,
-        "esp_call_started_at": None,  # the last email's mark: the new one is not sent yet
-        "sent_at": None,
-        "error": "",
-        "attempts": 0,
-    }
-    if existing is not None:
-        # Atomic: of two requests racing for an expired window, one re-arms the row.
-        return existing if due.update(**fields) == 1 else None
-    try:
-        with transaction.atomic():
-            return ConsentConfirmation.objects.create(email_hash=hashed, **fields).pk
-    except IntegrityError:  # another request created it a moment ago
-        return None
-
-
-def _publish(pk: int) -> None:
-    # Never waits for the broker; without Celery the sweep sends it (:func:`send_queued`).
-    publish_soon("oscar_recovery.send_consent_confirmation", [(pk,)])
 
 
 def _stale_sending(now: datetime) -> QuerySet:
@@ -209,7 +134,7 @@ def requeue_stale(now: datetime | None = None) -> list[int]:
         ConsentConfirmation.objects.filter(pk__in=lost).update(enqueued_at=now)
     handed = [*unsent, *lost]
     for pk in handed:
-        transaction.on_commit(lambda pk=pk: _publish(pk))
+        transaction.on_commit(lambda pk=pk: publish(pk))
     return handed
 
 
@@ -239,8 +164,6 @@ def send_queued(now: datetime | None = None) -> int:
 
 def why_not_send(confirmation: ConsentConfirmation) -> str | None:
     """Why the confirmation email must not go out now, or None."""
-    from oscar_recovery.privacy.consent import address_confirmed, latest_decision
-
     journey = confirmation.journey
     contact = journey.why_not_contactable()
     if contact is not None:
@@ -340,7 +263,6 @@ def confirm_url(journey: CartJourney) -> str:
 def compose(journey: CartJourney) -> EmailMultiAlternatives:
     """The confirmation email, in the shopper's language, with the shop's postal address
     and the one-click unsubscribe headers the recovery emails carry. No tracking."""
-    from oscar_recovery.privacy.consent import notice
     from oscar_recovery.sending.content import (
         RenderedEmail,
         build_email,
@@ -424,8 +346,6 @@ def confirm(journey: CartJourney, *, now: datetime | None = None) -> bool:
     the address (see :func:`oscar_recovery.privacy.consent.latest_decision`) and lifts an
     earlier "no thanks" of the address; never an unsubscribe, bounce, complaint or erasure.
     Idempotent: returns False when the journey was already confirmed."""
-    from oscar_recovery.privacy.consent import notice, record_consent
-
     if journey.consent_source == ConsentSource.CONFIRMED and journey.consent_given:
         return False
     now = now or timezone.now()

@@ -65,7 +65,7 @@ from oscar_recovery.constants import (
 )
 from oscar_recovery.models import CartJourney, CartJourneyEvent, SuppressedAddress
 from oscar_recovery.privacy import ledger
-from oscar_recovery.privacy.confirmation import request_confirmation
+from oscar_recovery.privacy.confirmation_requests import request_confirmation
 from oscar_recovery.privacy.ledger import VERIFIED_SOURCES
 from oscar_recovery.privacy.suppression import all_hashes, normalise_email, suppress
 
@@ -200,7 +200,7 @@ def record_consent(
     (:data:`VERIFIED_SOURCES`) under the ``consent`` basis lifts an earlier "no thanks" of
     the address; use :func:`record_refusal` for a "no thanks". Under double opt-in an
     unverified consent asks the address to confirm (rate-limited per address and per
-    ``client``, see :func:`.confirmation.request_confirmation`).
+    ``client``, see :func:`.confirmation_requests.request_confirmation`).
     """
     basis = basis or current_basis()
     at = at or timezone.now()

@@ -44,11 +44,14 @@ DEFAULT_PROMPTS: dict[str, tuple[dict, bool]] = {
             "kind": PromptKind.EXIT_INTENT,
             "priority": 110,
             "visitor_type": VisitorType.RETURNING,
+            # xgettext:no-python-format
             "headline": gettext_noop("Good to see you again: 10% off today"),
+            # xgettext:no-python-format
             "body": gettext_noop(
                 "Leave your email and we will keep your basket and send you a code for 10% "
                 "off your order."
             ),
+            # xgettext:no-python-format
             "cta_label": gettext_noop("Get 10% off"),
             "consent_text": CONSENT,
             "incentive": Incentive.PERCENTAGE,

@@ -26,7 +26,6 @@ from django.utils import timezone
 
 from oscar_recovery import app_settings
 from oscar_recovery.capture.visitor import VISITOR_SALT
-from oscar_recovery.constants import DeviceClass
 from oscar_recovery.prompts import app_settings as prompt_settings
 
 VISIT_COOKIE = "oscar_recovery_visit"
@@ -164,20 +163,6 @@ def is_returning(cookies: dict[str, str], now: datetime | None = None) -> bool:
         return False
     visit_started = _signed_at(cookies.get(VISIT_COOKIE), _VISIT_SALT)
     return (visit_started or now or timezone.now()) - first_seen > prompt_settings.VISIT_GAP
-
-
-_TABLET = re.compile(r"iPad|Tablet|PlayBook|Silk|Kindle|(Android(?!.*Mobile))", re.I)
-_MOBILE = re.compile(r"Mobi|iPhone|iPod|Android.*Mobile|Windows Phone|Opera Mini", re.I)
-
-
-def device_class(user_agent: str) -> str:
-    """Desktop, mobile phone or tablet, from the user agent. Good enough to choose between a
-    modal and a banner."""
-    if _TABLET.search(user_agent or ""):
-        return DeviceClass.TABLET
-    if _MOBILE.search(user_agent or ""):
-        return DeviceClass.MOBILE
-    return DeviceClass.DESKTOP
 
 
 def mark_ordered(request: HttpRequest, response: HttpResponseBase) -> None:

@@ -28,11 +28,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Q, Sum, prefetch_related_objects
 from oscar.core.loading import get_class, get_model
 
 from oscar_recovery import app_settings
-from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import RecommendationReason
 from oscar_recovery.contacts.addresses import safe_canonical_email
 from oscar_recovery.models import BoughtTogether, ProductSales, raw_email_candidates, same_email
@@ -115,7 +114,8 @@ def recommend(
     ``viewed`` adds the guest's recently viewed products (a user's come from
     ``UserProductView``); ``exclude`` products are never suggested (e.g. those an email shows
     already); ``gap`` is what the basket lacks for free shipping. ``loader`` loads products
-    by id (the adapter's ``load_products``: the shop decides what is public).
+    by id: callers serving a shop pass the adapter's ``load_products`` (the shop decides
+    what is public); the default is :func:`load_public_products`, the default adapter's.
     """
     if limit <= 0:
         return []
@@ -146,7 +146,7 @@ def recommend(
     closing = gap is not None and gap > 0
     if not scores and not closing:
         return []
-    loader = loader or _load_products
+    loader = loader or load_public_products
     strategy = strategy or Selector().strategy(user=user)
     products = (
         _memoised(("products", loader, tuple(scores)), lambda: loader(list(scores)))
@@ -468,8 +468,22 @@ def categories_of(product_ids: Sequence[int]) -> dict[int, int]:
     return categories
 
 
-def _load_products(ids: list[int]) -> dict:
-    return get_adapter().load_products(ids)
+def load_public_products(ids: Iterable[int]) -> dict:
+    """Public products by id, with what pricing and images need loaded up front: an
+    email shows up to a dozen products, and a query per product would dominate it. What
+    :meth:`RecoveryAdapter.load_products <oscar_recovery.adapter.RecoveryAdapter.load_products>`
+    does unless the shop overrides it."""
+    products = (
+        Product.objects.filter(is_public=True)
+        .select_related("product_class")
+        .prefetch_related("stockrecords", "images")
+        .in_bulk(ids)
+    )
+    # Variants take their class and images from their parent; most baskets have none.
+    children = [product for product in products.values() if product.parent_id]
+    if children:
+        prefetch_related_objects(children, "parent__product_class", "parent__images")
+    return products
 
 
 def _price(strategy, product) -> tuple[Decimal, str] | None:

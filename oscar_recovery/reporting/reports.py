@@ -459,7 +459,7 @@ def top_products(period: Period, limit: int = 50) -> list[ProductRow]:
 
 
 # --- On-site prompts ------------------------------------------------------------------
-#: Columns of the prompts table (issue 5's prompt models provide the figures).
+#: Columns of the prompts table (the prompt models provide the figures).
 PROMPT_COLUMNS = (
     ("label", _("Prompt")),
     ("shown", _("Shown")),

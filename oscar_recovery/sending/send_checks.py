@@ -248,7 +248,7 @@ def newer_journey_exists(journey: CartJourney) -> bool:
     """Only the newest journey per shopper is pursued: a newer journey with the address
     counts only when it is the same shopper's, by the same account or the same browser
     (visitor id). Anyone can type an address into their own basket; were any newer journey
-    of the address to count, a stranger could silence the owner's own reminder (#12). Nor
+    of the address to count, a stranger could silence the owner's own reminder. Nor
     does a confirmed address make it the same shopper: the owner may confirm the link a
     stranger's basket triggered. Two journeys of one address from unrelated browsers are
     both pursued; ``ADDRESS_COOLDOWN`` still keeps the address to one email per window."""

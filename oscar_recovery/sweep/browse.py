@@ -35,6 +35,7 @@ from oscar_recovery import app_settings, signals
 from oscar_recovery.constants import EmailSource, JourneyEventKind
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney, CartJourneyEvent, email_matches
+from oscar_recovery.sweep.announce import announce
 from oscar_recovery.utils import skip_locked
 
 UserProductView = get_model("analytics", "UserProductView")
@@ -130,9 +131,6 @@ def abandon_browsing(now: datetime | None = None) -> list[int]:
         if ids:
             # In the batch's transaction, like the sweep's stages: what receivers record
             # (enrolments, outbox rows) commits with the journeys or not at all.
-            # function-level: breaks the cycle sweep.stages <-> sweep.browse
-            from oscar_recovery.sweep.stages import announce
-
             announce(signals.journeys_abandoned, ids, "browse_abandoned", [])
     return ids
 

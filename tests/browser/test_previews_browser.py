@@ -1,4 +1,4 @@
-"""Previews staff can read (#14.10), in a real browser under the sandbox's strict CSP: the
+"""Previews staff can read, in a real browser under the sandbox's strict CSP: the
 step preview shows the email at full height and at phone width side by side, and the prompt
 admin's live preview follows what staff type, styled by the shop's own prompts.css."""
 

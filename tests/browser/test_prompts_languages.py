@@ -1,5 +1,5 @@
 """A shopper browsing the shop in Arabic sees the example exit-intent prompt in Arabic,
-right to left, in headless Chromium under the sandbox's strict CSP (#14.2)."""
+right to left, in headless Chromium under the sandbox's strict CSP."""
 
 import pytest
 from django.utils import translation

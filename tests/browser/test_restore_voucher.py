@@ -1,4 +1,4 @@
-"""One offer, one story (#14.3), in a real browser: a restore link whose journey holds a
+"""One offer, one story, in a real browser: a restore link whose journey holds a
 prompt's unused voucher brings the basket back with the code applied, says so, and speaks
 the journey's language."""
 

@@ -179,7 +179,7 @@ def test_the_recovery_story_through_a_real_worker(celery_worker_process, tmp_pat
     with time_machine.travel(start + timedelta(days=4), tick=False):
         assert run_sweep().dispatched == 0
     assert RecoveryMessage.objects.count() == 1
-    # The link copied the lines into the opener's own basket (#12.1): that basket's journey
+    # The link copied the lines into the opener's own basket: that basket's journey
     # holds the order, and the emailed journey ended merged into it.
     journey = CartJourney.objects.get(order__isnull=False)
     emailed = CartJourney.objects.get(pk=RecoveryMessage.objects.get().journey_id)

@@ -1,4 +1,4 @@
-"""The production topology, end to end (issue 13 part 4): PostgreSQL, Redis, a ``celery
+"""The production topology, end to end: PostgreSQL, Redis, a ``celery
 worker`` and a ``celery beat`` process, and the sandbox served by gunicorn, each a real
 process started here as the documentation's production guide and the ``Procfile`` list them.
 

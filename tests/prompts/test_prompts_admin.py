@@ -334,7 +334,7 @@ def test_the_list_shows_each_prompts_results_in_one_query(
     assert [(p.shown_count, p.submitted_count, p.converted_count) for p in rows] == [(2, 1, 0)] * 3
 
 
-# -- the live preview (#14.10) ----------------------------------------------------------------
+# -- the live preview ------------------------------------------------------------------------
 
 PREVIEW_URL = "/admin/oscar_recovery/prompt/preview/"
 

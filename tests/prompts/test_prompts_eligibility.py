@@ -213,7 +213,7 @@ def test_guests_count_as_low_value(basket):
     ],
 )
 def test_device_class_from_the_user_agent(user_agent, device):
-    assert state.device_class(user_agent) == device
+    assert RecoveryAdapter().device_class(user_agent) == device
 
 
 def test_device_rule(basket):

@@ -1,4 +1,4 @@
-"""Prompts in the shopper's language (#14.2): the text the owner wrote for the page's
+"""Prompts in the shopper's language: the text the owner wrote for the page's
 language, its lang/dir, the fallback to the default language, the wording recorded on
 capture, the admin's side-by-side fields and the example prompts in every shipped language."""
 

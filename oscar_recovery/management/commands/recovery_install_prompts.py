@@ -6,6 +6,7 @@ from oscar_recovery.prompts.install import install_default_prompts
 
 
 class Command(RecoveryCommand):
+    # xgettext:no-python-format
     help_text = gettext_lazy(
         "Create the example on-site prompts: exit intent (free delivery for new visitors, "
         "10% off for returning ones), guest checkout, welcome back and email capture. They "
