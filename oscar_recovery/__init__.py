@@ -5,7 +5,10 @@ The map, in the order data flows (each package connects its own receivers from
 
 - Oscar's and Django's signals (basket, checkout, order, request) feed
 - ``capture/``          1. shop signals -> journey: receivers, request scope, snapshot, visitor
-- ``contacts/``            who a shopper is: the canonical address and phone (``addresses``)
+- ``contacts/``            who a shopper is: contacts linked across visits, merges, facts,
+  canonical addresses, whether an address is verified
+- ``segments/``            segments of contacts: definitions, built-ins, set-based refresh,
+  the audience definitions shared with campaigns and prompts, admin
 - ``journeys/``            every write to a cart journey: status changes, writes
 - ``sweep/``            2. quiet journeys move on: abandon/expire, browse abandonment
 - ``handoff/``             how work leaves a request or the sweep: task mode, publish, outbox
@@ -16,7 +19,8 @@ The map, in the order data flows (each package connects its own receivers from
 
 Beside them:
 
-- ``privacy/``             consent, double opt-in, suppression, export/erase, retention
+- ``privacy/``             consent and its ledger, double opt-in, suppression, export/erase,
+  retention
 - ``recommendations/``     the recommender and its bought-together tables
 - ``prompts/``             on-site prompts, all of them (their settings in ``prompts.app_settings``)
 - ``outgoing_webhooks/``   signed events: events, signing, delivery, housekeeping, admin

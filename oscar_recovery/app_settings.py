@@ -47,6 +47,13 @@ class AppSettings:
         return max(1, int(self._setting("SEND_BATCH_SIZE", 50)))
 
     @property
+    def UNVERIFIED_RECHECK(self) -> timedelta:
+        """How often a campaign step held for an unverified address (one nobody has shown
+        to be theirs: no account, order, confirmation or click) is checked again. Such an
+        address gets the first step of a campaign only until it is verified."""
+        return _as_timedelta(self._setting("UNVERIFIED_RECHECK", timedelta(hours=1)))
+
+    @property
     def SWEEP_BATCH_SIZE(self) -> int:
         """Journeys locked and processed per database round trip by the sweep."""
         return int(self._setting("SWEEP_BATCH_SIZE", 1000))

@@ -164,6 +164,9 @@ class SkipReason(models.TextChoices):
     NOTHING_VIEWED = "nothing_viewed", _("Nothing viewed is still for sale")
     #: Lawful basis ``consent`` with double opt-in: the address has not confirmed yet.
     UNCONFIRMED = "unconfirmed", _("Consent not yet confirmed by email (double opt-in)")
+    #: Nobody has shown the address to be theirs (no account, past order, confirmation or
+    #: click on one of our emails): only the first message of a sequence may go to it.
+    UNVERIFIED = "unverified", _("Address not verified: only the first reminder may go to it")
 
 
 # -- Privacy: lawful basis and consent -----------------------------------------------------
@@ -191,6 +194,14 @@ class ConsentSource(models.TextChoices):
     #: Double opt-in: confirmed with the signed link emailed to the address.
     CONFIRMED = "confirmed", _("Confirmed by email (double opt-in)")
     OTHER = "other", _("Other")
+    #: The unsubscribe link (or List-Unsubscribe) of one of our messages.
+    UNSUBSCRIBE_LINK = "unsubscribe", _("Unsubscribe link")
+    #: A bounce or complaint the ESP (or SMS provider) reported.
+    PROVIDER = "provider", _("Reported by the email or SMS provider")
+    #: Two contacts merged: the most restrictive consent of either side won.
+    MERGE = "merge", _("Contacts merged")
+    #: A data-erasure request.
+    ERASURE = "erasure", _("Data erased on request")
 
 
 class ConfirmationStatus(models.TextChoices):
@@ -306,3 +317,114 @@ class PromptEventKind(models.TextChoices):
     def page_kinds(cls) -> tuple[str, ...]:
         """Events the page may report; the others are recorded by the shop itself."""
         return (cls.SHOWN, cls.DISMISSED, cls.CTA)
+
+
+# -- Contacts: one record per person ---------------------------------------------------------
+
+
+class ContactStatus(models.TextChoices):
+    """Whether a contact is the live record of its person."""
+
+    ACTIVE = "active", _("Active")
+    #: Merged into another contact (``merged_into``), which carries everything now.
+    MERGED = "merged", _("Merged")
+    #: Erased on request: the row remains without any personal data.
+    ERASED = "erased", _("Erased")
+
+
+class IdentifierKind(models.TextChoices):
+    """What links a shopper's visits, baskets and messages to their contact."""
+
+    #: The app's visitor cookie (one browser).
+    VISITOR = "visitor", _("Browser (visitor cookie)")
+    #: A customer account (the user's primary key).
+    USER = "user", _("Customer account")
+    #: A canonical email address.
+    EMAIL = "email", _("Email address")
+    #: A phone number in E.164.
+    PHONE = "phone", _("Phone number")
+
+
+class MergeReason(models.TextChoices):
+    """Why two contacts turned out to be one person."""
+
+    LOGIN = "login", _("Logged in")
+    SIGNUP = "signup", _("Created an account with the address")
+    CHECKOUT_EMAIL = "checkout_email", _("Gave the address at checkout")
+    STAFF = "staff", _("Merged by staff")
+
+
+class Channel(models.TextChoices):
+    """A way of reaching a person; each asks for its own consent."""
+
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    WEB_PUSH = "web_push", _("Web push")
+    #: Retargeting audiences (hashed uploads to ad platforms).
+    ADS = "ads", _("Advertising audiences")
+
+
+class ConsentAction(models.TextChoices):
+    """One entry of the consent ledger (``ConsentEvent``): what happened to a consent."""
+
+    GIVEN = "given", _("Given")
+    CONFIRMED = "confirmed", _("Confirmed")
+    #: The person said no (a "no thanks" at capture): lifted only by a verified consent.
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    BOUNCED = "bounced", _("Bounced")
+    COMPLAINED = "complained", _("Complained")
+    #: An SMS STOP (or the provider's opt-out).
+    STOP = "stop", _("STOP received")
+    ERASED = "erased", _("Erased")
+
+    @classmethod
+    def final(cls) -> tuple[str, ...]:
+        """Actions no later consent lifts: the address is never written to again."""
+        return (cls.UNSUBSCRIBED, cls.BOUNCED, cls.COMPLAINED, cls.STOP, cls.ERASED)
+
+
+class ConsentStatus(models.TextChoices):
+    """A consent's current state, derived from its ledger (``privacy.ledger.state``)."""
+
+    UNKNOWN = "unknown", _("Never asked")
+    #: Given where anyone could have typed the address: speaks for its own journey only.
+    GIVEN = "given", _("Given, not verified")
+    #: Confirmed from the mailbox (or number), or recorded by staff: speaks for the address.
+    CONFIRMED = "confirmed", _("Confirmed")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    #: Unsubscribed, bounced, complained, STOP or erased: for good.
+    SUPPRESSED = "suppressed", _("Never contact again")
+
+
+class SegmentKind(models.TextChoices):
+    """A segment shipped with the app (its rule fixed, its numbers the owner's) or one the
+    owner defines from contacts' facts."""
+
+    BUILTIN = "builtin", _("Built in")
+    CUSTOM = "custom", _("Custom")
+
+
+class SegmentRule(models.TextChoices):
+    """What a built-in segment selects (:mod:`oscar_recovery.segments.builtins`)."""
+
+    CUSTOM = "custom", _("Custom definition")
+    NEW_VISITORS = "new_visitors", _("New visitors")
+    RETURNING_VISITORS = "returning_visitors", _("Returning visitors")
+    NEW_CUSTOMERS = "new_customers", _("New customers (no order yet)")
+    RETURNING_CUSTOMERS = "returning_customers", _("Returning customers (at least one order)")
+    FIRST_TIME_BUYERS = "first_time_buyers", _("First-time buyers")
+    RECENT_BUYERS = "recent_buyers", _("Recent buyers")
+    LAPSED_CUSTOMERS = "lapsed_customers", _("Lapsed customers")
+    VALUE_LOW = "value_low", _("Low lifetime value")
+    VALUE_MEDIUM = "value_medium", _("Medium lifetime value")
+    VALUE_HIGH = "value_high", _("High lifetime value")
+    ABANDONED_BASKET = "abandoned_basket", _("Abandoned a basket without ordering")
+    BROWSED_NOT_BOUGHT = "browsed_not_bought", _("Browsed without buying")
+
+
+class AmountBasis(models.TextChoices):
+    """Which order value a segment's amount is compared with."""
+
+    LAST_ORDER = "last_order", _("The last order's total")
+    LIFETIME = "lifetime", _("The lifetime total of all orders")

@@ -42,3 +42,9 @@ unsubscribed = Signal()
 #: For shops that log data requests or erase elsewhere too.
 #: provides args: email_hash (str, the suppression hash), erasure (privacy.Erasure)
 personal_data_erased = Signal()
+
+#: Two contacts turned out to be one person (:func:`oscar_recovery.contacts.identity.merge`):
+#: the loser's journeys, identifiers and consent events now belong to the winner. Sent
+#: inside the merge's transaction; for code that keeps its own rows per contact.
+#: provides args: winner (Contact), loser_uuid (uuid.UUID), reason (MergeReason)
+contact_merged = Signal()

@@ -13,6 +13,8 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from django.db import connection
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Characters that show as nothing (soft hyphen, zero-width and bidi controls, variation
@@ -126,6 +128,18 @@ def never_raises(func: F) -> F:
             return None
 
     return wrapper  # type: ignore[return-value]
+
+
+def try_advisory_lock(key: int) -> bool:
+    """Take PostgreSQL's transaction-level advisory lock ``key`` if no other session holds
+    it (released at the end of the transaction): for work that two sweeps must not do at
+    once and that the next sweep can simply pick up. True elsewhere (SQLite serialises
+    writing transactions itself)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [key])
+        return bool(cursor.fetchone()[0])
 
 
 def skip_locked(queryset, **kwargs):

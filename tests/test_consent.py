@@ -343,7 +343,8 @@ def test_a_strangers_consent_never_lifts_the_owners_no_thanks(settings, step):
 
 def test_an_unverified_consent_covers_only_its_own_journey(settings, step):
     """Worst sender: gives consent with someone else's address, hoping it carries over to
-    the owner's own journeys. It covers the journey it was given on, and that browser's."""
+    the owner's own journeys. It covers the journey it was given on and nothing else: not
+    even a later basket of the same browser, which may be typed with another address."""
     settings.OSCAR_RECOVERY_LAWFUL_BASIS = LawfulBasis.CONSENT
     settings.OSCAR_RECOVERY_DOUBLE_OPT_IN = False  # with it, not even its own journey
     owners = due_message(step, email="owner@example.com", visitor_id="owner")
@@ -356,7 +357,7 @@ def test_an_unverified_consent_covers_only_its_own_journey(settings, step):
     assert reason(owners) == SkipReason.NO_CONSENT
     assert consent.why_not_contact(strangers) is None
     same_browser = make_journey(quiet_for=timedelta(hours=2), email="", visitor_id="stranger")
-    assert consent.latest_decision(same_browser)["consent_given"] is True
+    assert consent.latest_decision(same_browser) is None
 
 
 def test_a_verified_consent_covers_the_address(settings, step):
@@ -369,3 +370,77 @@ def test_a_verified_consent_covers_the_address(settings, step):
     consent.record_consent(other, text="Yes", given=True, source=ConsentSource.STAFF)
 
     assert consent.why_not_contact(owners.journey) is None
+
+
+# -- A consent belongs to the address it was given with --------------------------------------
+
+
+def confirm(journey):
+    """What the double opt-in link does once the address's owner clicks it."""
+    consent.record_consent(journey, text="Yes", given=True, source=ConsentSource.CONFIRMED)
+
+
+def test_retyping_another_address_at_the_gateway_never_carries_a_confirmed_consent(
+    settings, shopper, product, step
+):
+    """Worst sender: confirms their own address once, then posts the gateway again with a
+    victim's address and no consent field, hoping the journey's "confirmed" consent covers
+    the victim. It belongs to the confirmed address only."""
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = LawfulBasis.CONSENT
+    add_to_basket(shopper, product)
+    journey = gateway(shopper, rendered_field(), tick=True, email="me@example.com")
+    confirm(journey)
+    journey.refresh_from_db()
+    assert consent.why_not_contact(journey) is None  # the sender's own address: fine
+
+    response = shopper.post(
+        reverse("checkout:index"), {"username": "victim@example.com", "options": "anonymous"}
+    )
+    assert response.status_code == 302
+    journey.refresh_from_db()
+    assert journey.email == "victim@example.com"
+    assert journey.consent_source == ""  # dropped with the address it was given with
+    assert consent.why_not_contact(journey) == SkipReason.NO_CONSENT
+    # And the confirmed address keeps its consent: it was never moved.
+    assert consent.address_confirmed("me@example.com")
+    assert not consent.address_confirmed("victim@example.com")
+
+
+def test_a_browsers_consent_never_covers_its_later_baskets_with_another_address(settings, step):
+    """Decisions are shared by browser only when they refuse: a later basket of the same
+    browser typed with a victim's address gets nothing from the sender's consent."""
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = LawfulBasis.CONSENT
+    settings.OSCAR_RECOVERY_DOUBLE_OPT_IN = False
+    first = make_journey(quiet_for=timedelta(hours=3), email="me@example.com", visitor_id="v1")
+    confirm(first)
+    later = due_message(step, email="victim@example.com", visitor_id="v1")
+    assert reason(later) == SkipReason.NO_CONSENT
+    # A refusal of the browser still covers it: it can only stop email.
+    consent.record_refusal(first, text="No", source=ConsentSource.PROMPT)
+    assert consent.latest_decision(later.journey)["consent_given"] is False
+
+
+def test_every_decision_with_an_address_is_in_the_ledger(settings, shopper, product):
+    from oscar_recovery.constants import Channel, ConsentAction, ConsentStatus
+    from oscar_recovery.models import ConsentEvent
+    from oscar_recovery.privacy import ledger
+
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = LawfulBasis.CONSENT
+    add_to_basket(shopper, product)
+    html = rendered_field()
+    journey = gateway(shopper, html, tick=True, email="me@example.com")
+    (given,) = ConsentEvent.objects.all()
+    assert (given.channel, given.address, given.action) == (
+        Channel.EMAIL,
+        "me@example.com",
+        ConsentAction.GIVEN,
+    )
+    assert given.wording == journey.consent_text and given.journey_id == journey.pk
+    assert ledger.email_state("me@example.com").status == ConsentStatus.GIVEN
+    confirm(journey)
+    assert ledger.email_state("me@example.com").status == ConsentStatus.CONFIRMED
+    suppress("me@example.com", SuppressionReason.BOUNCED)
+    assert ledger.email_state("me@example.com").status == ConsentStatus.SUPPRESSED
+    # A later confirmation never lifts a bounce.
+    confirm(journey)
+    assert ledger.email_state("me@example.com").status == ConsentStatus.SUPPRESSED

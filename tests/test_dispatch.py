@@ -4,11 +4,18 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from oscar.test import factories
 from oscar.test.factories import BasketFactory
 
 from oscar_recovery.campaigns.dispatch import dispatch_due
 from oscar_recovery.campaigns.enrolment import enrol_journeys
-from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
+from oscar_recovery.constants import (
+    ConsentSource,
+    EnrolmentStatus,
+    JourneyStatus,
+    MessageStatus,
+    SkipReason,
+)
 from oscar_recovery.models import Campaign, CampaignEnrolment, CampaignStep, RecoveryMessage
 from tests.support.factories import make_journey
 
@@ -54,8 +61,14 @@ def test_dispatching_again_creates_nothing_twice(campaign):
     assert positions(journey) == [1]
 
 
+def verified(journey):
+    """The address's holder has shown it is theirs: here, with a customer account."""
+    factories.UserFactory(email=journey.email)
+    return journey
+
+
 def test_later_steps_follow_as_time_passes_and_the_enrolment_completes(campaign):
-    journey = enrolled_journey(timedelta(hours=2))
+    journey = verified(enrolled_journey(timedelta(hours=2)))
     dispatch_due()
     dispatch_due(now=timezone.now() + timedelta(hours=23))
     assert positions(journey) == [1, 2]
@@ -71,7 +84,7 @@ def test_a_shopper_who_is_back_on_the_site_is_not_emailed(campaign):
 
 
 def test_steps_count_from_the_latest_abandonment(campaign):
-    journey = enrolled_journey(timedelta(hours=2))
+    journey = verified(enrolled_journey(timedelta(hours=2)))
     dispatch_due()
     # Came back, left again ten minutes ago: step 2 is 24 h from now, not from the first time.
     type(journey).objects.filter(pk=journey.pk).update(
@@ -110,3 +123,62 @@ def test_an_order_stops_the_enrolment(campaign):
     assert enrolment.stop_reason == "order_placed"
     assert enrolment.next_send_at is None
     assert dispatch_due(now=timezone.now() + timedelta(days=5)) == []
+
+
+# -- An address nobody verified gets one reminder ----------------------------------------------
+
+
+def test_an_unverified_address_gets_only_the_first_step_until_it_is_verified(campaign):
+    """Worst sender: types a stranger's address into a prompt or the gateway. The stranger
+    gets at most one reminder; the rest wait until the address is shown to be theirs."""
+    journey = enrolled_journey(timedelta(hours=2), email="stranger@example.com")
+    dispatch_due()
+    later = timezone.now() + timedelta(hours=71)
+    assert dispatch_due(now=later) == []
+    assert positions(journey) == [1]
+    enrolment = CampaignEnrolment.objects.get()
+    assert enrolment.status == EnrolmentStatus.ACTIVE and enrolment.next_step.position == 2
+    assert enrolment.next_send_at > later  # re-checked later, not every sweep
+
+    # The holder clicks the first email: the address is theirs, the sequence goes on.
+    journey.messages.update(clicked_at=timezone.now())
+    dispatch_due(now=later + timedelta(hours=2))
+    assert positions(journey) == [1, 2]
+
+
+@pytest.mark.parametrize("proof", ["account", "order", "confirmation", "click"])
+def test_each_kind_of_proof_verifies_an_address(proof):
+    from oscar_recovery.contacts.verification import is_verified
+    from oscar_recovery.privacy import consent
+
+    address = "holder@example.com"
+    assert not is_verified(address)
+    if proof == "account":
+        factories.UserFactory(email="Holder@Example.com")
+    elif proof == "order":
+        factories.create_order(guest_email=address)
+    elif proof == "confirmation":
+        consent.record_consent(
+            make_journey(quiet_for=timedelta(hours=2), email=address),
+            text="Yes",
+            given=True,
+            source=ConsentSource.CONFIRMED,
+        )
+    else:
+        journey = make_journey(quiet_for=timedelta(hours=2), email=address)
+        step = CampaignStep.objects.create(
+            campaign=Campaign.objects.create(name="C"), position=1, delay=timedelta(hours=1)
+        )
+        RecoveryMessage.objects.create(
+            journey=journey, step=step, to_email=address, clicked_at=timezone.now()
+        )
+    assert is_verified(address)
+
+
+def test_an_unverified_consent_does_not_verify_an_address():
+    from oscar_recovery.contacts.verification import is_verified
+    from oscar_recovery.privacy import consent
+
+    journey = make_journey(quiet_for=timedelta(hours=2), email="holder@example.com")
+    consent.record_consent(journey, text="Yes", given=True, source=ConsentSource.PROMPT)
+    assert not is_verified("holder@example.com")

@@ -14,6 +14,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from oscar.test import factories
 
 from oscar_recovery.campaigns.install import install_defaults
 from oscar_recovery.constants import JourneyStatus, MessageStatus, SkipReason
@@ -106,6 +107,8 @@ def test_the_whole_recovery_story(abandoned_guest, sweep_at, product, country):
 
 
 def test_unsubscribing_from_the_first_email_stops_everything(abandoned_guest, sweep_at):
+    # A verified address (a customer account holds it), so the later steps are due too.
+    factories.UserFactory(email="guest@example.com")
     sweep_at(timedelta(hours=1))
     sweep_at(timedelta(hours=2, minutes=1))
     unsubscribe = recovery_emails()[0].extra_headers["List-Unsubscribe"].strip("<>")
@@ -134,6 +137,16 @@ def test_a_shopper_who_orders_on_their_own_is_converted_not_recovered(
     assert journey.status == JourneyStatus.CONVERTED
     assert journey.attributed_message is None
     assert journey.order_total == journey.order.total_incl_tax
+
+
+def test_an_address_nobody_verified_gets_one_reminder(abandoned_guest, sweep_at):
+    """The guest typed an address at the gateway and never showed it is theirs: one
+    reminder goes out, the others wait."""
+    sweep_at(timedelta(hours=1))
+    sweep_at(timedelta(hours=2, minutes=1))
+    sweep_at(timedelta(days=4))
+    assert len(recovery_emails()) == 1
+    assert not RecoveryMessage.objects.exclude(step__position=1).exists()
 
 
 # -- a restore link opened in another browser ---------------------------------------------

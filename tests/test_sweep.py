@@ -143,4 +143,9 @@ def test_sweep_task_runs_the_sweep():
         "browse_abandoned": 0,
         "sent": 0,
         "handed_over": 0,
+        "linked": 1,  # the journey's address is a contact now
+        # The journey's new contact: new visitor and customer, low value, basket abandoned
+        # in the last 2, 7 and 14 days.
+        "segment_entries": 6,
+        "segment_exits": 0,
     }

@@ -204,11 +204,29 @@ def context_for(journey, step):
     return build_context(journey, step, content_for(step, None), load_email_products(journey))
 
 
-def test_the_email_greets_by_the_first_name_typed_at_checkout(campaign, product):
-    journey = abandoned(first_name="Ada", lines=[{"product_id": product.pk, "quantity": 1}])
-    message = message_for(make_step(campaign), journey)
+def test_the_email_never_greets_by_a_name_typed_at_checkout(campaign, product):
+    """Worst sender: types a victim's address at checkout and, as first name, a phishing
+    line. Our email to the victim greets without any name."""
+    lure = "customer. Your payment FAILED - verify at https://evil.example"
+    journey = abandoned(first_name=lure, lines=[{"product_id": product.pk, "quantity": 1}])
+    email = compose(message_for(make_step(campaign), journey), load_email_products(journey))
 
-    email = compose(message, load_email_products(journey))
+    assert "Hello," in email.body
+    assert "evil" not in email.body and "evil" not in email.alternatives[0][0]
+    assert "FAILED" not in email.body
+
+
+def test_the_email_greets_by_the_name_of_a_past_order_with_the_address(campaign, product):
+    factories.create_order(
+        guest_email="ada@example.com",
+        shipping_address=factories.ShippingAddressFactory(first_name="Ada"),
+    )
+    journey = abandoned(
+        email="ada@example.com",
+        first_name="Someone else",
+        lines=[{"product_id": product.pk, "quantity": 1}],
+    )
+    email = compose(message_for(make_step(campaign), journey), load_email_products(journey))
 
     assert "Hi Ada," in email.body
     assert "Hi Ada," in email.alternatives[0][0]
@@ -219,6 +237,39 @@ def test_the_accounts_first_name_comes_first(campaign):
     journey = abandoned(user=user, first_name="Ada")
 
     assert context_for(journey, make_step(campaign))["shopper"]["first_name"] == "Grace"
+
+
+@pytest.mark.parametrize(
+    "name, greeted",
+    [
+        ("Ada", "Ada"),
+        ("  Jean-Luc  ", "Jean-Luc"),
+        ("D'Arcy", "D'Arcy"),
+        ("Zoë", "Zoë"),
+        ("محمد", "محمد"),
+        ("J. R.", "J. R."),
+        ("Ada2", ""),
+        ("Ada, click https://x.example", ""),
+        ("Ada <b>", ""),
+        ("x" * 41, ""),
+        ("-Ada", ""),
+        ("Anne Marie Louise", "Anne Marie Louise"),
+        ("Visit www.evil.example now", ""),
+        ("O\u2019Brien", "O\u2019Brien"),
+        ("", ""),
+    ],
+)
+def test_only_a_plain_name_is_greeted(name, greeted):
+    from oscar_recovery.sending.content import plain_name
+
+    assert plain_name(name) == greeted
+
+
+def test_an_accounts_name_that_is_not_plain_is_not_greeted(campaign):
+    user = factories.UserFactory(first_name="Visit www.evil.example now")
+    journey = abandoned(user=user)
+
+    assert context_for(journey, make_step(campaign))["shopper"]["first_name"] == ""
 
 
 def test_without_a_name_the_email_says_hello(campaign, product):

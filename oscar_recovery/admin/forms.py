@@ -58,7 +58,13 @@ TEMPLATE_VARIABLES: tuple[tuple[str, str], ...] = (
     ("shop.name", _("The shop's name (OSCAR_SHOP_NAME).")),
     ("shop.url", _("Absolute URL of the shop's home page.")),
     ("shop.postal_address", _("The shop's postal address (OSCAR_RECOVERY_POSTAL_ADDRESS).")),
-    ("shopper.first_name", _("The shopper's first name if they have an account, else empty.")),
+    (
+        "shopper.first_name",
+        _(
+            "The shopper's first name from their account or a past order (never one typed "
+            "where anyone could type it), else empty."
+        ),
+    ),
     ("lines", _("The basket lines still for sale at today's price; loop over them.")),
     ("lines[].title", _("Product title.")),
     ("lines[].quantity", _("Quantity in the basket.")),

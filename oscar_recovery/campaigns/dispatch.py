@@ -1,5 +1,9 @@
 """Turning due campaign steps into messages.
 
+An address nobody has shown to be theirs gets at most the first step of a campaign: the
+later steps wait, re-checked every ``OSCAR_RECOVERY_UNVERIFIED_RECHECK``, until the
+address is verified (:mod:`oscar_recovery.contacts.verification`) or the journey ends.
+
 For each active enrolment whose next step is due, the dispatcher creates that step's message
 (one per journey and step: the database constraint makes a second attempt a no-op) and moves
 the enrolment on to the following step, in the same transaction. Holdout journeys get their
@@ -12,13 +16,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from oscar_recovery import app_settings
 from oscar_recovery.campaigns.variants import choose_variant
 from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
-from oscar_recovery.models import CampaignEnrolment, RecoveryMessage
+from oscar_recovery.contacts.verification import verified_addresses
+from oscar_recovery.models import CampaignEnrolment, CampaignStep, RecoveryMessage
+from oscar_recovery.privacy.hashing import normalise_email
 from oscar_recovery.privacy.suppression import is_suppressed
 from oscar_recovery.sending.send import enqueue
 from oscar_recovery.utils import skip_locked
@@ -46,12 +53,39 @@ def _dispatch_batch(now: datetime, size: int) -> tuple[int, list[int]]:
             next_send_at__lte=now,
             journey__status=JourneyStatus.ABANDONED,
         ).select_related("journey", "next_step")
-        for enrolment in skip_locked(due, of=("self",)).order_by("next_send_at")[:size]:
+        enrolments = list(skip_locked(due, of=("self",)).order_by("next_send_at")[:size])
+        held = _held_until_verified(enrolments)
+        for enrolment in enrolments:
             claimed += 1
+            if enrolment.pk in held:
+                enrolment.next_send_at = now + app_settings.UNVERIFIED_RECHECK
+                enrolment.save(update_fields=["next_send_at"])
+                continue
             message_id = _dispatch_one(enrolment, now)
             if message_id is not None:
                 created.append(message_id)
     return claimed, created
+
+
+def _held_until_verified(enrolments: list[CampaignEnrolment]) -> set[int]:
+    """The enrolments whose next step must wait: it is not their campaign's first step and
+    nobody has shown the journey's address to be theirs
+    (:mod:`oscar_recovery.contacts.verification`). Holdout enrolments wait alike, so both
+    arms stay comparable. Two queries for the batch at most (plus the look-up's)."""
+    later = [e for e in enrolments if e.next_step_id is not None and e.journey.email]
+    if not later:
+        return set()
+    firsts = dict(
+        CampaignStep.objects.filter(campaign_id__in={e.campaign_id for e in later})
+        .values("campaign_id")
+        .annotate(first=Min("position"))
+        .values_list("campaign_id", "first")
+    )
+    later = [e for e in later if e.next_step.position > firsts.get(e.campaign_id, 0)]
+    if not later:
+        return set()
+    verified = verified_addresses(e.journey.email for e in later)
+    return {e.pk for e in later if normalise_email(e.journey.email) not in verified}
 
 
 def _dispatch_one(enrolment: CampaignEnrolment, now: datetime, force: bool = False) -> int | None:

@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
-from oscar_recovery import app_settings
 from oscar_recovery.constants import (
     CampaignTrigger,
     CheckoutStep,
@@ -28,6 +27,7 @@ from oscar_recovery.constants import (
 )
 from oscar_recovery.contacts.addresses import safe_canonical_email
 from oscar_recovery.models import Campaign, CampaignEnrolment, CartJourney, raw_email_candidates
+from oscar_recovery.segments import shared
 from oscar_recovery.utils import percentile
 
 Order = get_model("order", "Order")
@@ -40,12 +40,11 @@ class CustomerHistory:
 
     @property
     def tier(self) -> str:
-        tiers = app_settings.VALUE_TIERS
-        if self.spent >= Decimal(str(tiers.get("high", "Infinity"))):
-            return ValueTier.HIGH
-        if self.spent >= Decimal(str(tiers.get("medium", "Infinity"))):
-            return ValueTier.MEDIUM
-        return ValueTier.LOW
+        return shared.value_tier(self.spent)
+
+    @property
+    def is_returning(self) -> bool:
+        return shared.is_returning_customer(self.orders)
 
 
 def in_holdout(campaign: Campaign, journey: CartJourney) -> bool:
@@ -91,9 +90,9 @@ def matches(campaign: Campaign, journey: CartJourney, history: CustomerHistory) 
         return False
     if campaign.exclude_staff and journey.is_staff:
         return False
-    if campaign.customer_type == CustomerType.NEW and history.orders:
+    if campaign.customer_type == CustomerType.NEW and history.is_returning:
         return False
-    if campaign.customer_type == CustomerType.RETURNING and not history.orders:
+    if campaign.customer_type == CustomerType.RETURNING and not history.is_returning:
         return False
     return campaign.value_tier in (ValueTier.ANY, history.tier)
 

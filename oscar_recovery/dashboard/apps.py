@@ -2,13 +2,14 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from oscar.core.application import OscarDashboardConfig
 
-from oscar_recovery.dashboard.permissions import ACT_ON_ENROLMENTS, BASKETS, FIGURES
+from oscar_recovery.dashboard.permissions import ACT_ON_ENROLMENTS, BASKETS, CONTACTS, FIGURES
 
 
 class RecoveryDashboardConfig(OscarDashboardConfig):
     """Mount with ``path("dashboard/recovery/", apps.get_app_config("recovery_dashboard").urls)``
     before Oscar's own URLs. Every view needs ``is_staff`` and the model permission the admin
-    asks for the same data (:data:`FIGURES`, :data:`BASKETS`, :data:`ACT_ON_ENROLMENTS`);
+    asks for the same data (:data:`FIGURES`, :data:`BASKETS`, :data:`CONTACTS`,
+    :data:`ACT_ON_ENROLMENTS`);
     Oscar's menu hides entries the user may not open."""
 
     name = "oscar_recovery.dashboard"
@@ -27,6 +28,8 @@ class RecoveryDashboardConfig(OscarDashboardConfig):
         "recovery-basket-list": BASKETS,
         "recovery-basket-detail": BASKETS,
         "recovery-basket-action": ACT_ON_ENROLMENTS,
+        "recovery-contact-list": CONTACTS,
+        "recovery-contact-detail": CONTACTS,
     }
 
     def ready(self) -> None:
@@ -52,6 +55,12 @@ class RecoveryDashboardConfig(OscarDashboardConfig):
                 "baskets/<int:pk>/action/",
                 views.BasketActionView.as_view(),
                 name="recovery-basket-action",
+            ),
+            path("customers/", views.ContactListView.as_view(), name="recovery-contact-list"),
+            path(
+                "customers/<uuid:uuid>/",
+                views.ContactDetailView.as_view(),
+                name="recovery-contact-detail",
             ),
         ]
         return self.post_process_urls(urls)

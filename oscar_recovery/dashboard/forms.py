@@ -3,11 +3,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
+from django.apps import apps
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from oscar_recovery.constants import CheckoutStep, JourneyStatus
+from oscar_recovery.constants import CheckoutStep, ContactStatus, JourneyStatus
+from oscar_recovery.contacts import profile
 from oscar_recovery.models import Campaign, email_matches
 from oscar_recovery.reporting.reports import Period
 
@@ -136,3 +138,69 @@ def _search(term: str) -> Q:
     if term.lstrip("#").isdigit():
         condition |= Q(pk=int(term.lstrip("#")))
     return condition
+
+
+#: Yes/no filters: "" leaves the filter out.
+_YES_NO = [("", _("Any")), ("yes", _("Yes")), ("no", _("No"))]
+#: The list shows live contacts unless asked for merged or erased ones too.
+_CONTACT_STATUSES = [
+    ("", ContactStatus.ACTIVE.label),
+    (ContactStatus.MERGED, ContactStatus.MERGED.label),
+    (ContactStatus.ERASED, ContactStatus.ERASED.label),
+    ("any", _("Any")),
+]
+
+
+def segment_model():
+    """The segments' model once the shop has it, else None (the filter is then hidden)."""
+    try:
+        return apps.get_model("oscar_recovery", "Segment")
+    except LookupError:
+        return None
+
+
+def segment_members(segment):
+    """The contacts of ``segment``: :func:`oscar_recovery.segments.members`."""
+    # function-level: the segments package is optional here (the field exists only with it).
+    from oscar_recovery import segments
+
+    return segments.members(segment)
+
+
+class ContactFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=254,
+        help_text=_("Email address (or part of it) or customer uuid"),
+    )
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=_CONTACT_STATUSES)
+    account = forms.ChoiceField(label=_("Has an account"), required=False, choices=_YES_NO)
+    orders = forms.ChoiceField(label=_("Has ordered"), required=False, choices=_YES_NO)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        model = segment_model()
+        if model is not None:
+            self.fields["segment"] = forms.ModelChoiceField(
+                label=_("Segment"), required=False, queryset=model.objects.all()
+            )
+
+    def filter(self):
+        """The contacts matching valid filters (live ones, newest seen first, when the form
+        is unbound or invalid)."""
+        if not self.is_valid():
+            return profile.listing()
+        data = self.cleaned_data
+        status = {"": ContactStatus.ACTIVE, "any": ""}.get(data["status"], data["status"])
+        yes_no = {"yes": True, "no": False}
+        queryset = profile.listing(
+            term=data["q"],
+            status=status,
+            has_account=yes_no.get(data["account"]),
+            has_orders=yes_no.get(data["orders"]),
+        )
+        if data.get("segment"):
+            members = segment_members(data["segment"])
+            queryset = queryset.filter(pk__in=members.values("pk"))
+        return queryset

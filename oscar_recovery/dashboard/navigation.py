@@ -13,6 +13,7 @@ RECOVERY_NAVIGATION = {
     "children": [
         {"label": _("Overview"), "url_name": "recovery_dashboard:recovery-overview"},
         {"label": _("Abandoned baskets"), "url_name": "recovery_dashboard:recovery-basket-list"},
+        {"label": _("Customers"), "url_name": "recovery_dashboard:recovery-contact-list"},
         {"label": _("Campaigns and steps"), "url_name": "recovery_dashboard:recovery-campaigns"},
         {"label": _("A/B tests"), "url_name": "recovery_dashboard:recovery-ab-tests"},
         {"label": _("Top abandoned products"), "url_name": "recovery_dashboard:recovery-products"},

@@ -7,6 +7,10 @@ check the action permission themselves)."""
 #: ``is_staff``, as Oscar's dashboard does.
 FIGURES = ["is_staff", "oscar_recovery.view_campaign"]
 BASKETS = ["is_staff", "oscar_recovery.view_cartjourney"]
+#: Customers (contacts) gather every journey, message, consent and order of a person: the
+#: journeys' permission and the contacts' own, so no one sees more than the baskets show
+#: them without being given it.
+CONTACTS = ["is_staff", "oscar_recovery.view_cartjourney", "oscar_recovery.view_contact"]
 ACT_ON_ENROLMENTS = [
     "is_staff",
     "oscar_recovery.view_cartjourney",

@@ -18,11 +18,12 @@ from oscar.views.decorators import check_permissions
 from oscar_recovery import app_settings, handoff
 from oscar_recovery.campaigns import dispatch
 from oscar_recovery.campaigns.enrolment import active_holdouts, holdout_note
+from oscar_recovery.contacts import profile
 from oscar_recovery.dashboard import contact_state, csv_export
-from oscar_recovery.dashboard.forms import BasketFilterForm, PeriodForm
+from oscar_recovery.dashboard.forms import BasketFilterForm, ContactFilterForm, PeriodForm
 from oscar_recovery.dashboard.permissions import ACT_ON_ENROLMENTS
 from oscar_recovery.dashboard.timeline import journey_timeline, stop_reason_text
-from oscar_recovery.models import CartJourney, RecoveryMessage
+from oscar_recovery.models import CartJourney, Contact, RecoveryMessage
 from oscar_recovery.operations import health
 from oscar_recovery.reporting import aggregation, reports
 from oscar_recovery.sending.content import display_step
@@ -349,6 +350,13 @@ class ProductsView(PeriodMixin, TemplateView):
         return csv_export.csv_response(self.export_name("products"), header, rows)
 
 
+def _without_page(query):
+    """A list's query string without its page: what the pagination links carry on."""
+    query = query.copy()
+    query.pop("page", None)
+    return query
+
+
 class BasketListView(ListView):
     template_name = "oscar_recovery/dashboard/basket_list.html"
     context_object_name = "journeys"
@@ -376,8 +384,7 @@ class BasketListView(ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        query = self.request.GET.copy()
-        query.pop("page", None)
+        query = _without_page(self.request.GET)
         bots_shown = self.form.is_valid() and self.form.cleaned_data["bots"]
         if not bots_shown:
             query["bots"] = "on"
@@ -441,7 +448,12 @@ class BasketDetailView(DetailView):
 
     def get_queryset(self):
         return CartJourney.objects.select_related(
-            "enrolment__campaign", "enrolment__next_step", "order", "user", "merged_into"
+            "enrolment__campaign",
+            "enrolment__next_step",
+            "order",
+            "user",
+            "merged_into",
+            "contact",
         ).prefetch_related(
             "events",
             Prefetch(
@@ -554,3 +566,45 @@ class BasketActionView(View):
         else:
             messages.success(request, self.DONE[request.POST["action"]])
         return HttpResponseRedirect(url, status=303)
+
+
+class ContactListView(ListView):
+    """Customers (contacts), searchable by address, newest seen first."""
+
+    template_name = "oscar_recovery/dashboard/contact_list.html"
+    context_object_name = "contacts"
+    paginate_by = 50
+
+    def get(self, request, *args, **kwargs):
+        self.form = ContactFilterForm(request.GET or None)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return self.form.filter()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        states = profile.email_states(context["contacts"])
+        context.update(
+            form=self.form,
+            query=_without_page(self.request.GET).urlencode(),
+            rows=[(contact, states[contact.pk]) for contact in context["contacts"]],
+        )
+        return context
+
+
+class ContactDetailView(DetailView):
+    """One customer: identity, facts, journeys, messages, consent, orders and merges."""
+
+    template_name = "oscar_recovery/dashboard/contact_detail.html"
+    context_object_name = "contact"
+    slug_field = "uuid"
+    slug_url_kwarg = "uuid"
+
+    def get_queryset(self):
+        return Contact.objects.select_related("user", "facts", "merged_into")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["profile"] = profile.profile(self.object)
+        return context

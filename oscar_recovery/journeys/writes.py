@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from oscar.core.loading import get_model
@@ -18,6 +18,7 @@ from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind
 from oscar_recovery.contacts.addresses import safe_canonical_email
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney, CartJourneyEvent, email_matches
+from oscar_recovery.privacy.consent import BLANKS as consent_blanks
 from oscar_recovery.privacy.consent import FIELDS as consent_fields
 from oscar_recovery.privacy.consent import email_attached
 
@@ -109,7 +110,11 @@ def attach_email(
     checkout or captured on site replaces an earlier one; an account or order email only
     fills a blank. The address is stored canonical; one that cannot be (invisible or
     look-alike characters: a spelling of someone else's mailbox) is not attached. Returns
-    the journey when the email changed."""
+    the journey when the email changed.
+
+    A consent belongs to the address it was given with: when an address replaces another,
+    a consent the journey held is dropped in the same statement (a "no thanks" stays: it
+    can only stop email). Whatever the new address's own ledger says still counts."""
     now = now or timezone.now()
     email = safe_canonical_email(email)
     if not email:
@@ -117,7 +122,20 @@ def attach_email(
     queryset = CartJourney.objects.filter(basket_id=basket_id).exclude(email_matches(email))
     if source in (EmailSource.ACCOUNT, EmailSource.ORDER):
         queryset = queryset.filter(email="")
-    if not queryset.update(email=email, email_source=source, email_captured_at=now):
+    given_with_other_address = Q(consent_given=True) & ~Q(email="")
+    dropped = {
+        name: Case(
+            When(given_with_other_address, then=Value(blank)),
+            default=F(name),
+            output_field=CartJourney._meta.get_field(name),
+        )
+        for name, blank in consent_blanks.items()
+    }
+    # ``contact=None``: the sweep links the journey again (contacts.identity).
+    changed = queryset.update(
+        email=email, email_source=source, email_captured_at=now, contact=None, **dropped
+    )
+    if not changed:
         return None
     journey = CartJourney.objects.get(basket_id=basket_id)
     CartJourneyEvent.objects.create(
@@ -195,7 +213,8 @@ def merge_baskets(slave_id: int, master, *, now: datetime | None = None) -> None
         continuing = journeys.get(master.id)
         if continuing is None:
             guest.basket_id = master.id
-            guest.user_id = master.owner_id or guest.user_id
+            if master.owner_id and master.owner_id != guest.user_id:
+                guest.user_id, guest.contact_id = master.owner_id, None
             status.reactivate(guest, now=now)
             guest.save()
             CartJourneyEvent.objects.create(
@@ -222,6 +241,7 @@ def _take_over(continuing: CartJourney, guest: CartJourney) -> None:
     continuing.visitor_id = guest.visitor_id or continuing.visitor_id
     continuing.is_bot = continuing.is_bot or guest.is_bot
     if not continuing.email and guest.email:
+        continuing.contact_id = None  # linked again by the sweep
         continuing.email = guest.email
         continuing.email_source = guest.email_source
         continuing.email_captured_at = guest.email_captured_at
@@ -275,13 +295,17 @@ def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
         if journey is None:
             return None
         journey.last_activity_at = now
-        journey.user_id = journey.user_id or order.user_id
+        if not journey.user_id and order.user_id:
+            journey.user_id, journey.contact_id = order.user_id, None
         email = safe_canonical_email(
             order.guest_email or (order.user.email if order.user_id else "")
         )
         if email and not journey.email:
             journey.email, journey.email_source = email, EmailSource.ORDER
             journey.email_captured_at = now
+        # The order is a fact of the contact's: the sweep links the journey again and
+        # refreshes the contact's facts.
+        journey.contact_id = None
         basket_status = Basket.objects.filter(pk=order.basket_id).values_list("status", flat=True)
         if basket_status and basket_status[0] in Basket.editable_statuses:
             # A checkout that leaves the basket open: the next items start a new journey.

@@ -3,15 +3,19 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from oscar_recovery.migrations._online import AddForeignKeyOnline
+
 
 class Migration(migrations.Migration):
+    # The journey table is a busy shop's busiest: see _online.
+    atomic = False
 
     dependencies = [
         ('oscar_recovery', '0021_canonical_addresses'),
     ]
 
     operations = [
-        migrations.AddField(
+        AddForeignKeyOnline(
             model_name='cartjourney',
             name='restored_from',
             field=models.ForeignKey(blank=True, help_text='The journey whose restore link created this basket in another browser.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='restored_copies', to='oscar_recovery.cartjourney', verbose_name='restored from'),

@@ -6,23 +6,33 @@
   ``CartJourneyEvent``, ``CanonicalEmailField`` (addresses stored canonical), and
   ``email_matches``, the one address match (``email_matches_any`` for many addresses at
   once; ``raw_email_candidates`` and ``same_email`` for Oscar's fields, kept as typed);
+* :mod:`~oscar_recovery.models.contacts`: ``Contact``, ``ContactIdentifier``, ``ContactMerge``,
+  ``ContactFacts``;
+* :mod:`~oscar_recovery.models.segments`: ``Segment``, ``SegmentMembership``;
 * :mod:`~oscar_recovery.models.campaigns`: ``Campaign``, ``CampaignStep``, ``StepVariant``,
   ``CampaignEnrolment``;
 * :mod:`~oscar_recovery.models.messages`: ``RecoveryMessage`` (``MessageQuerySet``),
   ``TrackingEvent``, ``SendRateBucket``;
-* :mod:`~oscar_recovery.models.privacy`: ``SuppressedAddress``, ``ConsentConfirmation``;
+* :mod:`~oscar_recovery.models.privacy`: ``SuppressedAddress``, ``ConsentConfirmation``,
+  ``ConsentEvent`` (the consent ledger);
 * :mod:`~oscar_recovery.models.webhooks`: ``WebhookEndpoint``, ``WebhookDelivery``,
   ``WebhookAttempt`` (and ``new_webhook_secret``, which migration 0008 imports from here);
 * :mod:`~oscar_recovery.models.recommendations`: ``BoughtTogether``, ``ProductSales``;
 * :mod:`~oscar_recovery.models.stats`: ``DailyStat``, ``DailyProductStat``;
 * :mod:`~oscar_recovery.models.prompts`: ``Prompt``, ``PromptVariant``, ``PromptEvent``;
 * :mod:`~oscar_recovery.models.operations`: ``HandOff`` (the outbox of work for workers),
-  ``SweepRun``, ``WorkerHeartbeat``.
+  ``SweepRun``, ``SweepCursor`` (how far an incremental stage has read), ``WorkerHeartbeat``.
 
 Import models from ``oscar_recovery.models``: the modules behind it may move.
 """
 
 from oscar_recovery.models.campaigns import Campaign, CampaignEnrolment, CampaignStep, StepVariant
+from oscar_recovery.models.contacts import (
+    Contact,
+    ContactFacts,
+    ContactIdentifier,
+    ContactMerge,
+)
 from oscar_recovery.models.journeys import (
     CanonicalEmailField,
     CartJourney,
@@ -39,10 +49,11 @@ from oscar_recovery.models.messages import (
     SendRateBucket,
     TrackingEvent,
 )
-from oscar_recovery.models.operations import HandOff, SweepRun, WorkerHeartbeat
-from oscar_recovery.models.privacy import ConsentConfirmation, SuppressedAddress
+from oscar_recovery.models.operations import HandOff, SweepCursor, SweepRun, WorkerHeartbeat
+from oscar_recovery.models.privacy import ConsentConfirmation, ConsentEvent, SuppressedAddress
 from oscar_recovery.models.prompts import Prompt, PromptEvent, PromptVariant
 from oscar_recovery.models.recommendations import BoughtTogether, ProductSales
+from oscar_recovery.models.segments import Segment, SegmentMembership
 from oscar_recovery.models.stats import DailyProductStat, DailyStat
 from oscar_recovery.models.webhooks import (
     WebhookAttempt,
@@ -60,6 +71,11 @@ __all__ = [
     "CartJourney",
     "CartJourneyEvent",
     "ConsentConfirmation",
+    "ConsentEvent",
+    "Contact",
+    "ContactFacts",
+    "ContactIdentifier",
+    "ContactMerge",
     "DailyProductStat",
     "DailyStat",
     "HandOff",
@@ -70,9 +86,12 @@ __all__ = [
     "PromptEvent",
     "PromptVariant",
     "RecoveryMessage",
+    "Segment",
+    "SegmentMembership",
     "SendRateBucket",
     "StepVariant",
     "SuppressedAddress",
+    "SweepCursor",
     "SweepRun",
     "TrackingEvent",
     "WebhookAttempt",

@@ -171,6 +171,16 @@ class CartJourney(models.Model):
     )
     email_captured_at = models.DateTimeField(_("email captured at"), null=True, blank=True)
     visitor_id = models.CharField(_("visitor id"), max_length=32, blank=True, db_index=True)
+    #: The person, once identified (account or address): linked by the sweep
+    #: (:mod:`oscar_recovery.contacts.identity`), empty until then.
+    contact = models.ForeignKey(
+        "oscar_recovery.Contact",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="journeys",
+        verbose_name=_("contact"),
+    )
     language = models.CharField(_("language"), max_length=15, blank=True)
     #: The first name typed at checkout (never the rest of the address), for the greeting.
     first_name = models.CharField(_("first name"), max_length=255, blank=True)
@@ -304,6 +314,12 @@ class CartJourney(models.Model):
             models.Index(Upper("email"), name="recovery_journey_email_ci_idx"),
             # The dashboard's daily aggregation reads journeys a day at a time.
             models.Index(fields=["created_at"], name="recovery_journey_created_idx"),
+            # The sweep links journeys that identify someone and have no contact yet.
+            models.Index(
+                fields=["last_activity_at"],
+                condition=Q(contact__isnull=True) & (Q(user__isnull=False) | ~Q(email="")),
+                name="recovery_journey_unlinked_idx",
+            ),
             models.Index(fields=["abandoned_at"], name="recovery_journey_abandoned_idx"),
             models.Index(
                 fields=["ended_at"],

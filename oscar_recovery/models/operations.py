@@ -72,3 +72,19 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.worker
+
+
+class SweepCursor(models.Model):
+    """How far an incremental stage of the sweep has read a table (by id): the next run
+    starts after ``position``. One row per stage, by ``name``."""
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    position = models.BigIntegerField(_("position"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("sweep cursor")
+        verbose_name_plural = _("sweep cursors")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.position}"

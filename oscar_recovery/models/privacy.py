@@ -7,7 +7,14 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from oscar_recovery.constants import ConfirmationStatus, SuppressionReason
+from oscar_recovery.constants import (
+    Channel,
+    ConfirmationStatus,
+    ConsentAction,
+    ConsentSource,
+    LawfulBasis,
+    SuppressionReason,
+)
 
 
 class SuppressedAddress(models.Model):
@@ -72,3 +79,58 @@ class ConsentConfirmation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email_hash[:12]}… ({self.get_status_display()})"
+
+
+class ConsentEvent(models.Model):
+    """One entry of the consent ledger: append-only, never updated or deleted (erasure
+    blanks its personal fields). A consent belongs to the ``address`` (canonical email,
+    E.164 number or push endpoint) it was given with, on one ``channel``; the current state
+    of an address is derived from its events (:func:`oscar_recovery.privacy.ledger.state`).
+    ``address`` is empty for a decision given before any address was known (it then speaks
+    for its journey and browser only)."""
+
+    contact = models.ForeignKey(
+        "oscar_recovery.Contact",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="consent_events",
+        verbose_name=_("contact"),
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    address = models.CharField(_("address"), max_length=254, blank=True)
+    action = models.CharField(_("action"), max_length=16, choices=ConsentAction.choices)
+    source = models.CharField(_("source"), max_length=16, choices=ConsentSource.choices)
+    basis = models.CharField(
+        _("lawful basis"), max_length=16, choices=LawfulBasis.choices, blank=True
+    )
+    #: Every word the person was shown when deciding, in the language they read it in.
+    wording = models.TextField(_("wording shown"), blank=True)
+    language = models.CharField(_("language"), max_length=15, blank=True)
+    #: What proves it: the journey, the message, the confirmation, the merge.
+    evidence = models.JSONField(_("evidence"), default=dict, blank=True)
+    journey = models.ForeignKey(
+        "oscar_recovery.CartJourney",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="consent_events",
+        verbose_name=_("journey"),
+    )
+    visitor_id = models.CharField(_("visitor id"), max_length=32, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("consent event")
+        verbose_name_plural = _("consent events")
+        ordering = ["occurred_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["channel", "address", "occurred_at"], name="recovery_consent_addr_idx"
+            ),
+            models.Index(fields=["contact", "occurred_at"], name="recovery_consent_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        when = f"{self.occurred_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_channel_display()} {self.get_action_display()} @ {when}"

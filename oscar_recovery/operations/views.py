@@ -22,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from oscar.views.decorators import check_permissions
 
 from oscar_recovery import app_settings
-from oscar_recovery.dashboard.apps import FIGURES
+from oscar_recovery.dashboard.permissions import FIGURES
 from oscar_recovery.operations import health
 
 

@@ -16,10 +16,10 @@ from django.views.decorators.csrf import csrf_exempt
 from oscar_recovery import signals
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import LawfulBasis, SuppressionReason
-from oscar_recovery.models import CartJourney, SuppressedAddress
+from oscar_recovery.models import CartJourney
 from oscar_recovery.outcomes import restore
 from oscar_recovery.privacy import confirmation, consent
-from oscar_recovery.privacy.suppression import suppress_hash
+from oscar_recovery.privacy.suppression import unsubscribe_hash
 from oscar_recovery.sending.tokens import (
     InvalidLink,
     check_restore_token,
@@ -60,13 +60,7 @@ class UnsubscribeView(View):
             hashed = check_unsubscribe_token(token)
         except InvalidLink as exc:
             return self.render(request, token, error=exc, status=400)
-        newly = not SuppressedAddress.objects.filter(email_hash=hashed).exists()
-        suppress_hash(hashed, SuppressionReason.UNSUBSCRIBED)
-        # An unsubscribe outranks a "no thanks", which a confirmation link may lift and
-        # which still lets double opt-in emails through.
-        SuppressedAddress.objects.filter(
-            email_hash=hashed, reason=SuppressionReason.DECLINED
-        ).update(reason=SuppressionReason.UNSUBSCRIBED)
+        newly = unsubscribe_hash(hashed, language=translation.get_language() or "")
         if newly:
             # The shopper is unsubscribed whatever a receiver does.
             signals.unsubscribed.send_robust(

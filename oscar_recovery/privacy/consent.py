@@ -15,12 +15,14 @@ Under every basis a "no thanks" is final: it is remembered on the journey (and f
 journeys of the same address or browser) and the address is suppressed, so no later send,
 campaign or journey writes to it. An unsubscribe, bounce or complaint is never lifted.
 
-Anyone can type anyone's address, so a decision given with an address nobody verified
-covers the journey it was given on (and that browser's), never the address: it never lifts
-a "no thanks" or a suppression of the address, and never becomes the decision of another
-journey with that address. Only a *verified* consent (:data:`VERIFIED_SOURCES`: recorded by
-staff, or confirmed from the address's mailbox) does. A "no thanks" always covers the
-address: it can only stop email.
+Anyone can type anyone's address, so a consent given with an address nobody verified
+covers the journey it was given on, with that address, and nothing else: it never lifts
+a "no thanks" or a suppression of the address, never becomes the decision of another
+journey (not even one of the same browser), and is dropped when the journey's address
+changes. Only a *verified* consent (:data:`VERIFIED_SOURCES`: recorded by staff, or
+confirmed from the address's mailbox) speaks for the address, through the consent ledger
+(:mod:`.ledger`), where every decision with an address is recorded. A "no thanks" always
+covers the address and the browser: it can only stop email.
 
 Double opt-in (``OSCAR_RECOVERY_DOUBLE_OPT_IN``, on by default, ``consent`` basis only): an
 unverified consent also asks the address to confirm (:mod:`.confirmation`), and no recovery
@@ -51,23 +53,21 @@ from django.utils.translation import gettext_lazy as _
 from oscar_recovery import app_settings
 from oscar_recovery.adapter import get_adapter
 from oscar_recovery.constants import (
+    Channel,
+    ConsentAction,
     ConsentSource,
+    ConsentStatus,
     EmailSource,
     JourneyEventKind,
     LawfulBasis,
     SkipReason,
     SuppressionReason,
 )
-from oscar_recovery.contacts.addresses import safe_canonical_email
-from oscar_recovery.models import (
-    CartJourney,
-    CartJourneyEvent,
-    SuppressedAddress,
-    email_matches,
-    email_matches_any,
-)
+from oscar_recovery.models import CartJourney, CartJourneyEvent, SuppressedAddress
+from oscar_recovery.privacy import ledger
 from oscar_recovery.privacy.confirmation_requests import request_confirmation
-from oscar_recovery.privacy.suppression import all_hashes, suppress
+from oscar_recovery.privacy.ledger import VERIFIED_SOURCES
+from oscar_recovery.privacy.suppression import all_hashes, normalise_email, suppress
 
 #: Form field names the gateway tag renders and the ``start_checkout`` receiver reads.
 CHOICE_FIELD = "recovery_consent"
@@ -175,10 +175,6 @@ def decision_from_form(data: Any, source: str = ConsentSource.CHECKOUT) -> Decis
     return Decision(notice=shown, given=given, source=source)
 
 
-#: Sources whose consent speaks for the address, not only for the journey it was given on.
-VERIFIED_SOURCES = (ConsentSource.STAFF, ConsentSource.CONFIRMED)
-
-
 def double_opt_in(basis: str | None = None) -> bool:
     """Whether unverified consents must be confirmed by email under ``basis``."""
     return app_settings.DOUBLE_OPT_IN and (basis or current_basis()) == LawfulBasis.CONSENT
@@ -225,12 +221,34 @@ def record_consent(
         # No text here: it is on the journey; the timeline says what happened.
         data={"basis": str(basis), "given": bool(given), "source": str(source)},
     )
+    if given and journey.email:
+        _to_ledger(journey, ConsentAction.GIVEN, source=source, basis=basis, text=text, at=at)
     if given and basis == LawfulBasis.CONSENT and journey.email:
         if source in VERIFIED_SOURCES:
             _lift_refusal(journey.email)
         else:
             _ask_to_confirm(journey, basis, client=client, at=at)
     return journey
+
+
+def _to_ledger(journey: CartJourney, action: str, *, source, basis="", text="", at=None):
+    """Append the journey's decision to the ledger, under the address it was given with
+    (empty: given before any address was known; it then speaks for the journey and its
+    browser only)."""
+    ledger.record(
+        Channel.EMAIL,
+        normalise_email(journey.email) if journey.email else "",
+        ConsentAction.CONFIRMED if source == ConsentSource.CONFIRMED else action,
+        source=source,
+        basis=basis,
+        wording=text,
+        language=journey.language,
+        journey_id=journey.pk,
+        contact_id=journey.contact_id,
+        visitor_id=journey.visitor_id,
+        evidence={"journey": journey.pk},
+        at=at,
+    )
 
 
 def _ask_to_confirm(journey: CartJourney, basis: str, *, client: str = "", at=None) -> None:
@@ -250,7 +268,18 @@ def record_refusal(
     the same address or browser), and the address, when known, is suppressed."""
     record_consent(journey, text=text, given=False, source=source, basis=basis, at=at)
     if journey.email:
-        suppress(journey.email, SuppressionReason.DECLINED)
+        # The suppression appends the withdrawal to the ledger.
+        suppress(
+            journey.email,
+            SuppressionReason.DECLINED,
+            source=source,
+            journey_id=journey.pk,
+            evidence={"journey": journey.pk},
+        )
+    else:
+        _to_ledger(
+            journey, ConsentAction.WITHDRAWN, source=source, basis=basis or "", text=text, at=at
+        )
     return journey
 
 
@@ -284,6 +313,14 @@ def record_for_basket(
 
 #: The journey fields that hold a consent decision, carried over when journeys merge.
 FIELDS = ("consent_basis", "consent_text", "consent_given", "consent_at", "consent_source")
+#: Each of those fields' value when no decision was recorded.
+BLANKS = {
+    "consent_basis": "",
+    "consent_text": "",
+    "consent_given": None,
+    "consent_at": None,
+    "consent_source": "",
+}
 
 
 def email_attached(journey: CartJourney, email: str) -> None:
@@ -294,7 +331,13 @@ def email_attached(journey: CartJourney, email: str) -> None:
     the address on one basket would mail address after address, past the per-client limit.
     """
     if journey.consent_given is False and journey.consent_at is not None:
-        suppress(email, SuppressionReason.DECLINED)
+        suppress(
+            email,
+            SuppressionReason.DECLINED,
+            source=journey.consent_source or ConsentSource.OTHER,
+            journey_id=journey.pk,
+            evidence={"journey": journey.pk},
+        )
 
 
 def _lift_refusal(email: str) -> None:
@@ -311,79 +354,76 @@ _LOOK_UP = object()
 
 
 def latest_decision(journey: CartJourney) -> dict | None:
-    """The newest recorded decision of this shopper: on this journey or a journey of the
-    same browser, or on a journey of the same address when it is a "no thanks" or a
-    verified consent (an unverified consent speaks for its own journey only, so a stranger
-    who typed the address cannot decide for its owner). Keys: ``consent_given``,
-    ``consent_basis``, ``consent_source``."""
-    who = Q(pk=journey.pk)
-    if journey.email:
-        who |= email_matches(journey.email) & (
-            Q(consent_given=False) | Q(consent_source__in=VERIFIED_SOURCES)
-        )
-    if journey.visitor_id:
-        who |= Q(visitor_id=journey.visitor_id)
-    return (
-        CartJourney.objects.filter(who, consent_at__isnull=False)
-        .order_by("-consent_at", "-pk")
-        .values("consent_given", "consent_basis", "consent_source")
-        .first()
-    )
+    """The newest decision that speaks for this journey's shopper, or None: the journey's
+    own (given with its present address), a "no thanks" given on another journey of the
+    same browser, or what the consent ledger says of the address (a refusal, or a verified
+    consent). An unverified consent speaks for its own journey only, so a stranger who typed
+    the address cannot decide for its owner, and a browser's consent never carries to
+    another address. Keys: ``consent_given``, ``consent_basis``, ``consent_source``. Two
+    queries (:func:`latest_decisions`)."""
+    return latest_decisions([journey])[journey.pk]
+
+
+_DECISION_KEYS = ("consent_given", "consent_basis", "consent_source")
 
 
 def latest_decisions(journeys: Sequence[CartJourney]) -> dict[int, dict | None]:
-    """:func:`latest_decision` for many journeys in one query, by journey id (the send
-    pipeline checks a batch of messages at once). Same rule, applied in memory; addresses
-    compare in their canonical form, as :func:`email_matches` does."""
+    """:func:`latest_decision` for many journeys, by journey id, in two queries whatever
+    their number (the send pipeline checks a batch of messages at once): one for the
+    journeys' own and their browsers' refusals, one for the addresses' ledgers."""
     journeys = list(journeys)
     if not journeys:
         return {}
-    who = Q(pk__in=[j.pk for j in journeys]) | (
-        email_matches_any(j.email for j in journeys)
-        & (Q(consent_given=False) | Q(consent_source__in=VERIFIED_SOURCES))
-    )
+    who = Q(pk__in=[j.pk for j in journeys])
     visitors = {j.visitor_id for j in journeys if j.visitor_id}
     if visitors:
-        who |= Q(visitor_id__in=visitors)
+        who |= Q(visitor_id__in=visitors, consent_given=False)
     rows = list(
         CartJourney.objects.filter(who, consent_at__isnull=False)
         .order_by("-consent_at", "-pk")
-        .values("pk", "email", "visitor_id", "consent_given", "consent_basis", "consent_source")
+        .values("pk", "visitor_id", "consent_at", *_DECISION_KEYS)
     )
+    addresses = {j.pk: normalise_email(j.email) for j in journeys if j.email}
+    states = ledger.states(Channel.EMAIL, addresses.values())
     decisions: dict[int, dict | None] = {}
     for journey in journeys:
-        email = safe_canonical_email(journey.email)
-        decisions[journey.pk] = next(
+        own = next(
             (
-                {key: row[key] for key in ("consent_given", "consent_basis", "consent_source")}
+                row
                 for row in rows  # newest first
                 if row["pk"] == journey.pk
-                or (journey.visitor_id and row["visitor_id"] == journey.visitor_id)
                 or (
-                    email
-                    and safe_canonical_email(row["email"]) == email
-                    and (row["consent_given"] is False or row["consent_source"] in VERIFIED_SOURCES)
+                    journey.visitor_id
+                    and row["visitor_id"] == journey.visitor_id
+                    and row["consent_given"] is False
                 )
             ),
             None,
         )
+        decisions[journey.pk] = _newest(own, states.get(addresses.get(journey.pk, "")))
     return decisions
 
 
+def _newest(own: dict | None, state: ledger.State | None) -> dict | None:
+    """The journey's own decision or the address's ledger, whichever is newer; the ledger
+    speaks only when it refuses or holds a verified consent, and a suppression always wins."""
+    if state is None or not (state.refused or state.verified):
+        return {key: own[key] for key in _DECISION_KEYS} if own else None
+    from_ledger = {
+        "consent_given": state.verified,
+        "consent_basis": state.basis or (LawfulBasis.CONSENT if state.verified else ""),
+        "consent_source": ConsentSource.CONFIRMED if state.verified else ConsentSource.OTHER,
+    }
+    if own is None or state.status == ConsentStatus.SUPPRESSED or state.at >= own["consent_at"]:
+        return from_ledger
+    return {key: own[key] for key in _DECISION_KEYS}
+
+
 def address_confirmed(email: str) -> bool:
-    """Whether the address's newest own decision is a verified consent (staff-recorded or
-    confirmed from its mailbox) that no "no thanks" of the address followed. One query."""
-    if not email:
-        return False
-    newest = (
-        CartJourney.objects.for_email(email)
-        .filter(consent_at__isnull=False)
-        .filter(Q(consent_given=False) | Q(consent_source__in=VERIFIED_SOURCES))
-        .order_by("-consent_at", "-pk")
-        .values_list("consent_given", flat=True)
-        .first()
-    )
-    return bool(newest)
+    """Whether the address's ledger holds a verified consent (staff-recorded or confirmed
+    from its mailbox) that no "no thanks", unsubscribe, bounce or complaint followed. One
+    query."""
+    return bool(email) and ledger.email_state(normalise_email(email)).verified
 
 
 def why_not_contact(

@@ -7,8 +7,10 @@ for those messages and revealed by prompts, the prompt events of the address (it
 hash, the consent wording it agreed to, its voucher; and the events of its journeys and
 browser), the outgoing webhook deliveries whose payload names it (endpoints opted into
 personal data) with the endpoints' answers, its double opt-in confirmation emails (by the
-address's keyed hash, or through its journeys), and whether the address is suppressed.
-Links in emails are signed tokens, not stored: restore links die with their journey;
+address's keyed hash, or through its journeys), whether the address is suppressed, the
+contacts of the address (by its address, or through its journeys) with their identifiers,
+facts and merge log, and the consent ledger's events of the address, its journeys and
+contacts. Links in emails are signed tokens, not stored: restore links die with their journey;
 unsubscribe links name only the suppression hash.
 
 Erasure deletes all of it except the suppression hash: the address is added to the
@@ -20,7 +22,10 @@ variant, kind and time kept) so prompt statistics keep their counts. Confirmatio
 are deleted (the suppression now says more than they did). Webhook deliveries
 keep their log row with the customer's address, name and account id blanked and the
 endpoint's stored answers cleared; what an endpoint already received is the shop's to erase
-downstream.
+downstream. Contacts are deleted with their identifiers, facts and merge log; consent
+events are kept as proof of what was asked and answered, each address replaced by its own
+suppression hash (another address of an erased contact keeps its consent state) and the
+journey, contact, browser and evidence cleared.
 
 The worst cases this guards against: a record the shopper is never shown, or one an
 erasure leaves behind (``tests/test_privacy.py`` walks every model of the app for the
@@ -36,6 +41,7 @@ directly, extend them through the adapter (``export_personal_data``,
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -48,15 +54,19 @@ from oscar.core.loading import get_model
 
 from oscar_recovery import signals
 from oscar_recovery.adapter import get_adapter
-from oscar_recovery.constants import SuppressionReason
+from oscar_recovery.constants import IdentifierKind, SuppressionReason
 from oscar_recovery.contacts.addresses import safe_canonical_email
 from oscar_recovery.models import (
     CampaignEnrolment,
     CartJourney,
     CartJourneyEvent,
     ConsentConfirmation,
+    ConsentEvent,
+    Contact,
+    ContactIdentifier,
     PromptEvent,
     RecoveryMessage,
+    SegmentMembership,
     SuppressedAddress,
     TrackingEvent,
     WebhookAttempt,
@@ -126,6 +136,28 @@ def prompt_events_of(email: str) -> models.QuerySet:
         | Q(journey__in=journeys)
         | Q(visitor_id__in=visitors)
         | Q(voucher_code__in=list(codes))
+    )
+
+
+def contacts_of(email: str) -> models.QuerySet:
+    """Contacts of an address: its own, the one its email identifier leads to, and those its
+    journeys are linked to."""
+    address = normalise_email(email)
+    by_identifier = ContactIdentifier.objects.filter(
+        kind=IdentifierKind.EMAIL, value=address
+    ).values("contact_id")
+    linked = journeys_of(email).exclude(contact=None).values("contact_id")
+    return Contact.objects.filter(Q(email=address) | Q(pk__in=by_identifier) | Q(pk__in=linked))
+
+
+def consent_events_of(email: str) -> models.QuerySet:
+    """The consent ledger's events of an address (in clear or by its hash), of its journeys
+    and of its contacts."""
+    address = normalise_email(email)
+    return ConsentEvent.objects.filter(
+        Q(address__in=[address, *all_hashes(email)])
+        | Q(journey__in=journeys_of(email))
+        | Q(contact__in=contacts_of(email))
     )
 
 
@@ -199,6 +231,11 @@ def export_email(email: str) -> dict[str, Any]:
         attempts.setdefault(attempt.delivery_id, []).append(_row(attempt, ("delivery_id",)))
     # The keyed hash means nothing to the shopper; the journey and the times do.
     confirmations = confirmations_of(email).order_by("requested_at", "pk")
+    contacts = list(
+        contacts_of(email)
+        .prefetch_related("identifiers", "merges", "segment_memberships__segment")
+        .select_related("facts")
+    )
     return {
         "format": EXPORT_FORMAT,
         "email": email.strip(),
@@ -228,6 +265,10 @@ def export_email(email: str) -> dict[str, Any]:
             for voucher in vouchers_of(email).order_by("start_datetime")
         ],
         "prompt_events": [_row(event) for event in prompt_events],
+        "contacts": [_contact_row(contact) for contact in contacts],
+        "consent_events": [
+            _row(event) for event in consent_events_of(email).order_by("occurred_at", "pk")
+        ],
         "webhook_deliveries": [
             {**_row(delivery, ("next_attempt_at",)), "attempts": attempts.get(delivery.pk, [])}
             for delivery in deliveries
@@ -238,6 +279,24 @@ def export_email(email: str) -> dict[str, Any]:
             "once the journey is erased; unsubscribe links name only the suppression hash."
         ),
         "shop": get_adapter().export_personal_data(email),
+    }
+
+
+def _contact_row(contact: Contact) -> dict[str, Any]:
+    facts = getattr(contact, "facts", None)
+    return {
+        **_row(contact),
+        "identifiers": [_row(i, ("contact_id",)) for i in contact.identifiers.all()],
+        "facts": _row(facts, ("contact_id",)) if facts else None,
+        "merges": [_row(m, ("winner_id",)) for m in contact.merges.all()],
+        "segments": [
+            {
+                "segment": membership.segment.name,
+                "entered_at": membership.entered_at,
+                "exited_at": membership.exited_at,
+            }
+            for membership in contact.segment_memberships.all()
+        ],
     }
 
 
@@ -259,7 +318,11 @@ class Erasure:
     vouchers: int = 0
     prompt_events: int = 0
     webhook_deliveries: int = 0
+    contacts: int = 0
+    consent_events: int = 0
     consent_confirmations: int = 0
+    #: Segment memberships (current and past) of the erased contacts.
+    segment_memberships: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -284,6 +347,10 @@ def erase_email(email: str) -> Erasure:
             pk__in=list(prompt_events_of(email).values_list("pk", flat=True))
         ).update(visitor_id="", visit_id="", journey=None, voucher_code="", data={})
         webhook_deliveries = _redact_webhook_deliveries(email)
+        consent_events = _redact_consent_events(email)
+        _, deleted_contacts = Contact.objects.filter(
+            pk__in=list(contacts_of(email).values_list("pk", flat=True))
+        ).delete()
         # Before the journeys go (they find some); by hash too, whichever journey they name.
         consent_confirmations, _ = ConsentConfirmation.objects.filter(
             pk__in=list(confirmations_of(email).values_list("pk", flat=True))
@@ -303,12 +370,51 @@ def erase_email(email: str) -> Erasure:
             vouchers=vouchers,
             prompt_events=prompt_events,
             webhook_deliveries=webhook_deliveries,
+            contacts=deleted_contacts.get(Contact._meta.label, 0),
+            consent_events=consent_events,
             consent_confirmations=consent_confirmations,
+            segment_memberships=deleted_contacts.get(SegmentMembership._meta.label, 0),
         )
     signals.personal_data_erased.send(
         sender=CartJourney, email_hash=email_hash(normalise_email(email)), erasure=erasure
     )
     return erasure
+
+
+def _redact_consent_events(email: str) -> int:
+    """Keep the ledger's proof of what was asked and answered, without who: each address
+    becomes its own suppression hash (an event of another address of the erased contact
+    keeps counting for that address: a "no" given there is never lost or moved to the
+    erased one), an event given before any address was known takes the erased address's,
+    and journey, contact, browser and evidence are cleared. Returns how many events were
+    redacted."""
+    erased = email_hash(email)
+    events = ConsentEvent.objects.filter(
+        pk__in=list(consent_events_of(email).values_list("pk", flat=True))
+    )
+    redacted = 0
+    for address in set(events.values_list("address", flat=True)):
+        redacted += events.filter(address=address).update(
+            address=_ledger_key(address, erased),
+            journey=None,
+            contact=None,
+            visitor_id="",
+            evidence={},
+        )
+    return redacted
+
+
+_HASHED = re.compile(r"[0-9a-f]{64}")
+
+
+def _ledger_key(address: str, erased: str) -> str:
+    """What a redacted event is kept under: a hash as it is, an address by its own keyed
+    hash (the ledger finds email events by it), no address by the erased one's."""
+    if not address:
+        return erased
+    if _HASHED.fullmatch(address):
+        return address
+    return email_hash(address)
 
 
 def _redact_webhook_deliveries(email: str) -> int:

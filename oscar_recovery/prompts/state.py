@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from oscar_recovery import app_settings
 from oscar_recovery.capture.visitor import VISITOR_SALT
-from oscar_recovery.prompts import app_settings as prompt_settings
+from oscar_recovery.segments import shared
 
 VISIT_COOKIE = "oscar_recovery_visit"
 CAPS_COOKIE = "oscar_recovery_prompts"
@@ -162,7 +162,7 @@ def is_returning(cookies: dict[str, str], now: datetime | None = None) -> bool:
     if first_seen is None:
         return False
     visit_started = _signed_at(cookies.get(VISIT_COOKIE), _VISIT_SALT)
-    return (visit_started or now or timezone.now()) - first_seen > prompt_settings.VISIT_GAP
+    return shared.is_returning_visitor(first_seen, visit_started or now or timezone.now())
 
 
 def mark_ordered(request: HttpRequest, response: HttpResponseBase) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +31,14 @@ from oscar_recovery.adapter import RecoveryAdapter, get_adapter
 from oscar_recovery.campaigns.translations import isolate_lines
 from oscar_recovery.campaigns.variants import StepContent, content_for
 from oscar_recovery.constants import CampaignTrigger, Incentive, RecommendationReason
-from oscar_recovery.models import CampaignStep, CartJourney, RecoveryMessage, StepVariant
+from oscar_recovery.models import (
+    CampaignStep,
+    CartJourney,
+    RecoveryMessage,
+    StepVariant,
+    raw_email_candidates,
+)
+from oscar_recovery.privacy.hashing import normalise_email
 from oscar_recovery.recommendations.service import batch_memo, purchased_product_ids
 from oscar_recovery.sending.templating import (
     TemplateError,
@@ -44,6 +52,7 @@ from oscar_recovery.sending.tokens import restore_token, unsubscribe_token
 from oscar_recovery.sending.vouchers import describe_incentive, describe_voucher, voucher_kind
 from oscar_recovery.utils import BatchMemo
 
+Order = get_model("order", "Order")
 Product = get_model("catalogue", "Product")
 Selector = get_class("partner.strategy", "Selector")
 
@@ -54,12 +63,14 @@ TAG = "oscar-recovery"
 _batch = BatchMemo("oscar_recovery_email_batch")
 
 
-def email_batch():
+def email_batch(journeys: Sequence[CartJourney] = ()):
     """A block (one send batch) within which what an email shows of a product (title, link,
     image) is worked out once per product and language, and the default templates are read
     once: the batch's emails show the same products again and again, and a thumbnail URL
-    may cost a query. Nothing is refreshed inside the block."""
-    return _batch.active()
+    may cost a query. The names ``journeys``' guests are greeted by (:func:`first_name_of`)
+    are looked up at the start, in one query. Nothing is refreshed inside the block."""
+    guests = [j.email for j in journeys if j.email and not (j.user_id and j.user.first_name)]
+    return _batch.active(greetings=past_order_names(guests) if guests else {})
 
 
 def format_currency(amount: Decimal, currency: str) -> str:
@@ -404,12 +415,68 @@ def _incentive_context(step: CampaignStep, voucher, currency: str) -> dict | Non
     }
 
 
+#: The longest name an email greets with; a longer one is not a first name.
+PLAIN_NAME_MAX = 40
+PLAIN_NAME_WORDS = 3
+
+
+def plain_name(text: str | None) -> str:
+    """``text`` if it is a plain first name, else "": at most :data:`PLAIN_NAME_WORDS`
+    words of letters and marks of any script, joined by single spaces, hyphens or
+    apostrophes, a dot only after a one-letter initial ("J. R."), at most
+    :data:`PLAIN_NAME_MAX` characters. Nothing else a shopper typed ever reaches an email:
+    no digits, no links, no sentences ("customer. Your payment FAILED ... verify at
+    https://...")."""
+    name = unicodedata.normalize("NFC", " ".join((text or "").split()))
+    words = name.split(" ")
+    if not name or len(name) > PLAIN_NAME_MAX or len(words) > PLAIN_NAME_WORDS:
+        return ""
+    for word in words:
+        initial = len(word) == 2 and word.endswith(".")
+        parts = [word[:-1]] if initial else word.replace("\u2019", "'").replace("-", "'").split("'")
+        if not all(part and _letters(part) for part in parts):
+            return ""
+    return name
+
+
+def _letters(text: str) -> bool:
+    return unicodedata.category(text[0]).startswith("L") and all(
+        unicodedata.category(char)[0] in "LM" for char in text
+    )
+
+
 def first_name_of(journey: CartJourney) -> str:
-    """The name an email greets: the account's first name, else the one typed at checkout
-    (recorded on the journey), else "" (the email says "Hello,")."""
+    """The name an email greets, from a verified source only: the customer account's first
+    name, else the first name of the latest order placed with the journey's address; else
+    "" (the email says "Hello,"). The name typed at checkout is never used: anyone can type
+    anyone's address there, and the name would reach the address's owner. Whatever the
+    source, only a :func:`plain_name` is used."""
     if journey.user_id and journey.user.first_name:
-        return journey.user.first_name
-    return journey.first_name
+        return plain_name(journey.user.first_name)
+    if not journey.email:
+        return ""
+    address = normalise_email(journey.email)
+    memo = _batch.current()
+    if memo is not None and address in memo.get("greetings", {}):
+        return memo["greetings"][address]
+    return past_order_names([journey.email]).get(address, "")
+
+
+def past_order_names(addresses: Sequence[str]) -> dict[str, str]:
+    """The plain first name of the latest order placed with each address (canonical
+    address -> name; "" when there is none or its name is not plain), in one query."""
+    names = {normalise_email(address): "" for address in addresses if address}
+    rows = (
+        Order.objects.filter(raw_email_candidates(addresses, "guest_email", "user__email"))
+        .exclude(shipping_address=None)
+        .order_by("date_placed", "pk")
+        .values_list("guest_email", "user__email", "shipping_address__first_name")
+    )
+    for guest_email, user_email, first_name in rows:  # oldest first: the latest wins
+        address = normalise_email(guest_email or user_email or "")
+        if address in names:  # the SQL look is generous: only the addresses asked for
+            names[address] = plain_name(first_name)
+    return names
 
 
 def email_logo(adapter: RecoveryAdapter | None = None) -> dict | None:

@@ -185,7 +185,8 @@ def send_batch(message_ids: Sequence[int], now: datetime | None = None) -> Batch
     stopped: list[tuple[int, str]] = []
     connection = _open_connection() if outgoing else None
     try:
-        with email_batch():  # each product's links and image once for the batch
+        # Each product's links and image, and the guests' greetings, once for the batch.
+        with email_batch([m.journey for m in outgoing]):
             for message in messages:
                 reason = reasons.get(message.pk)
                 products = loaded.get(message.pk)

@@ -18,9 +18,11 @@ from django.utils import timezone
 from oscar_recovery import app_settings, handoff, outgoing_webhooks, signals
 from oscar_recovery.campaigns import dispatch
 from oscar_recovery.constants import JourneyStatus, MessageStatus
+from oscar_recovery.contacts import facts, identity
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney
 from oscar_recovery.privacy import confirmation
+from oscar_recovery.segments import refresh as segments
 from oscar_recovery.sending import send as sending
 from oscar_recovery.sweep import browse
 from oscar_recovery.sweep.announce import announce
@@ -47,6 +49,11 @@ class SweepResult:
     sent: int = 0
     #: Outbox hand-offs published again (Celery) or done by the sweep (inline).
     handed_over: int = 0
+    #: Journeys linked to their contact (new, or whose account or address changed).
+    linked: int = 0
+    #: Contacts that entered and left segments.
+    segment_entries: int = 0
+    segment_exits: int = 0
 
     def __str__(self) -> str:
         return (
@@ -66,6 +73,9 @@ class SweepResult:
             "browse_abandoned": self.browse_abandoned,
             "sent": self.sent,
             "handed_over": self.handed_over,
+            "linked": self.linked,
+            "segment_entries": self.segment_entries,
+            "segment_exits": self.segment_exits,
         }
 
 
@@ -156,7 +166,43 @@ def run_sweep(now: datetime | None = None) -> SweepResult:
         result.errors.append(repr(exc))
     expire_stale(now, result)
     send_due(now, result)
+    link_contacts(now, result)
+    refresh_segments(now, result)
     hand_over(now, result)
+    return result
+
+
+def link_contacts(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
+    """Link journeys to their contacts (:mod:`oscar_recovery.contacts.identity`) and refresh
+    the facts of the contacts that changed (:mod:`oscar_recovery.contacts.facts`). After the
+    emails: an upgrade's backlog of unlinked journeys never holds them up, and a failure
+    here is logged and retried by the next sweep."""
+    now = now or timezone.now()
+    result = result or SweepResult()
+    try:
+        linked = identity.link_journeys(now)
+        result.linked += linked.journeys
+        facts.refresh_changed(linked.touched, now)
+    except Exception as exc:
+        logger.exception("Linking contacts failed")
+        result.errors.append(repr(exc))
+    return result
+
+
+def refresh_segments(now: datetime | None = None, result: SweepResult | None = None) -> SweepResult:
+    """Bring segment memberships up to date (:mod:`oscar_recovery.segments.refresh`) from
+    the facts :func:`link_contacts` just refreshed. After the emails; a failure is logged,
+    recorded and retried by the next sweep."""
+    now = now or timezone.now()
+    result = result or SweepResult()
+    try:
+        refreshed = segments.refresh_all(now)
+        result.segment_entries += sum(o.entered for o in refreshed.outcomes)
+        result.segment_exits += sum(o.exited for o in refreshed.outcomes)
+        result.errors.extend(refreshed.errors)
+    except Exception as exc:
+        logger.exception("Refreshing segments failed")
+        result.errors.append(repr(exc))
     return result
 
 

@@ -4,7 +4,9 @@ from datetime import datetime, timedelta
 
 from django import template
 from django.template.defaultfilters import floatformat
+from django.utils import translation
 
+from oscar_recovery.constants import ConsentStatus
 from oscar_recovery.dashboard.formatting import format_datetime, humanize_duration
 from oscar_recovery.sending.content import display_step
 
@@ -46,3 +48,21 @@ def step_label(step) -> str:
 def when(value: datetime | None) -> str:
     """A date and time as every dashboard page writes it: :func:`format_datetime`."""
     return format_datetime(value)
+
+
+@register.filter
+def consent_label(state) -> str:
+    """A ledger state (:class:`oscar_recovery.privacy.ledger.State`) in words."""
+    return str(ConsentStatus(state.status).label) if state is not None else NO_VALUE
+
+
+@register.filter
+def language_name(code: str) -> str:
+    """A language code by its name in the active language ("German" for "de"); an unknown
+    code as it is, none as a dash."""
+    if not code:
+        return NO_VALUE
+    try:
+        return str(translation.get_language_info(code)["name_translated"])
+    except KeyError:
+        return code

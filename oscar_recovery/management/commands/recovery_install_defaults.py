@@ -8,6 +8,7 @@ from oscar_recovery.campaigns.enrolment import holdout_note
 from oscar_recovery.campaigns.install import install_browse_defaults, install_defaults
 from oscar_recovery.management.base import RecoveryCommand
 from oscar_recovery.models import Campaign
+from oscar_recovery.segments import builtins as segment_builtins
 
 
 def _percentage(value: str) -> Decimal:
@@ -47,6 +48,8 @@ class Command(RecoveryCommand):
 
     def handle(self, *args, activate, discount, browse=False, **options):
         campaigns = [install_defaults(activate=activate, discount=discount)]
+        # The built-in segments too (also installed by a migration; existing ones untouched).
+        segment_builtins.install()
         if browse:
             campaigns.append(install_browse_defaults(activate=activate))
         for campaign in campaigns:
