@@ -182,13 +182,20 @@ def test_an_invalid_filter_lists_live_customers_and_says_why(people, staff_clien
     assert "alert-danger" in response.content.decode()
 
 
-def test_the_segment_filter_and_section_are_hidden_until_segments_exist(people, staff_client):
-    assert forms.segment_model() is None
-    response = staff_client.get(url("recovery-contact-list"))
-    assert "segment" not in response.context["form"].fields
-    page = staff_client.get(url("recovery-contact-detail", people.ada.uuid))
-    assert page.context["profile"].segments is None
-    assert 'data-table="segments"' not in page.content.decode()
+def test_the_segment_filter_keeps_a_real_segments_members(people, staff_client):
+    """With the segments installed, the list's segment field is there, and filtering by a
+    refreshed segment keeps its members (and only them)."""
+    from oscar_recovery.models import Segment
+    from oscar_recovery.segments.refresh import refresh_all
+
+    assert forms.segment_model() is Segment
+    refresh_all()
+    segment = next(s for s in Segment.objects.all() if s.member_count)
+    members = set(segment.memberships.filter(exited_at=None).values_list("contact_id", flat=True))
+    response = staff_client.get(url("recovery-contact-list"), {"segment": segment.pk})
+    assert "segment" in response.context["form"].fields
+    shown = {contact.pk for contact in response.context["page_obj"].object_list}
+    assert shown and shown <= members
 
 
 def test_the_segment_filter_lists_the_members_once_segments_exist(

@@ -35,7 +35,7 @@ def _unavailable() -> str | None:
 
 
 @pytest.fixture
-def dashboard_browser(live_server, sandbox_base_template, settings):
+def dashboard_browser(live_server, sandbox_base_template, settings, chromium):
     """A headless chromium page logged in as staff, recording console errors, failed
     requests and requests to other hosts (the dashboard must work offline), under the
     sandbox's strict CSP (Oscar's dashboard widgets need style attributes)."""
@@ -45,8 +45,6 @@ def dashboard_browser(live_server, sandbox_base_template, settings):
         if os.environ.get("CI") == "true":
             pytest.fail(f"browser tests cannot run under CI: {reason}")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
     staff = sc.recovery_staff(*sc.RECOVERY_STAFF_PERMISSIONS, email="browser-staff@example.com")
     client = Client()
     client.force_login(staff)
@@ -56,40 +54,36 @@ def dashboard_browser(live_server, sandbox_base_template, settings):
     # DJANGO_ALLOW_ASYNC_UNSAFE) that outlives the test. Data is built before, by fixtures.
 
     problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--headless", "--no-sandbox"]
-        )
-        context = browser.new_context()
-        context.add_cookies(
-            [{"name": "sessionid", "value": session_cookie, "url": live_server.url}]
-        )
-        page = context.new_page()
-        page.on(
-            "console",
-            lambda message: (
-                problems.append(f"console {message.type}: {message.text}")
-                if message.type == "error"
-                else None
-            ),
-        )
-        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
+    # The run's one Playwright (the chromium fixture): a second sync Playwright started
+    # in the same thread refuses to run.
+    browser = chromium
+    context = browser.new_context()
+    context.add_cookies([{"name": "sessionid", "value": session_cookie, "url": live_server.url}])
+    page = context.new_page()
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error"
+            else None
+        ),
+    )
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
 
-        def foreign(route):
-            problems.append(f"request to another host: {route.request.url}")
-            route.abort()
+    def foreign(route):
+        problems.append(f"request to another host: {route.request.url}")
+        route.abort()
 
-        page.route(
-            lambda url: not url.startswith(live_server.url) and not url.startswith("data:"),
-            foreign,
-        )
-        try:
-            yield page, problems
-        finally:
-            context.close()
-            browser.close()
-            _wait_for_request_threads()
+    page.route(
+        lambda url: not url.startswith(live_server.url) and not url.startswith("data:"),
+        foreign,
+    )
+    try:
+        yield page, problems
+    finally:
+        context.close()
+        _wait_for_request_threads()
 
 
 def _wait_for_request_threads(timeout: float = 120.0) -> None:
