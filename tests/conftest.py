@@ -142,3 +142,24 @@ def chromium():
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(live_server):
+    """pytest-django's live server, answering one request at a time on SQLite: its threads
+    share the test run's one in-memory connection, which two requests at once (a page's
+    frames loading side by side) misuse ("bad parameter or other API misuse")."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        import threading
+
+        httpd = live_server.thread.httpd
+        application, lock = httpd.get_app(), threading.Lock()
+
+        def one_at_a_time(environ, start_response):
+            with lock:
+                return application(environ, start_response)
+
+        httpd.set_app(one_at_a_time)
+    return live_server
