@@ -439,15 +439,9 @@ def _most_restrictive_consent(winner: Contact, loser: Contact, now: datetime) ->
     return withdrawn
 
 
-def contact_of_user(user) -> Contact | None:
-    """The contact of a customer account, if it was linked."""
-    return Contact.objects.filter(user=user).first() if user is not None else None
-
-
 __all__ = [
     "LinkResult",
     "addresses_of",
-    "contact_of_user",
     "link_journeys",
     "merge",
     "pending_journeys",
