@@ -9,7 +9,8 @@ The map, in the order data flows (each package connects its own receivers from
   canonical addresses, whether an address is verified
 - ``segments/``            segments of contacts: definitions, built-ins, set-based refresh,
   the audience definitions shared with campaigns and prompts, admin
-- ``journeys/``            every write to a cart journey: status changes, writes
+- ``journeys/``            every write to a cart journey: status changes, writes (one upsert),
+  what a write leaves for after the request (follow-ups)
 - ``sweep/``            2. quiet journeys move on: abandon/expire, browse abandonment
 - ``handoff/``             how work leaves a request or the sweep: task mode, publish, outbox
 - ``campaigns/``        3. who gets what: audience, enrolment, dispatch, variants, installers

@@ -14,12 +14,20 @@ journeys_abandoned = Signal()
 journeys_expired = Signal()
 
 #: A journey ended in an order (status converted, or recovered once attribution says so).
+#: Sent once, from the outbox after the shop's checkout request
+#: (:mod:`oscar_recovery.journeys.followups`).
 #: provides args: journey (CartJourney), order (Order)
 journey_ended = Signal()
 
-#: An email was attached to a journey for the first time or changed.
+#: An email was attached to a journey for the first time or changed. Sent after the shop's
+#: request, from the outbox (:mod:`oscar_recovery.journeys.followups`), once.
 #: provides args: journey (CartJourney), email (str), source (EmailSource)
 email_captured = Signal()
+
+#: An order was placed in the shop; sent after the shop's request, from the outbox, once,
+#: when the order's journey (if it had one) has ended and ``journey_ended`` was sent.
+#: provides args: order (Order), at (datetime: when the order was noted)
+order_recorded = Signal()
 
 #: A recovery email was accepted by the email backend (ESP); sent after the message is saved.
 #: provides args: message (RecoveryMessage)

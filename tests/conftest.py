@@ -88,6 +88,34 @@ def celery_eager(request):
         app.conf.task_always_eager = False
 
 
+@pytest.fixture(autouse=True)
+def followups_after_requests(request):
+    """What capture leaves in the outbox after a shop request (its events, a consent's
+    ledger entry, an order's attribution: :mod:`oscar_recovery.journeys.followups`) is done
+    as soon as the request finishes, as a worker would a moment later. Tests of what a
+    request itself costs mark themselves ``followups_later`` and call
+    ``tests.support.outbox.run_followups`` when they choose."""
+    if (
+        "followups_later" in request.keywords
+        or "integration" in request.keywords
+        or not ({"db", "transactional_db", "live_server"} & set(request.fixturenames))
+    ):
+        yield
+        return
+    from django.core.signals import request_finished
+
+    from tests.support.outbox import run_followups
+
+    def after_request(**kwargs):
+        run_followups()
+
+    request_finished.connect(after_request, weak=False, dispatch_uid="tests.followups")
+    try:
+        yield
+    finally:
+        request_finished.disconnect(dispatch_uid="tests.followups")
+
+
 @pytest.fixture
 def shopper(db) -> Client:
     """A browser-like anonymous client (bots are recorded differently)."""

@@ -36,6 +36,7 @@ from oscar_recovery.sweep.stages import run_sweep
 from tests.conftest import BROWSER_UA
 from tests.support.factories import make_journey
 from tests.support.journeys import add_to_basket
+from tests.support.outbox import run_followups
 
 pytestmark = pytest.mark.django_db
 
@@ -238,6 +239,7 @@ def test_an_order_after_a_click_on_a_browse_email_is_recovered(
         basket = factories.create_basket(empty=True)
         basket.add_product(product)
         order = factories.create_order(basket=basket, user=customer)
+        run_followups()  # a worker, a moment later
 
     journey = CartJourney.objects.get(num_viewed__gt=0)
     assert journey.status == JourneyStatus.RECOVERED

@@ -1,24 +1,52 @@
-"""What capture costs the shop: at most 2 queries per basket change, none per page view."""
+"""What capture costs the shop: at most 2 statements on any shop request (contacts and
+consent included), none on a page that changes nothing.
+
+What a request leaves for later (its timeline events, a consent's ledger entry and double
+opt-in request, an order's attribution) is one outbox row, done after the request
+(:mod:`oscar_recovery.journeys.followups`); these tests leave it pending
+(``followups_later``) and check it is done right afterwards.
+"""
+
+import re
 
 import pytest
 from django.db import connection
+from django.template import Context, Template
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from oscar_recovery.campaigns.install import install_defaults
+from oscar_recovery.constants import JourneyEventKind, JourneyStatus, LawfulBasis
+from oscar_recovery.models import CartJourney, ConsentConfirmation, ConsentEvent, HandOff
+from oscar_recovery.privacy import consent
+from tests.conftest import BROWSER_UA
 from tests.support.journeys import add_to_basket, update_basket_line
+from tests.support.outbox import run_followups
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.followups_later]
+
+#: The budget: statements capture may add to one shop request.
+BUDGET = 2
+#: Requests that change nothing of ours.
+READ_ONLY = ("product page", "basket page", "thank-you page")
 
 
 def count_queries(func) -> int:
+    return statements(func)[0]
+
+
+def statements(func) -> tuple[int, object]:
+    """How many statements ``func`` sends, and what it returns."""
     with CaptureQueriesContext(connection) as queries:
-        func()
+        result = func()
     # Savepoints exist only because each test runs inside a transaction; a shop's request
     # (autocommit, or ATOMIC_REQUESTS already committed when capture writes) sends none.
-    return sum(
+    count = sum(
         not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
         for q in queries.captured_queries
     )
+    return count, result
 
 
 def added_queries(settings, action, warm_up: bool = False) -> int:
@@ -74,3 +102,111 @@ def test_plain_page_views_add_no_query(shopper, settings, product, url_name):
 def test_product_page_view_adds_no_query(shopper, settings, product):
     add_to_basket(shopper, product)
     assert added_queries(settings, lambda: shopper.get(product.get_absolute_url()), True) == 0
+
+
+# -- every request of a shopper's visit ----------------------------------------------------
+
+
+def _consent_form() -> dict:
+    html = Template("{% load recovery_consent %}{% recovery_consent_field %}").render(
+        Context({"request": RequestFactory().get("/checkout/")})
+    )
+    notice = re.search(rf'name="{consent.NOTICE_FIELD}" value="([^"]+)"', html).group(1)
+    return {consent.NOTICE_FIELD: notice, consent.CHOICE_FIELD: consent.YES}
+
+
+def _visit(product, country, customer, email: str) -> dict[str, int]:
+    """A guest's whole checkout, then a customer's login with a guest basket: statements
+    per request."""
+    counts: dict[str, int] = {}
+    guest = Client(HTTP_USER_AGENT=BROWSER_UA)
+
+    def step(name, func, expect=None):
+        counts[name], response = statements(func)
+        if expect is not None:
+            assert response.status_code == expect, (name, response.status_code)
+        return response
+
+    basket_add = reverse("basket:add", kwargs={"pk": product.pk})
+    step("product page", lambda: guest.get(product.get_absolute_url()), 200)
+    step("first add to basket", lambda: guest.post(basket_add, {"quantity": 1}), 302)
+    step("further add to basket", lambda: guest.post(basket_add, {"quantity": 1}), 302)
+    step("basket page", lambda: guest.get(reverse("basket:summary")), 200)
+    step("checkout gateway", lambda: guest.get(reverse("checkout:index")), 200)
+    gateway = {"username": email, "options": "anonymous", **_consent_form()}
+    step(
+        "gateway with email and consent",
+        lambda: guest.post(reverse("checkout:index"), gateway),
+        302,
+    )
+    shipping = reverse("checkout:shipping-address")
+    step("shipping address page", lambda: guest.get(shipping), 200)
+    address = {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "line1": "1 Analytical Row",
+        "line4": "London",
+        "postcode": "N1 9GU",
+        "country": country.pk,
+        "phone_number": "",
+    }
+    step("shipping address form", lambda: guest.post(shipping, address), 302)
+    step("shipping method", lambda: guest.get(reverse("checkout:shipping-method")))
+    step("payment method", lambda: guest.get(reverse("checkout:payment-method")))
+    step("payment details", lambda: guest.get(reverse("checkout:payment-details")))
+    step("preview", lambda: guest.get(reverse("checkout:preview")), 200)
+    placed = step(
+        "place order",
+        lambda: guest.post(reverse("checkout:preview"), {"action": "place_order"}),
+        302,
+    )
+    step("thank-you page", lambda: guest.get(placed["Location"]), 200)
+
+    returning = Client(HTTP_USER_AGENT=BROWSER_UA)
+    returning.post(basket_add, {"quantity": 1})
+    login = {
+        "login-username": customer.email,
+        "login-password": "secret-pass",
+        "login_submit": "1",
+    }
+    step("login", lambda: returning.post(reverse("customer:login"), login), 302)
+    step("basket page after login (merge)", lambda: returning.get(reverse("basket:summary")))
+    step("gateway logged in", lambda: returning.get(reverse("checkout:index")))
+    return counts
+
+
+def test_every_shop_request_stays_within_the_budget(settings, product, country, customer):
+    install_defaults(activate=True)
+    settings.OSCAR_RECOVERY_LAWFUL_BASIS = LawfulBasis.CONSENT
+    settings.OSCAR_RECOVERY_CAPTURE_ENABLED = False
+    _visit(product, country, customer, "warm@example.com")  # Oscar's own first-visit writes
+    without = _visit(product, country, customer, "off@example.com")
+    settings.OSCAR_RECOVERY_CAPTURE_ENABLED = True
+    with_capture = _visit(product, country, customer, "on@example.com")
+
+    added = {kind: with_capture[kind] - without[kind] for kind in without}
+    over = {
+        kind: extra
+        for kind, extra in added.items()
+        if extra > (0 if kind in READ_ONLY else BUDGET)
+    }
+    assert not over, f"statements added by capture, over budget: {over} (all: {added})"
+
+    # Nothing was skipped to get there: the guest's journey is complete and converted, and
+    # what the requests left for later is in the outbox until a worker does it.
+    journey = CartJourney.objects.get(email="on@example.com")
+    assert journey.status == JourneyStatus.CONVERTED and journey.first_name == "Ada"
+    assert journey.consent_given is True
+    assert HandOff.objects.filter(done_at__isnull=True).exists()
+    assert not ConsentEvent.objects.filter(address="on@example.com").exists()
+
+    run_followups()
+
+    kinds = set(journey.events.values_list("kind", flat=True))
+    assert {JourneyEventKind.EMAIL_CAPTURED, JourneyEventKind.CONSENT_RECORDED} <= kinds
+    assert JourneyEventKind.ORDER_PLACED in kinds and JourneyEventKind.BASKET_FROZEN in kinds
+    assert ConsentEvent.objects.filter(address="on@example.com", action="given").exists()
+    assert ConsentConfirmation.objects.filter(journey=journey).exists()  # double opt-in asked
+    assert not HandOff.objects.filter(
+        task__in=("journey_followups", "order_followups"), done_at__isnull=True
+    ).exists()

@@ -18,6 +18,7 @@ from oscar_recovery.constants import (
 )
 from oscar_recovery.models import Campaign, CampaignEnrolment, CampaignStep, RecoveryMessage
 from tests.support.factories import make_journey
+from tests.support.outbox import run_followups
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +118,7 @@ def test_an_order_stops_the_enrolment(campaign):
     order.save()
 
     end_with_order(order)
+    run_followups()
 
     enrolment = CampaignEnrolment.objects.get(journey=journey)
     assert enrolment.status == EnrolmentStatus.STOPPED

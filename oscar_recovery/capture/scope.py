@@ -52,6 +52,8 @@ class _BasketChanges:
     consent: Any = None
     #: The journey whose restore link copied its lines into this basket.
     restored_from: int | None = None
+    #: Freezes (True) and thaws (False) of the basket, with when, oldest first.
+    frozen: list[tuple[bool, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -59,6 +61,7 @@ class CaptureScope:
     """Changes noted during one request."""
 
     path: str = ""
+    method: str = ""
     cookies: dict[str, str] = field(default_factory=dict)
     user_agent: str | None = None
     request: HttpRequest | None = None
@@ -68,6 +71,8 @@ class CaptureScope:
     step: CheckoutStep | None = None
     step_resolved: bool = False
     step_baskets: dict[int, Any] = field(default_factory=dict)
+    # Baskets whose order this request placed: their journey has ended, nothing more to write.
+    ordered: set[int] = field(default_factory=set)
 
     def changes_for(self, basket) -> _BasketChanges:
         entry = self.changes.get(basket.id)
@@ -128,6 +133,7 @@ def begin_request(environ: dict) -> None:
     _scope.set(
         CaptureScope(
             path=environ.get("PATH_INFO", ""),
+            method=environ.get("REQUEST_METHOD", ""),
             cookies=parse_cookie(environ.get("HTTP_COOKIE", "")),
             user_agent=environ.get("HTTP_USER_AGENT", ""),
         )
@@ -153,21 +159,31 @@ def _flush(scope: CaptureScope) -> None:
         now = timezone.now()
         for slave_id, master in scope.merges:
             _guarded(journeys.merge_baskets, slave_id, master, now=now)
-        for change in scope.changes.values():
-            _guarded(_write_changes, change, scope, now)
-        if scope.step is not None and scope.step_baskets:
-            ids = [
-                b.id for b in scope.step_baskets.values() if b.status in _TRACKED_BASKET_STATUSES
-            ]
-            if ids:
-                _guarded(journeys.record_step, ids, scope.step, now=now)
-                first_name = (
-                    _checkout_first_name(scope)
-                    if scope.step >= CheckoutStep.SHIPPING_ADDRESS
-                    else ""
-                )
-                if first_name:
-                    _guarded(journeys.record_first_name, ids, first_name)
+        step, first_name = scope.step, ""
+        stepped = {
+            b.id
+            for b in scope.step_baskets.values()
+            if step is not None and b.status in _TRACKED_BASKET_STATUSES
+        } - scope.ordered
+        if stepped and step == CheckoutStep.SHIPPING_ADDRESS and scope.method == "POST":
+            first_name = _checkout_first_name(scope) or ""
+        for basket_id, change in scope.changes.items():
+            if basket_id in scope.ordered:
+                continue
+            # One statement per basket: the step reached is written with its other changes.
+            folded = basket_id in stepped and _writes_row(change)
+            if folded:
+                stepped.discard(basket_id)
+            _guarded(
+                _write_changes,
+                change,
+                scope,
+                now,
+                step=step if folded else None,
+                first_name=first_name if folded else "",
+            )
+        if stepped:
+            _guarded(journeys.record_step, sorted(stepped), step, now=now, first_name=first_name)
     finally:
         for alias in opened:
             connection = connections[alias]
@@ -179,8 +195,9 @@ def _flush(scope: CaptureScope) -> None:
 def _checkout_first_name(scope: CaptureScope) -> str:
     """The first name of the shipping address typed at checkout, from Oscar's checkout
     session (``CheckoutSessionData``), for the email's greeting; never the rest of the
-    address. Read after the response, on checkout requests from the shipping address on
-    only (the session is loaded from its cookie when the request was not kept)."""
+    address. Read after the response of the shipping address form's submission only, where
+    it is typed (the session is loaded from its cookie when the request was not kept: one
+    query, on that one request)."""
     session = getattr(scope.request, "session", None)
     if session is None:
         key = scope.cookies.get(settings.SESSION_COOKIE_NAME)
@@ -202,33 +219,53 @@ def _guarded(func: Callable, *args, **kwargs) -> None:
 _TRACKED_BASKET_STATUSES = (Basket.OPEN, Basket.FROZEN)
 
 
-def _write_changes(change: _BasketChanges, scope: CaptureScope, now) -> None:
-    basket = change.basket
-    _write_basket_changes(change, scope, now)
-    if change.consent is not None:
-        # After the email: the decision then covers the address it was given with.
-        client = confirmation.client_of(scope.request)
-        consent.record_for_basket(basket.id, change.consent, at=now, client=client)
+def _writes_row(change: _BasketChanges) -> bool:
+    """Whether the change is written with the journey's upsert (:func:`_write_changes`)."""
+    return change.basket.status == Basket.OPEN and bool(
+        change.lines or change.vouchers or change.email
+    )
 
 
-def _write_basket_changes(change: _BasketChanges, scope: CaptureScope, now) -> None:
+def _write_changes(
+    change: _BasketChanges,
+    scope: CaptureScope,
+    now,
+    step: CheckoutStep | None = None,
+    first_name: str = "",
+) -> None:
+    """Write one basket's changes: an open basket's journey in one upsert with its address,
+    consent decision and ``step`` (plus one outbox row for what follows); a frozen basket's
+    address, decision and freezes in their own statements (rare: a payment page)."""
     basket = change.basket
-    if change.lines or change.vouchers or change.email:
-        if basket.status == Basket.OPEN:
-            journeys.save_basket(
-                basket,
-                # An email alone may be the first thing we hear of a basket (the app was
-                # installed mid-visit): its journey must not start with no lines.
-                snapshot=take_snapshot(basket) if change.lines or change.email else None,
-                vouchers=voucher_codes(basket) if change.vouchers else None,
-                shopper=scope.shopper(basket),
-                email=change.email,
-                now=now,
-                viewed=scope.viewed(),
-                restored_from=change.restored_from,
-            )
-        elif change.email:
+    client = confirmation.client_of(scope.request) if change.consent is not None else ""
+    decision = consent.Recorded.of(change.consent) if change.consent is not None else None
+    if _writes_row(change):
+        journeys.save_basket(
+            basket,
+            # An email alone may be the first thing we hear of a basket (the app was
+            # installed mid-visit): its journey must not start with no lines.
+            snapshot=take_snapshot(basket) if change.lines or change.email else None,
+            vouchers=voucher_codes(basket) if change.vouchers else None,
+            shopper=scope.shopper(basket),
+            email=change.email,
+            now=now,
+            viewed=scope.viewed(),
+            restored_from=change.restored_from,
+            step=step,
+            first_name=first_name,
+            decision=decision,
+            client=client,
+        )
+    else:
+        if change.email:
             journeys.attach_email(basket.id, *change.email, now=now)
+        if change.consent is not None:
+            # After the email: the decision then covers the address it was given with.
+            consent.record_for_basket(basket.id, change.consent, at=now, client=client)
+    if change.frozen:
+        journeys.record_basket_frozen(
+            basket.id, change.frozen[-1][0], now=change.frozen[-1][1], events=change.frozen
+        )
 
 
 def _note(basket, **what) -> None:
@@ -338,9 +375,14 @@ def basket_saved(basket, created: bool) -> None:
         else:
             scope.merges.append((basket.id, master))
     elif basket.status in (Basket.FROZEN, Basket.OPEN):
-        # Written at once, not at the end of the request: the order that may follow a
-        # freeze ends the journey, and its timeline must show the payment attempt first.
-        _guarded(journeys.record_basket_frozen, basket.id, basket.status == Basket.FROZEN)
+        frozen = basket.status == Basket.FROZEN
+        scope = _scope.get()
+        if scope is None:
+            _guarded(journeys.record_basket_frozen, basket.id, frozen)
+            return
+        # Noted: written with the request's other changes, or with the order that may follow
+        # the freeze (whose follow-ups put the payment attempt first on the timeline).
+        scope.changes_for(basket).frozen.append((frozen, timezone.now()))
 
 
 @never_raises
@@ -381,8 +423,20 @@ def step_reached(basket, step: CheckoutStep) -> None:
 
 @never_raises
 def order_placed(order) -> None:
-    if _enabled():
-        _guarded(journeys.end_with_order, order)
+    """The journey ends at once, in the checkout's transaction; with what this request noted
+    of the basket before the order (its freeze, the step reached)."""
+    if not _enabled():
+        return
+    scope = _scope.get()
+    frozen_at, step = None, None
+    if scope is not None and order.basket_id:
+        scope.ordered.add(order.basket_id)
+        change = scope.changes.get(order.basket_id)
+        if change is not None and change.frozen and change.frozen[-1][0]:
+            frozen_at = change.frozen[-1][1]
+        if order.basket_id in scope.step_baskets:
+            step = scope.step
+    _guarded(journeys.end_with_order, order, frozen_at=frozen_at, step=step)
 
 
 # -- public API ---------------------------------------------------------------------------

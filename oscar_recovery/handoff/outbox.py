@@ -40,6 +40,8 @@ HANDLERS: dict[str, str] = {
     "alert_abandoned": "oscar_recovery.reporting.alerts.send_abandoned_alerts",
     "webhooks_basket_abandoned": "oscar_recovery.outgoing_webhooks.emit_abandoned",
     "add_order_to_recommendations": "oscar_recovery.recommendations.cooccurrence.add_order",
+    "journey_followups": "oscar_recovery.journeys.followups.run",
+    "order_followups": "oscar_recovery.journeys.followups.run_order",
 }
 
 

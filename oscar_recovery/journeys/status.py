@@ -18,7 +18,8 @@ abandoned      expired     quiet for ``EXPIRE_AFTER``   ``expired_at``, an ``exp
 (new row)      abandoned   browse abandonment           ``abandoned_at`` (the caller inserts
                            (:func:`born_abandoned`)     the rows and their events)
 open           converted   an order is placed           ``ended_at``, ``order``, an
-                           (:func:`convert`)            ``order_placed`` event
+                           (:func:`convert`,            ``order_placed`` event (capture's
+                           :func:`convert_all`)         after the request)
 open           merged      a guest basket merged on     ``ended_at``, ``merged_into``, a
                            login (:func:`merge_into`);  ``merged_in`` event on the other
                            a restored copy ordered
@@ -146,11 +147,26 @@ def convert(
     journey.ended_at = now
     journey.order = order
     journey.save(update_fields=update_fields)
-    CartJourneyEvent.objects.create(
+    order_placed_event(journey, order, now).save()
+
+
+def order_placed_event(journey: CartJourney, order, at: datetime) -> CartJourneyEvent:
+    """The ``order_placed`` event of ``journey`` ended by ``order`` at ``at`` (unsaved)."""
+    return CartJourneyEvent(
         journey=journey,
         kind=JourneyEventKind.ORDER_PLACED,
-        created_at=now,
+        created_at=at,
         data={"order_number": order.number},
+    )
+
+
+def convert_all(queryset: QuerySet[CartJourney], order, *, now: datetime, **fields) -> int:
+    """The open journeys of ``queryset`` end in ``order``: converted at ``now``, in one
+    UPDATE with ``fields`` written alongside. Returns how many ended. Their ``order_placed``
+    events are the caller's (capture writes them after the request, with the order's other
+    follow-ups: :mod:`oscar_recovery.journeys.followups`)."""
+    return queryset.open().update(
+        status=JourneyStatus.CONVERTED, ended_at=now, order=order, **fields
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import connection, transaction
+from django.db.models import Case, Exists, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from oscar.core.loading import get_model
@@ -16,8 +16,9 @@ from oscar_recovery.adapter import get_adapter
 from oscar_recovery.capture.snapshot import BasketSnapshot
 from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind
 from oscar_recovery.contacts.addresses import safe_canonical_email
-from oscar_recovery.journeys import status
+from oscar_recovery.journeys import followups, status, upsert
 from oscar_recovery.models import CartJourney, CartJourneyEvent, email_matches
+from oscar_recovery.privacy import consent
 from oscar_recovery.privacy.consent import BLANKS as consent_blanks
 from oscar_recovery.privacy.consent import FIELDS as consent_fields
 from oscar_recovery.privacy.consent import email_attached
@@ -45,16 +46,28 @@ def save_basket(
     email: tuple[str, str] | None = None,
     viewed: list[int] | None = None,
     restored_from: int | None = None,
-) -> None:
-    """Create or update the journey of an open basket in one ``INSERT .. ON CONFLICT`` query.
+    step: CheckoutStep | None = None,
+    first_name: str = "",
+    decision: consent.Recorded | None = None,
+    client: str = "",
+) -> int:
+    """Create or update the journey of an open basket in one ``INSERT .. ON CONFLICT``
+    statement (:mod:`.upsert`), plus one outbox row when something follows (:mod:`.followups`).
+    Returns the journey's id.
 
     Only what is known is written on update: ``snapshot``/``vouchers`` None leaves them be,
-    and the first visitor id and bot verdict stick. An explicit ``email`` (address, source)
-    goes through :func:`attach_email`. ``viewed`` (product ids, most recent first) replaces
-    the journey's browsing history when given. ``restored_from`` (the journey whose restore
-    link copied the lines in) is written only when this creates the journey: a journey the
-    basket already had was the shopper's own. A journey linked to an open basket is never
-    ended (ending detaches open baskets), so activity can always set it back to active.
+    and the first visitor id and bot verdict stick. ``viewed`` (product ids, most recent
+    first) replaces the journey's browsing history when given. ``restored_from`` (the journey
+    whose restore link copied the lines in) is written only when this creates the journey: a
+    journey the basket already had was the shopper's own. A journey linked to an open basket
+    is never ended (ending detaches open baskets), so activity can always set it back to
+    active.
+
+    In the same statement: an explicit ``email`` (address, source) by the rules of
+    :func:`attach_email`; the checkout ``step`` reached (:func:`record_step`'s rules) and the
+    ``first_name`` typed there; a consent ``decision`` given with this request's address
+    (the latest decision wins; ``client`` is the browser's rate-limit key for the double
+    opt-in request that may follow).
     """
     now = now or timezone.now()
     adapter = get_adapter()
@@ -71,36 +84,120 @@ def save_basket(
         is_staff=bool(getattr(user, "is_staff", False)),
         restored_from_id=restored_from,
     )
-    update_fields = list(status.on_activity(now))
+    rules: dict[str, upsert.Rule] = dict.fromkeys(status.on_activity(now), upsert.PROPOSED)
     if snapshot is not None:
         for name, value in snapshot.as_journey_fields().items():
             setattr(journey, name, value)
-        update_fields += list(snapshot.as_journey_fields())
+            rules[name] = upsert.PROPOSED
     if vouchers is not None:
         journey.vouchers = vouchers
-        update_fields.append("vouchers")
+        rules["vouchers"] = upsert.PROPOSED
     if viewed is not None:
         journey.viewed, journey.num_viewed = viewed, len(viewed)
-        update_fields += ["viewed", "num_viewed"]
+        rules["viewed"] = rules["num_viewed"] = upsert.PROPOSED
     if journey.user_id:
-        update_fields.append("user")
+        rules["user"] = upsert.PROPOSED
     if user is not None:
-        update_fields.append("is_staff")
+        rules["is_staff"] = upsert.PROPOSED
     if shopper.language:
-        update_fields.append("language")
+        rules["language"] = upsert.PROPOSED
     account_email = safe_canonical_email(getattr(user, "email", ""))
     if account_email:
         # The account email starts a user's journey; later it only fills a blank.
         journey.email, journey.email_source = account_email, EmailSource.ACCOUNT
         journey.email_captured_at = now
-    CartJourney.objects.bulk_create(
-        [journey],
-        update_conflicts=True,
-        unique_fields=["basket"],
-        update_fields=update_fields,
+    address, fresh_address = _email_rules(journey, rules, email, now) if email else ("", False)
+    if step is not None:
+        journey.furthest_step = max(journey.furthest_step, int(step))
+        setattr(journey, step.reached_at_field, now)
+        rules["furthest_step"] = upsert.GREATEST
+        rules[step.reached_at_field] = upsert.FIRST
+    if first_name:
+        journey.first_name = _first_name(first_name)
+        rules["first_name"] = upsert.PROPOSED
+    if decision is not None:
+        for name, value in decision.fields(now).items():
+            setattr(journey, name, value)
+            rules[name] = upsert.PROPOSED
+    if not upsert.JourneyUpsert.supported():
+        return _save_basket_statement_by_statement(
+            journey, rules, address, email, step, now, decision, client
+        )
+    row = upsert.JourneyUpsert(
+        journey, rules, returning=("id", "created_at", "email", "email_captured_at")
+    ).execute()
+    inserted = row["created_at"] == now
+    changed = bool(address) and row["email"] == address and row["email_captured_at"] == now
+    if inserted:
+        changed = fresh_address
+    followups.record(
+        row["id"],
+        at=now,
+        email_source=email[1] if changed else "",
+        decision=decision,
+        client=client,
     )
-    if email:
-        attach_email(basket.id, email[0], email[1], now=now)
+    return row["id"]
+
+
+def _email_rules(
+    journey: CartJourney, rules: dict[str, upsert.Rule], email: tuple[str, str], now: datetime
+) -> tuple[str, bool]:
+    """:func:`attach_email`'s rules as column rules of the upsert, and the inserted row's
+    address. Returns the canonical address ("" when it cannot be attached) and whether the
+    inserted row takes it (rather than the account's)."""
+    address, source = safe_canonical_email(email[0]), email[1]
+    if not address:
+        return "", False
+    fills_blank_only = source in (EmailSource.ACCOUNT, EmailSource.ORDER)
+    fresh = not (fills_blank_only and journey.email) and journey.email != address
+    if fresh:
+        journey.email, journey.email_source, journey.email_captured_at = address, source, now
+    changes = "{email} <> %s" + (" AND {email} = ''" if fills_blank_only else "")
+    rules["email"] = upsert.when(changes, [address], then="%s", then_params=[address])
+    rules["email_source"] = upsert.when(changes, [address], then="%s", then_params=[source])
+    rules["email_captured_at"] = upsert.when(
+        changes, [address], then="%s", then_params=[_datetime(now)]
+    )
+    # The sweep links the journey again (contacts.identity).
+    rules["contact"] = upsert.when(changes, [address], then="NULL")
+    # A consent given with the old address does not cover the new one (a "no thanks" stays).
+    drops = changes + " AND {consent_given} = %s AND {email} <> ''"
+    for name, blank in consent_blanks.items():
+        rules[name] = (
+            upsert.when(drops, [address, True], then="NULL")
+            if blank is None
+            else upsert.when(drops, [address, True], then="%s", then_params=[blank])
+        )
+    return address, fresh
+
+
+def _datetime(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _first_name(first_name: str) -> str:
+    return first_name[: CartJourney._meta.get_field("first_name").max_length]
+
+
+def _save_basket_statement_by_statement(
+    journey, rules, address, email, step, now, decision, client
+) -> int:
+    """Backends without ``ON CONFLICT .. RETURNING``: the same writes, one statement each."""
+    plain = [name for name, rule in rules.items() if rule == upsert.PROPOSED]
+    CartJourney.objects.bulk_create(
+        [journey], update_conflicts=True, unique_fields=["basket"], update_fields=plain
+    )
+    basket_id = journey.basket_id
+    if address:
+        attach_email(basket_id, address, email[1], now=now)
+    if step is not None:
+        record_step([basket_id], step, now=now)
+    pk = CartJourney.objects.filter(basket_id=basket_id).values_list("pk", flat=True)[0]
+    if decision is not None:
+        CartJourney.objects.filter(pk=pk).update(**decision.fields(now))
+        followups.record(pk, at=now, decision=decision, client=client)
+    return pk
 
 
 def attach_email(
@@ -148,43 +245,55 @@ def attach_email(
     return journey
 
 
-def record_step(basket_ids: list[int], step: CheckoutStep, *, now: datetime | None = None) -> int:
+def record_step(
+    basket_ids: list[int],
+    step: CheckoutStep,
+    *,
+    now: datetime | None = None,
+    first_name: str = "",
+) -> int:
     """Record that the shopper reached ``step``: keeps the furthest step and the first time
-    each step was reached. One UPDATE; returns how many journeys it touched."""
+    each step was reached, and the ``first_name`` typed at checkout when given (the email
+    greets with it; privacy export and erasure cover it with the journey). One UPDATE;
+    returns how many journeys it touched."""
     now = now or timezone.now()
     field = step.reached_at_field
+    fields = {}
+    if first_name:
+        fields["first_name"] = _first_name(first_name)
     return status.record_activity(
         CartJourney.objects.filter(basket_id__in=basket_ids),
         now=now,
         furthest_step=Greatest(F("furthest_step"), Value(int(step))),
         **{field: Coalesce(F(field), Value(now))},
+        **fields,
     )
 
 
-def record_first_name(basket_ids: list[int], first_name: str) -> int:
-    """Keep the first name typed at checkout on the baskets' journeys (the email greets
-    with it; privacy export and erasure cover it with the journey). Not activity: the
-    shopper's step is recorded separately. Returns how many journeys changed."""
-    first_name = first_name[: CartJourney._meta.get_field("first_name").max_length]
-    return (
-        CartJourney.objects.filter(basket_id__in=basket_ids)
-        .exclude(first_name=first_name)
-        .update(first_name=first_name)
-    )
+def record_basket_frozen(
+    basket_id: int, frozen: bool, *, now: datetime | None = None, events: list | None = None
+) -> None:
+    """Oscar freezes the basket when payment is submitted and thaws it when payment fails.
 
-
-def record_basket_frozen(basket_id: int, frozen: bool, *, now: datetime | None = None) -> None:
-    """Oscar freezes the basket when payment is submitted and thaws it when payment fails."""
+    ``events`` ((frozen, when) pairs, oldest first) are the request's freezes and thaws
+    when there were several (a payment that failed at once); by default the one change to
+    ``frozen`` at ``now``. Two statements: the journey, then its events."""
     now = now or timezone.now()
-    changed = status.record_activity(
-        CartJourney.objects.filter(basket_id=basket_id, basket_frozen=not frozen),
-        now=now,
-        basket_frozen=frozen,
-    )
-    if changed:
-        kind = JourneyEventKind.BASKET_FROZEN if frozen else JourneyEventKind.BASKET_THAWED
-        journey_id = CartJourney.objects.filter(basket_id=basket_id).values_list("pk", flat=True)
-        CartJourneyEvent.objects.create(journey_id=journey_id[0], kind=kind, created_at=now)
+    events = events or [(frozen, now)]
+    journeys = CartJourney.objects.filter(basket_id=basket_id)
+    if len(events) == 1:  # several: a freeze and a thaw, whatever the state now
+        journeys = journeys.exclude(basket_frozen=frozen)
+    if status.record_activity(journeys, now=now, basket_frozen=frozen):
+        # The journey's id as a subquery: no statement of its own.
+        journey_id = CartJourney.objects.filter(basket_id=basket_id).values("pk")[:1]
+        CartJourneyEvent.objects.bulk_create(
+            CartJourneyEvent(
+                journey_id=journey_id,
+                kind=JourneyEventKind.BASKET_FROZEN if was else JourneyEventKind.BASKET_THAWED,
+                created_at=at,
+            )
+            for was, at in events
+        )
 
 
 def merge_baskets(slave_id: int, master, *, now: datetime | None = None) -> None:
@@ -259,58 +368,59 @@ def _take_over(continuing: CartJourney, guest: CartJourney) -> None:
         continuing.viewed, continuing.num_viewed = viewed, len(viewed)
 
 
-def _end_restored_copies(journey: CartJourney, basket_id: int, now: datetime) -> None:
-    """The ordered basket holds lines a restore link copied in (``copied_to`` on the link
-    journey's "restored" event): the link's journey ends merged into this one, so its click
-    is credited and it sends nothing more. Only a journey of the same address: an order by
-    someone a link was forwarded to never ends the sender's journey. No identity moves; the
-    order is placed."""
-    if not journey.email:
-        return
-    restored_from = CartJourneyEvent.objects.filter(
-        kind=JourneyEventKind.RESTORED, data__copied_to=basket_id
-    ).values_list("journey_id", flat=True)
-    copied_from = (
-        CartJourney.objects.filter(pk__in=list(restored_from))
-        .for_email(journey.email)
-        .open()
-        .exclude(pk=journey.pk)
-    )
-    status.merge_all_into(copied_from, journey, now=now, restored=True)
+def end_with_order(
+    order,
+    *,
+    now: datetime | None = None,
+    frozen_at: datetime | None = None,
+    step: CheckoutStep | None = None,
+) -> int:
+    """An order was placed: the journey of its basket ends as converted at once, in one
+    UPDATE, and what follows is recorded in the outbox (:func:`.followups.record_order`):
+    two statements in the shop's checkout. Returns how many journeys ended (0 or 1).
 
-
-def end_with_order(order, *, now: datetime | None = None) -> CartJourney | None:
-    """An order was placed for the journey's basket: the journey ends as converted at once.
-
-    Attribution (recovered vs converted) is decided by the recovery-email machinery through
-    the ``journey_ended`` signal.
+    The same UPDATE fills what the order tells (the user, an address where the journey had
+    none), unlinks the contact (the sweep links the journey again and refreshes its facts),
+    detaches a basket the checkout left open (the next items start a new journey) and keeps
+    what the request noted before the order: the basket frozen at ``frozen_at`` and the
+    checkout ``step`` reached. The follow-ups write the events, end restored copies and send
+    ``journey_ended`` (attribution decides recovered vs converted there).
     """
     now = now or timezone.now()
-    if not order.basket_id:
-        return None
-    with transaction.atomic():
-        journey = (
-            CartJourney.objects.select_for_update().filter(basket_id=order.basket_id).open().first()
-        )
-        if journey is None:
-            return None
-        journey.last_activity_at = now
-        if not journey.user_id and order.user_id:
-            journey.user_id, journey.contact_id = order.user_id, None
+    ended = 0
+    if order.basket_id:
+        fields: dict[str, object] = {"last_activity_at": now, "contact": None}
+        if order.user_id:
+            fields["user"] = Coalesce(F("user"), Value(order.user_id))
         email = safe_canonical_email(
             order.guest_email or (order.user.email if order.user_id else "")
         )
-        if email and not journey.email:
-            journey.email, journey.email_source = email, EmailSource.ORDER
-            journey.email_captured_at = now
-        # The order is a fact of the contact's: the sweep links the journey again and
-        # refreshes the contact's facts.
-        journey.contact_id = None
-        basket_status = Basket.objects.filter(pk=order.basket_id).values_list("status", flat=True)
-        if basket_status and basket_status[0] in Basket.editable_statuses:
-            # A checkout that leaves the basket open: the next items start a new journey.
-            journey.basket = None
-        status.convert(journey, order, now=now, update_fields=None)
-        _end_restored_copies(journey, order.basket_id, now)
-    signals.journey_ended.send(sender=CartJourney, journey=journey, order=order)
-    return journey
+        if email:
+            blank = Q(email="")
+            fields["email"] = Case(
+                When(blank, then=Value(email)),
+                default=F("email"),
+                output_field=CartJourney._meta.get_field("email"),
+            )
+            fields["email_source"] = Case(
+                When(blank, then=Value(EmailSource.ORDER)), default=F("email_source")
+            )
+            fields["email_captured_at"] = Case(
+                When(blank, then=Value(now)), default=F("email_captured_at")
+            )
+        left_open = Basket.objects.filter(pk=order.basket_id, status__in=Basket.editable_statuses)
+        fields["basket"] = Case(
+            When(Exists(left_open), then=Value(None)),
+            default=F("basket"),
+            output_field=CartJourney._meta.get_field("basket"),
+        )
+        if frozen_at is not None:
+            fields["basket_frozen"] = True
+        if step is not None:
+            fields["furthest_step"] = Greatest(F("furthest_step"), Value(int(step)))
+            fields[step.reached_at_field] = Coalesce(F(step.reached_at_field), Value(now))
+        ended = status.convert_all(
+            CartJourney.objects.filter(basket_id=order.basket_id), order, now=now, **fields
+        )
+    followups.record_order(order, at=now, frozen_at=frozen_at)
+    return ended

@@ -183,6 +183,47 @@ def double_opt_in(basis: str | None = None) -> bool:
 # -- recording ----------------------------------------------------------------------------
 
 
+def decision_fields(
+    *, text: str, given: bool, source: str, basis: str, at: datetime
+) -> dict[str, object]:
+    """The journey's consent fields (:data:`FIELDS`) for one decision."""
+    return {
+        "consent_basis": basis,
+        "consent_text": text,
+        "consent_given": bool(given),
+        "consent_at": at,
+        "consent_source": source,
+    }
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A decision as written on a journey, with everything that follows it (plain values:
+    capture hands it to the outbox, :mod:`oscar_recovery.journeys.followups`)."""
+
+    basis: str
+    text: str
+    given: bool
+    source: str
+    #: A "no thanks": the address is suppressed, not merely left without consent.
+    refusal: bool = False
+
+    @classmethod
+    def of(cls, decision: Decision) -> Recorded:
+        return cls(
+            basis=decision.notice.basis or current_basis(),
+            text=decision.notice.text_shown,
+            given=decision.given,
+            source=decision.source,
+            refusal=decision.is_refusal,
+        )
+
+    def fields(self, at: datetime) -> dict[str, object]:
+        return decision_fields(
+            text=self.text, given=self.given, source=self.source, basis=self.basis, at=at
+        )
+
+
 def record_consent(
     journey: CartJourney,
     *,
@@ -202,42 +243,71 @@ def record_consent(
     unverified consent asks the address to confirm (rate-limited per address and per
     ``client``, see :func:`.confirmation_requests.request_confirmation`).
     """
-    basis = basis or current_basis()
+    recorded = Recorded(basis=basis or current_basis(), text=text, given=given, source=source)
+    return _record(journey, recorded, at=at, client=client)
+
+
+def _record(
+    journey: CartJourney, recorded: Recorded, *, at: datetime | None, client: str = ""
+) -> CartJourney:
     at = at or timezone.now()
-    fields = {
-        "consent_basis": basis,
-        "consent_text": text,
-        "consent_given": bool(given),
-        "consent_at": at,
-        "consent_source": source,
-    }
+    fields = recorded.fields(at)
     CartJourney.objects.filter(pk=journey.pk).update(**fields)
     for name, value in fields.items():
         setattr(journey, name, value)
+    decision_recorded(journey, recorded, email=journey.email, at=at, client=client)
+    return journey
+
+
+def decision_recorded(
+    journey: CartJourney, recorded: Recorded, *, email: str, at: datetime, client: str = ""
+) -> None:
+    """What follows a decision already written on ``journey`` while its address was
+    ``email`` ("" before any): the timeline event, the ledger entry under that address, and
+    under the ``consent`` basis the lifted "no thanks" (verified sources) or the request to
+    confirm (double opt-in, only while the journey still has that address). A refusal
+    suppresses the address. Capture runs this from the outbox, after the request."""
     CartJourneyEvent.objects.create(
         journey_id=journey.pk,
         kind=JourneyEventKind.CONSENT_RECORDED,
         created_at=at,
         # No text here: it is on the journey; the timeline says what happened.
-        data={"basis": str(basis), "given": bool(given), "source": str(source)},
+        data={
+            "basis": str(recorded.basis),
+            "given": bool(recorded.given),
+            "source": str(recorded.source),
+        },
     )
-    if given and journey.email:
-        _to_ledger(journey, ConsentAction.GIVEN, source=source, basis=basis, text=text, at=at)
-    if given and basis == LawfulBasis.CONSENT and journey.email:
-        if source in VERIFIED_SOURCES:
-            _lift_refusal(journey.email)
-        else:
-            _ask_to_confirm(journey, basis, client=client, at=at)
-    return journey
+    if recorded.refusal:
+        _refused(journey, recorded, email=email, at=at)
+        return
+    if not (recorded.given and email):
+        return
+    _to_ledger(
+        journey,
+        email,
+        ConsentAction.GIVEN,
+        source=recorded.source,
+        basis=recorded.basis,
+        text=recorded.text,
+        at=at,
+    )
+    if recorded.basis == LawfulBasis.CONSENT:
+        if recorded.source in VERIFIED_SOURCES:
+            _lift_refusal(email)
+        elif journey.email == email:
+            _ask_to_confirm(journey, recorded.basis, client=client, at=at)
 
 
-def _to_ledger(journey: CartJourney, action: str, *, source, basis="", text="", at=None):
-    """Append the journey's decision to the ledger, under the address it was given with
-    (empty: given before any address was known; it then speaks for the journey and its
+def _to_ledger(
+    journey: CartJourney, email: str, action: str, *, source, basis="", text="", at=None
+):
+    """Append the journey's decision to the ledger, under the address ``email`` it was given
+    with (empty: given before any address was known; it then speaks for the journey and its
     browser only)."""
     ledger.record(
         Channel.EMAIL,
-        normalise_email(journey.email) if journey.email else "",
+        normalise_email(email) if email else "",
         ConsentAction.CONFIRMED if source == ConsentSource.CONFIRMED else action,
         source=source,
         basis=basis,
@@ -266,39 +336,40 @@ def record_refusal(
 ) -> CartJourney:
     """The shopper said "no thanks": remembered on the journey (and so for later journeys of
     the same address or browser), and the address, when known, is suppressed."""
-    record_consent(journey, text=text, given=False, source=source, basis=basis, at=at)
-    if journey.email:
+    recorded = Recorded(
+        basis=basis or current_basis(), text=text, given=False, source=source, refusal=True
+    )
+    return _record(journey, recorded, at=at)
+
+
+def _refused(journey: CartJourney, recorded: Recorded, *, email: str, at: datetime) -> None:
+    if email:
         # The suppression appends the withdrawal to the ledger.
         suppress(
-            journey.email,
+            email,
             SuppressionReason.DECLINED,
-            source=source,
+            source=recorded.source,
             journey_id=journey.pk,
             evidence={"journey": journey.pk},
         )
     else:
         _to_ledger(
-            journey, ConsentAction.WITHDRAWN, source=source, basis=basis or "", text=text, at=at
+            journey,
+            "",
+            ConsentAction.WITHDRAWN,
+            source=recorded.source,
+            basis=recorded.basis or "",
+            text=recorded.text,
+            at=at,
         )
-    return journey
 
 
 def record_decision(
     journey: CartJourney, decision: Decision, *, at=None, client: str = ""
 ) -> CartJourney:
     """Record what a form (:func:`decision_from_form`) says."""
-    shown, basis = decision.notice.text_shown, decision.notice.basis
-    if decision.is_refusal:
-        return record_refusal(journey, text=shown, source=decision.source, basis=basis, at=at)
-    return record_consent(
-        journey,
-        text=shown,
-        given=decision.given,
-        source=decision.source,
-        basis=basis,
-        at=at,
-        client=client,
-    )
+    recorded = Recorded.of(decision)
+    return _record(journey, recorded, at=at, client=client)
 
 
 def record_for_basket(
@@ -330,7 +401,10 @@ def email_attached(journey: CartJourney, email: str) -> None:
     opt-in it stays unconfirmed until the shopper ticks the box with it. Otherwise retyping
     the address on one basket would mail address after address, past the per-client limit.
     """
-    if journey.consent_given is False and journey.consent_at is not None:
+    # A decision written in the same statement as the address (the same instant) was given
+    # with it, and :func:`decision_recorded` covers it (an unticked box is no refusal).
+    given_with_it = journey.consent_at == journey.email_captured_at
+    if journey.consent_given is False and journey.consent_at is not None and not given_with_it:
         suppress(
             email,
             SuppressionReason.DECLINED,
@@ -356,11 +430,11 @@ _LOOK_UP = object()
 def latest_decision(journey: CartJourney) -> dict | None:
     """The newest decision that speaks for this journey's shopper, or None: the journey's
     own (given with its present address), a "no thanks" given on another journey of the
-    same browser, or what the consent ledger says of the address (a refusal, or a verified
-    consent). An unverified consent speaks for its own journey only, so a stranger who typed
-    the address cannot decide for its owner, and a browser's consent never carries to
-    another address. Keys: ``consent_given``, ``consent_basis``, ``consent_source``. Two
-    queries (:func:`latest_decisions`)."""
+    same browser or address, or what the consent ledger says of the address (a refusal, or
+    a verified consent). An unverified consent speaks for its own journey only, so a
+    stranger who typed the address cannot decide for its owner, and a browser's consent
+    never carries to another address. Keys: ``consent_given``, ``consent_basis``,
+    ``consent_source``. Two queries (:func:`latest_decisions`)."""
     return latest_decisions([journey])[journey.pk]
 
 
@@ -378,12 +452,16 @@ def latest_decisions(journeys: Sequence[CartJourney]) -> dict[int, dict | None]:
     visitors = {j.visitor_id for j in journeys if j.visitor_id}
     if visitors:
         who |= Q(visitor_id__in=visitors, consent_given=False)
+    addresses = {j.pk: normalise_email(j.email) for j in journeys if j.email}
+    if addresses:
+        # A "no thanks" of the address on another journey, before (or without) the ledger:
+        # capture records the ledger's side after the request (journeys.followups).
+        who |= Q(email__in=set(addresses.values()), consent_given=False)
     rows = list(
         CartJourney.objects.filter(who, consent_at__isnull=False)
         .order_by("-consent_at", "-pk")
-        .values("pk", "visitor_id", "consent_at", *_DECISION_KEYS)
+        .values("pk", "visitor_id", "email", "consent_at", *_DECISION_KEYS)
     )
-    addresses = {j.pk: normalise_email(j.email) for j in journeys if j.email}
     states = ledger.states(Channel.EMAIL, addresses.values())
     decisions: dict[int, dict | None] = {}
     for journey in journeys:
@@ -393,9 +471,11 @@ def latest_decisions(journeys: Sequence[CartJourney]) -> dict[int, dict | None]:
                 for row in rows  # newest first
                 if row["pk"] == journey.pk
                 or (
-                    journey.visitor_id
-                    and row["visitor_id"] == journey.visitor_id
-                    and row["consent_given"] is False
+                    row["consent_given"] is False
+                    and (
+                        (journey.visitor_id and row["visitor_id"] == journey.visitor_id)
+                        or (journey.pk in addresses and row["email"] == addresses[journey.pk])
+                    )
                 )
             ),
             None,

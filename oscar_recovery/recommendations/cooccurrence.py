@@ -161,11 +161,12 @@ def add_order(order_id: int) -> int:
 
 
 def schedule_order(order) -> None:
-    """Record the order's update in the outbox, in the order's transaction. Called from the
-    ``order_placed`` receiver: it must cost the checkout nothing and never fail it. The
-    insert runs in a savepoint (a failure cannot poison the order's transaction), and the
-    publish happens after commit without waiting for the broker; a broker that is down only
-    delays the update until the sweep hands it over again."""
+    """Record the order's update in the outbox, in the caller's transaction. Called from the
+    ``order_recorded`` receiver, itself run from the outbox after the checkout: the count
+    gets a hand-off of its own, retried on its own, so a failure here never undoes the
+    order's other follow-ups. The insert runs in a savepoint, and the publish happens
+    after commit without waiting for the broker; a broker that is down only delays the
+    update until the sweep hands it over again."""
     try:
         with transaction.atomic():
             handoff.record("add_order_to_recommendations", order.pk)
