@@ -186,9 +186,7 @@ def test_every_shop_request_stays_within_the_budget(settings, product, country, 
 
     added = {kind: with_capture[kind] - without[kind] for kind in without}
     over = {
-        kind: extra
-        for kind, extra in added.items()
-        if extra > (0 if kind in READ_ONLY else BUDGET)
+        kind: extra for kind, extra in added.items() if extra > (0 if kind in READ_ONLY else BUDGET)
     }
     assert not over, f"statements added by capture, over budget: {over} (all: {added})"
 
