@@ -212,8 +212,12 @@ def _checkout_first_name(scope: CaptureScope) -> str:
 
 def _guarded(func: Callable, *args, **kwargs) -> None:
     # Each write stands alone: one failing must not stop the others, nor poison an
-    # enclosing transaction (hence the savepoint).
-    never_raises(transaction.atomic(func))(*args, **kwargs)
+    # enclosing transaction (the caller's, outside a request: hence a savepoint there). At
+    # a request's end there is none: a one-statement write commits on its own, with no
+    # BEGIN/COMMIT round trips, and a write of several statements makes its own transaction.
+    if transaction.get_connection().in_atomic_block:
+        func = transaction.atomic(func)
+    never_raises(func)(*args, **kwargs)
 
 
 _TRACKED_BASKET_STATUSES = (Basket.OPEN, Basket.FROZEN)
@@ -256,12 +260,13 @@ def _write_changes(
             decision=decision,
             client=client,
         )
-    else:
-        if change.email:
-            journeys.attach_email(basket.id, *change.email, now=now)
-        if change.consent is not None:
-            # After the email: the decision then covers the address it was given with.
-            consent.record_for_basket(basket.id, change.consent, at=now, client=client)
+    elif change.email or change.consent is not None:
+        with transaction.atomic():
+            if change.email:
+                journeys.attach_email(basket.id, *change.email, now=now)
+            if change.consent is not None:
+                # After the email: the decision then covers the address it was given with.
+                consent.record_for_basket(basket.id, change.consent, at=now, client=client)
     if change.frozen:
         journeys.record_basket_frozen(
             basket.id, change.frozen[-1][0], now=change.frozen[-1][1], events=change.frozen

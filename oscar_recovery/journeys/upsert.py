@@ -13,6 +13,7 @@ syntax. Other backends fall back to ``bulk_create`` with plain overwrites (see
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,30 +57,11 @@ class JourneyUpsert:
         return connection.vendor in ("postgresql", "sqlite")
 
     def sql(self) -> tuple[str, list[Any]]:
-        meta = CartJourney._meta
-        quote = connection.ops.quote_name
-        table = quote(meta.db_table)
-        fields = [f for f in meta.concrete_fields if not f.primary_key]
-        columns = ", ".join(quote(f.column) for f in fields)
+        fields = _inserted_fields()
         values = [f.get_db_prep_save(getattr(self.journey, f.attname), connection) for f in fields]
-        placeholders = ", ".join(["%s"] * len(values))
-        sets, set_params = [], []
-        for name, (template, params) in self.rules.items():
-            column = quote(meta.get_field(name).column)
-            sets.append(
-                f"{column} = "
-                + template.replace("{new}", f"EXCLUDED.{column}")
-                .replace("{old}", f"{table}.{column}")
-                .format_map(_Columns(table, quote))
-            )
-            set_params += params
-        returning = ", ".join(quote(meta.get_field(name).column) for name in self.returning)
-        sql = (
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
-            f"ON CONFLICT ({quote(meta.get_field('basket').column)}) "
-            f"DO UPDATE SET {', '.join(sets)} RETURNING {returning}"
-        )
-        return sql, values + set_params
+        set_params = [param for _template, params in self.rules.values() for param in params]
+        shape = (connection.vendor, tuple((n, t) for n, (t, _p) in self.rules.items()))
+        return _statement(shape, self.returning), values + set_params
 
     def execute(self) -> dict[str, Any]:
         """Run the statement; returns the ``returning`` fields of the row, as Python values."""
@@ -97,6 +79,37 @@ class JourneyUpsert:
                 value = converter(value, column, connection)
             result[name] = value
         return result
+
+
+def _inserted_fields() -> list:
+    return [f for f in CartJourney._meta.concrete_fields if not f.primary_key]
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(shape: tuple, returning: tuple[str, ...]) -> str:
+    """The SQL of one shape of upsert (the backend, each rule's field and template): capture
+    writes few shapes, over and over, so each is built once per process."""
+    meta = CartJourney._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    fields = _inserted_fields()
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sets = []
+    for name, template in shape[1]:
+        column = quote(meta.get_field(name).column)
+        sets.append(
+            f"{column} = "
+            + template.replace("{new}", f"EXCLUDED.{column}")
+            .replace("{old}", f"{table}.{column}")
+            .format_map(_Columns(table, quote))
+        )
+    returned = ", ".join(quote(meta.get_field(name).column) for name in returning)
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+        f"ON CONFLICT ({quote(meta.get_field('basket').column)}) "
+        f"DO UPDATE SET {', '.join(sets)} RETURNING {returned}"
+    )
 
 
 class _Columns(dict):

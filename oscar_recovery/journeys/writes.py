@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -123,20 +124,22 @@ def save_basket(
         return _save_basket_statement_by_statement(
             journey, rules, address, email, step, now, decision, client
         )
-    row = upsert.JourneyUpsert(
-        journey, rules, returning=("id", "created_at", "email", "email_captured_at")
-    ).execute()
-    inserted = row["created_at"] == now
-    changed = bool(address) and row["email"] == address and row["email_captured_at"] == now
-    if inserted:
-        changed = fresh_address
-    followups.record(
-        row["id"],
-        at=now,
-        email_source=email[1] if changed else "",
-        decision=decision,
-        client=client,
-    )
+    # The follow-ups' outbox row commits with the journey's, or neither does.
+    with transaction.atomic() if address or decision else contextlib.nullcontext():
+        row = upsert.JourneyUpsert(
+            journey, rules, returning=("id", "created_at", "email", "email_captured_at")
+        ).execute()
+        inserted = row["created_at"] == now
+        changed = bool(address) and row["email"] == address and row["email_captured_at"] == now
+        if inserted:
+            changed = fresh_address
+        followups.record(
+            row["id"],
+            at=now,
+            email_source=email[1] if changed else "",
+            decision=decision,
+            client=client,
+        )
     return row["id"]
 
 
@@ -283,6 +286,11 @@ def record_basket_frozen(
     journeys = CartJourney.objects.filter(basket_id=basket_id)
     if len(events) == 1:  # several: a freeze and a thaw, whatever the state now
         journeys = journeys.exclude(basket_frozen=frozen)
+    with transaction.atomic():
+        _record_frozen(basket_id, journeys, frozen, now, events)
+
+
+def _record_frozen(basket_id, journeys, frozen: bool, now: datetime, events: list) -> None:
     if status.record_activity(journeys, now=now, basket_frozen=frozen):
         # The journey's id as a subquery: no statement of its own.
         journey_id = CartJourney.objects.filter(basket_id=basket_id).values("pk")[:1]
@@ -387,6 +395,13 @@ def end_with_order(
     ``journey_ended`` (attribution decides recovered vs converted there).
     """
     now = now or timezone.now()
+    with transaction.atomic():  # the journey's end and its follow-ups, or neither
+        ended = _end_with_order(order, now, frozen_at, step)
+        followups.record_order(order, at=now, frozen_at=frozen_at)
+    return ended
+
+
+def _end_with_order(order, now: datetime, frozen_at, step) -> int:
     ended = 0
     if order.basket_id:
         fields: dict[str, object] = {"last_activity_at": now, "contact": None}
@@ -422,5 +437,4 @@ def end_with_order(
         ended = status.convert_all(
             CartJourney.objects.filter(basket_id=order.basket_id), order, now=now, **fields
         )
-    followups.record_order(order, at=now, frozen_at=frozen_at)
     return ended
