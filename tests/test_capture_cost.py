@@ -21,7 +21,7 @@ from oscar_recovery.constants import JourneyEventKind, JourneyStatus, LawfulBasi
 from oscar_recovery.models import CartJourney, ConsentConfirmation, ConsentEvent, HandOff
 from oscar_recovery.privacy import consent
 from tests.conftest import BROWSER_UA
-from tests.support.journeys import add_to_basket, update_basket_line
+from tests.support.journeys import add_to_basket, address_form, update_basket_line
 from tests.support.outbox import run_followups
 
 pytestmark = [pytest.mark.django_db, pytest.mark.followups_later]
@@ -141,15 +141,7 @@ def _visit(product, country, customer, email: str) -> dict[str, int]:
     )
     shipping = reverse("checkout:shipping-address")
     step("shipping address page", lambda: guest.get(shipping), 200)
-    address = {
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "line1": "1 Analytical Row",
-        "line4": "London",
-        "postcode": "N1 9GU",
-        "country": country.pk,
-        "phone_number": "",
-    }
+    address = address_form(country)
     step("shipping address form", lambda: guest.post(shipping, address), 302)
     step("shipping method", lambda: guest.get(reverse("checkout:shipping-method")))
     step("payment method", lambda: guest.get(reverse("checkout:payment-method")))

@@ -40,20 +40,22 @@ def guest_gateway(client, email: str = "guest@example.com"):
     return response
 
 
+def address_form(country) -> dict:
+    """A shipping address as Oscar's checkout form takes it."""
+    return {
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "line1": "1 Analytical Row",
+        "line4": "London",
+        "postcode": "N1 9GU",
+        "country": country.pk,
+        "phone_number": "",
+    }
+
+
 def shipping_address(client, country):
     client.get(reverse("checkout:shipping-address"))
-    response = client.post(
-        reverse("checkout:shipping-address"),
-        {
-            "first_name": "Ada",
-            "last_name": "Lovelace",
-            "line1": "1 Analytical Row",
-            "line4": "London",
-            "postcode": "N1 9GU",
-            "country": country.pk,
-            "phone_number": "",
-        },
-    )
+    response = client.post(reverse("checkout:shipping-address"), address_form(country))
     assert response.status_code == 302, response.context["form"].errors
     return response
 
