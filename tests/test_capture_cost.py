@@ -20,8 +20,9 @@ from oscar_recovery.campaigns.install import install_defaults
 from oscar_recovery.constants import JourneyEventKind, JourneyStatus, LawfulBasis
 from oscar_recovery.models import CartJourney, ConsentConfirmation, ConsentEvent, HandOff
 from oscar_recovery.privacy import consent
+from oscar_recovery.sweep.stages import run_sweep
 from tests.conftest import BROWSER_UA
-from tests.support.journeys import add_to_basket, address_form, update_basket_line
+from tests.support.journeys import add_to_basket, address_form, guest_checkout, update_basket_line
 from tests.support.outbox import run_followups
 
 pytestmark = [pytest.mark.django_db, pytest.mark.followups_later]
@@ -200,3 +201,19 @@ def test_every_shop_request_stays_within_the_budget(settings, product, country, 
     assert not HandOff.objects.filter(
         task__in=("journey_followups", "order_followups"), done_at__isnull=True
     ).exists()
+
+
+def test_the_sweep_does_the_follow_ups_no_worker_did(product, country):
+    """Worst case: the broker is down and no worker ran them. The sweep does them first,
+    before it moves any journey on (an order's follow-ups end the restored original it
+    would otherwise email: tests/integration/test_postgres_celery.py), each once."""
+    shopper = Client(HTTP_USER_AGENT=BROWSER_UA)
+    guest_checkout(shopper, product, country)
+    assert HandOff.objects.filter(task="order_followups", done_at__isnull=True).exists()
+
+    assert run_sweep().followed_up == 2  # the gateway's and the order's
+    assert run_sweep().followed_up == 0
+
+    journey = CartJourney.objects.get()
+    assert journey.events.filter(kind=JourneyEventKind.ORDER_PLACED).count() == 1
+    assert journey.events.filter(kind=JourneyEventKind.EMAIL_CAPTURED).count() == 1

@@ -846,8 +846,11 @@ def test_the_admin_delivers_a_failed_delivery_again(staff_client, server, commit
     assert endpoints.status_code == 200 and b"Recovery email sent" in endpoints.content
 
 
-def test_without_endpoints_an_event_costs_the_shop_one_query(product, committed):
-    """The endpoint lookup after commit is all a shop without webhooks pays."""
+@pytest.mark.followups_later
+def test_an_event_costs_the_shop_request_nothing_and_its_follow_up_one_query(product, committed):
+    """``contact.captured`` is emitted from the outbox after the request (the
+    ``email_captured`` signal is sent there): the shop's gateway request pays nothing for
+    it, and without endpoints the follow-up pays one query, the endpoint lookup."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -855,24 +858,35 @@ def test_without_endpoints_an_event_costs_the_shop_one_query(product, committed)
     from oscar_recovery.models import CartJourney as Journey
     from oscar_recovery.outgoing_webhooks.receivers import on_email_captured_webhooks
     from tests.conftest import BROWSER_UA
+    from tests.support.outbox import run_followups
 
-    def gateway_queries() -> int:
-        client = Client(HTTP_USER_AGENT=BROWSER_UA)
-        add_to_basket(client, product)
-        with CaptureQueriesContext(connection) as queries, committed():
-            guest_gateway(client, "guest@example.com")
+    def count(func, after_commit=False) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            if after_commit:  # the endpoint lookup waits for the follow-up's commit
+                with committed():
+                    func()
+            else:
+                func()
         return sum(not q["sql"].startswith(("SAVEPOINT", "RELEASE")) for q in queries)
 
-    gateway_queries()  # warm-up: what Oscar creates on a first checkout
-    with_webhooks = gateway_queries()
+    def gateway_then_follow_up() -> tuple[int, int]:
+        client = Client(HTTP_USER_AGENT=BROWSER_UA)
+        add_to_basket(client, product)
+        run_followups()
+        gateway = count(lambda: guest_gateway(client, "guest@example.com"))
+        return gateway, count(run_followups, after_commit=True)
+
+    gateway_then_follow_up()  # warm-up: what Oscar creates on a first checkout
+    with_webhooks = gateway_then_follow_up()
     signals.email_captured.disconnect(sender=Journey, dispatch_uid="oscar_recovery.wh_contact")
     try:
-        without = gateway_queries()
+        without = gateway_then_follow_up()
     finally:
         signals.email_captured.connect(
             on_email_captured_webhooks, sender=Journey, dispatch_uid="oscar_recovery.wh_contact"
         )
-    assert with_webhooks - without == 1
+    assert with_webhooks[0] == without[0]
+    assert with_webhooks[1] - without[1] == 1
 
 
 def test_a_deactivated_endpoint_gets_nothing_more_but_can_be_tested(server, emit_now):

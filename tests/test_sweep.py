@@ -148,4 +148,5 @@ def test_sweep_task_runs_the_sweep():
         # in the last 2, 7 and 14 days.
         "segment_entries": 6,
         "segment_exits": 0,
+        "followed_up": 0,
     }

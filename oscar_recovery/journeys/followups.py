@@ -33,7 +33,7 @@ from oscar_recovery import signals
 from oscar_recovery.constants import JourneyEventKind
 from oscar_recovery.handoff import outbox
 from oscar_recovery.journeys import status
-from oscar_recovery.models import CartJourney, CartJourneyEvent
+from oscar_recovery.models import CartJourney, CartJourneyEvent, HandOff
 from oscar_recovery.privacy import consent
 
 #: The outbox task names (:data:`oscar_recovery.handoff.outbox.HANDLERS`).
@@ -73,6 +73,22 @@ def record(
             "refusal": bool(decision.refusal),
         }
     outbox.record(TASK, payload, now=at)
+
+
+def run_pending(limit: int) -> int:
+    """Do up to ``limit`` follow-ups no worker has done yet, oldest first; returns how many
+    were done now. Safe beside workers doing the same rows (:func:`outbox.run` takes each
+    row once); a row that keeps failing is left to the outbox's own retries."""
+    pending = (
+        HandOff.objects.filter(
+            task__in=(TASK, ORDER_TASK),
+            done_at__isnull=True,
+            attempts__lt=outbox.MAX_ATTEMPTS,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(outbox.run(pk) for pk in list(pending))
 
 
 def run(payload: dict) -> None:
