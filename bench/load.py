@@ -62,6 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The request kinds, in a shopper's order.
 KINDS = ("product", "add", "basket", "gateway", "gateway_email")
 ERRORS = ("5xx", "connection", "unexpected")
+CPU = ("web", "db", "total")
 LOSSES = ("baskets_without_journey", "baskets_without_line", "emails_not_captured")
 USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -133,6 +134,71 @@ def vacuum(database: str) -> None:
     """Every round starts from tables vacuumed and analysed, not in autovacuum's own time."""
     with connect(database) as conn:
         conn.execute("VACUUM ANALYZE")
+
+
+class CpuMeter:
+    """CPU seconds used by gunicorn's processes and by the PostgreSQL backends serving the
+    bench's database, read from ``/proc``: unlike requests per second, CPU per request
+    hardly moves with what else runs on the machine. Linux with PostgreSQL on this machine
+    only (else the figures are None)."""
+
+    def __init__(self, master: int, database: str) -> None:
+        self.master, self.database = master, database
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self.local = server()["host"] in ("127.0.0.1", "localhost", "::1")
+
+    def read(self) -> dict[str, dict[int, float]] | None:
+        if not Path("/proc/self/stat").exists():
+            return None
+        web = [self.master, *self.children(self.master)]
+        backends = []
+        if self.local:
+            with connect() as conn:
+                backends = [
+                    pid
+                    for (pid,) in conn.execute(
+                        "SELECT pid FROM pg_stat_activity"
+                        " WHERE datname = %s AND backend_type = 'client backend'",
+                        [self.database],
+                    )
+                ]
+        return {"web": self.times(web), "db": self.times(backends) if self.local else None}
+
+    @staticmethod
+    def since(before, after) -> dict[str, float | None]:
+        """CPU seconds per side between two readings (a process that started in between
+        counts whole)."""
+        if before is None or after is None:
+            return {"web": None, "db": None}
+        return {
+            part: None
+            if after[part] is None
+            else sum(t - before[part].get(pid, 0.0) for pid, t in after[part].items())
+            for part in ("web", "db")
+        }
+
+    def times(self, pids: list[int]) -> dict[int, float]:
+        found = {}
+        for pid in pids:
+            fields = self.stat(pid)
+            if fields:  # utime and stime, fields 14 and 15 of proc(5)
+                found[pid] = (int(fields[11]) + int(fields[12])) / self.tick
+        return found
+
+    def children(self, parent: int) -> list[int]:
+        return [
+            int(entry.name)
+            for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and (self.stat(int(entry.name)) or [0, 0])[1] == str(parent)
+        ]
+
+    @staticmethod
+    def stat(pid: int) -> list[str] | None:
+        """Fields 3.. of ``/proc/<pid>/stat`` (after the command name, which may hold spaces)."""
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return None
 
 
 def free_port() -> int:
@@ -414,9 +480,11 @@ def run_round(number: int, capture: bool, args, paths: list[str], logdir: Path) 
         shop.wait_ready(paths[0])
         warm = drive(shop.url, paths, args.shoppers, args.warmup, f"w{token}")
         load = os.getloadavg()[0]
-        start = time.monotonic()
+        meter = CpuMeter(shop.process.pid, args.database)
+        before, start = meter.read(), time.monotonic()
         timed = drive(shop.url, paths, args.shoppers, args.duration, f"t{token}")
         elapsed = max(timed.finished, start + 1e-9) - start
+        cpu = CpuMeter.since(before, meter.read())
     finally:
         shop.stop()
     errors = warm.errors + timed.errors
@@ -433,6 +501,11 @@ def run_round(number: int, capture: bool, args, paths: list[str], logdir: Path) 
         "requests": timed.requests,
         "rps": timed.requests / elapsed,
         "load": load,
+        # CPU milliseconds per timed request: gunicorn's processes, PostgreSQL's backends.
+        "cpu_ms": {
+            part: None if spent is None else spent * 1000 / max(timed.requests, 1)
+            for part, spent in {**cpu, "total": total(cpu.values())}.items()
+        },
         "latency": latency_figures(timed.latencies),
         "errors": {k: errors.get(k, 0) for k in ERRORS},
         "error_samples": (warm.samples + timed.samples)[:5],
@@ -446,6 +519,16 @@ def run_round(number: int, capture: bool, args, paths: list[str], logdir: Path) 
     return figures
 
 
+def total(values) -> float | None:
+    values = list(values)
+    return None if None in values else sum(values)
+
+
+def median_or_none(values) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
 def side(rounds: list[dict], capture: bool) -> dict:
     mine = [r for r in rounds if r["capture"] is capture]
     pooled = {kind: [v for r in mine for v in r["_latencies"][kind]] for kind in KINDS}
@@ -453,6 +536,7 @@ def side(rounds: list[dict], capture: bool) -> dict:
         "rounds": len(mine),
         "rps_median": statistics.median(r["rps"] for r in mine),
         "rps": [r["rps"] for r in mine],
+        "cpu_ms_median": {part: median_or_none(r["cpu_ms"][part] for r in mine) for part in CPU},
         "latency": latency_figures(pooled),
         "errors": {k: sum(r["errors"][k] for r in mine) for k in ERRORS},
         "lost": {k: sum(r["lost"][k] for r in mine) for k in LOSSES} if capture else {},
@@ -479,6 +563,12 @@ def report(rounds: list[dict], args) -> dict:
         },
         "ratio_rps_on_off": on["rps_median"] / off["rps_median"],
         "pair_ratios": pairs,
+        "ratio_cpu_per_request_on_off": {
+            part: None
+            if None in (on["cpu_ms_median"][part], off["cpu_ms_median"][part])
+            else on["cpu_ms_median"][part] / off["cpu_ms_median"][part]
+            for part in CPU
+        },
         "off": off,
         "on": on,
         "rounds": [{k: v for k, v in r.items() if not k.startswith("_")} for r in rounds],
@@ -507,6 +597,10 @@ def print_round(r: dict) -> None:
         f"{r['baskets']} baskets, {r['emails']} emails; lost: {lost}",
         flush=True,
     )
+    cpu = r["cpu_ms"]
+    if cpu["web"] is not None:
+        db = "?" if cpu["db"] is None else f"{cpu['db']:.1f}"
+        print(f"    CPU ms per request: gunicorn {cpu['web']:.1f}, PostgreSQL {db}", flush=True)
     kinds = "  ".join(
         f"{kind} {r['latency'][kind]['p50_ms']:.0f}/{r['latency'][kind]['p99_ms']:.0f}"
         for kind in KINDS
@@ -529,6 +623,18 @@ def print_summary(result: dict) -> None:
         f"on {on['rps_median']:.1f}; ratio on/off {result['ratio_rps_on_off']:.3f} "
         f"(per pair: {', '.join(f'{p:.3f}' for p in result['pair_ratios'])})"
     )
+    ratios = result["ratio_cpu_per_request_on_off"]
+    if ratios["web"] is not None:
+        parts = [("gunicorn", "web"), ("PostgreSQL", "db"), ("both", "total")]
+        print(
+            "CPU ms per request, median of rounds (off -> on, ratio): "
+            + "; ".join(
+                f"{name} {off['cpu_ms_median'][part]:.1f} -> {on['cpu_ms_median'][part]:.1f} "
+                f"({ratios[part]:.3f})"
+                for name, part in parts
+                if ratios[part] is not None
+            )
+        )
     print(
         f"{'request':<15}{'n off':>7}{'n on':>7}{'p50 off':>9}{'p50 on':>9}{'x':>7}"
         f"{'p99 off':>9}{'p99 on':>9}{'x':>7}   (ms)"
