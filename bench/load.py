@@ -22,15 +22,19 @@ not timed, then ``--duration`` seconds timed. Rounds come in pairs, off-on then 
 hits both sides alike.
 
 Prints per round and in a summary: requests per second and the ratio capture-on /
-capture-off of the rounds' medians; p50 and p99 latency per request kind and overall (all
-the timed requests of a side); server errors (5xx, connection errors, any other unexpected
-answer); and what capture lost: every basket given a line while capture was on (warm-ups
-included) must have a journey, and every email given at the gateway must be on its
-basket's journey in canonical form. Exits with status 1 on any error or loss.
+capture-off of the rounds' medians (and per pair); CPU milliseconds per request of
+gunicorn's processes and of the PostgreSQL backends of the bench's database (from
+``/proc``: Linux, PostgreSQL on this machine) and their ratio; p50 and p99 latency per
+request kind and overall (all the timed requests of a side); server errors (5xx,
+connection errors, any other unexpected answer); and what capture lost: every basket given
+a line while capture was on (warm-ups included) must have a journey, and every email given
+at the gateway must be on its basket's journey in canonical form. Exits with status 1 on
+any error or loss.
 
 Reading it: the shopper threads, gunicorn and PostgreSQL share the machine, so requests
 per second is what this machine serves, not a shop's capacity; compare the two sides of
-one run, which alternate under the same conditions.
+one run, which alternate under the same conditions. On a machine busy with other work,
+requests per second follow that work more than capture; CPU per request hardly does.
 """
 
 from __future__ import annotations
