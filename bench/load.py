@@ -119,7 +119,8 @@ def prepare(database: str) -> list[str]:
     from oscar.core.loading import get_model
 
     call_command("migrate", verbosity=0, interactive=False)
-    call_command("sandbox_demo_data", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    with open(os.devnull, "w") as quiet:
+        call_command("sandbox_demo_data", stdout=quiet)
     product = get_model("catalogue", "Product")
     in_stock = (
         product.objects.browsable()
