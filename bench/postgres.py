@@ -16,19 +16,35 @@ def use_database(name: str) -> None:
     os.environ.setdefault("OSCAR_RECOVERY_PG_NAME", name)
 
 
-def ensure_database() -> None:
+def server() -> dict[str, str]:
+    """Where the benches' PostgreSQL is (``OSCAR_RECOVERY_PG_HOST``/``_PORT``/``_USER``, as
+    for the tests)."""
+    return {
+        "host": os.environ.get("OSCAR_RECOVERY_PG_HOST", "127.0.0.1"),
+        "port": os.environ.get("OSCAR_RECOVERY_PG_PORT", "5432"),
+        "user": os.environ.get("OSCAR_RECOVERY_PG_USER", "postgres"),
+    }
+
+
+def connect(dbname: str = "postgres"):
+    """An autocommit psycopg connection to ``dbname`` on the benches' server."""
     import psycopg
 
-    name = os.environ["OSCAR_RECOVERY_PG_NAME"]
-    with psycopg.connect(
-        host=os.environ.get("OSCAR_RECOVERY_PG_HOST", "127.0.0.1"),
-        port=os.environ.get("OSCAR_RECOVERY_PG_PORT", "5432"),
-        user=os.environ.get("OSCAR_RECOVERY_PG_USER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
+    return psycopg.connect(**server(), dbname=dbname, autocommit=True)
+
+
+def ensure_database(name: str | None = None) -> None:
+    """Create database ``name`` (default ``OSCAR_RECOVERY_PG_NAME``) when it is missing."""
+    name = name or os.environ["OSCAR_RECOVERY_PG_NAME"]
+    with connect() as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(name: str) -> None:
+    """Drop database ``name`` if it exists, closing any session still using it."""
+    with connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def insert_select(model, expressions: dict[str, str], source: str) -> str:

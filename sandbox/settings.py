@@ -72,6 +72,10 @@ if os.environ.get("SANDBOX_PG_NAME"):
             "PASSWORD": os.environ.get("SANDBOX_PG_PASSWORD", ""),
             "HOST": os.environ.get("SANDBOX_PG_HOST", "127.0.0.1"),
             "PORT": os.environ.get("SANDBOX_PG_PORT", "5432"),
+            # Seconds a server thread keeps its connection (0: one per request, Django's
+            # default); production hosts keep them, as bench/load.py does.
+            "CONN_MAX_AGE": int(os.environ.get("SANDBOX_PG_CONN_MAX_AGE", "0")),
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 # Oscar's migrations use AutoField; saying so silences models.W042 for its apps.
@@ -206,6 +210,10 @@ OSCAR_SHOP_NAME = "Recovery Sandbox"
 OSCAR_SHOP_TAGLINE = "oscar-recovery demo shop"
 OSCAR_DEFAULT_CURRENCY = "GBP"
 OSCAR_ALLOW_ANON_CHECKOUT = True
+
+# The app's master switch for capture (journeys, addresses, consent from shop requests):
+# SANDBOX_RECOVERY_CAPTURE=0 turns it off (bench/load.py compares the two).
+OSCAR_RECOVERY_CAPTURE_ENABLED = _env_flag("SANDBOX_RECOVERY_CAPTURE", True)
 
 # Short, so a person trying the sandbox sees baskets marked abandoned within minutes.
 OSCAR_RECOVERY_ABANDON_AFTER = timedelta(

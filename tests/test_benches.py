@@ -11,6 +11,7 @@ test database's backend and run where the backend-independent tests run.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -152,3 +153,62 @@ def bench_database(request, django_db_setup, django_db_blocker):
 def test_the_postgres_bench_runs(bench, args, expected, bench_database):
     out = run_bench(bench, *args, OSCAR_RECOVERY_PG_NAME=bench_database)
     assert expected in out.lower()
+
+
+@needs_postgres
+@pytest.mark.parametrize("bench", ["load"])  # bench_database names its clone after the id
+def test_the_load_bench_runs(bench, bench_database, tmp_path):
+    """The sandbox on gunicorn, two shoppers, one round with capture off and one on: no
+    error, and every basket and gateway email of the capture-on round found captured (the
+    bench exits non-zero otherwise)."""
+    figures = tmp_path / "load.json"
+    args = ["--shoppers", "2", "--duration", "2", "--warmup", "1", "--rounds", "1"]
+    out = run_bench(bench, *args, "--database", bench_database, "--json", str(figures))
+    assert "ratio on/off" in out
+    result = json.loads(figures.read_text())
+    on = next(r for r in result["rounds"] if r["capture"])
+    assert on["baskets"] > 0 and on["emails"] > 0
+    assert on["lost"] == dict.fromkeys(on["lost"], 0) and len(on["lost"]) == 3
+    assert all(result[side]["latency"]["add"]["n"] > 0 for side in ("on", "off"))
+
+
+def test_the_load_bench_counts_what_capture_lost(settings, product):
+    """The load bench's check fails when capture loses something: a basket with a line and
+    no journey, an email missing from its journey or not in canonical form, and an add to
+    basket that left the basket empty."""
+    from datetime import timedelta
+
+    from oscar.apps.partner.strategy import Default
+    from oscar.core.loading import get_model
+
+    from bench.load import losses
+    from oscar_recovery.contacts.addresses import canonical_email
+    from tests.support.factories import make_journey
+
+    settings.OSCAR_RECOVERY_CAPTURE_ENABLED = False  # the journeys below are the only ones
+
+    def basket(with_line: bool = True):
+        made = get_model("basket", "Basket").objects.create()
+        made.strategy = Default()
+        if with_line:
+            made.add_product(product)
+        return made
+
+    captured, uncaptured, other_email, empty = basket(), basket(), basket(), basket(False)
+    # Stored canonical (the domain in lower case), given as the shopper typed it.
+    make_journey(quiet_for=timedelta(0), basket=captured, email=canonical_email("A.1@Example.COM"))
+    make_journey(quiet_for=timedelta(0), basket=other_email, email="someone@example.com")
+    given = {
+        captured.pk: "A.1@Example.COM",
+        uncaptured.pk: "A.2@example.com",
+        other_email.pk: "A.3@example.com",
+    }
+    everything = {captured.pk, uncaptured.pk, other_email.pk, empty.pk}
+    assert losses(everything, given) == {
+        "baskets_without_journey": 1,
+        "baskets_without_line": 1,
+        "emails_not_captured": 2,
+    }
+    assert losses({captured.pk}, {captured.pk: "A.1@Example.COM"}) == dict.fromkeys(
+        ("baskets_without_journey", "baskets_without_line", "emails_not_captured"), 0
+    )
