@@ -511,6 +511,12 @@ class AppSettings:
         return _as_timedelta(self._setting("AUDIENCE_RETRY_MAX", timedelta(days=1)))
 
     @property
+    def ADS_CONSENT_TEXT(self) -> str:
+        """The words of the advertising consent box (empty: the app's own, translated).
+        Whatever is shown is recorded with each consent."""
+        return str(self._setting("ADS_CONSENT_TEXT", "") or "")
+
+    @property
     def AUDIENCE_MIN_SIZE(self) -> int:
         """Below this many members the dashboard warns that the platforms will not serve
         ads to the audience (both ask for about 100 matched people)."""
