@@ -4,7 +4,7 @@ platform must be told to get there.
 Per audience, :func:`sync_audience`:
 
 1. **Desired members, set-based.** The contacts of the audience's segment (open
-   memberships) who are active, hold a standing ads consent on their email or phone
+   memberships) who are active, hold a standing ads consent on their email address
    (:func:`.consent.granted_for`), whose email was never unsubscribed, bounced, complained
    or erased, who did not order within ``exclude_buyers_days``, and who have something to
    hash. Contacts entering get a member row per destination with their hashes computed once
@@ -117,8 +117,9 @@ def candidates(audience: Audience, now: datetime | None = None) -> QuerySet:
         segment_id=audience.segment_id, contact=OuterRef("pk"), exited_at__isnull=True
     )
     contacts = Contact.objects.filter(Exists(in_segment), status=ContactStatus.ACTIVE)
-    contacts = contacts.filter(~Q(email="") | ~Q(phone=""))
-    contacts = contacts.filter(consent.granted_for("email") | consent.granted_for("phone"))
+    # The consent is given with the email address (the box sits where it is typed); the
+    # phone number's hash goes along with it, never on its own.
+    contacts = contacts.exclude(email="").filter(consent.granted_for("email"))
     contacts = contacts.exclude(consent.email_refused("email"))
     if audience.exclude_buyers_days is not None:
         since = now - timedelta(days=audience.exclude_buyers_days)
@@ -142,42 +143,50 @@ def _hashes(email: str, phone: str) -> tuple[str, str, str]:
 
 
 def refresh_desired(audience: Audience, destinations: list[str], now: datetime) -> AudienceResult:
-    """Bring ``desired`` of every row of ``destinations`` up to date (step 1)."""
+    """Bring ``desired`` of every row of ``destinations`` up to date (step 1). The CSV rows
+    are computed from the candidates; every platform's rows then follow the CSV rows of the
+    same contacts (one indexed anti-join each, instead of the candidates again). Each
+    condition is its own UPDATE, so PostgreSQL can run it as a (anti-)join rather than a
+    subquery per row."""
     result = AudienceResult(audience.pk)
     wanted = candidates(audience, now)
     wanted_here = wanted.filter(pk=OuterRef("contact_id"))
+    csv_rows = _members(audience, AudienceDestination.CSV)
+    # Leaving: out of the candidates (or erased: contact null), or suppressed.
+    result.left += (
+        csv_rows.filter(desired=True)
+        .exclude(Exists(wanted_here))
+        .update(desired=False, changed_at=now)
+    )
+    result.left += (
+        csv_rows.filter(desired=True)
+        .filter(Exists(_suppressed()))
+        .update(desired=False, changed_at=now)
+    )
+    # Coming back: a row already there (the hashes were computed when it was written).
+    result.rejoined += (
+        csv_rows.filter(desired=False)
+        .filter(Exists(wanted_here), ~Exists(_suppressed()))
+        .update(desired=True, changed_at=now)
+    )
+    in_csv = AudienceMember.objects.filter(
+        audience=audience,
+        destination=AudienceDestination.CSV,
+        contact_id=OuterRef("contact_id"),
+        desired=True,
+    )
     for destination in destinations:
+        if destination == AudienceDestination.CSV:
+            continue
         rows = _members(audience, destination)
-        # Leaving: out of the candidates (or erased: contact null), or suppressed.
-        result.left += (
-            rows.filter(desired=True)
-            .filter(~Exists(wanted_here) | Exists(_suppressed()))
-            .update(desired=False, changed_at=now)
-        )
-        # Coming back: a row already there (the hashes were computed when it was written).
-        result.rejoined += (
-            rows.filter(desired=False)
-            .filter(Exists(wanted_here), ~Exists(_suppressed()))
-            .update(desired=True, changed_at=now)
-        )
-    # Entering: contacts without a row in some destination; only they are read.
-    missing = Q()
-    for destination in destinations:
-        missing |= ~Exists(
-            AudienceMember.objects.filter(
-                audience=audience, destination=destination, contact=OuterRef("pk")
-            )
-        )
-    entering = wanted.filter(missing).values_list("pk", "email", "phone").order_by("pk")
-    existing_cache: dict[str, set[int]] = {}
+        rows.filter(desired=True).exclude(Exists(in_csv)).update(desired=False, changed_at=now)
+        rows.filter(desired=False).filter(Exists(in_csv)).update(desired=True, changed_at=now)
+    # Entering: candidates without a CSV row; only they are read into Python and hashed.
+    has_row = AudienceMember.objects.filter(
+        audience=audience, destination=AudienceDestination.CSV, contact=OuterRef("pk")
+    )
+    entering = wanted.exclude(Exists(has_row)).values_list("pk", "email", "phone").order_by("pk")
     for chunk in _chunks(entering.iterator(chunk_size=WRITE_CHUNK), WRITE_CHUNK):
-        ids = [pk for pk, _, _ in chunk]
-        for destination in destinations:
-            existing_cache[destination] = set(
-                _members(audience, destination)
-                .filter(contact_id__in=ids)
-                .values_list("contact_id", flat=True)
-            )
         suppressed = set(
             SuppressedAddress.objects.filter(
                 email_hash__in=[email_hash(email) for _, email, _ in chunk if email]
@@ -186,25 +195,54 @@ def refresh_desired(audience: Audience, destinations: list[str], now: datetime) 
         new_rows = []
         for pk, email, phone in chunk:
             email_digest, phone_digest, keyed = _hashes(email, phone)
-            if not (email_digest or phone_digest) or (keyed and keyed in suppressed):
+            if not email_digest or (keyed and keyed in suppressed):
                 continue
-            for destination in destinations:
-                if pk in existing_cache[destination]:
-                    continue
-                new_rows.append(
+            new_rows.append(
+                AudienceMember(
+                    audience=audience,
+                    destination=AudienceDestination.CSV,
+                    contact_id=pk,
+                    email_sha256=email_digest,
+                    phone_sha256=phone_digest,
+                    suppression_hash=keyed,
+                    desired=True,
+                    changed_at=now,
+                )
+            )
+        result.entered += len(new_rows)
+        AudienceMember.objects.bulk_create(new_rows, batch_size=WRITE_CHUNK, ignore_conflicts=True)
+    # Every platform lists whom the CSV lists: rows missing there are copied with the
+    # hashes already computed.
+    for destination in destinations:
+        if destination == AudienceDestination.CSV:
+            continue
+        has_platform_row = AudienceMember.objects.filter(
+            audience=audience, destination=destination, contact_id=OuterRef("contact_id")
+        )
+        missing = (
+            csv_rows.filter(desired=True, contact__isnull=False)
+            .exclude(Exists(has_platform_row))
+            .values_list("contact_id", "email_sha256", "phone_sha256", "suppression_hash")
+            .order_by()
+        )
+        for chunk in _chunks(missing.iterator(chunk_size=WRITE_CHUNK), WRITE_CHUNK):
+            AudienceMember.objects.bulk_create(
+                [
                     AudienceMember(
                         audience=audience,
                         destination=destination,
-                        contact_id=pk,
+                        contact_id=contact_id,
                         email_sha256=email_digest,
                         phone_sha256=phone_digest,
                         suppression_hash=keyed,
                         desired=True,
                         changed_at=now,
                     )
-                )
-            result.entered += 1
-        AudienceMember.objects.bulk_create(new_rows, batch_size=WRITE_CHUNK, ignore_conflicts=True)
+                    for contact_id, email_digest, phone_digest, keyed in chunk
+                ],
+                batch_size=WRITE_CHUNK,
+                ignore_conflicts=True,
+            )
     return result
 
 
