@@ -125,3 +125,17 @@ def test_a_forged_link_changes_nothing(client):
     url = reverse("oscar_recovery:ads-consent-link", args=["not-a-token"])
     assert client.post(url, {"action": "withdraw"}).status_code == 400
     assert ads_events() == []
+
+
+@pytest.mark.parametrize("language", ["ar", "fa", "ko", "ro"])
+def test_the_box_and_the_page_speak_every_shipped_language(language, client):
+    with translation.override(language):
+        html = rendered()
+        translated = str(consent.DEFAULT_TEXT)
+    assert translated in html and "Google" in html  # the platforms keep their names
+    assert "Yes, you may use a scrambled (hashed) copy" not in html
+    client.force_login(UserFactory(email="ada@example.com"))
+    page = client.get(
+        reverse("oscar_recovery:ads-consent"), HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+    assert "Personalised ads" not in page
