@@ -402,6 +402,9 @@ def sync_audience(
             _record(audience, now, errors, permanent)
         elif waiting and platforms:
             result.skipped = "held" if audience.held else "backing off"
+        else:
+            # Nothing to send (CSV only, or syncing switched off): the lists are up to date.
+            _record(audience, now, {}, False)
         # Rows of erased contacts no platform lists any more have nothing left to do.
         AudienceMember.objects.filter(audience=audience, contact__isnull=True).exclude(
             synced_state=AudienceSyncState.ADDED
@@ -474,7 +477,16 @@ def sync_all(*, now: datetime | None = None, force: bool = False) -> list[Audien
     ``recovery_sync_audiences`` run."""
     now = now or timezone.now()
     audiences = Audience.objects.order_by("pk") if force else due(now).order_by("pk")
-    return [sync_audience(audience, now=now, force=force) for audience in audiences]
+    results = []
+    for audience in audiences:
+        try:
+            results.append(sync_audience(audience, now=now, force=force))
+        except Exception:
+            # One audience's unexpected failure (a database error, a bug) must not keep the
+            # others, and their removals, from being synced.
+            logger.exception("Audience %s: sync failed", audience.pk)
+            results.append(AudienceResult(audience.pk, skipped="error"))
+    return results
 
 
 def next_sync_at(audience: Audience) -> datetime | None:

@@ -4,6 +4,7 @@ before expiry, failures and back-off. Platforms are the fake one (``conftest.py`
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from datetime import timedelta
 
@@ -380,3 +381,96 @@ def test_a_contact_in_two_audiences_is_synced_separately():
         Audience.objects.get(pk=second.pk).meta_external_id,
     }
     join(segment(), person)
+
+
+def test_a_csv_only_audience_is_refreshed_once_a_day_too():
+    Audience.objects.all().delete()
+    seg = segment()
+    aud = audience(seg)
+    contact("a@example.com", seg=seg)
+    now = timezone.now()
+    assert [r.members for r in sync.sync_all(now=now)] == [1]
+    aud.refresh_from_db()
+    assert aud.last_sync_at == now and aud.last_sync_status == AudienceSyncStatus.OK
+    assert sync.sync_all(now=now + timedelta(hours=2)) == []
+
+
+def test_one_audience_failing_unexpectedly_does_not_stop_the_others(monkeypatch):
+    Audience.objects.all().delete()
+    seg = segment()
+    broken, fine = audience(seg, sync_meta=True), audience(seg, sync_meta=True)
+    contact("a@example.com", seg=seg)
+    original = sync.refresh_desired
+
+    def refresh(aud, destinations, now):
+        if aud.pk == broken.pk:
+            raise RuntimeError("database went away")
+        return original(aud, destinations, now)
+
+    monkeypatch.setattr(sync, "refresh_desired", refresh)
+    results = sync.sync_all()
+    assert [(r.audience_id, r.skipped) for r in results] == [(broken.pk, "error"), (fine.pk, "")]
+    assert sent_emails("add") == [sha("a@example.com")]
+    # The broken one's claim is released: the next run tries it again.
+    assert Audience.objects.get(pk=broken.pk).sync_claimed_at is None
+
+
+def test_two_runs_never_sync_one_audience_at_once():
+    seg = segment()
+    aud = audience(seg, sync_meta=True)
+    contact("a@example.com", seg=seg)
+    Audience.objects.filter(pk=aud.pk).update(sync_claimed_at=timezone.now())
+    assert sync.sync_audience(aud).skipped == "running"
+    assert fake.CALLS == []
+    # A claim older than the timeout is a crashed run's: taken over.
+    Audience.objects.filter(pk=aud.pk).update(
+        sync_claimed_at=timezone.now() - sync.CLAIM_TIMEOUT - timedelta(minutes=1)
+    )
+    assert sync.sync_audience(aud).skipped == ""
+    assert sent_emails("add") == [sha("a@example.com")]
+
+
+def test_the_command_and_the_beat_task_run_the_sync():
+    from django.core.management import call_command
+
+    from oscar_recovery import tasks
+    from oscar_recovery.schedules import BEAT_SCHEDULE
+
+    Audience.objects.all().delete()
+    seg = segment()
+    aud = audience(seg, sync_google=True)
+    contact("a@example.com", seg=seg)
+    out = io.StringIO()
+    call_command("recovery_sync_audiences", stdout=out)
+    assert f"Audience {aud.pk}: 1 members" in out.getvalue() and "google +1 -0" in out.getvalue()
+    assert tasks.sync_audiences() == []  # synced already today
+    assert any(entry["task"] == "oscar_recovery.sync_audiences" for entry in BEAT_SCHEDULE.values())
+
+
+def test_the_built_in_recency_audiences_are_installed_on_their_segments():
+    from oscar_recovery.audiences import builtins
+
+    wanted = {slug: segment_slug for slug, _, segment_slug, _ in builtins.BUILTINS}
+    installed = dict(Audience.objects.filter(slug__in=wanted).values_list("slug", "segment__slug"))
+    assert installed == wanted
+    assert Audience.objects.get(slug="abandoned-7d").exclude_buyers_days == 7
+    assert builtins.install() == 0  # idempotent
+
+
+def test_the_fake_platform_keeps_the_seam_contract():
+    from oscar_recovery.audiences.platforms.base import (
+        HashedMember,
+        Platform,
+        PlatformError,
+        get_platform,
+    )
+
+    platform = get_platform("meta")
+    assert isinstance(platform, Platform)
+    with pytest.raises(PlatformError) as refused:
+        get_platform("base")
+    assert not refused.value.retryable
+    with pytest.raises(AssertionError):
+        platform.add("x", ["a@example.com"])  # an address, not a HashedMember
+    with pytest.raises(AssertionError):
+        platform.add("x", [HashedMember(str(n), sha(str(n))) for n in range(10_001)])
