@@ -330,6 +330,15 @@ def _send(
 ) -> DestinationResult:
     result = DestinationResult()
     size = max(1, int(platform.batch_size))
+    # A row leaving while another row of the list carries the same address (two contacts
+    # merged into one) is not removed from the platform: that would take the person who
+    # stays out of the list too.
+    twin = _members(audience, destination).filter(
+        desired=True, email_sha256=OuterRef("email_sha256")
+    )
+    _to_remove(audience, destination).filter(Exists(twin)).update(
+        synced_state=AudienceSyncState.REMOVED, synced_at=timezone.now()
+    )
     for state, rows, call in (
         (AudienceSyncState.REMOVED, _to_remove(audience, destination), platform.remove),
         (

@@ -62,7 +62,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'audience member',
                 'verbose_name_plural': 'audience members',
-                'indexes': [models.Index(fields=['audience', 'destination', 'desired', 'synced_state'], name='recovery_audmember_sync_idx'), models.Index(fields=['contact'], name='recovery_audmember_contact_idx')],
+                'indexes': [models.Index(fields=['audience', 'destination', 'desired', 'synced_state'], name='recovery_audmember_sync_idx'), models.Index(fields=['contact'], name='recovery_audmember_contact_idx'), models.Index(fields=['audience', 'destination', 'email_sha256'], name='recovery_audmember_hash_idx')],
                 'constraints': [models.UniqueConstraint(condition=models.Q(('contact__isnull', False)), fields=('audience', 'destination', 'contact'), name='recovery_audience_member_uniq')],
             },
         ),

@@ -156,6 +156,10 @@ class AudienceMember(models.Model):
                 name="recovery_audmember_sync_idx",
             ),
             models.Index(fields=["contact"], name="recovery_audmember_contact_idx"),
+            models.Index(
+                fields=["audience", "destination", "email_sha256"],
+                name="recovery_audmember_hash_idx",
+            ),
         ]
 
     def __str__(self) -> str:

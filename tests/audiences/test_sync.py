@@ -490,3 +490,24 @@ def test_entering_contacts_are_read_slice_by_slice(monkeypatch):
     assert result.entered == len(people) == result.members
     assert AudienceMember.objects.filter(audience=aud, destination="meta").count() == 8
     assert len(sent_emails("add")) == 8
+
+
+def test_a_leaving_row_whose_address_stays_listed_is_not_removed_from_the_platform():
+    """Two contacts of one address (merged): the row that leaves must not take the address
+    out of the list while the other row keeps it in."""
+    seg = segment()
+    aud = audience(seg, sync_meta=True)
+    old = contact("same@example.com", seg=seg)
+    sync.sync_audience(aud)
+    from oscar_recovery.constants import ContactStatus
+    from oscar_recovery.models import Contact
+
+    new = Contact.objects.create(email="same@example.com")
+    join(seg, new)
+    Contact.objects.filter(pk=old.pk).update(status=ContactStatus.MERGED)
+    fake.reset()
+    sync.sync_audience(aud, force=True)
+    # The new row is added (refreshing the membership), the old one dropped quietly.
+    assert calls("remove") == [] and sent_emails("add") == [sha("same@example.com")]
+    old_row = AudienceMember.objects.get(contact=old, destination="meta")
+    assert old_row.synced_state == AudienceSyncState.REMOVED
