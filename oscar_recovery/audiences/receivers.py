@@ -21,7 +21,8 @@ def record_from_request(request, email: str | None, source: str) -> None:
         return
     user = getattr(request, "user", None)
     address = email or (user.email if user is not None and user.is_authenticated else "")
-    if address:
+    # A consent already standing is not recorded again at every visit to the gateway.
+    if address and not consent.is_granted(address):
         consent.record(address, decision, source=source)
 
 

@@ -139,3 +139,10 @@ def test_the_box_and_the_page_speak_every_shipped_language(language, client):
         reverse("oscar_recovery:ads-consent"), HTTP_ACCEPT_LANGUAGE=language
     ).content.decode()
     assert "Personalised ads" not in page
+
+
+def test_a_standing_consent_is_not_recorded_again_at_each_checkout(shopper, product):
+    add_to_basket(shopper, product)
+    gateway(shopper, rendered(), tick=True)
+    gateway(shopper, rendered(), tick=True)
+    assert len(ads_events()) == 1
