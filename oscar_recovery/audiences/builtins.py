@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from oscar_recovery.models import Audience, Segment
 
-#: slug, name, segment slug, leave out buyers of the last N days.
+#: slug, name, segment slug, leave out buyers of the last N days. The abandoner segments
+#: already drop whoever ordered since their basket (the sweep refreshes them within
+#: minutes of the order); a customer who bought last week and left a new basket yesterday
+#: is a fair target, so no extra exclusion.
 BUILTINS: tuple[tuple[str, str, str, int | None], ...] = (
-    ("abandoned-2d", "Abandoned a basket in the last 2 days", "abandoned-basket-2d", 2),
-    ("abandoned-7d", "Abandoned a basket in the last 7 days", "abandoned-basket-7d", 7),
-    ("abandoned-14d", "Abandoned a basket in the last 14 days", "abandoned-basket-14d", 14),
+    ("abandoned-2d", "Abandoned a basket in the last 2 days", "abandoned-basket-2d", None),
+    ("abandoned-7d", "Abandoned a basket in the last 7 days", "abandoned-basket-7d", None),
+    ("abandoned-14d", "Abandoned a basket in the last 14 days", "abandoned-basket-14d", None),
     ("browsed-not-bought", "Browsed without buying", "browsed-not-bought", None),
     ("recent-buyers-exclusion", "Bought in the last 30 days (exclusion)", "buyers-30d", None),
 )

@@ -453,7 +453,6 @@ def test_the_built_in_recency_audiences_are_installed_on_their_segments():
     wanted = {slug: segment_slug for slug, _, segment_slug, _ in builtins.BUILTINS}
     installed = dict(Audience.objects.filter(slug__in=wanted).values_list("slug", "segment__slug"))
     assert installed == wanted
-    assert Audience.objects.get(slug="abandoned-7d").exclude_buyers_days == 7
     assert builtins.install() == 0  # idempotent
 
 
@@ -511,3 +510,32 @@ def test_a_leaving_row_whose_address_stays_listed_is_not_removed_from_the_platfo
     assert calls("remove") == [] and sent_emails("add") == [sha("same@example.com")]
     old_row = AudienceMember.objects.get(contact=old, destination="meta")
     assert old_row.synced_state == AudienceSyncState.REMOVED
+
+
+def test_an_order_takes_an_abandoner_out_of_the_built_in_audience_at_the_next_sync():
+    """End to end over the built-in segment: a basket left yesterday puts the person in
+    "abandoned in the last 7 days"; their order makes the segment's refresh drop them, and
+    the next sync removes them from the platform."""
+    from oscar_recovery.segments import refresh
+
+    now = timezone.now()
+    aud = Audience.objects.get(slug="abandoned-7d")
+    Audience.objects.filter(pk=aud.pk).update(sync_meta=True)
+    aud.refresh_from_db()
+    person = contact("leaver@example.com")
+    facts = ContactFacts.objects.create(
+        contact=person, last_basket_activity_at=now - timedelta(days=1), updated_at=now
+    )
+    contact("stayer@example.com", ads=False)  # no consent: never in it
+    refresh.refresh(aud.segment_id, now)
+    sync.sync_audience(aud, now=now)
+    assert sent_emails("add") == [sha("leaver@example.com")]
+    fake.reset()
+
+    later = now + timedelta(hours=1)
+    ContactFacts.objects.filter(pk=facts.pk).update(
+        order_count=1, first_order_at=later, last_order_at=later, updated_at=later
+    )
+    refresh.refresh(aud.segment_id, later + timedelta(minutes=1))
+    sync.sync_audience(aud, now=later + timedelta(minutes=2), force=True)
+    assert sent_emails("remove") == [sha("leaver@example.com")] and calls("add") == []
