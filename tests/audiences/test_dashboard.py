@@ -162,3 +162,14 @@ def test_staff_withdraw_consent_from_the_members_admin(synced, admin_client):
     assert [m.email_sha256 for c in fake.CALLS if c.kind == "remove" for m in c.members] == [
         sha("ada@example.com")
     ]
+
+
+def test_the_customers_page_and_the_menu_lead_to_the_audiences():
+    page = url("recovery-audience-list")
+    allowed = client_for("view_contact", "view_cartjourney", "view_audience")
+    customers = allowed.get(url("recovery-contact-list")).content.decode()
+    assert "data-audiences-link" in customers and page in customers
+    others = client_for("view_contact", "view_cartjourney")
+    assert "data-audiences-link" not in others.get(url("recovery-contact-list")).content.decode()
+    # Oscar's menu shows the entry only to staff who may open it.
+    assert page in allowed.get(url("recovery-basket-list")).content.decode()
