@@ -9,6 +9,8 @@ The map, in the order data flows (each package connects its own receivers from
   canonical addresses, whether an address is verified
 - ``segments/``            segments of contacts: definitions, built-ins, set-based refresh,
   the audience definitions shared with campaigns and prompts, admin
+- ``audiences/``           retargeting audiences: ads consent, the daily hashed diff sync,
+  platforms (the seam, fake, Meta, Google), CSV downloads, admin
 - ``journeys/``            every write to a cart journey: status changes, writes (one upsert),
   what a write leaves for after the request (follow-ups)
 - ``sweep/``            2. quiet journeys move on: abandon/expire, browse abandonment

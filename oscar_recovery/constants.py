@@ -364,6 +364,36 @@ class Channel(models.TextChoices):
     ADS = "ads", _("Advertising audiences")
 
 
+class AudienceDestination(models.TextChoices):
+    """Where a retargeting audience goes."""
+
+    CSV = "csv", _("CSV download")
+    META = "meta", _("Meta Custom Audiences")
+    GOOGLE = "google", _("Google Customer Match")
+
+    @classmethod
+    def platforms(cls) -> tuple[str, ...]:
+        """The destinations synced through a platform's API."""
+        return (cls.META.value, cls.GOOGLE.value)
+
+
+class AudienceSyncState(models.TextChoices):
+    """What a platform was last told about one member."""
+
+    NONE = "none", _("Never sent")
+    ADDED = "added", _("Added")
+    REMOVED = "removed", _("Removed")
+
+
+class AudienceSyncStatus(models.TextChoices):
+    """How an audience's last sync went."""
+
+    NEVER = "never", _("Never synced")
+    OK = "ok", _("Synced")
+    FAILED = "failed", _("Failed, will retry")
+    HELD = "held", _("Failed, needs attention")
+
+
 class ConsentAction(models.TextChoices):
     """One entry of the consent ledger (``ConsentEvent``): what happened to a consent."""
 

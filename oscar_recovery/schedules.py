@@ -56,3 +56,11 @@ BEAT_SCHEDULE["oscar-recovery-webhooks-housekeeping"] = {
     "schedule": timedelta(minutes=5),
     "options": {"expires": 300},
 }
+
+# Retargeting audiences: hourly, but each audience syncs once a day
+# (OSCAR_RECOVERY_AUDIENCE_SYNC_INTERVAL) or when its back-off after a failure ends.
+BEAT_SCHEDULE["oscar-recovery-sync-audiences"] = {
+    "task": "oscar_recovery.sync_audiences",
+    "schedule": timedelta(hours=1),
+    "options": {"expires": 3600},
+}

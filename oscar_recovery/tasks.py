@@ -4,6 +4,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from oscar_recovery import app_settings, handoff, outgoing_webhooks
+from oscar_recovery.audiences import sync as audience_sync
 from oscar_recovery.operations import health
 from oscar_recovery.privacy import confirmation, retention
 from oscar_recovery.recommendations import cooccurrence
@@ -150,3 +151,9 @@ def run_handoff(handoff_id: int) -> bool:
     """Do one recorded hand-off (:mod:`oscar_recovery.handoff.outbox`); a duplicate
     delivery finds it done or locked and does nothing."""
     return handoff.run(handoff_id)
+
+
+@shared_task(name="oscar_recovery.sync_audiences", ignore_result=False)
+def sync_audiences() -> list[dict]:
+    """The retargeting audiences' diff sync (the due ones; see ``audiences.sync``)."""
+    return [result.as_dict() for result in audience_sync.sync_all()]

@@ -3,6 +3,7 @@ the project with ``path("recovery/", include("oscar_recovery.urls"))``."""
 
 from django.urls import path
 
+from oscar_recovery.audiences.views import AdsConsentView
 from oscar_recovery.operations.views import HealthView
 from oscar_recovery.outcomes.views import ConfirmConsentView, RestoreView, UnsubscribeView
 from oscar_recovery.prompts.views import PromptCaptureView, PromptEventView
@@ -16,4 +17,6 @@ urlpatterns = [
     path("prompts/events/", PromptEventView.as_view(), name="prompt-events"),
     path("prompts/capture/", PromptCaptureView.as_view(), name="prompt-capture"),
     path("health/", HealthView.as_view(), name="health"),
+    path("ads-consent/", AdsConsentView.as_view(), name="ads-consent"),
+    path("ads-consent/<str:token>/", AdsConsentView.as_view(), name="ads-consent-link"),
 ]

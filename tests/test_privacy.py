@@ -390,9 +390,15 @@ def traces_of(email: str, *also: str) -> list[str]:
     from django.apps import apps
     from django.db import models as db_models
 
+    from oscar_recovery.contacts.addresses import email_sha256
     from oscar_recovery.privacy.suppression import all_hashes
 
-    needles = [email.lower(), *all_hashes(email), *(value.lower() for value in also)]
+    needles = [
+        email.lower(),
+        *all_hashes(email),
+        email_sha256(email),
+        *(value.lower() for value in also),
+    ]
     hits = []
     for model in apps.get_app_config("oscar_recovery").get_models():
         fields = [
@@ -467,14 +473,39 @@ EXPORTED = {
     "ConsentEvent": lambda data: data["consent_events"],
     "Contact": lambda data: data["contacts"],
     "ContactIdentifier": lambda data: [i for c in data["contacts"] for i in c["identifiers"]],
+    "AudienceMember": lambda data: data["audience_memberships"],
 }
 
 
 @pytest.fixture
-def confirmed_and_answered(prompted):
-    """The address also got a double opt-in email, and the endpoint's answer echoed it."""
-    from oscar_recovery.models import ConsentConfirmation, WebhookAttempt, WebhookDelivery
+def confirmed_and_answered(prompted, settings):
+    """The address also got a double opt-in email, and the endpoint's answer echoed it; it
+    gave advertising consent and is in a retargeting audience synced to a (fake) platform."""
+    from oscar_recovery.audiences import consent as ads_consent
+    from oscar_recovery.audiences import sync
+    from oscar_recovery.models import (
+        Audience,
+        ConsentConfirmation,
+        Contact,
+        Segment,
+        SegmentMembership,
+        WebhookAttempt,
+        WebhookDelivery,
+    )
 
+    settings.OSCAR_RECOVERY_AUDIENCE_PLATFORM_MODULES = {"meta": "fake", "google": "fake"}
+    person = Contact.objects.filter(email=ADDRESS.lower()).first() or Contact.objects.create(
+        email=ADDRESS.lower()
+    )
+    segment = Segment.objects.create(slug="privacy-audience", name="Privacy audience")
+    SegmentMembership.objects.create(
+        segment=segment, contact=person, entered_at=person.first_seen_at
+    )
+    ads_consent.record(ADDRESS, ads_consent.Decision("Ads?", "en", True), contact_id=person.pk)
+    audience = Audience.objects.create(
+        slug="privacy", name="Privacy", segment=segment, sync_meta=True
+    )
+    sync.sync_audience(audience)
     journey = CartJourney.objects.get(email__iexact=ADDRESS)
     ConsentConfirmation.objects.create(email_hash=email_hash(ADDRESS), journey=journey)
     WebhookAttempt.objects.create(
@@ -495,7 +526,7 @@ def test_the_export_shows_every_model_that_holds_the_address(confirmed_and_answe
     export, double opt-in confirmations and the endpoints' answers included."""
     holding = {hit.split(".")[0] for hit in traces_of(ADDRESS, confirmed_and_answered)}
     holding.discard("SuppressedAddress")  # shown as "suppressed"; kept on erasure
-    assert {"ConsentConfirmation", "WebhookAttempt"} <= holding
+    assert {"ConsentConfirmation", "WebhookAttempt", "AudienceMember"} <= holding
     data = privacy.export_email(ADDRESS)
     for model in holding:
         assert model in EXPORTED, f"{model} holds the address but is not in the export"
@@ -507,10 +538,22 @@ def test_the_export_shows_every_model_that_holds_the_address(confirmed_and_answe
 
 
 def test_erasure_removes_the_confirmation_records_and_counts_them(confirmed_and_answered):
+    from oscar_recovery.audiences import sync
+    from oscar_recovery.audiences.platforms import fake
+    from oscar_recovery.contacts.addresses import email_sha256
     from oscar_recovery.models import ConsentConfirmation
 
     result = privacy.erase_email(ADDRESS)
     assert result.consent_confirmations == 1
     assert not ConsentConfirmation.objects.exists()
+    # Meta still lists the person: only the hash it needs for the removal is left, until
+    # the next audience sync removes them there and forgets them here.
+    assert result.audience_members == 2
+    assert traces_of(ADDRESS, confirmed_and_answered) == ["AudienceMember.email_sha256"]
+    fake.reset()
+    sync.sync_all(force=True)
+    assert [m.email_sha256 for c in fake.CALLS if c.kind == "remove" for m in c.members] == [
+        email_sha256(ADDRESS)
+    ]
     assert traces_of(ADDRESS, confirmed_and_answered) == []
     assert privacy.export_email(ADDRESS)["consent_confirmations"] == []

@@ -1,10 +1,12 @@
 """The Django admin, which autodiscovers this module: importing each admin module registers
 its models. Journeys, suppressions and messages are facts about shoppers: staff see them
 read-only. Campaigns and their steps are edited here (:mod:`.campaigns`, logic in
-:mod:`.forms`); prompts, segments, outgoing webhooks, contacts and the consent ledger keep their
+:mod:`.forms`); prompts, segments, audiences, outgoing webhooks, contacts and the consent
+ledger keep their
 admin in their own packages."""
 
 from oscar_recovery.admin import campaigns, journeys  # noqa: F401
+from oscar_recovery.audiences import admin as audiences_admin  # noqa: F401
 from oscar_recovery.contacts import admin as contacts_admin  # noqa: F401
 from oscar_recovery.outgoing_webhooks import admin as outgoing_webhooks_admin  # noqa: F401
 from oscar_recovery.privacy import admin as privacy_admin  # noqa: F401

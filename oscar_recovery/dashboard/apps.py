@@ -2,14 +2,21 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from oscar.core.application import OscarDashboardConfig
 
-from oscar_recovery.dashboard.permissions import ACT_ON_ENROLMENTS, BASKETS, CONTACTS, FIGURES
+from oscar_recovery.dashboard.permissions import (
+    ACT_ON_ENROLMENTS,
+    AUDIENCE_CSV,
+    AUDIENCES,
+    BASKETS,
+    CONTACTS,
+    FIGURES,
+)
 
 
 class RecoveryDashboardConfig(OscarDashboardConfig):
     """Mount with ``path("dashboard/recovery/", apps.get_app_config("recovery_dashboard").urls)``
     before Oscar's own URLs. Every view needs ``is_staff`` and the model permission the admin
     asks for the same data (:data:`FIGURES`, :data:`BASKETS`, :data:`CONTACTS`,
-    :data:`ACT_ON_ENROLMENTS`);
+    :data:`ACT_ON_ENROLMENTS`, :data:`AUDIENCES`, :data:`AUDIENCE_CSV`);
     Oscar's menu hides entries the user may not open."""
 
     name = "oscar_recovery.dashboard"
@@ -30,6 +37,8 @@ class RecoveryDashboardConfig(OscarDashboardConfig):
         "recovery-basket-action": ACT_ON_ENROLMENTS,
         "recovery-contact-list": CONTACTS,
         "recovery-contact-detail": CONTACTS,
+        "recovery-audience-list": AUDIENCES,
+        "recovery-audience-csv": AUDIENCE_CSV,
     }
 
     def ready(self) -> None:
@@ -61,6 +70,16 @@ class RecoveryDashboardConfig(OscarDashboardConfig):
                 "customers/<uuid:uuid>/",
                 views.ContactDetailView.as_view(),
                 name="recovery-contact-detail",
+            ),
+            path(
+                "customers/audiences/",
+                views.AudienceListView.as_view(),
+                name="recovery-audience-list",
+            ),
+            path(
+                "customers/audiences/<int:pk>/<str:platform>.csv",
+                views.AudienceCSVView.as_view(),
+                name="recovery-audience-csv",
             ),
         ]
         return self.post_process_urls(urls)

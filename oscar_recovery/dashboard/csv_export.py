@@ -27,14 +27,21 @@ class _Echo:
 
 
 def csv_response(
-    name: str, header: Sequence[Any], rows: Iterable[Sequence[Any]], stream: bool = False
+    name: str,
+    header: Sequence[Any],
+    rows: Iterable[Sequence[Any]],
+    stream: bool = False,
+    bom: bool = True,
 ) -> HttpResponse | StreamingHttpResponse:
-    """A CSV attachment named after ``name``; ``stream`` for long lists (baskets)."""
+    """A CSV attachment named after ``name``; ``stream`` for long lists (baskets); ``bom``
+    off for files another program reads (an ad platform's upload would take the byte
+    order mark for part of the first header)."""
     filename = f"{slugify(name) or 'export'}.csv"
     writer = csv.writer(_Echo())
 
     def lines():
-        yield "\ufeff"  # so spreadsheet programs read UTF-8
+        if bom:
+            yield "\ufeff"  # so spreadsheet programs read UTF-8
         yield writer.writerow([str(title) for title in header])
         for row in rows:
             yield writer.writerow([cell(value) for value in row])

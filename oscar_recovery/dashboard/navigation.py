@@ -14,6 +14,10 @@ RECOVERY_NAVIGATION = {
         {"label": _("Overview"), "url_name": "recovery_dashboard:recovery-overview"},
         {"label": _("Abandoned baskets"), "url_name": "recovery_dashboard:recovery-basket-list"},
         {"label": _("Customers"), "url_name": "recovery_dashboard:recovery-contact-list"},
+        {
+            "label": _("Retargeting audiences"),
+            "url_name": "recovery_dashboard:recovery-audience-list",
+        },
         {"label": _("Campaigns and steps"), "url_name": "recovery_dashboard:recovery-campaigns"},
         {"label": _("A/B tests"), "url_name": "recovery_dashboard:recovery-ab-tests"},
         {"label": _("Top abandoned products"), "url_name": "recovery_dashboard:recovery-products"},

@@ -16,3 +16,8 @@ ACT_ON_ENROLMENTS = [
     "oscar_recovery.view_cartjourney",
     "oscar_recovery.change_campaignenrolment",
 ]
+#: Retargeting audiences: their sizes and sync state need the audiences' view permission;
+#: downloading the hashed member lists also the members' own (a list of hashed addresses is
+#: still personal data).
+AUDIENCES = ["is_staff", "oscar_recovery.view_audience"]
+AUDIENCE_CSV = ["is_staff", "oscar_recovery.view_audience", "oscar_recovery.view_audiencemember"]

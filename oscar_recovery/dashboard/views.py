@@ -16,14 +16,15 @@ from django.views.generic import DetailView, ListView, TemplateView
 from oscar.views.decorators import check_permissions
 
 from oscar_recovery import app_settings, handoff
+from oscar_recovery.audiences import report as audience_report
 from oscar_recovery.campaigns import dispatch
 from oscar_recovery.campaigns.enrolment import active_holdouts, holdout_note
 from oscar_recovery.contacts import profile
 from oscar_recovery.dashboard import contact_state, csv_export
 from oscar_recovery.dashboard.forms import BasketFilterForm, ContactFilterForm, PeriodForm
-from oscar_recovery.dashboard.permissions import ACT_ON_ENROLMENTS
+from oscar_recovery.dashboard.permissions import ACT_ON_ENROLMENTS, AUDIENCE_CSV
 from oscar_recovery.dashboard.timeline import journey_timeline, stop_reason_text
-from oscar_recovery.models import CartJourney, Contact, RecoveryMessage
+from oscar_recovery.models import Audience, CartJourney, Contact, RecoveryMessage
 from oscar_recovery.operations import health
 from oscar_recovery.reporting import aggregation, reports
 from oscar_recovery.sending.content import display_step
@@ -608,3 +609,37 @@ class ContactDetailView(DetailView):
         context = super().get_context_data(**kwargs)
         context["profile"] = profile.profile(self.object)
         return context
+
+
+class AudienceListView(TemplateView):
+    """Retargeting audiences (under Customers): each one's size, the share of its segment
+    that gave ads consent, its sync per destination, errors, who leaves at the next sync,
+    and a warning below the platforms' minimum size."""
+
+    template_name = "oscar_recovery/dashboard/audiences.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        audiences = Audience.objects.select_related("segment").order_by("name")
+        context.update(
+            overviews=[audience_report.overview(audience) for audience in audiences],
+            minimum=app_settings.AUDIENCE_MIN_SIZE,
+            may_download=check_permissions(self.request.user, AUDIENCE_CSV),
+            csv_formats=list(audience_report.CSV_FORMATS),
+        )
+        return context
+
+
+class AudienceCSVView(View):
+    """One audience's current members as a CSV in a platform's upload format, streamed:
+    SHA-256 hashes only (``audiences.report.csv_rows``)."""
+
+    def get(self, request, pk: int, platform: str):
+        audience = get_object_or_404(Audience, pk=pk)
+        if platform not in audience_report.CSV_FORMATS:
+            raise Http404
+        header = audience_report.CSV_FORMATS[platform]
+        rows = audience_report.csv_rows(audience, platform)
+        return csv_export.csv_response(
+            f"{audience.slug}-{platform}", header, rows, stream=True, bom=False
+        )

@@ -9,6 +9,8 @@
 * :mod:`~oscar_recovery.models.contacts`: ``Contact``, ``ContactIdentifier``, ``ContactMerge``,
   ``ContactFacts``;
 * :mod:`~oscar_recovery.models.segments`: ``Segment``, ``SegmentMembership``;
+* :mod:`~oscar_recovery.models.audiences`: ``Audience``, ``AudienceMember`` (retargeting
+  lists, hashes only);
 * :mod:`~oscar_recovery.models.campaigns`: ``Campaign``, ``CampaignStep``, ``StepVariant``,
   ``CampaignEnrolment``;
 * :mod:`~oscar_recovery.models.messages`: ``RecoveryMessage`` (``MessageQuerySet``),
@@ -26,6 +28,7 @@
 Import models from ``oscar_recovery.models``: the modules behind it may move.
 """
 
+from oscar_recovery.models.audiences import Audience, AudienceMember
 from oscar_recovery.models.campaigns import Campaign, CampaignEnrolment, CampaignStep, StepVariant
 from oscar_recovery.models.contacts import (
     Contact,
@@ -63,6 +66,8 @@ from oscar_recovery.models.webhooks import (
 )
 
 __all__ = [
+    "Audience",
+    "AudienceMember",
     "BoughtTogether",
     "Campaign",
     "CampaignEnrolment",

@@ -8,7 +8,9 @@ queue, the ESP refuses every email), so each of those is a :class:`Problem`:
 - ``sweep_errors``: the last finished run recorded errors;
 - ``queue_stale``: a message has waited queued, never tried, longer than
   ``OSCAR_RECOVERY_QUEUED_STALE_AFTER`` (nothing consumes the queue);
-- ``sends_failing``: the last :data:`FAILURE_STREAK` finished sends all failed.
+- ``sends_failing``: the last :data:`FAILURE_STREAK` finished sends all failed;
+- ``audience_sync_failing``: a retargeting audience's last sync to Meta or Google failed
+  (retrying with back-off, or held until staff fix a permanent error).
 
 Reading health costs a handful of indexed queries and writes nothing.
 """
@@ -24,8 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from oscar_recovery import app_settings
-from oscar_recovery.constants import MessageStatus
-from oscar_recovery.models import RecoveryMessage, SweepRun, WorkerHeartbeat
+from oscar_recovery.constants import AudienceSyncStatus, MessageStatus
+from oscar_recovery.models import Audience, RecoveryMessage, SweepRun, WorkerHeartbeat
 from oscar_recovery.utils import get_logger, redact
 
 logger = get_logger(__name__)
@@ -69,6 +71,8 @@ class Health:
     failed_last_day: int
     failure_streak: bool
     worker: WorkerHeartbeat | None
+    #: Audiences whose last sync failed: (name, status, destinations that failed).
+    failing_audiences: list[tuple[str, str, list[str]]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -127,6 +131,10 @@ class Health:
                 "seen_at": iso(self.worker.seen_at),
                 "age_seconds": age(self.worker.seen_at),
             },
+            "audiences_failing": [
+                {"name": name, "status": status, "destinations": destinations}
+                for name, status, destinations in self.failing_audiences
+            ],
             "problems": [{"code": p.code, "message": p.message} for p in self.problems],
         }
 
@@ -157,6 +165,14 @@ def check(now: datetime | None = None) -> Health:
         failure_streak=len(last_finished) == FAILURE_STREAK
         and all(status == MessageStatus.FAILED for status in last_finished),
         worker=WorkerHeartbeat.objects.order_by("-seen_at").first(),
+        failing_audiences=[
+            (name, status, sorted(errors or {}))
+            for name, status, errors in Audience.objects.filter(
+                last_sync_status__in=[AudienceSyncStatus.FAILED, AudienceSyncStatus.HELD]
+            )
+            .order_by("name")
+            .values_list("name", "last_sync_status", "last_errors")
+        ],
     )
     health.problems = judge(health)
     return health
@@ -222,6 +238,23 @@ def judge(health: Health) -> list[Problem]:
                     "admin)."
                 )
                 % {"count": FAILURE_STREAK},
+            )
+        )
+    if health.failing_audiences:
+        problems.append(
+            Problem(
+                "audience_sync_failing",
+                _(
+                    "Retargeting audiences failing to sync: %(names)s. Their errors are on "
+                    "the dashboard's audiences page; people who withdrew consent are removed "
+                    "once a sync succeeds."
+                )
+                % {
+                    "names": ", ".join(
+                        f"{name} ({', '.join(destinations) or status})"
+                        for name, status, destinations in health.failing_audiences
+                    )
+                },
             )
         )
     return problems

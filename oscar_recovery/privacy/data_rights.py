@@ -9,9 +9,10 @@ browser), the outgoing webhook deliveries whose payload names it (endpoints opte
 personal data) with the endpoints' answers, its double opt-in confirmation emails (by the
 address's keyed hash, or through its journeys), whether the address is suppressed, the
 contacts of the address (by its address, or through its journeys) with their identifiers,
-facts and merge log, and the consent ledger's events of the address, its journeys and
-contacts. Links in emails are signed tokens, not stored: restore links die with their journey;
-unsubscribe links name only the suppression hash.
+facts and merge log, the consent ledger's events of the address, its journeys and
+contacts, and its rows in retargeting audiences (by its contacts, or by the address's
+SHA-256 once erased). Links in emails are signed tokens, not stored: restore links die
+with their journey; unsubscribe links name only the suppression hash.
 
 Erasure deletes all of it except the suppression hash: the address is added to the
 suppression list (reason ``erased``) so that it is never emailed again, which is the one
@@ -25,7 +26,9 @@ endpoint's stored answers cleared; what an endpoint already received is the shop
 downstream. Contacts are deleted with their identifiers, facts and merge log; consent
 events are kept as proof of what was asked and answered, each address replaced by its own
 suppression hash (another address of an erased contact keeps its consent state) and the
-journey, contact, browser and evidence cleared.
+journey, contact, browser and evidence cleared. Retargeting audience rows are deleted,
+except those an ad platform still lists: they keep only the platform hashes until the next
+audience sync has removed the person from the platform, and that sync deletes them.
 
 The worst cases this guards against: a record the shopper is never shown, or one an
 erasure leaves behind (``tests/test_privacy.py`` walks every model of the app for the
@@ -54,9 +57,15 @@ from oscar.core.loading import get_model
 
 from oscar_recovery import signals
 from oscar_recovery.adapter import get_adapter
-from oscar_recovery.constants import IdentifierKind, SuppressionReason
-from oscar_recovery.contacts.addresses import safe_canonical_email
+from oscar_recovery.constants import (
+    AudienceDestination,
+    AudienceSyncState,
+    IdentifierKind,
+    SuppressionReason,
+)
+from oscar_recovery.contacts.addresses import email_sha256, safe_canonical_email
 from oscar_recovery.models import (
+    AudienceMember,
     CampaignEnrolment,
     CartJourney,
     CartJourneyEvent,
@@ -159,6 +168,14 @@ def consent_events_of(email: str) -> models.QuerySet:
         | Q(journey__in=journeys_of(email))
         | Q(contact__in=contacts_of(email))
     )
+
+
+def audience_members_of(email: str) -> models.QuerySet:
+    """Retargeting audience rows of an address: those of its contacts, and those kept by the
+    address's hash alone (an erased person not yet removed from a platform)."""
+    digest = email_sha256(email)
+    by_hash = Q(email_sha256=digest) if digest else Q(pk__in=[])
+    return AudienceMember.objects.filter(Q(contact__in=contacts_of(email)) | by_hash)
 
 
 def webhook_deliveries_of(email: str) -> models.QuerySet:
@@ -274,6 +291,14 @@ def export_email(email: str) -> dict[str, Any]:
             for delivery in deliveries
         ],
         "consent_confirmations": [_row(row, ("email_hash",)) for row in confirmations],
+        # The keyed suppression hash means nothing to the shopper; the platform hashes are
+        # what was (or will be) uploaded.
+        "audience_memberships": [
+            {"audience": member.audience.name, **_row(member, ("suppression_hash",))}
+            for member in audience_members_of(email)
+            .select_related("audience")
+            .order_by("audience_id", "destination", "pk")
+        ],
         "links": (
             "Links in emails are signed tokens and are not stored: restore links stop working "
             "once the journey is erased; unsubscribe links name only the suppression hash."
@@ -323,6 +348,9 @@ class Erasure:
     consent_confirmations: int = 0
     #: Segment memberships (current and past) of the erased contacts.
     segment_memberships: int = 0
+    #: Retargeting audience rows: deleted, or (those a platform still lists) reduced to the
+    #: hashes the next sync needs to remove the person, then deleted by that sync.
+    audience_members: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -348,6 +376,8 @@ def erase_email(email: str) -> Erasure:
         ).update(visitor_id="", visit_id="", journey=None, voucher_code="", data={})
         webhook_deliveries = _redact_webhook_deliveries(email)
         consent_events = _redact_consent_events(email)
+        # Before the contacts go: their rows are found through them.
+        audience_members = _erase_audience_members(email)
         _, deleted_contacts = Contact.objects.filter(
             pk__in=list(contacts_of(email).values_list("pk", flat=True))
         ).delete()
@@ -374,11 +404,31 @@ def erase_email(email: str) -> Erasure:
             consent_events=consent_events,
             consent_confirmations=consent_confirmations,
             segment_memberships=deleted_contacts.get(SegmentMembership._meta.label, 0),
+            audience_members=audience_members,
         )
     signals.personal_data_erased.send(
         sender=CartJourney, email_hash=email_hash(normalise_email(email)), erasure=erasure
     )
     return erasure
+
+
+def _erase_audience_members(email: str) -> int:
+    """Delete the address's audience rows, but for those a platform still lists: they keep
+    only the platform hashes, no contact, and are marked to be removed; the next audience
+    sync sends the removal and deletes them. Returns how many rows were affected."""
+    rows = audience_members_of(email)
+    listed = Q(
+        synced_state=AudienceSyncState.ADDED, destination__in=AudienceDestination.platforms()
+    )
+    marked = AudienceMember.objects.filter(
+        pk__in=list(rows.filter(listed).values_list("pk", flat=True))
+    ).update(
+        contact=None, desired=False, suppression_hash="", last_error="", changed_at=timezone.now()
+    )
+    deleted, _ = AudienceMember.objects.filter(
+        pk__in=list(rows.exclude(listed).values_list("pk", flat=True))
+    ).delete()
+    return marked + deleted
 
 
 def _redact_consent_events(email: str) -> int:

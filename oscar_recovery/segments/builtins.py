@@ -39,6 +39,8 @@ BUILTINS: tuple[tuple[str, str, str, int | None, str | None], ...] = (
         None,
     ),
     ("browsed-not-bought", SegmentRule.BROWSED_NOT_BOUGHT, "Browsed without buying", 14, None),
+    # Any order in the last 30 days, whatever its value: the exclusion list of retargeting.
+    ("buyers-30d", SegmentRule.RECENT_BUYERS, "Bought in the last 30 days", 30, "0.00"),
 )
 
 _TIERS = {

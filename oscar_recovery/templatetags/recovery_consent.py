@@ -9,6 +9,10 @@ Put it inside the ``<form>``::
 On submit, the ``start_checkout`` receiver (or
 :func:`oscar_recovery.privacy.consent.decision_from_form`
 in a shop's own view) records the decision with the exact words shown.
+
+``{% recovery_ads_consent_field %}`` renders the separate advertising consent box (for
+retargeting audiences), read on submit by the same receiver or
+:func:`oscar_recovery.audiences.consent.decision_from_form`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 from django import template
 from django.template.loader import render_to_string
 
+from oscar_recovery.audiences import consent as ads_consent
 from oscar_recovery.privacy import consent
 
 register = template.Library()
@@ -36,5 +41,30 @@ def recovery_consent_field(context, template_name: str = "oscar_recovery/consent
             # Unticked by default; a form shown again after an error keeps the shopper's tick.
             "value": consent.YES if shown.asks_consent else consent.NO,
             "checked": submitted in (consent.YES, consent.NO),
+        },
+    )
+
+
+@register.simple_tag(takes_context=True)
+def recovery_ads_consent_field(
+    context, template_name: str = "oscar_recovery/ads_consent_field.html"
+):
+    """The separate advertising consent box, unticked, for the checkout gateway or an
+    account page: ticked, the address may be uploaded hashed to retargeting audiences
+    (:mod:`oscar_recovery.audiences.consent`). The words shown travel signed with the form
+    and are recorded with the consent."""
+    request = context.get("request")
+    submitted = request.POST.get(ads_consent.CHOICE_FIELD) if request is not None else None
+    text = ads_consent.notice_text()
+    return render_to_string(
+        template_name,
+        {
+            "text": text,
+            "signed_notice": ads_consent.signed_notice(text),
+            "choice_field": ads_consent.CHOICE_FIELD,
+            "notice_field": ads_consent.NOTICE_FIELD,
+            "value": ads_consent.YES,
+            # Never ticked for the shopper; a form shown again after an error keeps their tick.
+            "checked": submitted == ads_consent.YES,
         },
     )

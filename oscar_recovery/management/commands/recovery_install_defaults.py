@@ -4,6 +4,7 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from oscar_recovery.audiences import builtins as audience_builtins
 from oscar_recovery.campaigns.enrolment import holdout_note
 from oscar_recovery.campaigns.install import install_browse_defaults, install_defaults
 from oscar_recovery.management.base import RecoveryCommand
@@ -50,6 +51,7 @@ class Command(RecoveryCommand):
         campaigns = [install_defaults(activate=activate, discount=discount)]
         # The built-in segments too (also installed by a migration; existing ones untouched).
         segment_builtins.install()
+        audience_builtins.install()
         if browse:
             campaigns.append(install_browse_defaults(activate=activate))
         for campaign in campaigns:
