@@ -16,7 +16,6 @@ class RecoveryConfig(OscarConfig):
         # No receiver depends on another of the same signal having run first: work that
         # reads what another receiver wrote runs after commit.
         from oscar_recovery import checks, tasks  # noqa: F401
-        from oscar_recovery.audiences import receivers as audiences_receivers  # noqa: F401
         from oscar_recovery.campaigns import receivers as campaigns_receivers  # noqa: F401
         from oscar_recovery.capture import receivers as capture_receivers  # noqa: F401
         from oscar_recovery.operations import doctor, heartbeat  # noqa: F401

@@ -17,9 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from oscar_recovery.campaigns.install import install_defaults
-from oscar_recovery.constants import JourneyEventKind, JourneyStatus, LawfulBasis
+from oscar_recovery.constants import Channel, JourneyEventKind, JourneyStatus, LawfulBasis
 from oscar_recovery.models import CartJourney, ConsentConfirmation, ConsentEvent, HandOff
-from oscar_recovery.privacy import consent
+from oscar_recovery.privacy import ads_consent, consent
 from oscar_recovery.sweep.stages import run_sweep
 from tests.conftest import BROWSER_UA
 from tests.support.journeys import add_to_basket, address_form, guest_checkout, update_basket_line
@@ -109,11 +109,20 @@ def test_product_page_view_adds_no_query(shopper, settings, product):
 
 
 def _consent_form() -> dict:
-    html = Template("{% load recovery_consent %}{% recovery_consent_field %}").render(
-        Context({"request": RequestFactory().get("/checkout/")})
-    )
-    notice = re.search(rf'name="{consent.NOTICE_FIELD}" value="([^"]+)"', html).group(1)
-    return {consent.NOTICE_FIELD: notice, consent.CHOICE_FIELD: consent.YES}
+    """Both boxes of the gateway ticked: reminders by email, and ads (audiences)."""
+    html = Template(
+        "{% load recovery_consent %}{% recovery_consent_field %}{% recovery_ads_consent_field %}"
+    ).render(Context({"request": RequestFactory().get("/checkout/")}))
+
+    def notice(field):
+        return re.search(rf'name="{field}" value="([^"]+)"', html).group(1)
+
+    return {
+        consent.NOTICE_FIELD: notice(consent.NOTICE_FIELD),
+        consent.CHOICE_FIELD: consent.YES,
+        ads_consent.NOTICE_FIELD: notice(ads_consent.NOTICE_FIELD),
+        ads_consent.CHOICE_FIELD: ads_consent.YES,
+    }
 
 
 def _visit(product, country, customer, email: str) -> dict[str, int]:
@@ -136,7 +145,7 @@ def _visit(product, country, customer, email: str) -> dict[str, int]:
     step("checkout gateway", lambda: guest.get(reverse("checkout:index")), 200)
     gateway = {"username": email, "options": "anonymous", **_consent_form()}
     step(
-        "gateway with email and consent",
+        "gateway with email and both consents",
         lambda: guest.post(reverse("checkout:index"), gateway),
         302,
     )
@@ -196,7 +205,8 @@ def test_every_shop_request_stays_within_the_budget(settings, product, country, 
     kinds = set(journey.events.values_list("kind", flat=True))
     assert {JourneyEventKind.EMAIL_CAPTURED, JourneyEventKind.CONSENT_RECORDED} <= kinds
     assert JourneyEventKind.ORDER_PLACED in kinds and JourneyEventKind.BASKET_FROZEN in kinds
-    assert ConsentEvent.objects.filter(address="on@example.com", action="given").exists()
+    given = ConsentEvent.objects.filter(address="on@example.com", action="given")
+    assert set(given.values_list("channel", flat=True)) == {Channel.EMAIL, Channel.ADS}
     assert ConsentConfirmation.objects.filter(journey=journey).exists()  # double opt-in asked
     assert not HandOff.objects.filter(
         task__in=("journey_followups", "order_followups"), done_at__isnull=True

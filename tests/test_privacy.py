@@ -481,7 +481,6 @@ EXPORTED = {
 def confirmed_and_answered(prompted, settings):
     """The address also got a double opt-in email, and the endpoint's answer echoed it; it
     gave advertising consent and is in a retargeting audience synced to a (fake) platform."""
-    from oscar_recovery.audiences import consent as ads_consent
     from oscar_recovery.audiences import sync
     from oscar_recovery.models import (
         Audience,
@@ -492,6 +491,7 @@ def confirmed_and_answered(prompted, settings):
         WebhookAttempt,
         WebhookDelivery,
     )
+    from oscar_recovery.privacy import ads_consent
 
     settings.OSCAR_RECOVERY_AUDIENCE_PLATFORM_MODULES = {"meta": "fake", "google": "fake"}
     person = Contact.objects.filter(email=ADDRESS.lower()).first() or Contact.objects.create(

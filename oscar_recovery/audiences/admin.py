@@ -13,9 +13,9 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from oscar_recovery.audiences import consent
 from oscar_recovery.constants import AudienceSyncStatus, ConsentSource
 from oscar_recovery.models import Audience, AudienceMember
+from oscar_recovery.privacy import ads_consent
 
 
 @admin.register(Audience)
@@ -110,7 +110,7 @@ class AudienceMemberAdmin(admin.ModelAdmin):
             .values_list("contact__email", "contact_id")
             .distinct()
         ):
-            if consent.withdraw(
+            if ads_consent.withdraw(
                 email,
                 source=ConsentSource.STAFF,
                 contact_id=contact_id,

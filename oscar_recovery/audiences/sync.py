@@ -5,7 +5,7 @@ Per audience, :func:`sync_audience`:
 
 1. **Desired members, set-based.** The contacts of the audience's segment (open
    memberships) who are active, hold a standing ads consent on their email address
-   (:func:`.consent.granted_for`), whose email was never unsubscribed, bounced, complained
+   (:func:`.ads_consent.granted_for`), whose email was never unsubscribed, bounced, complained
    or erased, who did not order within ``exclude_buyers_days``, and who have something to
    hash. Contacts entering get a member row per destination with their hashes computed once
    (only the entering ones are read into Python); every other change is one ``UPDATE`` of
@@ -37,7 +37,6 @@ from django.db.models import Exists, Max, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from oscar_recovery import app_settings
-from oscar_recovery.audiences import consent
 from oscar_recovery.audiences.platforms.base import (
     HashedMember,
     Platform,
@@ -60,6 +59,7 @@ from oscar_recovery.models import (
     SegmentMembership,
     SuppressedAddress,
 )
+from oscar_recovery.privacy import ads_consent
 from oscar_recovery.privacy.hashing import email_hash
 from oscar_recovery.utils import get_logger
 
@@ -121,8 +121,8 @@ def candidates(audience: Audience, now: datetime | None = None) -> QuerySet:
     contacts = Contact.objects.filter(Exists(in_segment), status=ContactStatus.ACTIVE)
     # The consent is given with the email address (the box sits where it is typed); the
     # phone number's hash goes along with it, never on its own.
-    contacts = contacts.exclude(email="").filter(consent.granted_for("email"))
-    contacts = contacts.exclude(consent.email_refused("email"))
+    contacts = contacts.exclude(email="").filter(ads_consent.granted_for("email"))
+    contacts = contacts.exclude(ads_consent.email_refused("email"))
     if audience.exclude_buyers_days is not None:
         since = now - timedelta(days=audience.exclude_buyers_days)
         bought = ContactFacts.objects.filter(contact=OuterRef("pk"), last_order_at__gte=since)

@@ -18,9 +18,9 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from oscar_recovery.audiences import consent
 from oscar_recovery.constants import ConsentSource
 from oscar_recovery.contacts.addresses import display_email, safe_canonical_email
+from oscar_recovery.privacy import ads_consent
 
 _LINK_SALT = "oscar_recovery.ads_consent_link"
 
@@ -63,16 +63,16 @@ class AdsConsentView(View):
         if not address:
             return self.render(request, token, status=400)
         if request.POST.get("action") == "withdraw":
-            consent.withdraw(
+            ads_consent.withdraw(
                 address,
                 source=ConsentSource.OTHER if token is not None else ConsentSource.ACCOUNT,
                 evidence={"via": "link" if token is not None else "account page"},
             )
             return self.render(request, token, done="withdrawn")
         if token is None:
-            decision = consent.decision_from_form(request.POST)
+            decision = ads_consent.decision_from_form(request.POST)
             if decision is not None and decision.given:
-                consent.record(address, decision, source=ConsentSource.ACCOUNT)
+                ads_consent.record(address, decision, source=ConsentSource.ACCOUNT)
                 return self.render(request, token, done="given")
         return self.render(request, token)
 
@@ -84,7 +84,7 @@ class AdsConsentView(View):
             {
                 "address_known": bool(address),
                 "masked_email": _masked(address) if address else "",
-                "granted": consent.is_granted(address) if address else False,
+                "granted": ads_consent.is_granted(address) if address else False,
                 "from_link": token is not None,
                 "signed_in": request.user.is_authenticated,
                 "done": done,

@@ -13,7 +13,7 @@ from oscar.core.loading import get_model
 from oscar_recovery.capture import scope as capture
 from oscar_recovery.capture.visitor import ensure_visitor_cookie
 from oscar_recovery.constants import CheckoutStep, EmailSource
-from oscar_recovery.privacy import consent
+from oscar_recovery.privacy import ads_consent, consent
 from oscar_recovery.utils import never_raises
 
 Basket = get_model("basket", "Basket")
@@ -82,6 +82,9 @@ def on_start_checkout(sender, request, email=None, **kwargs):
         decision = never_raises(consent.decision_from_form)(request.POST)
         if decision is not None:
             capture.consent_decided(basket, decision)
+        ads = never_raises(ads_consent.decision_from_form)(request.POST)
+        if ads is not None and ads.given:
+            capture.ads_consent_given(basket, ads)
 
 
 @receiver(pre_payment, dispatch_uid="oscar_recovery.pre_payment")

@@ -50,6 +50,8 @@ class _BasketChanges:
     #: A consent decision the request's form carried
     #: (:class:`oscar_recovery.privacy.consent.Decision`).
     consent: Any = None
+    #: A ticked ads consent box (:class:`oscar_recovery.privacy.ads_consent.Decision`).
+    ads_consent: Any = None
     #: The journey whose restore link copied its lines into this basket.
     restored_from: int | None = None
     #: Freezes (True) and thaws (False) of the basket, with when, oldest first.
@@ -258,6 +260,7 @@ def _write_changes(
             step=step,
             first_name=first_name,
             decision=decision,
+            ads_decision=change.ads_consent,
             client=client,
         )
     elif change.email or change.consent is not None:
@@ -363,6 +366,12 @@ def email_given(basket, email: str, source: str) -> None:
 def consent_decided(basket, decision) -> None:
     """A form showed our consent notice; its answer is written with the request's changes."""
     _note(basket, consent=decision)
+
+
+@never_raises
+def ads_consent_given(basket, decision) -> None:
+    """The form's ads consent box was ticked; recorded with the address after the request."""
+    _note(basket, ads_consent=decision)
 
 
 @never_raises

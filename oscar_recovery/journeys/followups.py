@@ -9,7 +9,8 @@ else the write caused is done by :func:`run` from the outbox
 - the ``email_captured`` timeline event and :data:`oscar_recovery.signals.email_captured`;
 - what follows a consent decision written on the journey
   (:func:`oscar_recovery.privacy.consent.decision_recorded`: ledger, suppression of a
-  "no thanks", the double opt-in request);
+  "no thanks", the double opt-in request) and a ticked ads consent box
+  (:mod:`oscar_recovery.privacy.ads_consent`);
 - what follows an order (:func:`record_order`): the ended journey's events, restored copies
   ended, :data:`~oscar_recovery.signals.journey_ended` (attribution, stopped enrolments)
   and :data:`~oscar_recovery.signals.order_recorded` (browse journeys, the recommender).
@@ -30,11 +31,11 @@ from django.utils.dateparse import parse_datetime
 from oscar.core.loading import get_model
 
 from oscar_recovery import signals
-from oscar_recovery.constants import JourneyEventKind
+from oscar_recovery.constants import ConsentSource, JourneyEventKind
 from oscar_recovery.handoff import outbox
 from oscar_recovery.journeys import status
 from oscar_recovery.models import CartJourney, CartJourneyEvent, HandOff
-from oscar_recovery.privacy import consent
+from oscar_recovery.privacy import ads_consent, consent
 
 #: The outbox task names (:data:`oscar_recovery.handoff.outbox.HANDLERS`).
 TASK = "journey_followups"
@@ -49,6 +50,7 @@ def record(
     at: datetime,
     email_source: str = "",
     decision: consent.Recorded | None = None,
+    ads_decision: ads_consent.Decision | None = None,
     client: str = "",
 ) -> None:
     """Record, in the caller's transaction, what follows a write of journey ``journey_id``
@@ -57,7 +59,7 @@ def record(
     the browser that gave it). Nothing is recorded when nothing follows. Should the journey's
     address change again before the handler runs, only the timeline events are written
     for this one."""
-    if not email_source and decision is None:
+    if not email_source and decision is None and ads_decision is None:
         return
     # Never the address, nor its hash: the outbox is no place for personal data (erasure
     # would have to find it). The journey's own capture time tells whether it still has it.
@@ -71,6 +73,12 @@ def record(
             "given": bool(decision.given),
             "source": str(decision.source),
             "refusal": bool(decision.refusal),
+        }
+    if ads_decision is not None:
+        payload["ads"] = {
+            "text": ads_decision.text,
+            "language": ads_decision.language,
+            "given": ads_decision.given,
         }
     outbox.record(TASK, payload, now=at)
 
@@ -118,6 +126,15 @@ def run(payload: dict) -> None:
         decision = consent.Recorded(**payload["decision"])
         consent.decision_recorded(
             journey, decision, email=email, at=at, client=payload.get("client", "")
+        )
+    # A standing ads consent is not recorded again at every visit to the gateway.
+    if payload.get("ads") and email and not ads_consent.is_granted(email):
+        ads_consent.record(
+            email,
+            ads_consent.Decision(**payload["ads"]),
+            source=ConsentSource.CHECKOUT,
+            contact_id=journey.contact_id,
+            evidence={"journey": journey.pk},
         )
 
 

@@ -19,7 +19,7 @@ from oscar_recovery.constants import CheckoutStep, EmailSource, JourneyEventKind
 from oscar_recovery.contacts.addresses import safe_canonical_email
 from oscar_recovery.journeys import followups, status, upsert
 from oscar_recovery.models import CartJourney, CartJourneyEvent, email_matches
-from oscar_recovery.privacy import consent
+from oscar_recovery.privacy import ads_consent, consent
 from oscar_recovery.privacy.consent import BLANKS as consent_blanks
 from oscar_recovery.privacy.consent import FIELDS as consent_fields
 from oscar_recovery.privacy.consent import email_attached
@@ -50,6 +50,7 @@ def save_basket(
     step: CheckoutStep | None = None,
     first_name: str = "",
     decision: consent.Recorded | None = None,
+    ads_decision: ads_consent.Decision | None = None,
     client: str = "",
 ) -> int:
     """Create or update the journey of an open basket in one ``INSERT .. ON CONFLICT``
@@ -68,7 +69,8 @@ def save_basket(
     :func:`attach_email`; the checkout ``step`` reached (:func:`record_step`'s rules) and the
     ``first_name`` typed there; a consent ``decision`` given with this request's address
     (the latest decision wins; ``client`` is the browser's rate-limit key for the double
-    opt-in request that may follow).
+    opt-in request that may follow). A ticked ads consent box (``ads_decision``) is
+    recorded for the journey's address by the follow-ups.
     """
     now = now or timezone.now()
     adapter = get_adapter()
@@ -125,7 +127,8 @@ def save_basket(
             journey, rules, address, email, step, now, decision, client
         )
     # The follow-ups' outbox row commits with the journey's, or neither does.
-    with transaction.atomic() if address or decision else contextlib.nullcontext():
+    follows = address or decision or ads_decision
+    with transaction.atomic() if follows else contextlib.nullcontext():
         row = upsert.JourneyUpsert(
             journey, rules, returning=("id", "created_at", "email", "email_captured_at")
         ).execute()
@@ -138,6 +141,7 @@ def save_basket(
             at=now,
             email_source=email[1] if changed else "",
             decision=decision,
+            ads_decision=ads_decision,
             client=client,
         )
     return row["id"]

@@ -12,7 +12,7 @@ in a shop's own view) records the decision with the exact words shown.
 
 ``{% recovery_ads_consent_field %}`` renders the separate advertising consent box (for
 retargeting audiences), read on submit by the same receiver or
-:func:`oscar_recovery.audiences.consent.decision_from_form`.
+:func:`oscar_recovery.privacy.ads_consent.decision_from_form`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from __future__ import annotations
 from django import template
 from django.template.loader import render_to_string
 
-from oscar_recovery.audiences import consent as ads_consent
-from oscar_recovery.privacy import consent
+from oscar_recovery.privacy import ads_consent, consent
 
 register = template.Library()
 
@@ -51,7 +50,7 @@ def recovery_ads_consent_field(
 ):
     """The separate advertising consent box, unticked, for the checkout gateway or an
     account page: ticked, the address may be uploaded hashed to retargeting audiences
-    (:mod:`oscar_recovery.audiences.consent`). The words shown travel signed with the form
+    (:mod:`oscar_recovery.privacy.ads_consent`). The words shown travel signed with the form
     and are recorded with the consent."""
     request = context.get("request")
     submitted = request.POST.get(ads_consent.CHOICE_FIELD) if request is not None else None

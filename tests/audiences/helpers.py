@@ -7,9 +7,9 @@ import itertools
 
 from django.utils import timezone
 
-from oscar_recovery.audiences import consent
 from oscar_recovery.constants import ConsentSource
 from oscar_recovery.models import Audience, Contact, Segment, SegmentMembership
+from oscar_recovery.privacy import ads_consent
 
 _n = itertools.count(1)
 
@@ -36,8 +36,8 @@ def contact(email: str = "", phone: str = "", *, ads: bool = True, seg: Segment 
 
 
 def give_ads_consent(email: str, person: Contact | None = None) -> None:
-    decision = consent.Decision(text=str(consent.DEFAULT_TEXT), language="en", given=True)
-    consent.record(
+    decision = ads_consent.Decision(text=str(ads_consent.DEFAULT_TEXT), language="en", given=True)
+    ads_consent.record(
         email, decision, source=ConsentSource.CHECKOUT, contact_id=person.pk if person else None
     )
 

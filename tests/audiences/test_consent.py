@@ -1,5 +1,5 @@
 """The advertising consent: an unticked box recorded with its words and language, a page and
-a link to withdraw it, staff in the admin; only a tick is a consent."""
+a link to withdraw it, staff in the admin; only a tick is a ads_consent."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from django.urls import reverse
 from django.utils import translation
 from oscar.test.factories import UserFactory
 
-from oscar_recovery.audiences import consent
 from oscar_recovery.audiences.views import withdrawal_token
 from oscar_recovery.constants import Channel, ConsentAction, ConsentSource
 from oscar_recovery.models import ConsentEvent
+from oscar_recovery.privacy import ads_consent
 from tests.support.journeys import add_to_basket
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def rendered(data=None) -> str:
 
 
 def notice_of(html: str) -> str:
-    return re.search(rf'name="{consent.NOTICE_FIELD}" value="([^"]+)"', html).group(1)
+    return re.search(rf'name="{ads_consent.NOTICE_FIELD}" value="([^"]+)"', html).group(1)
 
 
 def ads_events():
@@ -37,9 +37,9 @@ def ads_events():
 
 
 def gateway(client, html: str, *, tick: bool, email="guest@example.com"):
-    data = {"username": email, "options": "anonymous", consent.NOTICE_FIELD: notice_of(html)}
+    data = {"username": email, "options": "anonymous", ads_consent.NOTICE_FIELD: notice_of(html)}
     if tick:
-        data[consent.CHOICE_FIELD] = consent.YES
+        data[ads_consent.CHOICE_FIELD] = ads_consent.YES
     assert client.post(reverse("checkout:index"), data).status_code == 302
 
 
@@ -49,14 +49,14 @@ def test_the_box_is_unticked_and_carries_the_words(settings):
     assert 'type="checkbox"' in html and " checked" not in html
     assert "Show me ads using my hashed email." in html
     # A form shown again after an error keeps the shopper's own tick, nothing else.
-    again = rendered({consent.CHOICE_FIELD: consent.YES})
+    again = rendered({ads_consent.CHOICE_FIELD: ads_consent.YES})
     assert " checked" in again
 
 
 def test_a_tick_at_checkout_is_recorded_with_its_words_and_language(shopper, product):
     with translation.override("fa"):
         html = rendered()
-        shown = consent.notice_text()
+        shown = ads_consent.notice_text()
     add_to_basket(shopper, product)
     gateway(shopper, html, tick=True, email="Guest@Example.com")
     (event,) = ads_events()
@@ -66,7 +66,7 @@ def test_a_tick_at_checkout_is_recorded_with_its_words_and_language(shopper, pro
         ConsentSource.CHECKOUT,
     )
     assert event.wording == shown and event.language == "fa"
-    assert consent.is_granted("guest@example.com")
+    assert ads_consent.is_granted("guest@example.com")
 
 
 def test_no_tick_or_a_forged_notice_records_nothing(shopper, product):
@@ -75,12 +75,12 @@ def test_no_tick_or_a_forged_notice_records_nothing(shopper, product):
     data = {
         "username": "guest@example.com",
         "options": "anonymous",
-        consent.NOTICE_FIELD: "forged",
-        consent.CHOICE_FIELD: consent.YES,
+        ads_consent.NOTICE_FIELD: "forged",
+        ads_consent.CHOICE_FIELD: ads_consent.YES,
     }
     shopper.post(reverse("checkout:index"), data)
     assert ads_events() == []
-    assert not consent.is_granted("guest@example.com")
+    assert not ads_consent.is_granted("guest@example.com")
 
 
 def test_a_customer_gives_and_withdraws_on_the_account_page(client):
@@ -90,12 +90,12 @@ def test_a_customer_gives_and_withdraws_on_the_account_page(client):
     page = client.get(url).content.decode()
     assert "recovery_ads_consent" in page and ads_events() == []
 
-    client.post(url, {consent.NOTICE_FIELD: notice_of(page), consent.CHOICE_FIELD: "yes"})
-    assert consent.is_granted("ada@example.com")
+    client.post(url, {ads_consent.NOTICE_FIELD: notice_of(page), ads_consent.CHOICE_FIELD: "yes"})
+    assert ads_consent.is_granted("ada@example.com")
     assert ads_events()[-1].source == ConsentSource.ACCOUNT
 
     client.post(url, {"action": "withdraw"})
-    assert not consent.is_granted("ada@example.com")
+    assert not ads_consent.is_granted("ada@example.com")
     assert ads_events()[-1].action == ConsentAction.WITHDRAWN
 
 
@@ -106,19 +106,19 @@ def test_the_page_needs_a_signed_in_customer(client):
 
 
 def test_a_link_withdraws_on_post_only_and_cannot_give_consent(client):
-    consent.record(
-        "bob@example.com", consent.Decision("Ads?", "en", True), source=ConsentSource.CHECKOUT
+    ads_consent.record(
+        "bob@example.com", ads_consent.Decision("Ads?", "en", True), source=ConsentSource.CHECKOUT
     )
     url = reverse("oscar_recovery:ads-consent-link", args=[withdrawal_token("bob@example.com")])
     page = client.get(url)
-    assert page.status_code == 200 and consent.is_granted("bob@example.com")
+    assert page.status_code == 200 and ads_consent.is_granted("bob@example.com")
     assert "bob@example.com" not in page.content.decode()  # masked
 
     client.post(url, {"action": "withdraw"})
-    assert not consent.is_granted("bob@example.com")
+    assert not ads_consent.is_granted("bob@example.com")
     html = rendered()
-    client.post(url, {consent.NOTICE_FIELD: notice_of(html), consent.CHOICE_FIELD: "yes"})
-    assert not consent.is_granted("bob@example.com")
+    client.post(url, {ads_consent.NOTICE_FIELD: notice_of(html), ads_consent.CHOICE_FIELD: "yes"})
+    assert not ads_consent.is_granted("bob@example.com")
 
 
 def test_a_forged_link_changes_nothing(client):
@@ -131,7 +131,7 @@ def test_a_forged_link_changes_nothing(client):
 def test_the_box_and_the_page_speak_every_shipped_language(language, client):
     with translation.override(language):
         html = rendered()
-        translated = str(consent.DEFAULT_TEXT)
+        translated = str(ads_consent.DEFAULT_TEXT)
     assert translated in html and "Google" in html  # the platforms keep their names
     assert "Yes, you may use a scrambled (hashed) copy" not in html
     client.force_login(UserFactory(email="ada@example.com"))

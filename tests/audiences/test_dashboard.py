@@ -15,12 +15,13 @@ from django.test import Client
 from django.urls import reverse
 from oscar.test import factories
 
-from oscar_recovery.audiences import consent, sync
+from oscar_recovery.audiences import sync
 from oscar_recovery.audiences.platforms import fake
 from oscar_recovery.constants import AudienceSyncStatus, ConsentSource
 from oscar_recovery.dashboard.formatting import format_datetime
 from oscar_recovery.models import Audience
 from oscar_recovery.operations import health
+from oscar_recovery.privacy import ads_consent
 from tests.audiences.helpers import audience, contact, segment
 from tests.support import dashboard_scenario as sc
 
@@ -103,7 +104,7 @@ def test_the_csv_files_hold_hashes_only_in_each_platforms_format(synced):
 
 
 def test_the_page_shows_size_share_minimum_and_who_leaves_at_the_next_sync(synced):
-    consent.withdraw("bob@example.com", source=ConsentSource.ACCOUNT)
+    ads_consent.withdraw("bob@example.com", source=ConsentSource.ACCOUNT)
     client = client_for("view_audience")
     html = client.get(url("recovery-audience-list")).content.decode()
     assert 'data-members="2"' in html
@@ -156,7 +157,7 @@ def test_staff_withdraw_consent_from_the_members_admin(synced, admin_client):
         {"action": "withdraw_ads_consent", "_selected_action": [member.pk]},
     )
     assert response.status_code == 302
-    assert not consent.is_granted("ada@example.com")
+    assert not ads_consent.is_granted("ada@example.com")
     fake.reset()
     sync.sync_audience(synced, force=True)
     assert [m.email_sha256 for c in fake.CALLS if c.kind == "remove" for m in c.members] == [

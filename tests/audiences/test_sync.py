@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from oscar_recovery.audiences import consent, sync
+from oscar_recovery.audiences import sync
 from oscar_recovery.audiences.platforms import fake
 from oscar_recovery.constants import (
     AudienceSyncState,
@@ -22,7 +22,7 @@ from oscar_recovery.constants import (
 )
 from oscar_recovery.contacts.addresses import email_sha256, phone_sha256
 from oscar_recovery.models import Audience, AudienceMember, ConsentEvent, ContactFacts
-from oscar_recovery.privacy import data_rights, suppression
+from oscar_recovery.privacy import ads_consent, data_rights, suppression
 from tests.audiences.helpers import audience, contact, join, leave, segment
 
 pytestmark = pytest.mark.django_db
@@ -60,8 +60,8 @@ def test_an_unticked_box_is_no_consent():
     seg = segment()
     aud = audience(seg)
     person = contact("maybe@example.com", ads=False, seg=seg)
-    decision = consent.Decision(text="Ads?", language="en", given=False)
-    assert consent.record("maybe@example.com", decision, contact_id=person.pk) is None
+    decision = ads_consent.Decision(text="Ads?", language="en", given=False)
+    assert ads_consent.record("maybe@example.com", decision, contact_id=person.pk) is None
     assert sync.sync_audience(aud).members == 0
 
 
@@ -100,7 +100,7 @@ def test_each_cause_removes_the_person_at_the_next_sync(cause):
     _synced(aud)
 
     if cause == "withdrawal":
-        consent.withdraw("goes@example.com", source=ConsentSource.ACCOUNT)
+        ads_consent.withdraw("goes@example.com", source=ConsentSource.ACCOUNT)
     elif cause == "erasure":
         data_rights.erase_email("goes@example.com")
     elif cause == "suppression":
@@ -365,8 +365,8 @@ def test_the_sql_consent_rule_agrees_with_the_ledger(events):
             Channel.ADS, address, action, source=source, at=start + timedelta(hours=number)
         )
     person = Contact.objects.create(email=address)
-    in_sql = Contact.objects.filter(consent.granted_for("email"), pk=person.pk).exists()
-    assert in_sql == consent.is_granted(address)
+    in_sql = Contact.objects.filter(ads_consent.granted_for("email"), pk=person.pk).exists()
+    assert in_sql == ads_consent.is_granted(address)
     assert ConsentEvent.objects.filter(channel="ads").count() == len(events)
 
 
