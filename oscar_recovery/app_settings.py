@@ -478,6 +478,44 @@ class AppSettings:
         ``+country`` prefix is read in. None, the default: such numbers are refused."""
         return self._setting("PHONE_REGION", None) or None
 
+    # -- retargeting audiences --
+
+    @property
+    def AUDIENCE_PLATFORM_MODULES(self) -> dict[str, str]:
+        """Which module under ``oscar_recovery.audiences.platforms`` serves each destination.
+        Default: each destination's own (``meta``, ``google``); ``{"meta": "fake", "google":
+        "fake"}`` records calls instead of sending them (tests, dry runs)."""
+        return dict(self._setting("AUDIENCE_PLATFORM_MODULES", {}) or {})
+
+    @property
+    def AUDIENCE_SYNC_ENABLED(self) -> bool:
+        """Whether the daily audience sync talks to the platforms at all. Off: audiences
+        are still computed for the CSV downloads and the dashboard."""
+        return bool(self._setting("AUDIENCE_SYNC_ENABLED", True))
+
+    @property
+    def AUDIENCE_SYNC_INTERVAL(self) -> timedelta:
+        """How often the beat runs the audience sync (a day by default: the platforms take
+        hours to apply a change, and recency audiences move by days)."""
+        return _as_timedelta(self._setting("AUDIENCE_SYNC_INTERVAL", timedelta(days=1)))
+
+    @property
+    def AUDIENCE_RETRY_BASE(self) -> timedelta:
+        """First wait before retrying an audience whose sync failed; doubled after each
+        further failure, up to ``AUDIENCE_RETRY_MAX``."""
+        return _as_timedelta(self._setting("AUDIENCE_RETRY_BASE", timedelta(minutes=15)))
+
+    @property
+    def AUDIENCE_RETRY_MAX(self) -> timedelta:
+        """Longest wait between retries of a failing audience sync."""
+        return _as_timedelta(self._setting("AUDIENCE_RETRY_MAX", timedelta(days=1)))
+
+    @property
+    def AUDIENCE_MIN_SIZE(self) -> int:
+        """Below this many members the dashboard warns that the platforms will not serve
+        ads to the audience (both ask for about 100 matched people)."""
+        return int(self._setting("AUDIENCE_MIN_SIZE", 100))
+
 
 _app_settings = AppSettings()
 
