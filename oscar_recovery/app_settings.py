@@ -516,6 +516,24 @@ class AppSettings:
         ads to the audience (both ask for about 100 matched people)."""
         return int(self._setting("AUDIENCE_MIN_SIZE", 100))
 
+    @property
+    def META(self) -> dict[str, Any]:
+        """Meta Custom Audiences credentials for the audience sync (extra ``meta``):
+        ``{"access_token": ..., "ad_account_id": ..., "app_secret": ...}``, optionally
+        ``"app_id"``, ``"api_version"`` (``"v26.0"``) and ``"timeout"`` (seconds). Empty, the
+        default: no sync to Meta. Read only by the sync, never shown."""
+        return dict(self._setting("META", {}) or {})
+
+    @property
+    def GOOGLE_ADS(self) -> dict[str, Any]:
+        """Google Ads Customer Match credentials for the audience sync (extra ``google``):
+        the google-ads library's configuration (``developer_token``, ``client_id``,
+        ``client_secret``, ``refresh_token`` or ``json_key_file_path``, optionally
+        ``login_customer_id``) plus ``"customer_id"`` (the account holding the lists) and
+        optionally ``"api_version"`` and ``"timeout"``. Empty, the default: no sync to
+        Google. Read only by the sync, never shown."""
+        return dict(self._setting("GOOGLE_ADS", {}) or {})
+
 
 _app_settings = AppSettings()
 
