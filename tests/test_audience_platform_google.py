@@ -22,12 +22,13 @@ from oscar_recovery.audiences.platforms.base import (
     RemoteAudience,
     get_platform,
 )
+from tests.support.sdk import require
 
-pytest.importorskip("google.ads.googleads")
+require("google.ads.googleads", "google")
 
-import grpc
+import grpc  # noqa: E402 (after the SDK check)
 
-from tests.support.fake_google_ads import Failure, FakeGoogleAds, point_client_at
+from tests.support.fake_google_ads import Failure, FakeGoogleAds, point_client_at  # noqa: E402
 
 DEVELOPER_TOKEN = "dev-token-secret"
 CONFIG = {

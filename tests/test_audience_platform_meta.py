@@ -22,8 +22,9 @@ from oscar_recovery.audiences.platforms.base import (
     get_platform,
 )
 from tests.support.fake_graph import MAX_TARGET, Failure, FakeGraph
+from tests.support.sdk import require
 
-pytest.importorskip("facebook_business")
+require("facebook_business", "meta")
 
 TOKEN = "EAAB-secret-token-value"
 SECRET = "app-secret-value"

@@ -57,7 +57,9 @@ class FakePlatform:
 
     def ensure_audience(self, audience: RemoteAudience) -> str:
         self._maybe_fail()
-        external_id = audience.external_id or f"fake-{audience.destination}-{audience.pk}-{next(_ids)}"
+        external_id = (
+            audience.external_id or f"fake-{audience.destination}-{audience.pk}-{next(_ids)}"
+        )
         CALLS.append(Call("ensure", external_id))
         return external_id
 
@@ -74,7 +76,9 @@ class FakePlatform:
     def _check(self, members: Sequence[HashedMember]) -> None:
         # The fake enforces the seam's contract so a sync bug fails the tests loudly.
         if len(members) > self.batch_size:
-            raise AssertionError(f"{len(members)} members in one call, batch size {self.batch_size}")
+            raise AssertionError(
+                f"{len(members)} members in one call, batch size {self.batch_size}"
+            )
         for member in members:
             if not isinstance(member, HashedMember):
                 raise AssertionError(f"not a HashedMember: {type(member).__name__}")
