@@ -1,5 +1,5 @@
 """The Meta platform drives the real ``facebook-business`` SDK against a local fake Graph API
-(tests/support/fake_graph.py) that checks each request as Meta would: digests only, the two
+(``tests/support/fake_graph.py``) that checks each request as Meta would: digests only, the two
 schemas, at most 10,000 per request, additions POST and removals DELETE, the token and the
 app secret proof. The SDK is pointed at the fake through ``MetaPlatform(graph_url=...)``,
 which sets the ``GRAPH`` of the platform's own ``FacebookSession``."""
