@@ -4,6 +4,7 @@ start-up, a setting without its SDK a warning; neither quotes a value."""
 from __future__ import annotations
 
 from django.test import override_settings
+from django.utils import translation
 
 from oscar_recovery import checks
 from tests.support.sdk import require
@@ -63,3 +64,10 @@ def test_a_setting_that_is_not_a_dict_is_an_error():
         "oscar_recovery.E701": "OSCAR_RECOVERY_META is malformed: "
         "OSCAR_RECOVERY_META must be a dict. "
     }
+
+
+@override_settings(OSCAR_RECOVERY_META={"access_token": "EAAB-secret"})
+def test_the_messages_are_translated():
+    with translation.override("ro"):
+        found = problems()
+    assert found["oscar_recovery.E701"].startswith("OSCAR_RECOVERY_META este configurat greșit")
