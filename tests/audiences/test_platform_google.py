@@ -120,6 +120,39 @@ def test_ensure_audience_creates_a_crm_list_living_at_most_540_days(
     assert fake.calls == ["MutateUserLists"]
 
 
+@pytest.mark.parametrize("name", ["Abandoned in the last 7 days", "Shoppers' \\ picks"])
+def test_a_list_whose_creation_answer_was_lost_is_found_by_name_not_made_twice(
+    fake, platform, name
+):
+    first = platform.ensure_audience(
+        RemoteAudience(pk=7, name=name, destination="google", ttl_days=30)
+    )
+    # The id never reached our table: the next sync asks again and gets the same list.
+    again = platform.ensure_audience(
+        RemoteAudience(pk=7, name=name, destination="google", ttl_days=30)
+    )
+    assert again == first
+    assert len(fake.created_lists) == 1
+    assert fake.calls == ["MutateUserLists", "MutateUserLists", "Search"]
+    assert fake.violations == []
+
+
+def test_a_name_taken_by_no_list_we_can_find_stays_an_error(fake, platform):
+    # Taken by a list the query does not find (not a CRM list, say): nothing to adopt.
+    fake.failures.append(
+        Failure(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            {"user_list_error": "NAME_ALREADY_USED"},
+            method="MutateUserLists",
+        )
+    )
+    with pytest.raises(PlatformError) as caught:
+        platform.ensure_audience(audience())
+    assert caught.value.retryable is False
+    assert "user_list_error.NAME_ALREADY_USED" in str(caught.value)
+    assert fake.calls == ["MutateUserLists", "Search"]
+
+
 def test_additions_are_one_create_job_in_requests_within_the_cap(fake, platform):
     user_list = platform.ensure_audience(audience())
     batch = members(25_000)

@@ -79,6 +79,7 @@ class FakeGoogleAds:
         self._ids = iter(range(1000, 10**9))
         jobs = _module(self.version, "services.types.offline_user_data_job_service")
         lists = _module(self.version, "services.types.user_list_service")
+        search = _module(self.version, "services.types.google_ads_service")
         self._errors = _module(self.version, "errors.types.errors")
         self._enums = {
             _enum_name(category): _module(self.version, f"errors.types.{category}")
@@ -89,6 +90,7 @@ class FakeGoogleAds:
                 "authorization_error",
                 "database_error",
                 "offline_user_data_job_error",
+                "user_list_error",
             )
         }
 
@@ -124,6 +126,16 @@ class FakeGoogleAds:
                     },
                 ),
                 grpc.method_handlers_generic_handler(
+                    f"{prefix}.GoogleAdsService",
+                    {
+                        "Search": unary(
+                            self._search,
+                            search.SearchGoogleAdsRequest,
+                            search.SearchGoogleAdsResponse.serialize,
+                        )
+                    },
+                ),
+                grpc.method_handlers_generic_handler(
                     f"{prefix}.UserListService",
                     {
                         "MutateUserLists": unary(
@@ -138,6 +150,9 @@ class FakeGoogleAds:
         self.port = self.server.add_insecure_port("127.0.0.1:0")
         self._jobs_types = jobs
         self._lists_types = lists
+        self._search_types = search
+        #: user list name -> resource name, for the names Google keeps unique per account.
+        self.list_names: dict[str, str] = {}
 
     @property
     def address(self) -> str:
@@ -215,11 +230,39 @@ class FakeGoogleAds:
                 self._refuse(context, f"membership_life_span {user_list.membership_life_span}")
             if not user_list.name:
                 self._refuse(context, "no name")
+            if user_list.name in self.list_names:
+                self._abort_with_failure(
+                    context,
+                    Failure(
+                        grpc.StatusCode.INVALID_ARGUMENT, {"user_list_error": "NAME_ALREADY_USED"}
+                    ),
+                )
             self.created_lists.append(user_list)
             name = f"customers/{self.customer_id}/userLists/{next(self._ids)}"
             self.add_list(name)
+            self.list_names[user_list.name] = name
             response = self._lists_types.MutateUserListsResponse()
             response.results.append(self._lists_types.MutateUserListResult(resource_name=name))
+            return response
+
+    # -- GoogleAdsService: only the query for a user list by name --
+
+    def _search(self, request, context):
+        with self._lock:
+            self._begin(context, "Search")
+            match = re.fullmatch(
+                r"SELECT user_list\.resource_name FROM user_list "
+                r"WHERE user_list\.name = '((?:[^'\\]|\\.)*)' AND user_list\.type = 'CRM_BASED'",
+                request.query,
+            )
+            if request.customer_id != self.customer_id or match is None:
+                self._refuse(context, f"query {request.query!r}")
+            name = re.sub(r"\\(.)", r"\1", match.group(1))
+            response = self._search_types.SearchGoogleAdsResponse()
+            if name in self.list_names:
+                row = self._search_types.GoogleAdsRow()
+                row.user_list.resource_name = self.list_names[name]
+                response.results.append(row)
             return response
 
     # -- OfflineUserDataJobService --
@@ -320,6 +363,7 @@ def point_client_at(monkeypatch, address: str, version: str = "v26") -> list[grp
     for service, transport in (
         ("offline_user_data_job_service", "OfflineUserDataJobServiceGrpcTransport"),
         ("user_list_service", "UserListServiceGrpcTransport"),
+        ("google_ads_service", "GoogleAdsServiceGrpcTransport"),
     ):
         module = _module(version, f"services.services.{service}.transports.grpc")
         monkeypatch.setattr(getattr(module, transport), "create_channel", create_channel)

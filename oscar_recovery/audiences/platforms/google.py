@@ -150,14 +150,43 @@ class GooglePlatform:
         crm.upload_key_type = client.enums.CustomerMatchUploadKeyTypeEnum.CONTACT_INFO
         crm.data_source_type = client.enums.UserListCrmDataSourceTypeEnum.FIRST_PARTY
         service = client.get_service("UserListService")
-        response = self._call(
-            lambda: service.mutate_user_lists(
+        try:
+            response = service.mutate_user_lists(
                 customer_id=self.customer_id, operations=[operation], timeout=self.timeout
             )
-        )
+        except GoogleAdsException as exc:
+            # Names are unique in an account: the list exists when an earlier call created
+            # it and its answer was lost (or the id was never stored). Take that list
+            # rather than fail for good, so a retry never needs a person.
+            if "user_list_error.NAME_ALREADY_USED" in _error_codes(exc.failure):
+                existing = self._find_list(user_list.name)
+                if existing:
+                    return existing
+            raise google_error(exc) from None
+        except Exception as exc:
+            mapped = google_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from None
         if not response.results or not response.results[0].resource_name:
             raise PlatformError("Google created a user list but returned no name.")
         return response.results[0].resource_name
+
+    def _find_list(self, name: str) -> str:
+        """The resource name of this account's CRM-based user list called ``name``, or
+        empty."""
+        literal = name.replace("\\", "\\\\").replace("'", "\\'")
+        query = (
+            "SELECT user_list.resource_name FROM user_list "
+            f"WHERE user_list.name = '{literal}' AND user_list.type = 'CRM_BASED'"
+        )
+        service = self.client.get_service("GoogleAdsService")
+        rows = self._call(
+            lambda: list(
+                service.search(customer_id=self.customer_id, query=query, timeout=self.timeout)
+            )
+        )
+        return rows[0].user_list.resource_name if rows else ""
 
     def add(self, external_id: str, members: Sequence[HashedMember]) -> None:
         """One job of create operations for the members, run."""
