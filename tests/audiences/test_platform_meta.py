@@ -150,6 +150,17 @@ def test_a_refusal_the_sdk_takes_for_success_is_an_error(graph, platform):
     with pytest.raises(PlatformError) as caught:
         platform.add("23850000000001", members(3))
     assert caught.value.retryable is True
+    # Creating an audience too (the SDK's own AdAccount.create_custom_audience would fail
+    # with a TypeError here).
+    graph.failures.append(Failure(200, body="<html>maintenance</html>"))
+    with pytest.raises(PlatformError) as caught:
+        platform.ensure_audience(audience())
+    assert caught.value.retryable is True
+    graph.failures.append(Failure(414, body="<html>URI Too Long</html>"))
+    with pytest.raises(PlatformError) as caught:
+        platform.ensure_audience(audience())
+    assert caught.value.retryable is False
+    assert graph.created == []
 
 
 def test_an_add_call_never_deletes_and_a_remove_call_never_posts(graph, platform):

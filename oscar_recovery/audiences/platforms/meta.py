@@ -18,6 +18,10 @@ without the SDK's message, which quotes the request (the access token's proof an
 digests): HTTP 5xx, 429 and Meta's throttling and transient codes are retryable; an
 invalid token, a missing permission or a refused parameter are not.
 
+An ``add`` or ``remove`` of more members than one request carries makes several requests;
+when one fails, those before it stay applied, and the retry sends them again, which changes
+nothing (adding a present member or removing an absent one is no error).
+
 The module imports without the SDK; building the platform then raises a non-retryable
 :class:`~.base.PlatformError` that says which extra to install.
 """
@@ -36,7 +40,6 @@ from .guards import chunks, missing_sdk, redacted, require_hashed
 
 try:
     import requests
-    from facebook_business.adobjects.adaccount import AdAccount
     from facebook_business.adobjects.customaudience import CustomAudience
     from facebook_business.api import FacebookAdsApi
     from facebook_business.exceptions import FacebookError, FacebookRequestError
@@ -129,9 +132,11 @@ class MetaPlatform:
             "subtype": CustomAudience.Subtype.custom,
             "customer_file_source": CustomAudience.CustomerFileSource.user_provided_only,
         }
-        account = AdAccount(f"act_{self.ad_account_id}", api=self.api)
-        created = self._call(lambda: account.create_custom_audience(params=params))
-        external_id = str(created.get("id") or "") if created is not None else ""
+        # The API's plain call rather than AdAccount.create_custom_audience: that one parses
+        # the answer itself and fails with a TypeError on a page that is not JSON.
+        path = (f"act_{self.ad_account_id}", "customaudiences")
+        body = _checked(self._call(lambda: self.api.call("POST", path, params=params)))
+        external_id = str(body.get("id") or "")
         if not external_id:
             raise PlatformError("Meta created an audience but returned no id.", retryable=True)
         return external_id
@@ -157,26 +162,18 @@ class MetaPlatform:
                 response = self._call(
                     lambda s=schema, c=chunk: method(s, list(c), is_raw=False, pre_hashed=True)
                 )
-                self._check_users_response(response, schema, len(chunk))
-
-    def _check_users_response(self, response: Any, schema: str, sent: int) -> None:
-        # The SDK takes any answer whose body is not JSON for a success (a 414 page from a
-        # front end, a maintenance page), so the status and the body are read here.
-        status = response.status()
-        if isinstance(status, int) and status >= 300:
-            raise PlatformError(
-                f"Meta refused the request (HTTP {status}).",
-                retryable=status >= 500 or status in (408, 429),
-            )
-        body = response.json()
-        if not isinstance(body, dict) or "num_received" not in body:
-            raise PlatformError("Meta answered without a result.", retryable=True)
-        # A digest Meta could not read is no error of the request: a line in the log,
-        # with counts only.
-        if body.get("num_invalid_entries"):
-            logger.warning(
-                "Meta rejected %s of %s %s entries", body["num_invalid_entries"], sent, schema
-            )
+                body = _checked(response)
+                if "num_received" not in body:
+                    raise PlatformError("Meta answered without a result.", retryable=True)
+                # A digest Meta could not read is no error of the request: a line in the
+                # log, with counts only.
+                if body.get("num_invalid_entries"):
+                    logger.warning(
+                        "Meta rejected %s of %s %s entries",
+                        body["num_invalid_entries"],
+                        len(chunk),
+                        schema,
+                    )
 
     def _call(self, call: Callable[[], T]) -> T:
         try:
@@ -192,6 +189,22 @@ class MetaPlatform:
             raise PlatformError(
                 f"The Meta SDK refused the request ({type(exc).__name__}).", retryable=False
             ) from None
+
+
+def _checked(response: Any) -> dict:
+    """The JSON object of a response the SDK let through. The SDK takes any answer whose
+    body is not JSON for a success (a 414 page from a front end, a maintenance page), so
+    the status and the body are read here."""
+    status = response.status()
+    if isinstance(status, int) and status >= 300:
+        raise PlatformError(
+            f"Meta refused the request (HTTP {status}).",
+            retryable=status >= 500 or status in (408, 429),
+        )
+    body = response.json()
+    if not isinstance(body, dict):
+        raise PlatformError("Meta answered without a result.", retryable=True)
+    return body
 
 
 def meta_error(exc: Any) -> PlatformError:
