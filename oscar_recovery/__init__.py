@@ -25,6 +25,8 @@ Beside them:
 - ``privacy/``             consent and its ledger, double opt-in, suppression, export/erase,
   retention
 - ``recommendations/``     the recommender and its bought-together tables
+- ``audiences/``           retargeting audiences synced hashed to ads platforms: the
+  platform seam, a fake, Meta and Google (``audiences.platforms``)
 - ``prompts/``             on-site prompts, all of them (their settings in ``prompts.app_settings``)
 - ``outgoing_webhooks/``   signed events: events, signing, delivery, housekeeping, admin
 - ``operations/``          health figures and endpoint, worker heartbeats, the doctor

@@ -8,6 +8,7 @@ Settings are read lazily on each access, so ``override_settings`` keeps working:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,14 @@ PREFIX = "OSCAR_RECOVERY_"
 def _as_timedelta(value: Any) -> timedelta:
     # Owners may write a number of seconds or a timedelta.
     return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+
+
+def _as_dict(value: Any) -> Any:
+    # A copy, so nobody edits the settings through it; anything but a mapping is returned as
+    # it is, for the system checks to report (oscar_recovery.E701, E702).
+    if not value:
+        return {}
+    return dict(value) if isinstance(value, Mapping) else value
 
 
 class AppSettings:
@@ -521,6 +530,24 @@ class AppSettings:
         """Below this many members the dashboard warns that the platforms will not serve
         ads to the audience (both ask for about 100 matched people)."""
         return int(self._setting("AUDIENCE_MIN_SIZE", 100))
+
+    @property
+    def META(self) -> dict[str, Any]:
+        """Meta Custom Audiences credentials for the audience sync (extra ``meta``):
+        ``{"access_token": ..., "ad_account_id": ..., "app_secret": ...}``, optionally
+        ``"app_id"``, ``"api_version"`` (``"v26.0"``) and ``"timeout"`` (seconds). Empty, the
+        default: no sync to Meta. Read only by the sync, never shown."""
+        return _as_dict(self._setting("META", {}))
+
+    @property
+    def GOOGLE_ADS(self) -> dict[str, Any]:
+        """Google Ads Customer Match credentials for the audience sync (extra ``google``):
+        the google-ads library's configuration (``developer_token``, ``client_id``,
+        ``client_secret``, ``refresh_token`` or ``json_key_file_path``, optionally
+        ``login_customer_id``) plus ``"customer_id"`` (the account holding the lists) and
+        optionally ``"api_version"`` and ``"timeout"``. Empty, the default: no sync to
+        Google. Read only by the sync, never shown."""
+        return _as_dict(self._setting("GOOGLE_ADS", {}))
 
 
 _app_settings = AppSettings()

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from oscar_recovery import app_settings
+from oscar_recovery.audiences.platforms import config as audience_platforms
 from oscar_recovery.constants import LawfulBasis
 from oscar_recovery.handoff import mode
 from oscar_recovery.outcomes import esp_webhooks
@@ -195,6 +196,64 @@ def check_dashboard_settings(app_configs, **kwargs):
                     "between 0 and 1."
                 ),
                 id="oscar_recovery.E602",
+            )
+        )
+    return problems
+
+
+# Retargeting audiences' platforms (ids 7xx, so other branches' checks keep theirs)
+
+
+def _audience_platform(config, find, module: str) -> tuple[str, bool]:
+    """What is wrong with one platform's setting, and whether it is set without its SDK."""
+    found = " ".join(find(config))
+    return found, bool(config) and not found and not _importable(module)
+
+
+@register()
+def check_audience_platform_settings(app_configs, **kwargs):
+    """A malformed Meta or Google setting, or one set without its SDK installed: found at
+    start-up rather than at the first nightly sync. Names keys, never values."""
+    problems = []
+    malformed = _("%(setting)s is malformed: %(problems)s")
+    missing = _(
+        "%(setting)s is set but the %(package)s package is missing: audiences cannot sync "
+        "to this platform."
+    )
+    found, no_sdk = _audience_platform(
+        app_settings.META, audience_platforms.meta_problems, "facebook_business"
+    )
+    if found:
+        problems.append(
+            Error(
+                malformed % {"setting": "OSCAR_RECOVERY_META", "problems": found},
+                id="oscar_recovery.E701",
+            )
+        )
+    if no_sdk:
+        problems.append(
+            Warning(
+                missing % {"setting": "OSCAR_RECOVERY_META", "package": "facebook-business"},
+                hint=_("pip install 'oscar-recovery[%(extra)s]'") % {"extra": "meta"},
+                id="oscar_recovery.W701",
+            )
+        )
+    found, no_sdk = _audience_platform(
+        app_settings.GOOGLE_ADS, audience_platforms.google_problems, "google.ads.googleads"
+    )
+    if found:
+        problems.append(
+            Error(
+                malformed % {"setting": "OSCAR_RECOVERY_GOOGLE_ADS", "problems": found},
+                id="oscar_recovery.E702",
+            )
+        )
+    if no_sdk:
+        problems.append(
+            Warning(
+                missing % {"setting": "OSCAR_RECOVERY_GOOGLE_ADS", "package": "google-ads"},
+                hint=_("pip install 'oscar-recovery[%(extra)s]'") % {"extra": "google"},
+                id="oscar_recovery.W702",
             )
         )
     return problems
