@@ -357,7 +357,8 @@ def test_the_repr_shows_no_secret(platform):
 
 
 @override_settings(OSCAR_RECOVERY_GOOGLE_ADS=CONFIG)
-def test_get_platform_builds_the_platform_from_settings():
+def test_get_platform_builds_the_platform_from_settings(settings):
+    settings.OSCAR_RECOVERY_AUDIENCE_PLATFORM_MODULES = {}  # each destination its own
     platform = get_platform("google")
     assert isinstance(platform, google.GooglePlatform)
     assert (platform.name, platform.customer_id) == ("google", "1234567890")

@@ -252,7 +252,8 @@ META = {"access_token": TOKEN, "ad_account_id": "act_1234", "app_secret": SECRET
 
 
 @override_settings(OSCAR_RECOVERY_META=META)
-def test_get_platform_builds_the_platform_from_settings():
+def test_get_platform_builds_the_platform_from_settings(settings):
+    settings.OSCAR_RECOVERY_AUDIENCE_PLATFORM_MODULES = {}  # each destination its own
     platform = get_platform("meta")
     assert isinstance(platform, meta.MetaPlatform)
     assert (platform.name, platform.batch_size, platform.ad_account_id) == ("meta", 10_000, "1234")
