@@ -620,7 +620,8 @@ class AudienceListView(TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        audiences = Audience.objects.select_related("segment").order_by("name")
+        # The built-ins in their own order (2, 7, 14 days, ...), then the owner's.
+        audiences = Audience.objects.select_related("segment").order_by("pk")
         context.update(
             overviews=[audience_report.overview(audience) for audience in audiences],
             minimum=app_settings.AUDIENCE_MIN_SIZE,
