@@ -7,13 +7,13 @@ import hashlib
 import logging
 import re
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from django.db import connection
+from django.db import connection, connections
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -150,6 +150,66 @@ def skip_locked(queryset, **kwargs):
     if connections[queryset.db].features.has_select_for_update_skip_locked:
         return queryset.select_for_update(skip_locked=True, **kwargs)
     return queryset
+
+
+def _insert_head(model, fields: Sequence[str]) -> tuple[str, list]:
+    quote = connection.ops.quote_name
+    columns = [model._meta.get_field(name) for name in fields]
+    names = ", ".join(quote(column.column) for column in columns)
+    return f"INSERT INTO {quote(model._meta.db_table)} ({names})", columns
+
+
+def _returning(model, returning: Sequence[str]) -> str:
+    quote = connection.ops.quote_name
+    return ", ".join(quote(model._meta.get_field(name).column) for name in returning)
+
+
+def insert_select(
+    model, fields: Sequence[str], rows, returning: Sequence[str] = ("id",)
+) -> list[tuple]:
+    """``INSERT INTO <model's table> (fields) SELECT .. ON CONFLICT DO NOTHING RETURNING ..``
+    with the SELECT of the queryset ``rows`` (a ``values_list`` giving ``fields`` in order):
+    set-based, one statement, on PostgreSQL and SQLite alike. A row that would break a
+    unique constraint is left out, which makes the statement safe to race. Returns the
+    ``returning`` columns of the rows inserted."""
+    head, _ = _insert_head(model, fields)
+    sql, params = rows.query.sql_with_params()
+    # SQLite reads "ON" after a bare SELECT as a join's: the outer WHERE settles it.
+    statement = (
+        f"{head} SELECT * FROM ({sql}) AS rows WHERE 1 = 1 "
+        f"ON CONFLICT DO NOTHING RETURNING {_returning(model, returning)}"
+    )
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
+def insert_values(model, objs: Sequence, returning: Sequence[str] = ("id",)) -> list[tuple]:
+    """The unsaved instances ``objs`` written with ``INSERT .. VALUES .. ON CONFLICT DO
+    NOTHING RETURNING ..``, every column as ``bulk_create`` writes it: what
+    ``bulk_create(ignore_conflicts=True)`` does, but telling which rows went in. One
+    statement, or a few where the database limits a statement's parameters. Returns the
+    ``returning`` columns of the rows inserted."""
+    fields = [f.name for f in model._meta.concrete_fields if not f.primary_key]
+    head, columns = _insert_head(model, fields)
+    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    size = max(connection.ops.bulk_batch_size(columns, objs), 1) if objs else 1
+    inserted: list[tuple] = []
+    for start in range(0, len(objs), size):
+        chunk = objs[start : start + size]
+        params = [
+            column.get_db_prep_save(column.pre_save(obj, True), connection)
+            for obj in chunk
+            for column in columns
+        ]
+        statement = (
+            f"{head} VALUES {', '.join([marks] * len(chunk))} "
+            f"ON CONFLICT DO NOTHING RETURNING {_returning(model, returning)}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            inserted.extend(cursor.fetchall())
+    return inserted
 
 
 def percentile(*parts: object) -> int:
