@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -173,7 +174,10 @@ def insert_select(
     unique constraint is left out, which makes the statement safe to race. Returns the
     ``returning`` columns of the rows inserted."""
     head, _ = _insert_head(model, fields)
-    sql, params = rows.query.sql_with_params()
+    try:
+        sql, params = rows.query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing (``pk__in=[]``)
+        return []
     # SQLite reads "ON" after a bare SELECT as a join's: the outer WHERE settles it.
     statement = (
         f"{head} SELECT * FROM ({sql}) AS rows WHERE 1 = 1 "
