@@ -250,7 +250,8 @@ def enrolment_rows(
     :data:`ENROLMENT_COLUMNS`: active, not held out (drawn afterwards), enrolled ``now``, the
     first step due its delay after the abandonment."""
     at = Value(now, output_field=DateTimeField())
-    return candidates.order_by().values_list(
+    # In id order: two sweeps inserting the same journeys wait on each other, never deadlock.
+    return candidates.order_by("pk").values_list(
         "pk",
         Value(campaign.pk),
         Value(False),
