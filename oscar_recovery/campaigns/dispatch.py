@@ -8,7 +8,9 @@ For each active enrolment whose next step is due, the dispatcher creates that st
 (one per journey and step: the database constraint makes a second attempt a no-op) and moves
 the enrolment on to the following step, in the same transaction. Holdout journeys get their
 message row too, marked skipped, so their would-be sends can be compared with real ones.
-Due rows are claimed with ``SKIP LOCKED`` on PostgreSQL, so several workers can dispatch.
+Due rows are claimed in batches with ``SKIP LOCKED`` on PostgreSQL, so several workers can
+dispatch; a batch's messages are one INSERT and its enrolments one UPDATE per kind of move
+(:func:`advance`).
 """
 
 from __future__ import annotations
@@ -89,9 +91,11 @@ class StepBook:
 
     def __init__(self, campaign_ids: set[int]) -> None:
         self.steps: dict[int, list[CampaignStep]] = defaultdict(list)
-        for step in CampaignStep.objects.filter(campaign_id__in=campaign_ids).order_by(
-            "campaign_id", "position"
-        ).prefetch_related("variants"):
+        for step in (
+            CampaignStep.objects.filter(campaign_id__in=campaign_ids)
+            .order_by("campaign_id", "position")
+            .prefetch_related("variants")
+        ):
             self.steps[step.campaign_id].append(step)
         self.by_id = {step.pk: step for steps in self.steps.values() for step in steps}
 

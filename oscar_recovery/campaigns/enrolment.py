@@ -4,6 +4,10 @@ A journey is in one campaign at a time: the active campaign of highest priority 
 audience matches. A share of each campaign's journeys (``holdout_percent``) is enrolled as
 holdout: tracked like the others but never emailed, so lift can be measured. The holdout
 draw is a hash of campaign and journey, so it is the same however often it is asked.
+
+:func:`matches` states the audience rules for one journey; :func:`enrol_journeys` applies
+the same rules set-based, one ``INSERT .. SELECT`` per campaign (:func:`audience_q`, and a
+candidate SELECT per trigger kind in :data:`CANDIDATES`).
 """
 
 from __future__ import annotations
