@@ -1,7 +1,7 @@
 """One sweep over 1,000,000 journeys in PostgreSQL, of which 10,000 are due.
 
     .venv/bin/python -m bench.sweep_scale [--journeys 1000000] [--due 10000] [--rounds 3]
-                                          [--contacts 1000000] [--stages whole|abandon]
+                                          [--contacts JOURNEYS] [--stages whole|abandon]
 
 ``--stages whole`` (the default) measures the sweep's email path as the sweep runs it:
 ``mark_abandoned`` (claim batches, update, write one timeline event per journey, announce
@@ -381,11 +381,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--journeys", type=int, default=1_000_000)
     parser.add_argument("--due", type=int, default=10_000)
-    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--contacts", type=int, help="default: as many as --journeys")
     parser.add_argument("--rounds", type=int, default=3, help="sweep and set-based, alternating")
     parser.add_argument("--stages", choices=("whole", "abandon"), default="whole")
     args = parser.parse_args()
     whole = args.stages == "whole"
+    if args.contacts is None:
+        args.contacts = args.journeys
     ensure_database()
 
     import django
