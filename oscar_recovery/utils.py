@@ -188,34 +188,6 @@ def insert_select(
         return cursor.fetchall()
 
 
-def insert_values(model, objs: Sequence, returning: Sequence[str] = ("id",)) -> list[tuple]:
-    """The unsaved instances ``objs`` written with ``INSERT .. VALUES .. ON CONFLICT DO
-    NOTHING RETURNING ..``, every column as ``bulk_create`` writes it: what
-    ``bulk_create(ignore_conflicts=True)`` does, but telling which rows went in. One
-    statement, or a few where the database limits a statement's parameters. Returns the
-    ``returning`` columns of the rows inserted."""
-    fields = [f.name for f in model._meta.concrete_fields if not f.primary_key]
-    head, columns = _insert_head(model, fields)
-    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    size = max(connection.ops.bulk_batch_size(columns, objs), 1) if objs else 1
-    inserted: list[tuple] = []
-    for start in range(0, len(objs), size):
-        chunk = objs[start : start + size]
-        params = [
-            column.get_db_prep_save(column.pre_save(obj, True), connection)
-            for obj in chunk
-            for column in columns
-        ]
-        statement = (
-            f"{head} VALUES {', '.join([marks] * len(chunk))} "
-            f"ON CONFLICT DO NOTHING RETURNING {_returning(model, returning)}"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(statement, params)
-            inserted.extend(cursor.fetchall())
-    return inserted
-
-
 def percentile(*parts: object) -> int:
     """A stable number in 0..99 for the given key: the same journey always lands in the same
     holdout group and A/B variant, across processes and restarts (unlike ``hash()``)."""

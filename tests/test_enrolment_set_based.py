@@ -41,7 +41,6 @@ from oscar_recovery.models import (
     RecoveryMessage,
     StepVariant,
 )
-from oscar_recovery.utils import insert_values
 from tests.support.factories import make_journey
 
 pytestmark = pytest.mark.django_db
@@ -239,14 +238,3 @@ def test_dispatch_writes_each_step_once_moves_every_enrolment_on_and_picks_varia
         assert enrolment.next_step.position == 2
         assert enrolment.next_send_at == enrolment.journey.abandoned_at + timedelta(hours=24)
         assert enrolment.status == EnrolmentStatus.ACTIVE
-
-
-def test_insert_values_tells_which_rows_went_in():
-    step = campaign("Default").steps.get(position=1)
-    journey = abandoned()
-    first = insert_values(
-        RecoveryMessage, [RecoveryMessage(journey=journey, step=step)], returning=("id", "step")
-    )
-    again = insert_values(RecoveryMessage, [RecoveryMessage(journey=journey, step=step)])
-    assert first == [(RecoveryMessage.objects.get().pk, step.pk)]
-    assert again == []

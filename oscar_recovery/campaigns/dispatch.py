@@ -18,10 +18,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Case, DateTimeField, Value, When
+from django.db.models import (
+    Case,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -29,11 +40,11 @@ from oscar_recovery import app_settings
 from oscar_recovery.campaigns.variants import choose_variant
 from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
 from oscar_recovery.contacts.verification import verified_addresses
-from oscar_recovery.models import CampaignEnrolment, CampaignStep, RecoveryMessage
+from oscar_recovery.models import CampaignEnrolment, CampaignStep, CartJourney, RecoveryMessage
 from oscar_recovery.privacy.hashing import normalise_email
 from oscar_recovery.privacy.suppression import is_suppressed
 from oscar_recovery.sending.send import enqueue
-from oscar_recovery.utils import insert_values, skip_locked
+from oscar_recovery.utils import insert_select, skip_locked
 
 
 def dispatch_due(now: datetime | None = None) -> list[int]:
@@ -79,8 +90,11 @@ class Plan:
     now: datetime
     #: Enrolments whose step is sent now (a message row, queued or skipped).
     sends: list[CampaignEnrolment] = field(default_factory=list)
-    #: Enrolment id -> when it is looked at again, with its step unchanged.
-    waits: dict[int, datetime] = field(default_factory=dict)
+    #: When they are looked at again -> enrolments that wait, their step unchanged.
+    waits: dict[datetime, list[int]] = field(default_factory=lambda: defaultdict(list))
+    #: Step id -> enrolments whose step is not due yet (it counts from the latest
+    #: abandonment): looked at again when it is.
+    not_due: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     #: Enrolments with no step left.
     finished: list[int] = field(default_factory=list)
 
@@ -126,7 +140,7 @@ def advance(enrolments: list[CampaignEnrolment], now: datetime, force: bool = Fa
     held = set().union(*(check(enrolments, book, now) for check in checks))
     for enrolment in enrolments:
         if enrolment.pk in held:
-            plan.waits[enrolment.pk] = now + app_settings.UNVERIFIED_RECHECK
+            plan.waits[now + app_settings.UNVERIFIED_RECHECK].append(enrolment.pk)
         else:
             _plan(enrolment, book, plan, force)
     created = _write_messages(plan.sends, book, now)
@@ -143,7 +157,7 @@ def _plan(enrolment: CampaignEnrolment, book: StepBook, plan: Plan, force: bool)
     # The shopper came back and left again: steps count from the latest abandonment.
     due_at = (enrolment.journey.abandoned_at or plan.now) + step.delay
     if due_at > plan.now and not force:
-        plan.waits[enrolment.pk] = due_at
+        plan.not_due[step.pk].append(enrolment.pk)
         return
     plan.sends.append(enrolment)
 
@@ -176,54 +190,105 @@ BATCH_CHECKS: list[Callable[[list[CampaignEnrolment], StepBook, datetime], set[i
 ]
 
 
+#: The message columns :func:`_write_messages` fills, by field name; the others are NULL.
+MESSAGE_COLUMNS = (
+    "journey",
+    "step",
+    "status",
+    "skip_reason",
+    "error",
+    "to_email",
+    "esp_message_id",
+    "attempts",
+    "voucher_code",
+    "created_at",
+)
+
+
 def _write_messages(sends: list[CampaignEnrolment], book: StepBook, now: datetime) -> list[int]:
-    """One message row per enrolment and step, in one INSERT; the ids of the queued ones
-    inserted now, in the enrolments' order."""
-    rows = []
-    for enrolment in sends:
-        step = book.step(enrolment.next_step_id)
-        message = RecoveryMessage(
-            journey_id=enrolment.journey_id,
-            step_id=step.pk,
-            to_email=enrolment.journey.email,
-            created_at=now,
-            # Holdout journeys get a variant too, so each arm's holdout can be compared.
-            variant=choose_variant(step, enrolment.journey_id),
+    """One message row per enrolment and its step, in one ``INSERT .. SELECT`` from the
+    enrolments and their journeys (holdout rows skipped), then one UPDATE per A/B variant
+    drawn. Returns the ids of the queued ones inserted now, in the enrolments' order."""
+    if not sends:
+        return []
+    holdout = Q(is_holdout=True)
+    rows = (
+        CampaignEnrolment.objects.filter(pk__in=[e.pk for e in sends])
+        .order_by("pk")
+        .values_list(
+            "journey_id",
+            "next_step_id",
+            Case(
+                When(holdout, then=Value(MessageStatus.SKIPPED)),
+                default=Value(MessageStatus.QUEUED),
+            ),
+            Case(When(holdout, then=Value(SkipReason.HOLDOUT)), default=Value("")),
+            Value(""),
+            "journey__email",
+            Value(""),
+            Value(0),
+            Value(""),
+            Value(now, output_field=DateTimeField()),
         )
-        if enrolment.is_holdout:
-            message.status, message.skip_reason = MessageStatus.SKIPPED, SkipReason.HOLDOUT
-        rows.append(message)
-    inserted = insert_values(RecoveryMessage, rows, returning=("id", "status"))
-    return [pk for pk, status in inserted if status == MessageStatus.QUEUED]
+    )
+    inserted = insert_select(
+        RecoveryMessage, MESSAGE_COLUMNS, rows, returning=("id", "journey", "step", "status")
+    )
+    # Holdout journeys get a variant too, so each arm's holdout can be compared.
+    variants: dict[int, list[int]] = defaultdict(list)
+    for pk, journey_id, step_id, _ in inserted:
+        variant = choose_variant(book.step(step_id), journey_id)
+        if variant is not None:
+            variants[variant.pk].append(pk)
+    for variant_id, ids in variants.items():
+        RecoveryMessage.objects.filter(pk__in=ids).update(variant_id=variant_id)
+    order = {e.journey_id: n for n, e in enumerate(sends)}
+    return [
+        pk
+        for pk, journey_id, _, status in sorted(inserted, key=lambda row: order[row[1]])
+        if status == MessageStatus.QUEUED
+    ]
+
+
+def _from_abandonment(now: datetime, delay: timedelta) -> ExpressionWrapper:
+    """``delay`` after the enrolment's journey was last abandoned (``now`` if never), in
+    SQL: what an UPDATE of many enrolments sets each one's ``next_send_at`` to."""
+    abandoned = CartJourney.objects.filter(pk=OuterRef("journey_id")).values("abandoned_at")[:1]
+    at = Value(now, output_field=DateTimeField())
+    return ExpressionWrapper(
+        Coalesce(Subquery(abandoned, output_field=DateTimeField()), at)
+        + Value(delay, output_field=DurationField()),
+        output_field=DateTimeField(),
+    )
 
 
 def _move_on(plan: Plan, book: StepBook) -> None:
-    """The batch's enrolments written in one UPDATE per kind of move: those sent move to
-    their following step (due its delay after the abandonment) or complete, the waiting
-    ones keep their step."""
+    """The batch's enrolments written in one UPDATE per kind of move and step: those sent
+    move to their following step (due its delay after the abandonment) or complete; the
+    others keep their step, waiting for its delay or a fixed time."""
     finished = list(plan.finished)
-    moved: list[CampaignEnrolment] = []
+    moved: dict[int, list[int]] = defaultdict(list)
     for enrolment in plan.sends:
         following = book.following(book.step(enrolment.next_step_id))
         if following is None:
             finished.append(enrolment.pk)
         else:
-            enrolment.next_step = following
-            enrolment.next_send_at = (enrolment.journey.abandoned_at or plan.now) + following.delay
-            moved.append(enrolment)
+            moved[following.pk].append(enrolment.pk)
+    enrolments = CampaignEnrolment.objects
     if finished:
-        CampaignEnrolment.objects.filter(pk__in=finished).update(
+        enrolments.filter(pk__in=finished).update(
             status=EnrolmentStatus.COMPLETED, next_step=None, next_send_at=None
         )
-    if moved:
-        CampaignEnrolment.objects.bulk_update(moved, ["next_step", "next_send_at"])
-    if plan.waits:
-        CampaignEnrolment.objects.filter(pk__in=plan.waits).update(
-            next_send_at=Case(
-                *(When(pk=pk, then=Value(at)) for pk, at in plan.waits.items()),
-                output_field=DateTimeField(),
-            )
+    for step_id, ids in moved.items():
+        following = book.step(step_id)
+        enrolments.filter(pk__in=ids).update(
+            next_step=following, next_send_at=_from_abandonment(plan.now, following.delay)
         )
+    for step_id, ids in plan.not_due.items():
+        delay = book.step(step_id).delay
+        enrolments.filter(pk__in=ids).update(next_send_at=_from_abandonment(plan.now, delay))
+    for at, ids in plan.waits.items():
+        enrolments.filter(pk__in=ids).update(next_send_at=at)
 
 
 def stop_enrolment(journey_id: int, reason: str) -> int:
