@@ -60,6 +60,18 @@ def dispatch_due(now: datetime | None = None) -> list[int]:
     return created
 
 
+#: The fields :func:`advance` reads of a claimed enrolment and its journey.
+_PLANNED_FIELDS = (
+    "campaign_id",
+    "is_holdout",
+    "status",
+    "next_step_id",
+    "next_send_at",
+    "journey__email",
+    "journey__abandoned_at",
+)
+
+
 def _dispatch_batch(now: datetime, size: int) -> tuple[int, list[int]]:
     """Dispatch one batch; returns how many enrolments it claimed and the new message ids."""
     with transaction.atomic():
@@ -68,6 +80,8 @@ def _dispatch_batch(now: datetime, size: int) -> tuple[int, list[int]]:
             next_send_at__lte=now,
             journey__status=JourneyStatus.ABANDONED,
         ).select_related("journey")
+        # Only what planning reads: a journey row carries its basket's lines and more.
+        due = due.only(*_PLANNED_FIELDS)
         enrolments = list(skip_locked(due, of=("self",)).order_by("next_send_at")[:size])
         created = advance(enrolments, now)
     return len(enrolments), created
