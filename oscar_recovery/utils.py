@@ -7,13 +7,14 @@ import hashlib
 import logging
 import re
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from django.db import connection
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, connections
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -150,6 +151,41 @@ def skip_locked(queryset, **kwargs):
     if connections[queryset.db].features.has_select_for_update_skip_locked:
         return queryset.select_for_update(skip_locked=True, **kwargs)
     return queryset
+
+
+def _insert_head(model, fields: Sequence[str]) -> tuple[str, list]:
+    quote = connection.ops.quote_name
+    columns = [model._meta.get_field(name) for name in fields]
+    names = ", ".join(quote(column.column) for column in columns)
+    return f"INSERT INTO {quote(model._meta.db_table)} ({names})", columns
+
+
+def _returning(model, returning: Sequence[str]) -> str:
+    quote = connection.ops.quote_name
+    return ", ".join(quote(model._meta.get_field(name).column) for name in returning)
+
+
+def insert_select(
+    model, fields: Sequence[str], rows, returning: Sequence[str] = ("id",)
+) -> list[tuple]:
+    """``INSERT INTO <model's table> (fields) SELECT .. ON CONFLICT DO NOTHING RETURNING ..``
+    with the SELECT of the queryset ``rows`` (a ``values_list`` giving ``fields`` in order):
+    set-based, one statement, on PostgreSQL and SQLite alike. A row that would break a
+    unique constraint is left out, which makes the statement safe to race. Returns the
+    ``returning`` columns of the rows inserted."""
+    head, _ = _insert_head(model, fields)
+    try:
+        sql, params = rows.query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing (``pk__in=[]``)
+        return []
+    # SQLite reads "ON" after a bare SELECT as a join's: the outer WHERE settles it.
+    statement = (
+        f"{head} SELECT * FROM ({sql}) AS rows WHERE 1 = 1 "
+        f"ON CONFLICT DO NOTHING RETURNING {_returning(model, returning)}"
+    )
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
 
 
 def percentile(*parts: object) -> int:

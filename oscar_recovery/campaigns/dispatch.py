@@ -8,15 +8,31 @@ For each active enrolment whose next step is due, the dispatcher creates that st
 (one per journey and step: the database constraint makes a second attempt a no-op) and moves
 the enrolment on to the following step, in the same transaction. Holdout journeys get their
 message row too, marked skipped, so their would-be sends can be compared with real ones.
-Due rows are claimed with ``SKIP LOCKED`` on PostgreSQL, so several workers can dispatch.
+Due rows are claimed in batches with ``SKIP LOCKED`` on PostgreSQL, so several workers can
+dispatch; a batch's messages are one INSERT and its enrolments one UPDATE per kind of move
+(:func:`advance`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import (
+    Case,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -24,11 +40,11 @@ from oscar_recovery import app_settings
 from oscar_recovery.campaigns.variants import choose_variant
 from oscar_recovery.constants import EnrolmentStatus, JourneyStatus, MessageStatus, SkipReason
 from oscar_recovery.contacts.verification import verified_addresses
-from oscar_recovery.models import CampaignEnrolment, CampaignStep, RecoveryMessage
+from oscar_recovery.models import CampaignEnrolment, CampaignStep, CartJourney, RecoveryMessage
 from oscar_recovery.privacy.hashing import normalise_email
 from oscar_recovery.privacy.suppression import is_suppressed
 from oscar_recovery.sending.send import enqueue
-from oscar_recovery.utils import skip_locked
+from oscar_recovery.utils import insert_select, skip_locked
 
 
 def dispatch_due(now: datetime | None = None) -> list[int]:
@@ -44,89 +60,249 @@ def dispatch_due(now: datetime | None = None) -> list[int]:
     return created
 
 
+#: The fields :func:`advance` reads of a claimed enrolment and its journey.
+_PLANNED_FIELDS = (
+    "campaign_id",
+    "is_holdout",
+    "status",
+    "next_step_id",
+    "next_send_at",
+    "journey__email",
+    "journey__abandoned_at",
+)
+
+
 def _dispatch_batch(now: datetime, size: int) -> tuple[int, list[int]]:
     """Dispatch one batch; returns how many enrolments it claimed and the new message ids."""
-    claimed, created = 0, []
     with transaction.atomic():
         due = CampaignEnrolment.objects.filter(
             status=EnrolmentStatus.ACTIVE,
             next_send_at__lte=now,
             journey__status=JourneyStatus.ABANDONED,
-        ).select_related("journey", "next_step")
+        ).select_related("journey")
+        # Only what planning reads: a journey row carries its basket's lines and more.
+        due = due.only(*_PLANNED_FIELDS)
         enrolments = list(skip_locked(due, of=("self",)).order_by("next_send_at")[:size])
-        held = _held_until_verified(enrolments)
-        for enrolment in enrolments:
-            claimed += 1
-            if enrolment.pk in held:
-                enrolment.next_send_at = now + app_settings.UNVERIFIED_RECHECK
-                enrolment.save(update_fields=["next_send_at"])
-                continue
-            message_id = _dispatch_one(enrolment, now)
-            if message_id is not None:
-                created.append(message_id)
-    return claimed, created
+        created = advance(enrolments, now)
+    return len(enrolments), created
 
 
-def _held_until_verified(enrolments: list[CampaignEnrolment]) -> set[int]:
+# --- One batch, set-based --------------------------------------------------------------
+#
+# A batch of claimed enrolments is planned in Python (:class:`Plan`: what each enrolment
+# does now) and written in a fixed number of statements: the messages in one INSERT, the
+# enrolments that move on, wait or finish in one UPDATE each. A step kind added later (a
+# wait, a split) plans its enrolments in :func:`_plan`; a check made before every message
+# (a flow filter, a cross-flow window, quiet hours) is one more entry of
+# :data:`BATCH_CHECKS`, asked once per batch.
+
+
+@dataclass
+class Plan:
+    """What one batch's enrolments do now, filled by :func:`_plan` and the checks."""
+
+    now: datetime
+    #: Enrolments whose step is sent now (a message row, queued or skipped).
+    sends: list[CampaignEnrolment] = field(default_factory=list)
+    #: When they are looked at again -> enrolments that wait, their step unchanged.
+    waits: dict[datetime, list[int]] = field(default_factory=lambda: defaultdict(list))
+    #: Step id -> enrolments whose step is not due yet (it counts from the latest
+    #: abandonment): looked at again when it is.
+    not_due: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    #: Enrolments with no step left.
+    finished: list[int] = field(default_factory=list)
+
+
+class StepBook:
+    """The steps of the batch's campaigns, in order, with their variants: two queries a
+    batch, however many enrolments and steps."""
+
+    def __init__(self, campaign_ids: set[int]) -> None:
+        self.steps: dict[int, list[CampaignStep]] = defaultdict(list)
+        for step in (
+            CampaignStep.objects.filter(campaign_id__in=campaign_ids)
+            .order_by("campaign_id", "position")
+            .prefetch_related("variants")
+        ):
+            self.steps[step.campaign_id].append(step)
+        self.by_id = {step.pk: step for steps in self.steps.values() for step in steps}
+
+    def first_position(self, campaign_id: int) -> int:
+        steps = self.steps.get(campaign_id)
+        return steps[0].position if steps else 0
+
+    def step(self, step_id: int) -> CampaignStep:
+        return self.by_id[step_id]
+
+    def following(self, step: CampaignStep) -> CampaignStep | None:
+        return next((s for s in self.steps[step.campaign_id] if s.position > step.position), None)
+
+
+def advance(enrolments: list[CampaignEnrolment], now: datetime, force: bool = False) -> list[int]:
+    """Move claimed (locked) enrolments on: each due step becomes its message, written with
+    the batch's others in one INSERT (the one-message-per-journey-and-step constraint makes
+    a repeat a no-op), and each enrolment moves to its following step or completes. An
+    enrolment whose address must be verified first, or whose step is not due from the
+    latest abandonment, waits (``force``, the staff's "send now", skips the delay). Returns
+    the ids of the new messages to send (holdout rows are created skipped)."""
+    if not enrolments:
+        return []
+    book = StepBook({e.campaign_id for e in enrolments})
+    plan = Plan(now)
+    # Staff sending a step now have looked at this enrolment: no check holds it back.
+    checks = () if force else BATCH_CHECKS
+    held = set().union(*(check(enrolments, book, now) for check in checks))
+    for enrolment in enrolments:
+        if enrolment.pk in held:
+            plan.waits[now + app_settings.UNVERIFIED_RECHECK].append(enrolment.pk)
+        else:
+            _plan(enrolment, book, plan, force)
+    created = _write_messages(plan.sends, book, now)
+    _move_on(plan, book)
+    return created
+
+
+def _plan(enrolment: CampaignEnrolment, book: StepBook, plan: Plan, force: bool) -> None:
+    """What ``enrolment`` does now; the place a new step kind plans its own."""
+    if enrolment.next_step_id is None:
+        plan.finished.append(enrolment.pk)
+        return
+    step = book.step(enrolment.next_step_id)
+    # The shopper came back and left again: steps count from the latest abandonment.
+    due_at = (enrolment.journey.abandoned_at or plan.now) + step.delay
+    if due_at > plan.now and not force:
+        plan.not_due[step.pk].append(enrolment.pk)
+        return
+    plan.sends.append(enrolment)
+
+
+def _held_until_verified(
+    enrolments: list[CampaignEnrolment], book: StepBook, now: datetime
+) -> set[int]:
     """The enrolments whose next step must wait: it is not their campaign's first step and
     nobody has shown the journey's address to be theirs
     (:mod:`oscar_recovery.contacts.verification`). Holdout enrolments wait alike, so both
-    arms stay comparable. Two queries for the batch at most (plus the look-up's)."""
-    later = [e for e in enrolments if e.next_step_id is not None and e.journey.email]
-    if not later:
-        return set()
-    firsts = dict(
-        CampaignStep.objects.filter(campaign_id__in={e.campaign_id for e in later})
-        .values("campaign_id")
-        .annotate(first=Min("position"))
-        .values_list("campaign_id", "first")
-    )
-    later = [e for e in later if e.next_step.position > firsts.get(e.campaign_id, 0)]
+    arms stay comparable. The look-up's queries for the batch, none when every step is a
+    first one."""
+    later = [
+        e
+        for e in enrolments
+        if e.next_step_id is not None
+        and e.journey.email
+        and book.step(e.next_step_id).position > book.first_position(e.campaign_id)
+    ]
     if not later:
         return set()
     verified = verified_addresses(e.journey.email for e in later)
     return {e.pk for e in later if normalise_email(e.journey.email) not in verified}
 
 
-def _dispatch_one(enrolment: CampaignEnrolment, now: datetime, force: bool = False) -> int | None:
-    journey, step = enrolment.journey, enrolment.next_step
-    if step is None:
-        _finish(enrolment)
-        return None
-    # The shopper came back and left again: steps count from the latest abandonment.
-    due_at = (journey.abandoned_at or now) + step.delay
-    if due_at > now and not force:
-        enrolment.next_send_at = due_at
-        enrolment.save(update_fields=["next_send_at"])
-        return None
-    defaults = {
-        "to_email": journey.email,
-        "created_at": now,
-        # Holdout journeys get a variant too, so each arm's holdout can be compared.
-        "variant": choose_variant(step, journey.pk),
-    }
-    if enrolment.is_holdout:
-        defaults.update(status=MessageStatus.SKIPPED, skip_reason=SkipReason.HOLDOUT)
-    message, created = RecoveryMessage.objects.get_or_create(
-        journey=journey, step=step, defaults=defaults
+#: Checks asked once per batch before any message is written: each returns the ids of the
+#: enrolments that must wait (re-checked after ``OSCAR_RECOVERY_UNVERIFIED_RECHECK``).
+BATCH_CHECKS: list[Callable[[list[CampaignEnrolment], StepBook, datetime], set[int]]] = [
+    _held_until_verified,
+]
+
+
+#: The message columns :func:`_write_messages` fills, by field name; the others are NULL.
+MESSAGE_COLUMNS = (
+    "journey",
+    "step",
+    "status",
+    "skip_reason",
+    "error",
+    "to_email",
+    "esp_message_id",
+    "attempts",
+    "voucher_code",
+    "created_at",
+)
+
+
+def _write_messages(sends: list[CampaignEnrolment], book: StepBook, now: datetime) -> list[int]:
+    """One message row per enrolment and its step, in one ``INSERT .. SELECT`` from the
+    enrolments and their journeys (holdout rows skipped), then one UPDATE per A/B variant
+    drawn. Returns the ids of the queued ones inserted now, in the enrolments' order."""
+    if not sends:
+        return []
+    holdout = Q(is_holdout=True)
+    rows = (
+        CampaignEnrolment.objects.filter(pk__in=[e.pk for e in sends])
+        .order_by("pk")
+        .values_list(
+            "journey_id",
+            "next_step_id",
+            Case(
+                When(holdout, then=Value(MessageStatus.SKIPPED)),
+                default=Value(MessageStatus.QUEUED),
+            ),
+            Case(When(holdout, then=Value(SkipReason.HOLDOUT)), default=Value("")),
+            Value(""),
+            "journey__email",
+            Value(""),
+            Value(0),
+            Value(""),
+            Value(now, output_field=DateTimeField()),
+        )
     )
-    following = step.campaign.steps.filter(position__gt=step.position).order_by("position").first()
-    if following is None:
-        _finish(enrolment)
-    else:
-        enrolment.next_step = following
-        enrolment.next_send_at = (journey.abandoned_at or now) + following.delay
-        enrolment.save(update_fields=["next_step", "next_send_at"])
-    if created and message.status == MessageStatus.QUEUED:
-        return message.pk
-    return None
+    inserted = insert_select(
+        RecoveryMessage, MESSAGE_COLUMNS, rows, returning=("id", "journey", "step", "status")
+    )
+    # Holdout journeys get a variant too, so each arm's holdout can be compared.
+    variants: dict[int, list[int]] = defaultdict(list)
+    for pk, journey_id, step_id, _ in inserted:
+        variant = choose_variant(book.step(step_id), journey_id)
+        if variant is not None:
+            variants[variant.pk].append(pk)
+    for variant_id, ids in variants.items():
+        RecoveryMessage.objects.filter(pk__in=ids).update(variant_id=variant_id)
+    order = {e.journey_id: n for n, e in enumerate(sends)}
+    return [
+        pk
+        for pk, journey_id, _, status in sorted(inserted, key=lambda row: order[row[1]])
+        if status == MessageStatus.QUEUED
+    ]
 
 
-def _finish(enrolment: CampaignEnrolment) -> None:
-    enrolment.status = EnrolmentStatus.COMPLETED
-    enrolment.next_step = None
-    enrolment.next_send_at = None
-    enrolment.save(update_fields=["status", "next_step", "next_send_at"])
+def _from_abandonment(now: datetime, delay: timedelta) -> ExpressionWrapper:
+    """``delay`` after the enrolment's journey was last abandoned (``now`` if never), in
+    SQL: what an UPDATE of many enrolments sets each one's ``next_send_at`` to."""
+    abandoned = CartJourney.objects.filter(pk=OuterRef("journey_id")).values("abandoned_at")[:1]
+    at = Value(now, output_field=DateTimeField())
+    return ExpressionWrapper(
+        Coalesce(Subquery(abandoned, output_field=DateTimeField()), at)
+        + Value(delay, output_field=DurationField()),
+        output_field=DateTimeField(),
+    )
+
+
+def _move_on(plan: Plan, book: StepBook) -> None:
+    """The batch's enrolments written in one UPDATE per kind of move and step: those sent
+    move to their following step (due its delay after the abandonment) or complete; the
+    others keep their step, waiting for its delay or a fixed time."""
+    finished = list(plan.finished)
+    moved: dict[int, list[int]] = defaultdict(list)
+    for enrolment in plan.sends:
+        following = book.following(book.step(enrolment.next_step_id))
+        if following is None:
+            finished.append(enrolment.pk)
+        else:
+            moved[following.pk].append(enrolment.pk)
+    enrolments = CampaignEnrolment.objects
+    if finished:
+        enrolments.filter(pk__in=finished).update(
+            status=EnrolmentStatus.COMPLETED, next_step=None, next_send_at=None
+        )
+    for step_id, ids in moved.items():
+        following = book.step(step_id)
+        enrolments.filter(pk__in=ids).update(
+            next_step=following, next_send_at=_from_abandonment(plan.now, following.delay)
+        )
+    for step_id, ids in plan.not_due.items():
+        delay = book.step(step_id).delay
+        enrolments.filter(pk__in=ids).update(next_send_at=_from_abandonment(plan.now, delay))
+    for at, ids in plan.waits.items():
+        enrolments.filter(pk__in=ids).update(next_send_at=at)
 
 
 def stop_enrolment(journey_id: int, reason: str) -> int:
@@ -174,11 +350,11 @@ def send_next_step_now(enrolment_id: int, now: datetime | None = None) -> int:
             raise EnrolmentActionError(
                 gettext_lazy("This address unsubscribed, bounced or complained.")
             )
-        message_id = _dispatch_one(enrolment, now, force=True)
-        if message_id is None:
+        created = advance([enrolment], now, force=True)
+        if not created:
             raise EnrolmentActionError(gettext_lazy("This step was already sent to this basket."))
-        enqueue([message_id], now)
-    return message_id
+        enqueue(created, now)
+    return created[0]
 
 
 def pause_enrolment(enrolment_id: int) -> CampaignEnrolment:

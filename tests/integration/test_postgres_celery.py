@@ -83,6 +83,63 @@ def test_two_sweeps_racing_process_each_journey_exactly_once(settings):
     assert CartJourneyEvent.objects.filter(kind=JourneyEventKind.ABANDONED).count() == 2000
 
 
+def test_enrolment_and_dispatch_racing_write_each_enrolment_and_step_once(settings):
+    """Two enrolments of the same journeys, then two dispatchers, each pair at once: the
+    set-based statements leave one enrolment per journey and one message per journey and
+    step, and every enrolment moved on exactly once."""
+    from oscar_recovery.campaigns.dispatch import dispatch_due
+    from oscar_recovery.campaigns.enrolment import enrol_journeys
+    from oscar_recovery.models import Campaign, CampaignEnrolment, CampaignStep, RecoveryMessage
+
+    settings.OSCAR_RECOVERY_SWEEP_BATCH_SIZE = 40
+    campaign = Campaign.objects.create(name="Default", is_active=True, holdout_percent=10)
+    for position, hours in ((1, 0), (2, 24)):
+        CampaignStep.objects.create(
+            campaign=campaign, position=position, delay=timedelta(hours=hours), subject="Hi"
+        )
+    CartJourney.objects.bulk_create(
+        [
+            journey_row(
+                quiet_for=timedelta(hours=1),
+                status=JourneyStatus.ABANDONED,
+                email=f"racer{n}@example.com",
+            )
+            for n in range(400)
+        ]
+    )
+    ids = list(CartJourney.objects.values_list("pk", flat=True))
+
+    def race(work) -> list:
+        barrier = threading.Barrier(2, timeout=STUCK_AFTER)
+        results, errors = [], []
+
+        def run():
+            try:
+                barrier.wait()
+                results.append(work())
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(STUCK_AFTER)
+        assert errors == [] and len(results) == 2
+        return results
+
+    enrolled = race(lambda: enrol_journeys(ids))
+    assert sum(enrolled) == 400 == CampaignEnrolment.objects.count()
+    created = race(dispatch_due)
+    new_ids = [pk for ids_ in created for pk in ids_]
+    assert len(new_ids) == len(set(new_ids))
+    assert RecoveryMessage.objects.count() == 400
+    assert RecoveryMessage.objects.filter(status="queued").count() == len(new_ids)
+    assert set(CampaignEnrolment.objects.values_list("next_step__position", flat=True)) == {2}
+
+
 @pytest.fixture
 def celery_worker_process(tmp_path):
     """A real ``celery worker`` process on Redis, using this test run's PostgreSQL database,
