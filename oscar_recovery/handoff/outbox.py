@@ -66,15 +66,18 @@ def _handler(task: str) -> Callable:
     return import_string(HANDLERS[task])
 
 
-def run(handoff_id: int, now: datetime | None = None) -> bool:
+def run(handoff_id: int, now: datetime | None = None, *, wait: bool = False) -> bool:
     """Do one hand-off if it is still pending and nobody else is doing it. Returns whether
-    it was done now. Never raises for the handler's errors: they are kept on the row."""
+    it was done now. Never raises for the handler's errors: they are kept on the row.
+
+    ``wait``: when somebody else is doing it, wait until they are done (and then it is no
+    longer pending) instead of skipping it: for a caller that must not go on before it is
+    done (the sweep, before it moves journeys on)."""
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            handoff = skip_locked(
-                HandOff.objects.filter(pk=handoff_id, done_at__isnull=True)
-            ).first()
+            pending = HandOff.objects.filter(pk=handoff_id, done_at__isnull=True)
+            handoff = (pending.select_for_update() if wait else skip_locked(pending)).first()
             if handoff is None:
                 return False
             _handler(handoff.task)(*handoff.args)

@@ -86,7 +86,8 @@ def record(
 def run_pending(limit: int) -> int:
     """Do up to ``limit`` follow-ups no worker has done yet, oldest first; returns how many
     were done now. Safe beside workers doing the same rows (:func:`outbox.run` takes each
-    row once); a row that keeps failing is left to the outbox's own retries."""
+    row once): one a worker is doing is waited for, so when this returns every follow-up
+    it saw is done; a row that keeps failing is left to the outbox's own retries."""
     pending = (
         HandOff.objects.filter(
             task__in=(TASK, ORDER_TASK),
@@ -96,7 +97,7 @@ def run_pending(limit: int) -> int:
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )
-    return sum(outbox.run(pk) for pk in list(pending))
+    return sum(outbox.run(pk, wait=True) for pk in list(pending))
 
 
 def run(payload: dict) -> None:
