@@ -303,7 +303,7 @@ class AppSettings:
     @property
     def LAWFUL_BASIS(self) -> str:
         """Why recovery email may be sent: ``soft_opt_in`` (default), ``consent`` or
-        ``us_canspam``; see README "Privacy and consent" for what each means for the shop."""
+        ``us_canspam``; see docs/howto/consent.md for what each means for the shop."""
         return str(self._setting("LAWFUL_BASIS", "soft_opt_in"))
 
     @property

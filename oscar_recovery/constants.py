@@ -227,7 +227,7 @@ class WebhookEvent(models.TextChoices):
 
 
 class SignatureFormat(models.TextChoices):
-    """How an endpoint's requests are signed (README "Outgoing webhooks")."""
+    """How an endpoint's requests are signed (documentation: how-to "Outgoing webhooks")."""
 
     #: Standard Webhooks (standardwebhooks.com): ``webhook-id``, ``webhook-timestamp`` and
     #: ``webhook-signature``, verified by any library that implements the spec.

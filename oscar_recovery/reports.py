@@ -1,4 +1,4 @@
-"""Kept for the import path the README documents; the code lives in
+"""Kept for the import path the documentation names; the code lives in
 :mod:`oscar_recovery.reporting.reports`."""
 
 from oscar_recovery.reporting.reports import prompt_rows

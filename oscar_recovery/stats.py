@@ -1,4 +1,4 @@
-"""Kept for the import path the README documents; the code lives in
+"""Kept for the import path the documentation names; the code lives in
 :mod:`oscar_recovery.reporting.statistics`."""
 
 from oscar_recovery.reporting.statistics import sample_size_per_arm

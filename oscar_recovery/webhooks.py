@@ -1,5 +1,5 @@
 """The ESP tracking URLs, for ``path("anymail/", include("oscar_recovery.webhooks"))`` as the
-README documents; the code lives in :mod:`oscar_recovery.outcomes.esp_webhooks`."""
+documentation names; the code lives in :mod:`oscar_recovery.outcomes.esp_webhooks`."""
 
 from oscar_recovery.outcomes.esp_webhooks import app_name, urlpatterns
 

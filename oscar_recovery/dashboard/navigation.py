@@ -1,4 +1,5 @@
-"""The dashboard menu entry; see README ("Dashboard") for adding it to your settings::
+"""The dashboard menu entry; see the how-to "Dashboard" (docs/howto/dashboard.md) for
+adding it to your settings::
 
 from oscar.defaults import *  # noqa
 from oscar_recovery.dashboard.navigation import RECOVERY_NAVIGATION

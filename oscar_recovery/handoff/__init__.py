@@ -1,6 +1,6 @@
 """How work leaves a shop request or the sweep: the task mode (Celery workers, or inline from
 cron), publishing that never waits for a broker, and the outbox that keeps what could not be
-published. See README "Running it: cron or Celery"."""
+published. See docs/howto/install-cron.md and install-celery.md."""
 
 from oscar_recovery.handoff.mode import (
     CELERY,

@@ -26,7 +26,8 @@ def new_webhook_secret() -> str:
 
 class WebhookEndpoint(models.Model):
     """A URL that receives signed JSON events (a Zapier-style catch hook, a CRM, your own
-    service). See README "Outgoing webhooks" for the payload schema and how to verify it."""
+    service). See the how-to "Outgoing webhooks" (docs/howto/outgoing-webhooks.md) for the
+    payload schema and how to verify it."""
 
     name = models.CharField(_("name"), max_length=128)
     url = models.URLField(
