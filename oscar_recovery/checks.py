@@ -220,42 +220,25 @@ def check_audience_platform_settings(app_configs, **kwargs):
         "%(setting)s is set but the %(package)s package is missing: audiences cannot sync "
         "to this platform."
     )
-    found, no_sdk = _audience_platform(
-        app_settings.META, audience_platforms.meta_problems, "facebook_business"
-    )
-    if found:
-        problems.append(
-            Error(
-                malformed % {"setting": "OSCAR_RECOVERY_META", "problems": found},
-                id="oscar_recovery.E701",
+    platforms = (
+        ("META", audience_platforms.meta_problems, "facebook_business", "facebook-business",
+         "meta", "oscar_recovery.E701", "oscar_recovery.W701"),
+        ("GOOGLE_ADS", audience_platforms.google_problems, "google.ads.googleads", "google-ads",
+         "google", "oscar_recovery.E702", "oscar_recovery.W702"),
+    )  # fmt: skip
+    for name, problems_of, module, package, extra, error_id, warning_id in platforms:
+        setting = f"OSCAR_RECOVERY_{name}"
+        found, no_sdk = _audience_platform(getattr(app_settings, name), problems_of, module)
+        if found:
+            problems.append(Error(malformed % {"setting": setting, "problems": found}, id=error_id))
+        if no_sdk:
+            problems.append(
+                Warning(
+                    missing % {"setting": setting, "package": package},
+                    hint=_("pip install 'oscar-recovery[%(extra)s]'") % {"extra": extra},
+                    id=warning_id,
+                )
             )
-        )
-    if no_sdk:
-        problems.append(
-            Warning(
-                missing % {"setting": "OSCAR_RECOVERY_META", "package": "facebook-business"},
-                hint=_("pip install 'oscar-recovery[%(extra)s]'") % {"extra": "meta"},
-                id="oscar_recovery.W701",
-            )
-        )
-    found, no_sdk = _audience_platform(
-        app_settings.GOOGLE_ADS, audience_platforms.google_problems, "google.ads.googleads"
-    )
-    if found:
-        problems.append(
-            Error(
-                malformed % {"setting": "OSCAR_RECOVERY_GOOGLE_ADS", "problems": found},
-                id="oscar_recovery.E702",
-            )
-        )
-    if no_sdk:
-        problems.append(
-            Warning(
-                missing % {"setting": "OSCAR_RECOVERY_GOOGLE_ADS", "package": "google-ads"},
-                hint=_("pip install 'oscar-recovery[%(extra)s]'") % {"extra": "google"},
-                id="oscar_recovery.W702",
-            )
-        )
     return problems
 
 
