@@ -153,14 +153,15 @@ def skip_locked(queryset, **kwargs):
     return queryset
 
 
-def _insert_head(model, fields: Sequence[str]) -> tuple[str, list]:
+def insert_head(model, fields: Sequence[str]) -> str:
+    """``INSERT INTO <model's table> (<the fields' columns>)``, quoted for the backend."""
     quote = connection.ops.quote_name
-    columns = [model._meta.get_field(name) for name in fields]
-    names = ", ".join(quote(column.column) for column in columns)
-    return f"INSERT INTO {quote(model._meta.db_table)} ({names})", columns
+    names = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    return f"INSERT INTO {quote(model._meta.db_table)} ({names})"
 
 
-def _returning(model, returning: Sequence[str]) -> str:
+def returning_columns(model, returning: Sequence[str]) -> str:
+    """The columns of the fields ``returning``, quoted, for a ``RETURNING`` clause."""
     quote = connection.ops.quote_name
     return ", ".join(quote(model._meta.get_field(name).column) for name in returning)
 
@@ -173,7 +174,7 @@ def insert_select(
     set-based, one statement, on PostgreSQL and SQLite alike. A row that would break a
     unique constraint is left out, which makes the statement safe to race. Returns the
     ``returning`` columns of the rows inserted."""
-    head, _ = _insert_head(model, fields)
+    head = insert_head(model, fields)
     try:
         sql, params = rows.query.sql_with_params()
     except EmptyResultSet:  # a filter that can match nothing (``pk__in=[]``)
@@ -181,7 +182,7 @@ def insert_select(
     # SQLite reads "ON" after a bare SELECT as a join's: the outer WHERE settles it.
     statement = (
         f"{head} SELECT * FROM ({sql}) AS rows WHERE 1 = 1 "
-        f"ON CONFLICT DO NOTHING RETURNING {_returning(model, returning)}"
+        f"ON CONFLICT DO NOTHING RETURNING {returning_columns(model, returning)}"
     )
     with connections[rows.db].cursor() as cursor:
         cursor.execute(statement, params)

@@ -7,8 +7,8 @@ first time a step was reached, change the address only when it differs and drop 
 given with the old one). :class:`JourneyUpsert` builds that statement from a
 :class:`~oscar_recovery.models.CartJourney` instance (the row to insert) and a column rule
 per updated field, for PostgreSQL and SQLite (3.35+, for ``RETURNING``), which share the
-syntax. Other backends fall back to ``bulk_create`` with plain overwrites (see
-:attr:`JourneyUpsert.supported`); :mod:`.writes` then adds the statements it cannot fold.
+syntax (the app needs one of them: enrolment's ``INSERT .. SELECT`` is written the same
+way, :func:`oscar_recovery.utils.insert_select`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from django.db import connection
 
 from oscar_recovery.models import CartJourney
+from oscar_recovery.utils import insert_head, returning_columns
 
 #: Rule of an updated column: the SQL of its new value, with ``{new}`` for the proposed
 #: value and ``{old}`` for the row's current one, and any extra parameters, in order.
@@ -51,10 +52,6 @@ class JourneyUpsert:
     journey: CartJourney
     rules: dict[str, Rule] = field(default_factory=dict)
     returning: tuple[str, ...] = ("id",)
-
-    @staticmethod
-    def supported() -> bool:
-        return connection.vendor in ("postgresql", "sqlite")
 
     def sql(self) -> tuple[str, list[Any]]:
         fields = _inserted_fields()
@@ -93,7 +90,6 @@ def _statement(shape: tuple, returning: tuple[str, ...]) -> str:
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     fields = _inserted_fields()
-    columns = ", ".join(quote(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sets = []
     for name, template in shape[1]:
@@ -104,11 +100,10 @@ def _statement(shape: tuple, returning: tuple[str, ...]) -> str:
             .replace("{old}", f"{table}.{column}")
             .format_map(_Columns(table, quote))
         )
-    returned = ", ".join(quote(meta.get_field(name).column) for name in returning)
     return (
-        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+        f"{insert_head(CartJourney, [f.name for f in fields])} VALUES ({placeholders}) "
         f"ON CONFLICT ({quote(meta.get_field('basket').column)}) "
-        f"DO UPDATE SET {', '.join(sets)} RETURNING {returned}"
+        f"DO UPDATE SET {', '.join(sets)} RETURNING {returning_columns(CartJourney, returning)}"
     )
 
 

@@ -122,10 +122,6 @@ def save_basket(
         for name, value in decision.fields(now).items():
             setattr(journey, name, value)
             rules[name] = upsert.PROPOSED
-    if not upsert.JourneyUpsert.supported():
-        return _save_basket_statement_by_statement(
-            journey, rules, address, email, step, now, decision, client
-        )
     # The follow-ups' outbox row commits with the journey's, or neither does.
     follows = address or decision or ads_decision
     with transaction.atomic() if follows else contextlib.nullcontext():
@@ -185,26 +181,6 @@ def _datetime(value: datetime):
 
 def _first_name(first_name: str) -> str:
     return first_name[: CartJourney._meta.get_field("first_name").max_length]
-
-
-def _save_basket_statement_by_statement(
-    journey, rules, address, email, step, now, decision, client
-) -> int:
-    """Backends without ``ON CONFLICT .. RETURNING``: the same writes, one statement each."""
-    plain = [name for name, rule in rules.items() if rule == upsert.PROPOSED]
-    CartJourney.objects.bulk_create(
-        [journey], update_conflicts=True, unique_fields=["basket"], update_fields=plain
-    )
-    basket_id = journey.basket_id
-    if address:
-        attach_email(basket_id, address, email[1], now=now)
-    if step is not None:
-        record_step([basket_id], step, now=now)
-    pk = CartJourney.objects.filter(basket_id=basket_id).values_list("pk", flat=True)[0]
-    if decision is not None:
-        CartJourney.objects.filter(pk=pk).update(**decision.fields(now))
-        followups.record(pk, at=now, decision=decision, client=client)
-    return pk
 
 
 def attach_email(
@@ -282,20 +258,18 @@ def record_basket_frozen(
 ) -> None:
     """Oscar freezes the basket when payment is submitted and thaws it when payment fails.
 
-    ``events`` ((frozen, when) pairs, oldest first) are the request's freezes and thaws
-    when there were several (a payment that failed at once); by default the one change to
-    ``frozen`` at ``now``. Two statements: the journey, then its events."""
+    ``events`` ((frozen, when) pairs, oldest first, each a change from the one before) are
+    the request's freezes and thaws when there were several (a payment that failed at
+    once); by default the one change to ``frozen`` at ``now``. Two statements: the journey,
+    then its events."""
     now = now or timezone.now()
     events = events or [(frozen, now)]
     journeys = CartJourney.objects.filter(basket_id=basket_id)
     if len(events) == 1:  # several: a freeze and a thaw, whatever the state now
         journeys = journeys.exclude(basket_frozen=frozen)
     with transaction.atomic():
-        _record_frozen(basket_id, journeys, frozen, now, events)
-
-
-def _record_frozen(basket_id, journeys, frozen: bool, now: datetime, events: list) -> None:
-    if status.record_activity(journeys, now=now, basket_frozen=frozen):
+        if not status.record_activity(journeys, now=now, basket_frozen=frozen):
+            return
         # The journey's id as a subquery: no statement of its own.
         journey_id = CartJourney.objects.filter(basket_id=basket_id).values("pk")[:1]
         CartJourneyEvent.objects.bulk_create(
