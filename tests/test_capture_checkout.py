@@ -231,3 +231,20 @@ def test_a_misconfigured_step_mapping_never_breaks_a_page(shopper, product, sett
     settings.OSCAR_RECOVERY_CHECKOUT_STEPS = {"basket:summary": "not-a-step"}
     add_to_basket(shopper, product)
     assert shopper.get(reverse("basket:summary")).status_code == 200
+
+
+def test_an_open_basket_saved_again_and_again_is_no_thaw(shopper, product):
+    """Oscar saves an open basket on many requests: none of those saves is a payment that
+    failed, so no thaw is written (and the journey's activity is left alone)."""
+    from oscar_recovery.capture import scope
+
+    add_to_basket(shopper, product)
+    journey = only_journey()
+    scope.begin_request({"PATH_INFO": "/basket/"})
+    journey.basket.save()
+    journey.basket.save()
+    scope.end_request()
+
+    after = only_journey()
+    assert JourneyEventKind.BASKET_THAWED not in events(after)
+    assert after.last_activity_at == journey.last_activity_at

@@ -395,8 +395,11 @@ def basket_saved(basket, created: bool) -> None:
             _guarded(journeys.record_basket_frozen, basket.id, frozen)
             return
         # Noted: written with the request's other changes, or with the order that may follow
-        # the freeze (whose follow-ups put the payment attempt first on the timeline).
-        scope.changes_for(basket).frozen.append((frozen, timezone.now()))
+        # the freeze (whose follow-ups put the payment attempt first on the timeline). Only
+        # changes are noted: Oscar saving an open basket twice is not two thaws.
+        noted = scope.changes_for(basket).frozen
+        if not noted or noted[-1][0] != frozen:
+            noted.append((frozen, timezone.now()))
 
 
 @never_raises
