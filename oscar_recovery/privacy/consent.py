@@ -183,19 +183,6 @@ def double_opt_in(basis: str | None = None) -> bool:
 # -- recording ----------------------------------------------------------------------------
 
 
-def decision_fields(
-    *, text: str, given: bool, source: str, basis: str, at: datetime
-) -> dict[str, object]:
-    """The journey's consent fields (:data:`FIELDS`) for one decision."""
-    return {
-        "consent_basis": basis,
-        "consent_text": text,
-        "consent_given": bool(given),
-        "consent_at": at,
-        "consent_source": source,
-    }
-
-
 @dataclass(frozen=True)
 class Recorded:
     """A decision as written on a journey, with everything that follows it (plain values:
@@ -219,9 +206,14 @@ class Recorded:
         )
 
     def fields(self, at: datetime) -> dict[str, object]:
-        return decision_fields(
-            text=self.text, given=self.given, source=self.source, basis=self.basis, at=at
-        )
+        """The journey's consent fields (:data:`FIELDS`) for this decision made at ``at``."""
+        return {
+            "consent_basis": self.basis,
+            "consent_text": self.text,
+            "consent_given": bool(self.given),
+            "consent_at": at,
+            "consent_source": self.source,
+        }
 
 
 def record_consent(
