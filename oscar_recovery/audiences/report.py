@@ -134,15 +134,6 @@ def csv_rows(audience: Audience, platform: str, chunk: int = 5000) -> Iterator[t
     rows = AudienceMember.objects.filter(
         audience=audience, destination=AudienceDestination.CSV, desired=True
     )
-    last = 0
-    while True:
-        page = list(
-            rows.filter(pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", "email_sha256", "phone_sha256")[:chunk]
-        )
-        if not page:
-            return
-        last = page[-1][0]
-        for _, email, phone in page:
-            yield email, phone
+    for batch in sync.hashed_batches(rows, chunk):
+        for member in batch:
+            yield member.email_sha256, member.phone_sha256

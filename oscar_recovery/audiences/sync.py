@@ -309,7 +309,7 @@ def pending_additions(audience: Audience, destination: str, now: datetime) -> Qu
     )
 
 
-def _batches(rows: QuerySet, size: int) -> Iterator[list[HashedMember]]:
+def hashed_batches(rows: QuerySet, size: int) -> Iterator[list[HashedMember]]:
     """``rows`` as hashed members, ``size`` at a time, in primary-key order (keyset paging:
     each batch is one indexed query, whatever the list's size)."""
     last = 0
@@ -349,7 +349,7 @@ def _send(
     ):
         if call is None:
             continue  # a destination switched off: removals only, nobody new is sent
-        for members in _batches(rows, size):
+        for members in hashed_batches(rows, size):
             keys = [int(member.key) for member in members]
             try:
                 call(external_id, members)
